@@ -1,0 +1,160 @@
+"""Shared building blocks for the metric families: inputs, filters and calendar periods.
+
+Every metric works in one reporting time zone: a "day" is a calendar day there (SPEC §3).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+import polars as pl
+
+Interval = Literal["day", "week", "month"]
+WeekStart = Literal["monday", "sunday"]
+Filters = Mapping[str, Any] | None
+
+INTERVALS: tuple[str, ...] = ("day", "week", "month")
+WEEK_STARTS: tuple[str, ...] = ("monday", "sunday")
+
+
+def as_lazy(events: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """The event frame as a LazyFrame, whatever was passed in (never mutates the input)."""
+    if isinstance(events, pl.LazyFrame):
+        return events
+    if isinstance(events, pl.DataFrame):
+        return events.lazy()
+    raise TypeError(f"events must be a Polars DataFrame or LazyFrame, not {type(events).__name__}")
+
+
+def check_choice(name: str, value: object, choices: Iterable[object]) -> None:
+    """Raise ValueError naming the argument when ``value`` is not one of ``choices``."""
+    allowed = tuple(choices)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, not {value!r}")
+
+
+def to_date(value: dt.date | dt.datetime | str, name: str = "date") -> dt.date:
+    """A calendar date from a date, a datetime (its date part) or an ISO string."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError as exc:
+            raise ValueError(f"{name}: {value!r} is not an ISO date (YYYY-MM-DD)") from exc
+    raise TypeError(f"{name} must be a date or an ISO date string, not {type(value).__name__}")
+
+
+def date_range(start: dt.date | dt.datetime | str, end: dt.date | dt.datetime | str) -> tuple[dt.date, dt.date]:
+    """The inclusive calendar range ``start..end``, checked."""
+    first, last = to_date(start, "start"), to_date(end, "end")
+    if last < first:
+        raise ValueError(f"end ({last}) is before start ({first})")
+    return first, last
+
+
+def filter_expr(filters: Filters) -> pl.Expr:
+    """One boolean expression for a mapping property -> value or list of values.
+
+    A list means membership; a scalar means equality. ``None`` or an empty mapping keeps everything.
+    """
+    expr = pl.lit(True)
+    for column, wanted in (filters or {}).items():
+        if isinstance(wanted, list | tuple | set | frozenset):
+            expr = expr & pl.col(column).is_in(list(wanted))
+        else:
+            expr = expr & (pl.col(column) == wanted)
+    return expr
+
+
+def event_expr(event: str | Iterable[str] | None) -> pl.Expr:
+    """Match one event name, any of several, or (``None``) any event."""
+    if event is None:
+        return pl.lit(True)
+    if isinstance(event, str):
+        return pl.col("event") == event
+    return pl.col("event").is_in(list(event))
+
+
+def local_timestamp(tz: str, column: str = "timestamp") -> pl.Expr:
+    """The UTC timestamp column seen on the reporting zone's wall clock."""
+    return pl.col(column).dt.convert_time_zone(tz)
+
+
+def local_date(tz: str, column: str = "timestamp") -> pl.Expr:
+    """The calendar day, in the reporting zone, on which each event happened."""
+    return local_timestamp(tz, column).dt.date()
+
+
+def period_start(day: pl.Expr, interval: Interval, week_start: WeekStart = "monday") -> pl.Expr:
+    """The first day of the day/week/month that holds each date in ``day`` (a Date expression)."""
+    if interval == "day":
+        return day
+    if interval == "month":
+        return day.dt.truncate("1mo")
+    if interval == "week":
+        if week_start == "monday":
+            return day.dt.truncate("1w")
+        # Sunday weeks: shift so Sunday lands on Monday, truncate, shift back.
+        return (day + pl.duration(days=1)).dt.truncate("1w") - pl.duration(days=1)
+    raise ValueError(f"interval must be 'day', 'week' or 'month', not {interval!r}")
+
+
+def period_of(day: dt.date, interval: Interval, week_start: WeekStart = "monday") -> dt.date:
+    """The first day of the period holding ``day`` (plain-Python twin of :func:`period_start`)."""
+    if interval == "day":
+        return day
+    if interval == "month":
+        return day.replace(day=1)
+    offset = day.weekday() if week_start == "monday" else (day.weekday() + 1) % 7
+    return day - dt.timedelta(days=offset)
+
+
+def add_periods(day: dt.date, interval: Interval, count: int) -> dt.date:
+    """The period start ``count`` periods after the period starting at ``day``."""
+    if interval == "day":
+        return day + dt.timedelta(days=count)
+    if interval == "week":
+        return day + dt.timedelta(weeks=count)
+    months = day.year * 12 + day.month - 1 + count
+    return dt.date(months // 12, months % 12 + 1, 1)
+
+
+def period_starts(
+    start: dt.date, end: dt.date, interval: Interval, week_start: WeekStart = "monday"
+) -> list[dt.date]:
+    """Every period start from the period holding ``start`` to the one holding ``end``."""
+    first, last = period_of(start, interval, week_start), period_of(end, interval, week_start)
+    out: list[dt.date] = []
+    current = first
+    while current <= last:
+        out.append(current)
+        current = add_periods(current, interval, 1)
+    return out
+
+
+def utc_bounds(start: dt.date, end: dt.date, tz: str) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC instants [from, to) covering local calendar days ``start..end`` in ``tz``.
+
+    Used to prune events early (and to push the range into SQL) before local dates are computed.
+    """
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    lo = dt.datetime.combine(start, dt.time(), zone).astimezone(dt.UTC)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
+    return lo, hi
+
+
+def check_tz(tz: str) -> None:
+    """Raise ValueError when ``tz`` is not an IANA time zone name."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"tz: {tz!r} is not an IANA time zone name (e.g. 'Europe/Berlin')") from exc

@@ -1,0 +1,50 @@
+"""Story-style builders shared by every test.
+
+    events(
+        ("alice", "signup", "2026-01-05 10:00"),
+        ("alice", "purchase", "2026-01-07 09:30", {"revenue": 20.0, "platform": "ios"}),
+    )
+
+Times are UTC unless they carry an offset ("2026-01-05 10:00+01:00").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+import pytest
+
+from metrics.schema import EVENT_REQUIRED
+
+
+def ts(text: str) -> dt.datetime:
+    """A UTC datetime from 'YYYY-MM-DD HH:MM[:SS][±HH:MM]' (naive means UTC)."""
+    value = dt.datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def make_events(*rows: tuple[Any, ...]) -> pl.DataFrame:
+    """A canonical event frame from (user, event, time[, properties]) tuples."""
+    records: list[dict[str, Any]] = []
+    for row in rows:
+        user, event, when = row[:3]
+        props = row[3] if len(row) > 3 else {}
+        records.append({"user_id": user, "event": event, "timestamp": ts(when), **props})
+    if not records:
+        return pl.DataFrame(schema=EVENT_REQUIRED)
+    frame = pl.DataFrame(records, infer_schema_length=None)
+    return frame.with_columns(
+        pl.col("user_id").cast(pl.String),
+        pl.col("event").cast(pl.String),
+        pl.col("timestamp").cast(pl.Datetime("us", "UTC")),
+    )
+
+
+@pytest.fixture
+def events():
+    """The story builder as a fixture: ``events(("u1", "signup", "2026-01-05 10:00"), ...)``."""
+    return make_events
