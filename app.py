@@ -1,0 +1,36 @@
+"""Northstar: the Streamlit entry point. Page config, navigation and the shared filters.
+
+Run it with ``streamlit run app.py``; with no configuration it opens on the built-in demo product.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import data, state
+
+st.set_page_config(page_title="Northstar", page_icon="⭐", layout="wide")
+
+PAGES = [
+    st.Page("pages/overview.py", title="Overview", icon="⭐", default=True),
+    st.Page("pages/engagement.py", title="Engagement", icon="📈"),
+    st.Page("pages/retention.py", title="Retention", icon="🔁"),
+    st.Page("pages/funnels.py", title="Funnels", icon="🔻"),
+    st.Page("pages/experiments.py", title="Experiments", icon="🧪"),
+    st.Page("pages/data.py", title="Data", icon="🗄️"),
+]
+
+page = st.navigation(PAGES)
+
+try:
+    source = data.loaded()
+except data.SourceError as exc:
+    # The Data page is where a broken source gets fixed, so it still runs without filters.
+    st.error(f"Could not load the data source: {exc}")
+    if page.title != "Data":
+        st.info("Open the Data page to pick another source.")
+        st.stop()
+else:
+    state.render_sidebar(source.events)
+
+page.run()

@@ -1,0 +1,6 @@
+"""Retention page (being built)."""
+
+import streamlit as st
+
+st.title("Retention")
+st.info("This page is being built.")

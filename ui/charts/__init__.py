@@ -1,0 +1,1 @@
+"""Plotly figure builders: plain functions, testable without Streamlit."""

@@ -1,0 +1,128 @@
+"""The shared filters every page reads: date range, reporting time zone and property filters.
+
+They are drawn once in the sidebar by ``app.py`` (before the page runs) and bound to the URL with
+``bind="query-params"``, so a view can be shared by link. Pages call :func:`shared` to read them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import polars as pl
+import streamlit as st
+
+#: Zones offered first; any IANA name present in the URL is accepted too.
+COMMON_ZONES: tuple[str, ...] = (
+    "UTC",
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "Asia/Kolkata",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+)
+
+#: A string property with at most this many values is offered as a filter.
+MAX_FILTER_VALUES = 50
+#: Columns of the canonical schema that are never offered as property filters.
+NOT_PROPERTIES = {"user_id", "event", "timestamp", "event_id", "session_id", "revenue"}
+
+
+@dataclass(frozen=True)
+class SharedFilters:
+    """What the sidebar says: the inclusive local-date range, the zone and property filters."""
+
+    start: dt.date
+    end: dt.date
+    tz: str
+    filters: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def filters_or_none(self) -> dict[str, list[str]] | None:
+        return self.filters or None
+
+
+def filterable_properties(events: pl.DataFrame) -> dict[str, list[str]]:
+    """String property columns with few distinct values, and those values (sorted)."""
+    out: dict[str, list[str]] = {}
+    for name, dtype in events.schema.items():
+        if name in NOT_PROPERTIES or dtype not in (pl.String, pl.Categorical, pl.Enum):
+            continue
+        values = events.get_column(name).drop_nulls().unique()
+        if 0 < values.len() <= MAX_FILTER_VALUES:
+            out[name] = sorted(values.cast(pl.String).to_list())
+    return out
+
+
+def data_bounds(events: pl.DataFrame, tz: str) -> tuple[dt.date, dt.date]:
+    """First and last local day with data (today-independent: the clock is never read for data)."""
+    if events.height == 0:
+        today = dt.date.today()
+        return today, today
+    stamps = events.select(
+        pl.col("timestamp").min().dt.convert_time_zone(tz).dt.date().alias("lo"),
+        pl.col("timestamp").max().dt.convert_time_zone(tz).dt.date().alias("hi"),
+    ).row(0)
+    return stamps[0], stamps[1]
+
+
+def render_sidebar(events: pl.DataFrame) -> SharedFilters:
+    """Draw the shared filters in the sidebar and remember them for the page."""
+    with st.sidebar:
+        st.subheader("Filters")
+        tz = st.selectbox(
+            "Reporting time zone",
+            COMMON_ZONES,
+            key="tz",
+            bind="query-params",
+            help="A 'day' is a calendar day in this zone, for every chart.",
+        )
+        first, last = data_bounds(events, tz)
+        default_start = max(first, last - dt.timedelta(days=89))
+        picked = st.date_input(
+            "Date range",
+            value=(default_start, last),
+            min_value=first,
+            max_value=last,
+            key="range",
+            bind="query-params",
+            help="Inclusive of both days, in the reporting time zone.",
+        )
+        start, end = _as_range(picked, default_start, last)
+        filters: dict[str, list[str]] = {}
+        for prop, values in filterable_properties(events).items():
+            chosen = st.multiselect(
+                prop.replace("_", " ").capitalize(),
+                values,
+                key=f"f_{prop}",
+                bind="query-params",
+                placeholder=f"All {prop} values",
+            )
+            if chosen:
+                filters[prop] = list(chosen)
+    current = SharedFilters(start=start, end=end, tz=tz, filters=filters)
+    st.session_state["_shared_filters"] = current
+    return current
+
+
+def _as_range(picked: object, default_start: dt.date, default_end: dt.date) -> tuple[dt.date, dt.date]:
+    # While the user is mid-way through picking a range the widget holds one date only.
+    if isinstance(picked, tuple | list):
+        if len(picked) == 2:
+            return picked[0], picked[1]
+        if len(picked) == 1:
+            return picked[0], picked[0]
+    if isinstance(picked, dt.date):
+        return picked, picked
+    return default_start, default_end
+
+
+def shared() -> SharedFilters:
+    """The shared filters drawn by app.py for this run."""
+    current = st.session_state.get("_shared_filters")
+    if current is None:
+        raise RuntimeError("ui.state.render_sidebar must run (in app.py) before a page reads filters")
+    return current
