@@ -9,7 +9,7 @@ import streamlit as st
 def numbers(frame: pl.DataFrame, *, name: str, key: str, column_config: dict | None = None) -> None:
     """The chart's table in an expander, with a CSV download named after the chart."""
     with st.expander("Numbers behind this chart"):
-        st.dataframe(frame, hide_index=True, column_config=column_config, use_container_width=True)
+        st.dataframe(frame, hide_index=True, column_config=column_config, width="stretch")
         st.download_button(
             "Download CSV",
             frame.write_csv().encode(),
