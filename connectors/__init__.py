@@ -5,9 +5,10 @@ The one entry point is :func:`load_events`. See docs/data.md for sources and opt
 
 from __future__ import annotations
 
+from connectors.errors import ConnectorError
 from connectors.report import LoadReport
 
-__all__ = ["LoadReport", "load_events"]
+__all__ = ["ConnectorError", "LoadReport", "load_events"]
 
 
 def load_events(source, *, mapping=None, tz="UTC", **options):  # type: ignore[no-untyped-def]

@@ -19,7 +19,8 @@ class LoadReport:
     """One load of one source.
 
     ``dropped`` maps a reason from :data:`DROP_REASONS` to a row count; ``notes`` lists every change
-    made to the data on the way in (a zone applied, epochs in ms detected, ids merged), in plain words.
+    made to the data on the way in (a zone applied, epochs in ms detected, ids merged),
+    in plain words.
     """
 
     source: str

@@ -1,0 +1,618 @@
+"""The normalisation every connector shares: any frame of events -> SPEC §2 plus a load report.
+
+:func:`to_canonical` takes whatever columns a source has and returns the canonical event frame
+(``user_id``, ``event``, ``timestamp`` in UTC, optional ``event_id``, ``session_id``, ``revenue``,
+and every other column as a flat property) with a :class:`~connectors.report.LoadReport` that
+accounts for every row and every change:
+
+- columns: ``mapping`` names the source column for a canonical one (``{"user_id": "customer"}``);
+  canonical columns not mapped are found by name (:data:`ALIASES`, case and punctuation ignored);
+- times: zoned strings and zoned datetimes are converted to UTC; strings and datetimes with no zone
+  are read in ``tz`` (the source's zone) and converted; integer or numeric-string epochs are read as
+  seconds, milliseconds, microseconds or nanoseconds by their magnitude (:data:`EPOCH_LIMITS`);
+- rows with no user, no event name or no readable time are dropped and counted by reason, and so are
+  repeated ``event_id`` values (the first occurrence is kept); a row missing several things is
+  counted once, under the first reason in :data:`~connectors.report.DROP_REASONS`;
+- identity: with an ``anonymous_id`` column (mapped, or found by name), anonymous events of people
+  identified later are attributed to them (:mod:`connectors.identity`);
+- nested columns are flattened (a struct's fields become ``parent_field`` columns; lists become JSON
+  text), each with a note.
+
+The report costs one collect of small aggregates over the columns it needs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import polars as pl
+
+from connectors import identity
+from connectors.errors import ConnectorError, mask_secrets
+from connectors.report import DROP_REASONS, LoadReport
+from metrics.schema import EVENT_OPTIONAL, EVENT_REQUIRED, UTC_MICROS
+
+#: Canonical column -> source column names recognised without a mapping, best first. Names are
+#: compared ignoring case and all but letters and digits ("$insert_id" matches "insert_id").
+ALIASES: dict[str, tuple[str, ...]] = {
+    "user_id": ("user_id", "userid", "distinct_id", "person_id", "uid", "user", "customer_id"),
+    "anonymous_id": ("anonymous_id", "anon_id", "anon_distinct_id"),
+    "event": ("event", "event_name", "event_type", "action"),
+    "timestamp": (
+        "timestamp",
+        "time",
+        "ts",
+        "event_time",
+        "event_timestamp",
+        "occurred_at",
+        "created_at",
+        "datetime",
+        "derived_tstamp",
+    ),
+    "event_id": ("event_id", "uuid", "message_id", "insert_id", "id"),
+    "session_id": ("session_id", "session"),
+    "revenue": ("revenue",),
+}
+
+#: The targets a mapping may name with a meaning of their own (any other key renames a property).
+TARGETS: tuple[str, ...] = (*EVENT_REQUIRED, "anonymous_id", *EVENT_OPTIONAL)
+
+#: Epoch magnitude limits: |value| below 1e11 is seconds (up to year 5138), below 1e14 milliseconds,
+#: below 1e17 microseconds, anything larger nanoseconds. Real event times are far from each limit.
+EPOCH_LIMITS: tuple[tuple[str, float], ...] = (("s", 1e11), ("ms", 1e14), ("us", 1e17))
+_EPOCH_UNITS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+
+_ROW = "__row"
+_FILE = "__file"
+_TS_RAW = "__ts_raw"
+_TS_KIND = "__ts_kind"
+_REASON = "__reason"
+_REVENUE_BAD = "__revenue_bad"
+_HELPERS = (_ROW, _FILE, _TS_RAW, _TS_KIND, _REASON, _REVENUE_BAD, identity.CHANGED)
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+@dataclass
+class _Plan:
+    """What the schema alone decides: which source column feeds which target, and the notes."""
+
+    chosen: dict[str, str] = field(default_factory=dict)  # target -> source column
+    renamed: dict[str, str] = field(default_factory=dict)  # property source column -> new name
+    notes: list[str] = field(default_factory=list)
+
+
+def to_canonical(
+    frame: pl.LazyFrame,
+    *,
+    source: str,
+    format: str,
+    mapping: Mapping[str, str] | None = None,
+    tz: str = "UTC",
+    start: dt.date | dt.datetime | str | None = None,
+    end: dt.date | dt.datetime | str | None = None,
+    columns: Sequence[str] | None = None,
+) -> tuple[pl.LazyFrame, LoadReport]:
+    """The canonical event frame of ``frame``, and a report of what was kept, dropped and changed.
+
+    ``source`` names the source in messages (passwords are masked), ``format`` says what it was
+    ("csv", "segment", "postgresql", ...). ``mapping`` maps a canonical column (or ``anonymous_id``,
+    or a new property name) to the source column that holds it. ``tz`` is the zone of times that
+    carry none. ``start``/``end`` keep only events on those days (in ``tz``, inclusive; a datetime
+    is an instant) plus the rows whose time cannot be read, so they are still counted. ``columns``
+    keeps only these property columns besides the canonical ones.
+
+    Raises :class:`~connectors.errors.ConnectorError` when the frame cannot be read, a required
+    column is missing, the mapping names an absent column or ``tz`` is not a zone.
+    """
+    source = mask_secrets(source)
+    _check_zone(tz, source)
+    schema = _schema(frame, source)
+    if _ROW not in schema:
+        frame = frame.with_row_index(_ROW, offset=1)
+    frame, schema, flat_notes = _flatten(frame, schema)
+    plan = _plan_columns(schema, mapping, source, columns)
+    plan.notes[:0] = flat_notes
+
+    ts_expr, kind_expr, ts_notes = _timestamp_exprs(plan.chosen["timestamp"], schema, tz, source)
+    plan.notes.extend(ts_notes)
+    selected: list[pl.Expr] = [
+        _id_expr(plan.chosen.get("user_id"), schema, "user_id", source),
+        _id_expr(plan.chosen["event"], schema, "event", source),
+        ts_expr.alias("timestamp"),
+    ]
+    for target in ("event_id", "session_id", "anonymous_id"):
+        if target in plan.chosen:
+            selected.append(_id_expr(plan.chosen[target], schema, target, source))
+    revenue_checked = False
+    if "revenue" in plan.chosen:
+        raw = pl.col(plan.chosen["revenue"])
+        selected.append(raw.cast(pl.Float64, strict=False).alias("revenue"))
+        if schema[plan.chosen["revenue"]] == pl.String:
+            revenue_checked = True
+            selected.append(
+                (raw.is_not_null() & raw.cast(pl.Float64, strict=False).is_null()).alias(
+                    _REVENUE_BAD
+                )
+            )
+    for name, new in plan.renamed.items():
+        selected.append(_property_expr(name, schema[name]).alias(new))
+    selected.append(pl.col(plan.chosen["timestamp"]).alias(_TS_RAW))
+    selected.append(kind_expr.alias(_TS_KIND))
+    selected.append(pl.col(_ROW))
+    if _FILE in schema:
+        selected.append(pl.col(_FILE))
+    staged = frame.select(selected)
+
+    links = None
+    if "anonymous_id" in plan.chosen:
+        # Before the date range: an identification outside the range still links the ids.
+        plan_id = identity.resolve(staged)
+        staged, links = plan_id.frame, plan_id.links
+    range_expr = _range_expr(start, end, tz)
+    if range_expr is not None:
+        staged = staged.filter(pl.col("timestamp").is_null() | range_expr)
+        plan.notes.append(
+            f"Only events from {start or 'the first'} to {end or 'the last'} were read."
+        )
+
+    complete = (
+        pl.col("user_id").is_not_null()
+        & pl.col("event").is_not_null()
+        & pl.col("timestamp").is_not_null()
+    )
+    reason = (
+        pl.when(pl.col("user_id").is_null())
+        .then(pl.lit("no_user"))
+        .when(pl.col("event").is_null())
+        .then(pl.lit("no_event"))
+        .when(pl.col("timestamp").is_null())
+        .then(pl.lit("unparseable_time"))
+    )
+    if "event_id" in plan.chosen:
+        key = pl.when(complete).then(pl.col("event_id"))
+        reason = reason.when(key.is_not_null() & ~key.is_first_distinct()).then(
+            pl.lit("duplicate_event_id")
+        )
+    staged = staged.with_columns(reason.otherwise(None).alias(_REASON))
+
+    outputs = [c for c in staged.collect_schema() if c not in _HELPERS]
+    events = staged.filter(pl.col(_REASON).is_null()).select(outputs)
+    report = _report(
+        staged,
+        events,
+        links,
+        source=source,
+        format=format,
+        tz=tz,
+        notes=plan.notes,
+        revenue_checked=revenue_checked,
+    )
+    return events, report
+
+
+# -- schema-level decisions -------------------------------------------------------------------
+
+
+def _check_zone(tz: str, source: str) -> None:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConnectorError(
+            f"{source}: time zone {tz!r} is not an IANA zone name (e.g. 'Europe/Berlin')"
+        ) from exc
+
+
+def _schema(frame: pl.LazyFrame, source: str) -> pl.Schema:
+    try:
+        return frame.collect_schema()
+    except Exception as exc:  # polars raises many kinds; all mean "cannot be read"
+        raise ConnectorError(f"{source}: cannot be read ({polars_message(exc)})") from exc
+
+
+def polars_message(exc: BaseException) -> str:
+    """The first meaningful line of a Polars (or Arrow) error, without its hints and backtrace."""
+    for line in str(exc).splitlines():
+        line = line.strip()
+        if line and not line.lower().startswith(("hint", "resolved plan", "error originated")):
+            return mask_secrets(line[:300])
+    return type(exc).__name__
+
+
+def _flatten(frame: pl.LazyFrame, schema: pl.Schema) -> tuple[pl.LazyFrame, pl.Schema, list[str]]:
+    """Struct columns become ``parent_field`` columns (recursively); lists become JSON text."""
+    notes: list[str] = []
+    for _ in range(8):  # nesting depth; real exports have two or three levels
+        structs = [n for n, t in schema.items() if isinstance(t, pl.Struct)]
+        if not structs:
+            break
+        exprs: list[pl.Expr] = []
+        taken = set(schema)
+        for name in structs:
+            fields = schema[name].fields  # type: ignore[attr-defined]
+            for fld in fields:
+                new = _unique(f"{name}_{fld.name}", taken)
+                taken.add(new)
+                exprs.append(pl.col(name).struct.field(fld.name).alias(new))
+            notes.append(f"Column '{name}' holds records; its fields became columns '{name}_…'.")
+        frame = frame.with_columns(exprs).drop(structs)
+        schema = frame.collect_schema()
+    lists = [n for n, t in schema.items() if isinstance(t, pl.List | pl.Array)]
+    if lists:
+        frame = frame.with_columns(
+            pl.struct(pl.col(n).alias("v"))
+            .struct.json_encode()
+            .str.strip_prefix('{"v":')
+            .str.strip_suffix("}")
+            .alias(n)
+            for n in lists
+        )
+        schema = frame.collect_schema()
+        notes.append(f"Columns holding lists were kept as JSON text: {', '.join(lists)}.")
+    return frame, schema, notes
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}_{n}", n + 1
+    return candidate
+
+
+def _plan_columns(
+    schema: pl.Schema,
+    mapping: Mapping[str, str] | None,
+    source: str,
+    columns: Sequence[str] | None,
+) -> _Plan:
+    plan = _Plan()
+    available = [n for n in schema if n not in _HELPERS]
+    for target, column in (mapping or {}).items():
+        if not isinstance(column, str) or not column:
+            raise ConnectorError(f"{source}: mapping for {target!r} must name a column")
+        if column not in schema:
+            hint = ""
+            if target in schema and column in TARGETS:
+                hint = f" (the mapping reads target -> source column: write {column} = {target!r})"
+            raise ConnectorError(
+                f"{source}: mapping names column {column!r} for {target!r}, but the source has no "
+                f"such column{hint}. Columns: {_list(available)}"
+            )
+        plan.chosen[target] = column
+    used = set(plan.chosen.values())
+    by_key: dict[str, list[str]] = {}
+    for name in available:
+        by_key.setdefault(_key(name), []).append(name)
+    for target, aliases in ALIASES.items():
+        if target in plan.chosen:
+            continue
+        for alias in aliases:
+            found = [n for n in by_key.get(_key(alias), []) if n not in used]
+            if found:
+                pick = alias if alias in found else found[0]
+                plan.chosen[target] = pick
+                used.add(pick)
+                if pick != target:
+                    plan.notes.append(f"Column '{pick}' was read as {target}.")
+                break
+    missing = [t for t in ("event", "timestamp") if t not in plan.chosen]
+    if "user_id" not in plan.chosen and "anonymous_id" not in plan.chosen:
+        missing.insert(0, "user_id")
+    if missing:
+        raise ConnectorError(
+            f"{source}: required column {' and '.join(repr(m) for m in missing)} not found. "
+            f"Columns: {_list(available)}. Name the source column in the mapping "
+            f'(e.g. {missing[0]} = "your_column").'
+        )
+    targets = set(plan.chosen)
+    wanted = None if columns is None else set(columns)
+    if wanted is not None:
+        unknown = sorted(wanted - set(available) - targets)
+        if unknown:
+            raise ConnectorError(
+                f"{source}: no column {_list(unknown)}. Columns: {_list(available)}"
+            )
+    for name in available:
+        if name in used or (wanted is not None and name not in wanted):
+            continue
+        new = name
+        if name in targets or name in TARGETS:
+            new = _unique(f"{name}_source", set(available) | targets)
+            origin = plan.chosen.get(name)
+            why = f": {name} comes from '{origin}'" if origin else ""
+            plan.notes.append(f"Column '{name}' kept as '{new}'{why}.")
+        plan.renamed[name] = new
+    # Mapped non-canonical targets rename properties.
+    for target, column in (mapping or {}).items():
+        if target not in TARGETS:
+            plan.renamed.pop(column, None)
+            plan.renamed[column] = target
+            del plan.chosen[target]
+            if target != column:
+                plan.notes.append(f"Column '{column}' renamed to '{target}' (mapping).")
+    return plan
+
+
+def _list(names: Sequence[str]) -> str:
+    shown = ", ".join(repr(n) for n in list(names)[:30])
+    return shown + (", …" if len(names) > 30 else "") if names else "(none)"
+
+
+# -- expressions ------------------------------------------------------------------------------
+
+
+def _id_expr(column: str | None, schema: pl.Schema, target: str, source: str) -> pl.Expr:
+    """A String id or name column; blank strings count as missing."""
+    if column is None:
+        return pl.lit(None, dtype=pl.String).alias(target)
+    dtype = schema[column]
+    if dtype.is_nested() or dtype == pl.Binary:
+        raise ConnectorError(f"{source}: column {column!r} ({target}) holds {dtype}, not text")
+    text = pl.col(column).cast(pl.String)
+    return pl.when(text.str.strip_chars() != "").then(text).alias(target)
+
+
+def _property_expr(column: str, dtype: pl.DataType) -> pl.Expr:
+    if isinstance(dtype, pl.Categorical | pl.Enum) or dtype == pl.Null:
+        return pl.col(column).cast(pl.String)
+    return pl.col(column)
+
+
+def _epoch(value: pl.Expr, integer: bool) -> tuple[pl.Expr, pl.Expr]:
+    """(UTC timestamp, unit name) of a numeric epoch whose unit follows from its magnitude."""
+    size = value.abs()
+    unit = pl.when(value.is_null()).then(None)
+    micros = pl.when(value.is_null()).then(None)
+    factors = {"s": 1_000_000, "ms": 1_000, "us": 1}
+    for name, limit in EPOCH_LIMITS:
+        unit = unit.when(size < limit).then(pl.lit(name))
+        scaled = value * factors[name]
+        micros = micros.when(size < limit).then(scaled if integer else scaled.round())
+    unit = unit.otherwise(pl.lit("ns"))
+    micros = micros.otherwise(value // 1000 if integer else (value / 1000).round())
+    return micros.cast(pl.Int64, strict=False).cast(UTC_MICROS), unit
+
+
+def _localise(naive: pl.Expr, tz: str) -> pl.Expr:
+    """Wall-clock times in ``tz`` as UTC; a time skipped by a DST change is null (unparseable)."""
+    return naive.dt.replace_time_zone(
+        tz, ambiguous="earliest", non_existent="null"
+    ).dt.convert_time_zone("UTC")
+
+
+def _timestamp_exprs(
+    column: str, schema: pl.Schema, tz: str, source: str
+) -> tuple[pl.Expr, pl.Expr, list[str]]:
+    """(UTC timestamp, how each row was read, notes known from the schema alone)."""
+    dtype = schema[column]
+    raw = pl.col(column)
+    notes: list[str] = []
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_unit == "ns":
+            notes.append(f"Times in '{column}' have nanoseconds; they were cut to microseconds.")
+        if dtype.time_zone is not None:
+            value = raw.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+            return value, pl.lit("zoned"), notes
+        value = _localise(raw.dt.cast_time_unit("us"), tz)
+        return value, pl.when(raw.is_not_null()).then(pl.lit("no_zone")), notes
+    if dtype == pl.Date:
+        value = _localise(raw.cast(pl.Datetime("us")), tz)
+        return value, pl.when(raw.is_not_null()).then(pl.lit("date")), notes
+    if dtype.is_integer():
+        value, unit = _epoch(raw.cast(pl.Int64), integer=True)
+        return value, unit, notes
+    if dtype.is_float():
+        value, unit = _epoch(raw, integer=False)
+        return value, unit, notes
+    if dtype in (pl.String, pl.Null) or isinstance(dtype, pl.Categorical | pl.Enum):
+        text = raw.cast(pl.String).str.strip_chars()
+        norm = (
+            text.str.replace(r"^(\d{4})/(\d\d)/(\d\d)", "$1-$2-$3")
+            .str.replace(r"^(\d{4}-\d\d-\d\d)[Tt ]\s*", "$1 ")
+            .str.replace(r"\s*(?:[Zz]|UTC|GMT)$", "+00:00")
+            .str.replace(r"^(\d{4}-\d\d-\d\d \d\d:\d\d)([+-]|$)", "$1:00$2")
+            .str.replace(r"\s+([+-]\d\d:?\d\d)$", "$1")
+        )
+        zoned = norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%z", strict=False, time_unit="us")
+        naive = pl.coalesce(
+            norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us"),
+            norm.str.to_datetime("%Y-%m-%d", strict=False, time_unit="us"),
+        )
+        numeric = text.str.contains(r"^-?\d+$")
+        epoch_int, unit_int = _epoch(text.cast(pl.Int64, strict=False), integer=True)
+        epoch_float, unit_float = _epoch(
+            pl.when(text.str.contains(r"^-?\d+\.\d*$")).then(text.cast(pl.Float64, strict=False)),
+            integer=False,
+        )
+        value = pl.coalesce(
+            zoned.dt.convert_time_zone("UTC"),
+            _localise(naive, tz),
+            pl.when(numeric).then(epoch_int),
+            epoch_float,
+        )
+        kind = (
+            pl.when(zoned.is_not_null())
+            .then(pl.lit("zoned"))
+            .when(naive.is_not_null())
+            .then(pl.lit("no_zone"))
+            .when(numeric)
+            .then(unit_int)
+            .otherwise(unit_float)
+        )
+        return value, kind, notes
+    raise ConnectorError(f"{source}: column {column!r} (timestamp) holds {dtype}, not times")
+
+
+def _range_expr(
+    start: dt.date | dt.datetime | str | None, end: dt.date | dt.datetime | str | None, tz: str
+) -> pl.Expr | None:
+    if start is None and end is None:
+        return None
+    expr = pl.lit(True)
+    if start is not None:
+        expr = expr & (pl.col("timestamp") >= _instant(start, tz, end_of_day=False))
+    if end is not None:
+        expr = expr & (pl.col("timestamp") < _instant(end, tz, end_of_day=True))
+    return expr
+
+
+def _instant(value: dt.date | dt.datetime | str, tz: str, *, end_of_day: bool) -> dt.datetime:
+    """A range bound as a UTC instant: a date means its local midnight (the next one for an end)."""
+    if isinstance(value, str):
+        try:
+            value = (
+                dt.datetime.fromisoformat(value)
+                if len(value) > 10
+                else dt.date.fromisoformat(value)
+            )
+        except ValueError as exc:
+            raise ValueError(f"start/end: {value!r} is not an ISO date or datetime") from exc
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=ZoneInfo(tz))
+        return aware.astimezone(dt.UTC)
+    day = value + dt.timedelta(days=1) if end_of_day else value
+    return dt.datetime.combine(day, dt.time(), ZoneInfo(tz)).astimezone(dt.UTC)
+
+
+# -- the report -------------------------------------------------------------------------------
+
+
+def _report(
+    staged: pl.LazyFrame,
+    events: pl.LazyFrame,
+    links: pl.LazyFrame | None,
+    *,
+    source: str,
+    format: str,
+    tz: str,
+    notes: list[str],
+    revenue_checked: bool,
+) -> LoadReport:
+    reason, kind = pl.col(_REASON), pl.col(_TS_KIND)
+    unreadable = (reason == "unparseable_time") & pl.col(_TS_RAW).is_not_null()
+    counts: list[pl.Expr] = [
+        pl.len().alias("rows_read"),
+        *[(reason == r).sum().alias(r) for r in DROP_REASONS],
+        (reason.is_null() & (kind == "no_zone")).sum().alias("no_zone"),
+        (reason.is_null() & (kind == "date")).sum().alias("date"),
+        *[(reason.is_null() & (kind == u)).sum().alias(f"epoch_{u}") for u in _EPOCH_UNITS],
+        unreadable.sum().alias("unreadable"),
+        pl.col(_ROW).filter(unreadable).first().alias("bad_row"),
+        pl.col(_TS_RAW).cast(pl.String).filter(unreadable).first().alias("bad_value"),
+        pl.col(_ROW).filter(reason == "no_user").first().alias("no_user_row"),
+        pl.col(_ROW).filter(reason == "no_event").first().alias("no_event_row"),
+    ]
+    has_file = _FILE in staged.collect_schema()
+    if has_file:
+        counts.append(pl.col(_FILE).filter(unreadable).first().alias("bad_file"))
+    if revenue_checked:
+        counts.append((reason.is_null() & pl.col(_REVENUE_BAD)).sum().alias("revenue_bad"))
+    if links is not None:
+        counts.append((reason.is_null() & pl.col(identity.CHANGED)).sum().alias("reattributed"))
+    kept = events.select(
+        pl.col("timestamp").min().alias("first"),
+        pl.col("timestamp").max().alias("last"),
+        pl.col("user_id").n_unique().alias("users"),
+    )
+    by_name = events.group_by("event").len().sort(["len", "event"], descending=[True, False])
+    queries = [staged.select(counts), kept, by_name]
+    if links is not None:
+        queries.append(identity.link_counts(links))
+    try:
+        results = pl.collect_all(queries)
+    except Exception as exc:
+        raise ConnectorError(f"{source}: cannot be read ({polars_message(exc)})") from exc
+    stats: dict[str, Any] = results[0].row(0, named=True)
+    first, last, users = results[1].row(0)
+    merged = ambiguous = 0
+    if links is not None:
+        merged, ambiguous = results[3].row(0)
+
+    notes = list(notes)
+    notes.extend(_time_notes(stats, tz, has_file))
+    if stats["no_user"]:
+        notes.append(
+            f"{_n(stats['no_user'], 'row')} had no user id and {_was(stats['no_user'])} dropped "
+            f"(first at row {stats['no_user_row']})."
+        )
+    if stats["no_event"]:
+        notes.append(
+            f"{_n(stats['no_event'], 'row')} had no event name and "
+            f"{_was(stats['no_event'])} dropped "
+            f"(first at row {stats['no_event_row']})."
+        )
+    if stats["duplicate_event_id"]:
+        notes.append(
+            f"{_n(stats['duplicate_event_id'], 'row')} repeated an earlier event_id and "
+            f"{_was(stats['duplicate_event_id'])} dropped "
+            "(the first occurrence was kept)."
+        )
+    if stats.get("revenue_bad"):
+        notes.append(f"{_n(stats['revenue_bad'], 'revenue value')} not a number; left empty.")
+    if merged:
+        notes.append(
+            f"{_n(merged, 'anonymous id')} identified as users; "
+            f"{_n(stats['reattributed'], 'event')} attributed to those users."
+        )
+    if ambiguous:
+        notes.append(
+            f"{_n(ambiguous, 'anonymous id')} linked to several users; each went to the user it "
+            "was linked to first."
+        )
+    if stats["rows_read"] == 0:
+        notes.append("The source has no rows.")
+    return LoadReport(
+        source=source,
+        format=format,
+        rows_read=stats["rows_read"],
+        rows_kept=stats["rows_read"] - sum(stats[r] for r in DROP_REASONS),
+        dropped={r: stats[r] for r in DROP_REASONS},
+        first_event=first,
+        last_event=last,
+        users=users,
+        events_by_name=dict(results[2].iter_rows()),
+        identities_merged=merged,
+        columns={name: str(dtype) for name, dtype in events.collect_schema().items()},
+        notes=tuple(notes),
+    )
+
+
+def _time_notes(stats: Mapping[str, Any], tz: str, has_file: bool) -> list[str]:
+    notes: list[str] = []
+    if stats["no_zone"]:
+        notes.append(
+            f"{_n(stats['no_zone'], 'time')} with no zone read in {tz} and converted to UTC."
+        )
+    if stats["date"]:
+        notes.append(f"{_n(stats['date'], 'date')} with no time read as midnight in {tz}.")
+    for unit, words in _EPOCH_UNITS.items():
+        if stats[f"epoch_{unit}"]:
+            count = stats[f"epoch_{unit}"]
+            notes.append(f"{_n(count, 'time')} read as epoch {words} (from their size).")
+    missing = stats["unparseable_time"] - stats["unreadable"]
+    if missing:
+        notes.append(f"{_n(missing, 'row')} had no time and {_was(missing)} dropped.")
+    if stats["unreadable"]:
+        where = f"row {stats['bad_row']}"
+        if has_file and stats.get("bad_file"):
+            where += f" of {stats['bad_file']}"
+        notes.append(
+            f"{_n(stats['unreadable'], 'time')} could not be read (or do not exist in {tz}) and "
+            f"{_was(stats['unreadable'])} dropped; first at {where}: {stats['bad_value']!r}."
+        )
+    return notes
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def _was(count: int) -> str:
+    return "was" if count == 1 else "were"
