@@ -9,15 +9,15 @@ import streamlit as st
 
 from ui import data, state
 
-st.set_page_config(page_title="Northstar", page_icon="⭐", layout="wide")
+st.set_page_config(page_title="Northstar", page_icon=":material/star:", layout="wide")
 
 PAGES = [
-    st.Page("pages/overview.py", title="Overview", icon="⭐", default=True),
-    st.Page("pages/engagement.py", title="Engagement", icon="📈"),
-    st.Page("pages/retention.py", title="Retention", icon="🔁"),
-    st.Page("pages/funnels.py", title="Funnels", icon="🔻"),
-    st.Page("pages/experiments.py", title="Experiments", icon="🧪"),
-    st.Page("pages/data.py", title="Data", icon="🗄️"),
+    st.Page("pages/overview.py", title="Overview", icon=":material/star:", default=True),
+    st.Page("pages/engagement.py", title="Engagement", icon=":material/monitoring:"),
+    st.Page("pages/retention.py", title="Retention", icon=":material/event_repeat:"),
+    st.Page("pages/funnels.py", title="Funnels", icon=":material/filter_alt:"),
+    st.Page("pages/experiments.py", title="Experiments", icon=":material/science:"),
+    st.Page("pages/data.py", title="Data", icon=":material/database:"),
 ]
 
 page = st.navigation(PAGES)

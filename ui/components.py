@@ -21,4 +21,4 @@ def numbers(frame: pl.DataFrame, *, name: str, key: str, column_config: dict | N
 
 def definition(text: str) -> None:
     """A short card that says exactly what the chart counts, so two readers mean the same thing."""
-    st.caption(f"ℹ️ {text}")
+    st.caption(f":material/info: {text}")

@@ -1,0 +1,145 @@
+"""The real thing: the app served by Streamlit, every page opened in Debian's Chromium.
+
+Fails on any exception box; saves a full-page screenshot of each page to ``screenshots/``
+(git-ignored) so a person can read the pages as a PM would.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: (navigation label, screenshot name, text that proves the page rendered)
+PAGES = [
+    ("Overview", "overview", None),
+    ("Engagement", "engagement", None),
+    ("Retention", "retention", None),
+    ("Funnels", "funnels", None),
+    ("Experiments", "experiments", None),
+    ("Data", "data", None),
+]
+
+pytestmark = pytest.mark.browser
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("streamlit") / "server.log", "w")  # noqa: SIM115
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", "app.py",
+            "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={port}",
+            "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
+        ],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"streamlit did not start; see {log.name}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser_page(tmp_path_factory):
+    with playwright_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium")),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1440, "height": 1000},
+        )
+        page = context.new_page()
+        yield page
+        context.close()
+
+
+def wait_until_idle(page, timeout_s: float = 120) -> None:
+    """Wait until the script run is over: Streamlit marks the app root while a script runs."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_s * 1000)
+    deadline = time.monotonic() + timeout_s
+    quiet_since = None
+    while time.monotonic() < deadline:
+        state = page.get_attribute('[data-testid="stApp"]', "data-test-script-state")
+        running = state == "running" or page.locator('[data-testid="stStatusWidget"]').count() > 0
+        if running:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > 1.5:
+            return
+        time.sleep(0.25)
+    raise TimeoutError("the page kept running")
+
+
+def test_every_page_renders_without_exceptions(app_url, browser_page):
+    page = browser_page
+    if SHOTS.exists():
+        shutil.rmtree(SHOTS)
+    SHOTS.mkdir()
+    page.goto(app_url)
+    wait_until_idle(page, timeout_s=180)  # the first run may generate the demo data
+    problems: list[str] = []
+    for label, name, proof in PAGES:
+        link = page.get_by_test_id("stSidebarNavLink").filter(has_text=label)
+        link.first.click()
+        page.wait_for_timeout(300)
+        wait_until_idle(page)
+        heading = page.locator("h1").first
+        try:
+            heading.wait_for(timeout=20_000)
+        except playwright_api.TimeoutError:
+            problems.append(f"{label}: no page heading")
+        page.wait_for_timeout(800)  # let Plotly finish drawing before the screenshot
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        errors = page.locator('[data-testid="stException"]')
+        if errors.count():
+            problems.append(f"{label}: {errors.first.inner_text()[:500]}")
+        if proof is not None and page.get_by_text(proof).count() == 0:
+            problems.append(f"{label}: expected text {proof!r} not found")
+    assert problems == []
