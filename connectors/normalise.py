@@ -274,6 +274,7 @@ def _plan_columns(
 ) -> _Plan:
     plan = _Plan()
     available = [n for n in schema if n not in _HELPERS]
+    renames: dict[str, str] = {}  # source column -> property name, from the mapping
     for target, column in (mapping or {}).items():
         if not isinstance(column, str) or not column:
             raise ConnectorError(f"{source}: mapping for {target!r} must name a column")
@@ -285,7 +286,10 @@ def _plan_columns(
                 f"{source}: mapping names column {column!r} for {target!r}, but the source has no "
                 f"such column{hint}. Columns: {_list(available)}"
             )
-        plan.chosen[target] = column
+        if target in TARGETS:
+            plan.chosen[target] = column
+        else:
+            renames[column] = target
     used = set(plan.chosen.values())
     by_key: dict[str, list[str]] = {}
     for name in available:
@@ -294,7 +298,7 @@ def _plan_columns(
         if target in plan.chosen:
             continue
         for alias in aliases:
-            found = [n for n in by_key.get(_key(alias), []) if n not in used]
+            found = [n for n in by_key.get(_key(alias), []) if n not in used and n not in renames]
             if found:
                 pick = alias if alias in found else found[0]
                 plan.chosen[target] = pick
@@ -311,32 +315,32 @@ def _plan_columns(
             f"Columns: {_list(available)}. Name the source column in the mapping "
             f'(e.g. {missing[0]} = "your_column").'
         )
-    targets = set(plan.chosen)
     wanted = None if columns is None else set(columns)
     if wanted is not None:
-        unknown = sorted(wanted - set(available) - targets)
+        unknown = sorted(wanted - set(available) - set(plan.chosen) - set(renames.values()))
         if unknown:
             raise ConnectorError(
                 f"{source}: no column {_list(unknown)}. Columns: {_list(available)}"
             )
+    taken = set(TARGETS) | set(plan.chosen) | set(renames.values())
     for name in available:
-        if name in used or (wanted is not None and name not in wanted):
+        if name in used:
             continue
-        new = name
-        if name in targets or name in TARGETS:
-            new = _unique(f"{name}_source", set(available) | targets)
-            origin = plan.chosen.get(name)
+        new = renames.get(name, name)
+        if wanted is not None and name not in wanted and new not in wanted:
+            continue
+        if name in renames:
+            if new != name:
+                plan.notes.append(f"Column '{name}' renamed to '{new}' (mapping).")
+        elif name in taken:
+            new = _unique(f"{name}_source", taken | set(available))
+            origin = plan.chosen.get(name) or next(
+                (c for c, t in renames.items() if t == name), None
+            )
             why = f": {name} comes from '{origin}'" if origin else ""
             plan.notes.append(f"Column '{name}' kept as '{new}'{why}.")
+        taken.add(new)
         plan.renamed[name] = new
-    # Mapped non-canonical targets rename properties.
-    for target, column in (mapping or {}).items():
-        if target not in TARGETS:
-            plan.renamed.pop(column, None)
-            plan.renamed[column] = target
-            del plan.chosen[target]
-            if target != column:
-                plan.notes.append(f"Column '{column}' renamed to '{target}' (mapping).")
     return plan
 
 
