@@ -1,0 +1,230 @@
+"""Seeded synthetic event logs for benchmarks: 1M, 10M or 30M events in the canonical schema.
+
+    python -m benchmarks.generate 10M          # writes benchmarks/data/events_10000000.parquet
+    python -m benchmarks.generate 1M 10M 30M --seed 0
+
+The log looks like a product's: users who sign up over six months (2026-05-01 .. 2026-10-31 UTC) and
+whose later events all follow their ``signup``; heavy-tailed activity (a few users produce many
+events); quieter weekends; ten event names, among them the funnel ``signup``, ``page_view``,
+``add_to_cart``, ``checkout_start``, ``purchase`` (with ``revenue``); sessions; a platform and a
+country per user. Rows are in random order, as in a real export, so a benchmark pays for its sorts.
+
+Columns: ``user_id`` ("u0001234"), ``event``, ``timestamp`` (Datetime µs UTC), ``event_id``,
+``session_id`` (the user's 30-minute bucket), ``revenue`` (Float64, purchases only), ``platform``,
+``country``.
+
+Benchmark scripts call :func:`ensure`, which generates the file once and reuses it afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+__all__ = ["DATA_DIR", "GENERATOR_VERSION", "ensure", "generate", "parse_count"]
+
+#: Bump when the generated data changes, so :func:`ensure` regenerates files written before.
+GENERATOR_VERSION = "1"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+START = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+END = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)  # exclusive
+
+#: Event names other than ``signup`` and how often each occurs among a user's later events.
+EVENT_MIX: dict[str, float] = {
+    "page_view": 0.42,
+    "session_start": 0.14,
+    "view_item": 0.12,
+    "search": 0.09,
+    "login": 0.06,
+    "add_to_cart": 0.065,
+    "share": 0.03,
+    "checkout_start": 0.03,
+    "purchase": 0.012,
+}
+EVENT_NAMES: tuple[str, ...] = ("signup", *EVENT_MIX)
+PLATFORMS: tuple[str, ...] = ("web", "ios", "android")
+COUNTRIES: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "BR", "JP", "CA")
+
+_SEC = 1_000_000
+_DAY = 86_400 * _SEC
+_SPAN = int((END - START).total_seconds()) * _SEC
+_START_US = int(START.timestamp()) * _SEC
+_SESSION_US = 30 * 60 * _SEC
+# 2026-05-01 is a Friday; weekday (Monday = 0) of day d is (d + 4) % 7. Weekends keep 60%.
+_FIRST_WEEKDAY = START.weekday()
+_WEEKEND_KEEP = 0.6
+#: Events per user when ``users`` is not given.
+_EVENTS_PER_USER = 40
+
+
+def generate(n_events: int, *, seed: int = 0, users: int | None = None) -> pl.DataFrame:
+    """A synthetic event log of exactly ``n_events`` rows, in random order; same seed, same log."""
+    if n_events < 1:
+        raise ValueError(f"n_events must be positive, not {n_events!r}")
+    n_users = max(1, n_events // _EVENTS_PER_USER) if users is None else users
+    if not 1 <= n_users <= n_events:
+        raise ValueError(f"users must be between 1 and n_events ({n_events}), not {users!r}")
+    rng = np.random.default_rng(seed)
+
+    # Sign-ups grow over the period (density rising linearly to 3x); each user's first event.
+    u = rng.random(n_users)
+    signup = ((np.sqrt(1.0 + 8.0 * u) - 1.0) / 4.0 * 0.98 * _SPAN).astype(np.int64)
+    weight = rng.lognormal(0.0, 1.2, size=n_users)  # heavy-tailed activity
+
+    # Every later event belongs to a user in proportion to the user's weight.
+    n_later = n_events - n_users
+    cdf = np.cumsum(weight)
+    owner = np.searchsorted(cdf, rng.random(n_later) * cdf[-1], side="right")
+    owner = np.minimum(owner, n_users - 1).astype(np.int32)
+    del cdf
+    room = (_SPAN - 1 - signup)[owner]
+    # Activity fades after sign-up (more events early in a user's life); weekends are thinned by
+    # drawing a second time for a share of weekend events.
+    offset = (rng.random(n_later) ** 1.6 * room).astype(np.int64)
+    weekend = ((signup[owner] + offset) // _DAY + _FIRST_WEEKDAY) % 7 >= 5
+    redraw = weekend & (rng.random(n_later) > _WEEKEND_KEEP)
+    offset[redraw] = (rng.random(int(redraw.sum())) ** 1.6 * room[redraw]).astype(np.int64)
+    del room, weekend, redraw
+    when = np.concatenate([signup, signup[owner] + 1 + offset])
+    del offset
+    user = np.concatenate([np.arange(n_users, dtype=np.int32), owner])
+    del owner
+
+    mix = np.array(list(EVENT_MIX.values()))
+    event = np.concatenate(
+        [
+            np.zeros(n_users, dtype=np.int8),
+            (rng.choice(mix.size, size=n_later, p=mix / mix.sum()) + 1).astype(np.int8),
+        ]
+    )
+    purchase = event == EVENT_NAMES.index("purchase")
+    revenue = np.full(n_events, np.nan)
+    revenue[purchase] = np.round(rng.lognormal(np.log(30.0), 0.9, size=int(purchase.sum())), 2)
+    platform = rng.choice(len(PLATFORMS), size=n_users, p=[0.5, 0.3, 0.2]).astype(np.int8)
+    country = rng.choice(
+        len(COUNTRIES), size=n_users, p=[0.3, 0.1, 0.1, 0.08, 0.17, 0.1, 0.08, 0.07]
+    ).astype(np.int8)
+
+    # A real log is not sorted by user: shuffle the rows once, then build the columns in that order.
+    order = rng.permutation(n_events)
+    user, when, event, revenue = user[order], when[order], event[order], revenue[order]
+    event_number = order.astype(np.int64) + 1
+    del order
+
+    user_ids = pl.Series(np.arange(1, n_users + 1)).cast(pl.String).str.zfill(7)
+    user_ids = ("u" + user_ids).alias("user_id")
+    user_index = pl.Series("user", user)  # 0-based; ids and sessions print it 1-based
+    bucket = pl.Series("bucket", when // _SESSION_US)
+    frame = pl.DataFrame(
+        [
+            user_ids.gather(user_index),
+            pl.Series("event", EVENT_NAMES, dtype=pl.String).gather(pl.Series(event)),
+            pl.Series("timestamp", _START_US + when).cast(pl.Datetime("us", "UTC")),
+            pl.Series("event_id", event_number).cast(pl.String).str.zfill(9),
+            user_index,
+            bucket,
+            pl.Series("revenue", revenue).fill_nan(None),
+            pl.Series("platform", PLATFORMS, dtype=pl.String).gather(pl.Series(platform[user])),
+            pl.Series("country", COUNTRIES, dtype=pl.String).gather(pl.Series(country[user])),
+        ]
+    )
+    return frame.select(
+        "user_id",
+        "event",
+        "timestamp",
+        ("e" + pl.col("event_id")).alias("event_id"),
+        pl.format("s{}-{}", pl.col("user") + 1, pl.col("bucket")).alias("session_id"),
+        "revenue",
+        "platform",
+        "country",
+    )
+
+
+def path_for(n_events: int, *, seed: int = 0) -> Path:
+    """Where :func:`ensure` keeps the log of ``n_events`` events for ``seed``."""
+    suffix = "" if seed == 0 else f"_seed{seed}"
+    return DATA_DIR / f"events_{n_events}{suffix}.parquet"
+
+
+def ensure(n_events: int, *, seed: int = 0) -> Path:
+    """The Parquet file of ``generate(n_events, seed=seed)``, written once and reused afterwards.
+
+    A file from an older generator version (recorded in the Parquet metadata) is regenerated. The
+    file is written under a temporary name and renamed, so an interrupted run leaves nothing behind.
+    """
+    path = path_for(n_events, seed=seed)
+    if path.is_file() and _version_of(path) == GENERATOR_VERSION:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = generate(n_events, seed=seed)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        frame.write_parquet(
+            temporary,
+            metadata={"northstar_generator": GENERATOR_VERSION, "seed": str(seed)},
+        )
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _version_of(path: Path) -> str | None:
+    try:
+        return pl.read_parquet_metadata(path).get("northstar_generator")
+    except (OSError, pl.exceptions.PolarsError):
+        return None
+
+
+_COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
+
+
+def parse_count(text: str) -> int:
+    """'10M' -> 10_000_000, '500k' -> 500_000, '2000000' -> 2_000_000."""
+    match = _COUNT.match(text.replace("_", ""))
+    if match is None:
+        raise ValueError(f"count: {text!r} is not a number of events like 1M, 10M, 30M or 500k")
+    scale = {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2).lower()]
+    value = float(match.group(1)) * scale
+    if value < 1 or value != int(value):
+        raise ValueError(f"count: {text!r} is not a whole positive number of events")
+    return int(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.generate", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("counts", nargs="+", help="numbers of events: 1M, 10M, 30M, 500k, ...")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--force", action="store_true", help="regenerate even if the file exists")
+    args = parser.parse_args(argv)
+    try:
+        counts = [parse_count(text) for text in args.counts]
+    except ValueError as exc:
+        parser.error(str(exc))
+    for n in counts:
+        if args.force:
+            path_for(n, seed=args.seed).unlink(missing_ok=True)
+        began = time.perf_counter()
+        path = ensure(n, seed=args.seed)
+        size = path.stat().st_size / 2**20
+        print(f"{n:>12,} events  {time.perf_counter() - began:6.1f} s  {size:8.1f} MiB  {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
