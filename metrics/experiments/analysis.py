@@ -1,0 +1,796 @@
+"""From raw events to experiment results: metrics declared as data, counted per user, compared.
+
+One pass of Polars: the experiment's assignments are joined to the events, each user's metric is
+counted from their first exposure on (optionally within a window) and, for CUPED, over the same
+length of time before it; users are grouped by variant into sufficient statistics, which
+:func:`metrics.experiments.compare` turns into effects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import polars as pl
+
+from metrics._common import as_lazy, check_choice, check_tz, event_expr, filter_expr
+from metrics.experiments.design import CORRECTIONS, adjust_p_values, srm
+from metrics.experiments.statistics import (
+    METHODS,
+    Comparison,
+    RatioStats,
+    Stats,
+    compare,
+)
+
+Filters = Mapping[str, Any] | None
+
+
+# --- metric definitions (a closed set of kinds) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """Share of users who did ``event`` at least once after exposure (a rate, 0 or 1 per user)."""
+
+    event: str
+    filters: Filters = None
+    name: str | None = None
+    inverse: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.event} conversion"
+
+
+@dataclass(frozen=True)
+class Count:
+    """Average number of times a user did ``event`` after exposure (0 for those who never did)."""
+
+    event: str
+    filters: Filters = None
+    name: str | None = None
+    inverse: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.event} per user"
+
+
+@dataclass(frozen=True)
+class Sum:
+    """Average per user of ``column`` summed over the user's ``event`` after exposure (revenue)."""
+
+    event: str
+    column: str = "revenue"
+    filters: Filters = None
+    name: str | None = None
+    inverse: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.column} per user"
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """Total of one per-user quantity over the total of another (revenue per purchase).
+
+    Counted per user and compared with the delta method, the user being the unit of randomisation.
+    """
+
+    numerator: Conversion | Count | Sum
+    denominator: Conversion | Count | Sum
+    name: str | None = None
+    inverse: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.numerator.label} / {self.denominator.label}"
+
+
+Metric = Conversion | Count | Sum | Ratio
+METRIC_KINDS: dict[type, str] = {
+    Conversion: "proportion",
+    Count: "mean",
+    Sum: "mean",
+    Ratio: "ratio",
+}
+
+#: Columns of :func:`analyze`'s result, in order ("segment" comes first when requested).
+RESULT_COLUMNS: tuple[str, ...] = (
+    "metric",
+    "variant",
+    "is_control",
+    "users",
+    "mean",
+    "control_mean",
+    "absolute_effect",
+    "absolute_ci_low",
+    "absolute_ci_high",
+    "p_value_absolute",
+    "relative_effect",
+    "relative_ci_low",
+    "relative_ci_high",
+    "p_value",
+    "p_value_adjusted",
+    "significant",
+    "chance_to_win",
+    "risk_control",
+    "risk_treatment",
+    "verdict",
+    "status",
+    "kind",
+    "method",
+    "theta",
+    "srm_p_value",
+    "srm_mismatch",
+    "excluded_users",
+)
+
+
+def _components(metric: Metric) -> list[Conversion | Count | Sum]:
+    return [metric.numerator, metric.denominator] if isinstance(metric, Ratio) else [metric]
+
+
+def _key(part: Conversion | Count | Sum) -> tuple:
+    filters = tuple(sorted((k, repr(v)) for k, v in (part.filters or {}).items()))
+    column = part.column if isinstance(part, Sum) else None
+    return (type(part).__name__, part.event, column, filters)
+
+
+def _check_metrics(metrics: Metric | Sequence[Metric]) -> list[Metric]:
+    listed = [metrics] if isinstance(metrics, Conversion | Count | Sum | Ratio) else list(metrics)
+    if not listed:
+        raise ValueError("metrics: give at least one metric (Conversion, Count, Sum or Ratio)")
+    for metric in listed:
+        if not isinstance(metric, Conversion | Count | Sum | Ratio):
+            raise ValueError(
+                f"metrics: {metric!r} is not a Conversion, Count, Sum or Ratio definition"
+            )
+    labels = [m.label for m in listed]
+    duplicated = sorted({lab for lab in labels if labels.count(lab) > 1})
+    if duplicated:
+        raise ValueError(f"metrics: two metrics share the name {duplicated}; give them names")
+    return listed
+
+
+def _window(value: float | dt.timedelta | None, name: str) -> dt.timedelta | None:
+    if value is None:
+        return None
+    span = value if isinstance(value, dt.timedelta) else dt.timedelta(days=float(value))
+    if span <= dt.timedelta(0):
+        raise ValueError(f"{name} must be a positive number of days, not {value!r}")
+    return span
+
+
+# --- per-user aggregation ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the one pass over the events computes: a column per metric component and period."""
+
+    parts: dict[tuple, Conversion | Count | Sum]  # component key -> definition
+    columns: dict[tuple, str]  # component key -> column stem ("c0", "c1", ...)
+
+    @classmethod
+    def of(cls, metrics: list[Metric]) -> _Plan:
+        parts: dict[tuple, Conversion | Count | Sum] = {}
+        for metric in metrics:
+            for part in _components(metric):
+                parts.setdefault(_key(part), part)
+        return cls(parts, {key: f"c{i}" for i, key in enumerate(parts)})
+
+    def column(self, part: Conversion | Count | Sum) -> str:
+        return self.columns[_key(part)]
+
+
+def _clean_assignments(
+    assignments: pl.DataFrame | pl.LazyFrame, experiment: str, end: dt.datetime | None
+) -> pl.LazyFrame:
+    """One row per user of the experiment: variant, first exposure, how many variants they saw."""
+    frame = as_lazy(assignments).filter(pl.col("experiment") == experiment)
+    if end is not None:
+        frame = frame.filter(pl.col("timestamp") <= end)
+    return frame.group_by("user_id").agg(
+        pl.col("variant").n_unique().alias("variant_count"),
+        pl.col("variant").sort_by("timestamp").first().alias("variant"),
+        pl.col("timestamp").min().alias("exposure"),
+    )
+
+
+def _user_values(
+    events: pl.DataFrame | pl.LazyFrame,
+    users: pl.LazyFrame,
+    plan: _Plan,
+    *,
+    window: dt.timedelta | None,
+    pre_period: dt.timedelta,
+    end: dt.datetime | None,
+    segment: str | None,
+    segment_from_events: bool,
+) -> pl.LazyFrame:
+    """Each clean user's metric components after exposure (``c0``…) and before it (``c0_pre``…)."""
+    lf = as_lazy(events)
+    needed = {"user_id", "event", "timestamp"}
+    for part in plan.parts.values():
+        needed.update((part.filters or {}).keys())
+        if isinstance(part, Sum):
+            needed.add(part.column)
+    if segment_from_events and segment is not None:
+        needed.add(segment)
+    lf = lf.select(sorted(needed))
+    if not segment_from_events:
+        names = sorted({part.event for part in plan.parts.values()})
+        lf = lf.filter(pl.col("event").is_in(names))
+    if end is not None:
+        lf = lf.filter(pl.col("timestamp") <= end)
+    joined = lf.join(users.select("user_id", "exposure"), on="user_id", how="inner")
+    ts, exposure = pl.col("timestamp"), pl.col("exposure")
+    post = ts >= exposure
+    if window is not None:
+        post = post & (ts < exposure + window)
+    pre = (ts < exposure) & (ts >= exposure - pre_period)
+    aggs: list[pl.Expr] = []
+    for key, part in plan.parts.items():
+        stem = plan.columns[key]
+        match = event_expr(part.event) & filter_expr(part.filters)
+        value = (
+            pl.col(part.column).cast(pl.Float64).fill_null(0.0)
+            if isinstance(part, Sum)
+            else pl.lit(1.0)
+        )
+        for suffix, period in (("", post), ("_pre", pre)):
+            hit = match & period
+            if isinstance(part, Conversion):
+                aggs.append(hit.fill_null(False).any().cast(pl.Float64).alias(stem + suffix))
+            else:
+                aggs.append(pl.when(hit).then(value).otherwise(0.0).sum().alias(stem + suffix))
+    if segment_from_events and segment is not None:
+        aggs.append(
+            pl.col(segment).sort_by("timestamp").drop_nulls().first().alias("_segment_from_events")
+        )
+    per_user = joined.group_by("user_id").agg(aggs)
+    value_columns = [plan.columns[k] + s for k in plan.parts for s in ("", "_pre")]
+    return users.join(per_user, on="user_id", how="left").with_columns(
+        pl.col(value_columns).fill_null(0.0)
+    )
+
+
+def _winsorized(frame: pl.LazyFrame, plan: _Plan, percentile: float | None) -> pl.LazyFrame:
+    """Cap each count/sum component at its pooled (all variants) percentile, before and after."""
+    if percentile is None:
+        return frame
+    capped = [
+        plan.columns[key] + suffix
+        for key, part in plan.parts.items()
+        if not isinstance(part, Conversion)
+        for suffix in ("", "_pre")
+    ]
+    if not capped:
+        return frame
+    return frame.with_columns(
+        pl.col(name).clip(upper_bound=pl.col(name).quantile(percentile, interpolation="linear"))
+        for name in capped
+    )
+
+
+def _sums(frame: pl.LazyFrame, metrics: list[Metric], plan: _Plan, keys: list[str]) -> pl.DataFrame:
+    """Per group: users and, for every metric, the sums its sufficient statistics need."""
+    aggs: list[pl.Expr] = [pl.len().alias("n")]
+    for i, metric in enumerate(metrics):
+        if isinstance(metric, Ratio):
+            num = pl.col(plan.column(metric.numerator))
+            den = pl.col(plan.column(metric.denominator))
+            aggs += [
+                num.sum().alias(f"m{i}_num"),
+                (num * num).sum().alias(f"m{i}_num2"),
+                den.sum().alias(f"m{i}_den"),
+                (den * den).sum().alias(f"m{i}_den2"),
+                (num * den).sum().alias(f"m{i}_numden"),
+            ]
+        else:
+            y = pl.col(plan.column(metric))
+            x = pl.col(plan.column(metric) + "_pre")
+            aggs += [
+                y.sum().alias(f"m{i}_y"),
+                (y * y).sum().alias(f"m{i}_y2"),
+                x.sum().alias(f"m{i}_x"),
+                (x * x).sum().alias(f"m{i}_x2"),
+                (x * y).sum().alias(f"m{i}_xy"),
+            ]
+    return frame.group_by(keys).agg(aggs).collect()
+
+
+def _stats(row: dict[str, Any], i: int, metric: Metric) -> Stats | RatioStats:
+    n = int(row.get("n") or 0)
+    if isinstance(metric, Ratio):
+        return RatioStats(
+            n,
+            row.get(f"m{i}_num") or 0.0,
+            row.get(f"m{i}_num2") or 0.0,
+            row.get(f"m{i}_den") or 0.0,
+            row.get(f"m{i}_den2") or 0.0,
+            row.get(f"m{i}_numden") or 0.0,
+        )
+    return Stats(
+        n,
+        row.get(f"m{i}_y") or 0.0,
+        row.get(f"m{i}_y2") or 0.0,
+        row.get(f"m{i}_x") or 0.0,
+        row.get(f"m{i}_x2") or 0.0,
+        row.get(f"m{i}_xy") or 0.0,
+    )
+
+
+def _empty_result(segment: str | None) -> pl.DataFrame:
+    schema: dict[str, pl.DataType] = {
+        "metric": pl.String(),
+        "variant": pl.String(),
+        "is_control": pl.Boolean(),
+        "users": pl.Int64(),
+        "significant": pl.Boolean(),
+        "verdict": pl.String(),
+        "status": pl.String(),
+        "kind": pl.String(),
+        "method": pl.String(),
+        "srm_mismatch": pl.Boolean(),
+        "excluded_users": pl.Int64(),
+    }
+    columns = {c: schema.get(c, pl.Float64()) for c in RESULT_COLUMNS}
+    if segment is not None:
+        columns = {"segment": pl.String(), **columns}
+    return pl.DataFrame(schema=columns)
+
+
+def analyze(
+    events: pl.DataFrame | pl.LazyFrame,
+    assignments: pl.DataFrame | pl.LazyFrame,
+    *,
+    experiment: str,
+    metrics: Metric | Sequence[Metric],
+    control: str = "control",
+    window: float | dt.timedelta | None = None,
+    winsorize: float | None = None,
+    segment: str | None = None,
+    method: Literal["frequentist", "bayesian", "sequential"] = "frequentist",
+    alpha: float = 0.05,
+    cuped: bool = False,
+    pre_period: float | dt.timedelta = 14,
+    sequential_tuning: float = 5000,
+    prior_sd: float | None = None,
+    weights: Mapping[str, float] | None = None,
+    srm_threshold: float = 0.001,
+    correction: Literal["holm", "bh"] | None = None,
+    end: dt.datetime | None = None,
+) -> pl.DataFrame:
+    """Did the experiment move each metric? One row per metric × variant (control rows included).
+
+    Each user's metric counts their events from their first exposure on (within ``window`` days
+    when given, up to ``end`` when given). Users assigned to several variants are counted in
+    ``excluded_users`` and left out. ``winsorize`` (e.g. 0.99) caps each user's count or sum at that
+    pooled percentile. ``cuped`` uses the same metric over the ``pre_period`` days before exposure
+    as covariate (not for ratio metrics). ``segment`` names a property: results come per value
+    (taken from the assignments if they carry it, else from the user's first event that has it).
+    The SRM check of the split against ``weights`` (equal by default) is on every row
+    (``srm_p_value``, ``srm_mismatch``): read it before any lift. ``correction`` ("holm" or "bh")
+    fills ``p_value_adjusted`` across all variants × metrics (× segments).
+    """
+    listed = _check_metrics(metrics)
+    check_choice("method", method, METHODS)
+    if correction is not None:
+        check_choice("correction", correction, CORRECTIONS)
+    if winsorize is not None and not 0 < winsorize <= 1:
+        raise ValueError(f"winsorize must be a percentile in (0, 1], e.g. 0.99, not {winsorize!r}")
+    span = _window(window, "window")
+    pre_span = _window(pre_period, "pre_period")
+    assert pre_span is not None
+    if end is not None and end.tzinfo is None:
+        raise ValueError("end must be a timezone-aware datetime (UTC)")
+
+    users = _clean_assignments(assignments, experiment, end)
+    assignment_columns = as_lazy(assignments).collect_schema().names()
+    segment_from_events = segment is not None and segment not in assignment_columns
+    if segment is not None and not segment_from_events:
+        seg_values = (
+            as_lazy(assignments)
+            .filter(pl.col("experiment") == experiment)
+            .group_by("user_id")
+            .agg(pl.col(segment).sort_by("timestamp").drop_nulls().first().alias("_segment"))
+        )
+        users = users.join(seg_values, on="user_id", how="left")
+    users = users.collect().lazy()
+    counts = users.select(
+        pl.len().alias("all"), (pl.col("variant_count") > 1).sum().alias("multi")
+    ).collect()
+    if counts["all"][0] == 0:
+        return _empty_result(segment)
+    excluded = int(counts["multi"][0])
+    clean = users.filter(pl.col("variant_count") == 1)
+    variants = sorted(clean.select(pl.col("variant").unique()).collect().to_series().to_list())
+    if control not in variants:
+        raise ValueError(
+            f"control {control!r} is not a variant of experiment {experiment!r} "
+            f"(variants: {', '.join(map(repr, variants))})"
+        )
+    treatments = [v for v in variants if v != control]
+
+    plan = _Plan.of(listed)
+    table = _user_values(
+        events,
+        clean,
+        plan,
+        window=span,
+        pre_period=pre_span,
+        end=end,
+        segment=segment,
+        segment_from_events=segment_from_events,
+    )
+    if segment is not None:
+        source = "_segment_from_events" if segment_from_events else "_segment"
+        table = table.with_columns(pl.col(source).cast(pl.String).fill_null("(none)").alias("_seg"))
+    table = _winsorized(table, plan, winsorize)
+    keys = (["_seg"] if segment is not None else []) + ["variant"]
+    sums = _sums(table, listed, plan, keys)
+
+    groups = sorted(sums["_seg"].unique().to_list()) if segment is not None else [None]
+    rows: list[dict[str, Any]] = []
+    for group in groups:
+        part = sums if group is None else sums.filter(pl.col("_seg") == group)
+        by_variant = {r["variant"]: r for r in part.iter_rows(named=True)}
+        observed = {v: int((by_variant.get(v) or {}).get("n") or 0) for v in variants}
+        check = srm(observed, weights or dict.fromkeys(variants, 1.0), threshold=srm_threshold)
+        for i, metric in enumerate(listed):
+            kind = METRIC_KINDS[type(metric)]
+            base = _stats(by_variant.get(control, {}), i, metric)
+            common = {
+                "metric": metric.label,
+                "kind": kind,
+                "method": method,
+                "srm_p_value": check.p_value,
+                "srm_mismatch": check.mismatch,
+                "excluded_users": excluded,
+            }
+            if group is not None:
+                common = {"segment": group, **common}
+            rows.append(
+                {
+                    **common,
+                    "variant": control,
+                    "is_control": True,
+                    "users": base.n,
+                    "mean": base.mean,
+                    "control_mean": base.mean,
+                    "status": "control",
+                }
+            )
+            for variant in treatments:
+                arm = _stats(by_variant.get(variant, {}), i, metric)
+                result = compare(
+                    base,
+                    arm,
+                    kind=kind,  # type: ignore[arg-type]
+                    method=method,
+                    alpha=alpha,
+                    cuped=cuped and kind != "ratio",
+                    inverse=metric.inverse,
+                    sequential_tuning=sequential_tuning,
+                    prior_sd=prior_sd,
+                )
+                flat = {**_row(result), "variant": variant, "is_control": False, "users": arm.n}
+                rows.append({**common, **flat})
+
+    if correction is not None:
+        treated = [i for i, r in enumerate(rows) if not r["is_control"]]
+        adjusted = adjust_p_values([rows[i].get("p_value") for i in treated], correction)
+        for i, p in zip(treated, adjusted, strict=True):
+            rows[i]["p_value_adjusted"] = p
+    columns = (["segment"] if segment is not None else []) + list(RESULT_COLUMNS)
+    empty = _empty_result(segment)
+    return pl.DataFrame(
+        [{c: r.get(c) for c in columns} for r in rows], schema=empty.schema, orient="row"
+    )
+
+
+def _row(result: Comparison) -> dict[str, Any]:
+    """A comparison flattened into :data:`RESULT_COLUMNS` (intervals as low/high)."""
+    abs_ci = result.absolute_ci or (None, None)
+    rel_ci = result.relative_ci or (None, None)
+    return {
+        "mean": result.treatment_mean,
+        "control_mean": result.control_mean,
+        "absolute_effect": result.absolute_effect,
+        "absolute_ci_low": abs_ci[0],
+        "absolute_ci_high": abs_ci[1],
+        "p_value_absolute": result.p_value_absolute,
+        "relative_effect": result.relative_effect,
+        "relative_ci_low": rel_ci[0],
+        "relative_ci_high": rel_ci[1],
+        "p_value": result.p_value,
+        "significant": result.significant,
+        "chance_to_win": result.chance_to_win,
+        "risk_control": result.risk_control,
+        "risk_treatment": result.risk_treatment,
+        "verdict": result.verdict,
+        "status": result.status,
+        "theta": result.theta,
+    }
+
+
+# --- what the experiment looks like --------------------------------------------------------------
+
+
+def list_experiments(assignments: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """Every experiment in the assignments: its variants, users and first/last exposure."""
+    return (
+        as_lazy(assignments)
+        .group_by("experiment")
+        .agg(
+            pl.col("variant").unique().sort().alias("variants"),
+            pl.col("user_id").n_unique().alias("users"),
+            pl.col("timestamp").min().alias("first_exposure"),
+            pl.col("timestamp").max().alias("last_exposure"),
+        )
+        .sort("experiment")
+        .collect()
+    )
+
+
+def assignment_counts(
+    assignments: pl.DataFrame | pl.LazyFrame, *, experiment: str, tz: str = "UTC"
+) -> pl.DataFrame:
+    """Users per variant (those seen in several variants apart, as variant "(several)"), with the
+    days they were exposed over and the average number of new users per day."""
+    check_tz(tz)
+    users = _clean_assignments(assignments, experiment, None).with_columns(
+        pl.when(pl.col("variant_count") > 1)
+        .then(pl.lit("(several)"))
+        .otherwise(pl.col("variant"))
+        .alias("variant"),
+        pl.col("exposure").dt.convert_time_zone(tz).dt.date().alias("day"),
+    )
+    return (
+        users.group_by("variant")
+        .agg(
+            pl.len().alias("users"),
+            pl.col("day").min().alias("first_day"),
+            pl.col("day").max().alias("last_day"),
+        )
+        .with_columns(
+            ((pl.col("last_day") - pl.col("first_day")).dt.total_days() + 1).alias("days"),
+        )
+        .with_columns((pl.col("users") / pl.col("days")).alias("users_per_day"))
+        .sort("variant")
+        .collect()
+    )
+
+
+# --- the effect day by day -------------------------------------------------------------------
+
+
+def cumulative_effect(
+    events: pl.DataFrame | pl.LazyFrame,
+    assignments: pl.DataFrame | pl.LazyFrame,
+    *,
+    experiment: str,
+    metric: Metric,
+    control: str = "control",
+    tz: str = "UTC",
+    window: float | dt.timedelta | None = None,
+    winsorize: float | None = None,
+    method: Literal["frequentist", "bayesian", "sequential"] = "frequentist",
+    alpha: float = 0.05,
+    cuped: bool = False,
+    pre_period: float | dt.timedelta = 14,
+    sequential_tuning: float = 5000,
+    prior_sd: float | None = None,
+) -> pl.DataFrame:
+    """The effect as it would have read at the end of each day: has it settled?
+
+    One row per day × treatment variant: the users exposed by the end of that day (in ``tz``),
+    each counted up to that day, compared with :func:`compare`. With ``winsorize``, each day uses
+    the cap of the final day (a cap that moves daily would make the curve jump for no reason).
+    """
+    _check_metrics([metric])
+    check_tz(tz)
+    check_choice("method", method, METHODS)
+    span = _window(window, "window")
+    pre_span = _window(pre_period, "pre_period")
+    assert pre_span is not None
+    kind = METRIC_KINDS[type(metric)]
+    users = (
+        _clean_assignments(assignments, experiment, None)
+        .filter(pl.col("variant_count") == 1)
+        .with_columns(pl.col("exposure").dt.convert_time_zone(tz).dt.date().alias("day"))
+        .collect()
+    )
+    schema = {
+        "day": pl.Date(),
+        "variant": pl.String(),
+        "control_users": pl.Int64(),
+        "users": pl.Int64(),
+        "control_mean": pl.Float64(),
+        "mean": pl.Float64(),
+        "absolute_effect": pl.Float64(),
+        "absolute_ci_low": pl.Float64(),
+        "absolute_ci_high": pl.Float64(),
+        "relative_effect": pl.Float64(),
+        "relative_ci_low": pl.Float64(),
+        "relative_ci_high": pl.Float64(),
+        "p_value": pl.Float64(),
+        "chance_to_win": pl.Float64(),
+        "significant": pl.Boolean(),
+        "status": pl.String(),
+    }
+    if users.height == 0:
+        return pl.DataFrame(schema=schema)
+    variants = sorted(users["variant"].unique().to_list())
+    if control not in variants:
+        raise ValueError(
+            f"control {control!r} is not a variant of experiment {experiment!r} "
+            f"(variants: {', '.join(map(repr, variants))})"
+        )
+    plan = _Plan.of([metric])
+    stems = [plan.column(p) for p in _components(metric)]
+
+    # Final per-user values give the covariate, the winsorization caps and the last day.
+    final = _user_values(
+        events,
+        users.lazy(),
+        plan,
+        window=span,
+        pre_period=pre_span,
+        end=None,
+        segment=None,
+        segment_from_events=False,
+    ).collect()
+    caps: dict[str, float] = {}
+    if winsorize is not None:
+        for part in _components(metric):
+            stem = plan.column(part)
+            if not isinstance(part, Conversion):
+                caps[stem] = float(final[stem].quantile(winsorize, interpolation="linear") or 0.0)
+                caps[stem + "_pre"] = float(
+                    final[stem + "_pre"].quantile(winsorize, interpolation="linear") or 0.0
+                )
+
+    increments = _daily_increments(events, users, plan, span=span, tz=tz)
+    first_day: dt.date = users["day"].min()  # type: ignore[assignment]
+    last_day: dt.date = max(users["day"].max(), increments["day"].max() or first_day)  # type: ignore[assignment,type-var]
+    is_conversion = {plan.column(p): isinstance(p, Conversion) for p in _components(metric)}
+
+    def shaped(expr: pl.Expr, stem: str) -> pl.Expr:
+        if is_conversion[stem.removesuffix("_pre")]:
+            return expr.clip(upper_bound=1.0)
+        if stem in caps:
+            return expr.clip(upper_bound=caps[stem])
+        return expr
+
+    # Each user's cumulative value only changes on days with events: add up the changes of the
+    # sums (and sums of squares and products) the statistics need, then cumulate over days.
+    ordered = increments.sort("user_id", "day")
+    changes = ordered.with_columns(
+        pl.col(s).cum_sum().over("user_id").alias(f"{s}_now") for s in stems
+    ).with_columns((pl.col(f"{s}_now") - pl.col(s)).alias(f"{s}_before") for s in stems)
+    changes = changes.join(
+        final.select("user_id", "variant", *(f"{s}_pre" for s in stems)), on="user_id", how="inner"
+    )
+    delta: list[pl.Expr] = []
+    for s in stems:
+        now, before = shaped(pl.col(f"{s}_now"), s), shaped(pl.col(f"{s}_before"), s)
+        pre = shaped(pl.col(f"{s}_pre"), f"{s}_pre")
+        delta += [
+            (now - before).alias(f"{s}_y"),
+            (now * now - before * before).alias(f"{s}_y2"),
+            ((now - before) * pre).alias(f"{s}_xy"),
+        ]
+    if isinstance(metric, Ratio):
+        a, b = stems
+        na, ba = shaped(pl.col(f"{a}_now"), a), shaped(pl.col(f"{a}_before"), a)
+        nb, bb = shaped(pl.col(f"{b}_now"), b), shaped(pl.col(f"{b}_before"), b)
+        delta.append((na * nb - ba * bb).alias("cross"))
+    delta_names = [e.meta.output_name() for e in delta]
+    daily_changes = (
+        changes.with_columns(delta).group_by("variant", "day").agg(pl.col(delta_names).sum())
+    )
+    entry_exprs = [pl.len().alias("n")]
+    for s in stems:
+        pre = shaped(pl.col(f"{s}_pre"), f"{s}_pre")
+        entry_exprs += [pre.sum().alias(f"{s}_x"), (pre * pre).sum().alias(f"{s}_x2")]
+    entries = final.group_by("variant", "day").agg(entry_exprs)
+    grid = pl.DataFrame({"variant": variants}).join(
+        pl.DataFrame({"day": pl.date_range(first_day, last_day, eager=True)}),
+        how="cross",
+    )
+    cumulative = (
+        grid.join(entries, on=["variant", "day"], how="left")
+        .join(daily_changes, on=["variant", "day"], how="left")
+        .fill_null(0)
+        .sort("variant", "day")
+    )
+    value_columns = [c for c in cumulative.columns if c not in ("variant", "day")]
+    cumulative = cumulative.with_columns(pl.col(value_columns).cum_sum().over("variant"))
+
+    by_key = {(r["variant"], r["day"]): r for r in cumulative.iter_rows(named=True)}
+    days = sorted({d for _, d in by_key})
+    rows: list[dict[str, Any]] = []
+    for day in days:
+        base = _cumulative_stats(by_key[(control, day)], metric, stems)
+        for variant in variants:
+            if variant == control:
+                continue
+            arm = _cumulative_stats(by_key[(variant, day)], metric, stems)
+            result = compare(
+                base,
+                arm,
+                kind=kind,  # type: ignore[arg-type]
+                method=method,
+                alpha=alpha,
+                cuped=cuped and kind != "ratio",
+                inverse=metric.inverse,
+                sequential_tuning=sequential_tuning,
+                prior_sd=prior_sd,
+            )
+            flat = _row(result)
+            rows.append(
+                {
+                    "day": day,
+                    "variant": variant,
+                    "control_users": base.n,
+                    "users": arm.n,
+                    **{k: flat[k] for k in schema if k in flat},
+                }
+            )
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _cumulative_stats(row: dict[str, Any], metric: Metric, stems: list[str]) -> Stats | RatioStats:
+    n = int(row["n"])
+    if isinstance(metric, Ratio):
+        a, b = stems
+        num, den = (row[f"{a}_y"], row[f"{a}_y2"]), (row[f"{b}_y"], row[f"{b}_y2"])
+        return RatioStats(n, *num, *den, row["cross"])
+    (s,) = stems
+    return Stats(n, row[f"{s}_y"], row[f"{s}_y2"], row[f"{s}_x"], row[f"{s}_x2"], row[f"{s}_xy"])
+
+
+def _daily_increments(
+    events: pl.DataFrame | pl.LazyFrame,
+    users: pl.DataFrame,
+    plan: _Plan,
+    *,
+    span: dt.timedelta | None,
+    tz: str,
+) -> pl.DataFrame:
+    """Per user and local day after exposure: how much each metric component grew that day."""
+    lf = as_lazy(events)
+    needed = {"user_id", "event", "timestamp"}
+    for part in plan.parts.values():
+        needed.update((part.filters or {}).keys())
+        if isinstance(part, Sum):
+            needed.add(part.column)
+    names = sorted({part.event for part in plan.parts.values()})
+    ts, exposure = pl.col("timestamp"), pl.col("exposure")
+    post = ts >= exposure
+    if span is not None:
+        post = post & (ts < exposure + span)
+    joined = (
+        lf.select(sorted(needed))
+        .filter(pl.col("event").is_in(names))
+        .join(users.lazy().select("user_id", "exposure"), on="user_id", how="inner")
+        .filter(post)
+        .with_columns(ts.dt.convert_time_zone(tz).dt.date().alias("day"))
+    )
+    aggs = []
+    for key, part in plan.parts.items():
+        match = event_expr(part.event) & filter_expr(part.filters)
+        value = (
+            pl.col(part.column).cast(pl.Float64).fill_null(0.0)
+            if isinstance(part, Sum)
+            else pl.lit(1.0)
+        )
+        aggs.append(pl.when(match).then(value).otherwise(0.0).sum().alias(plan.columns[key]))
+    return joined.group_by("user_id", "day").agg(aggs).collect()
