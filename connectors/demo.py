@@ -598,6 +598,7 @@ def load_demo(
             _write_atomically(assignments, assignments_path)
             _write_atomically(events, events_path)
             how = f"generated in {took:.1f} s and cached at {events_path}"
+            _remove_stale(folder, keep=(events_path, assignments_path), seed=seed, users=users)
         except OSError as exc:
             # The data is fine without a cache; the next start just generates it again.
             how = f"generated in {took:.1f} s; not cached ({exc.strerror or exc} at {folder})"
@@ -626,6 +627,13 @@ def _read_cache(
     if dict(events.schema) != expected or dict(assignments.schema) != ASSIGNMENT_SCHEMA:
         return None
     return events, assignments
+
+
+def _remove_stale(folder: Path, *, keep: tuple[Path, ...], seed: int, users: int) -> None:
+    """Delete this seed and size's files from older generator versions (they are never read)."""
+    for path in folder.glob(f"demo_*_v*_seed{seed}_users{users}.parquet"):
+        if path not in keep:
+            path.unlink(missing_ok=True)
 
 
 def _write_atomically(frame: pl.DataFrame, path: Path) -> None:

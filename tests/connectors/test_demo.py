@@ -354,12 +354,19 @@ def test_load_demo_generates_then_reads_the_same_frames_from_its_cache(tmp_path)
         assert_frame_equal(frame, expected_assignments)
 
 
-def test_a_new_generator_version_does_not_read_the_old_cache(tmp_path, monkeypatch):
+def test_a_new_generator_version_replaces_the_old_cache(tmp_path, monkeypatch):
     load_demo(cache_dir=tmp_path, seed=5, users=500)
+    load_demo(cache_dir=tmp_path, seed=6, users=500)
     monkeypatch.setattr(demo, "DEMO_VERSION", demo.DEMO_VERSION + 1)
     _, _, report = load_demo(cache_dir=tmp_path, seed=5, users=500)
     assert report.format == "demo (generated)"
-    assert len(list(tmp_path.glob("demo_events_*.parquet"))) == 2
+    old, new = demo.DEMO_VERSION - 1, demo.DEMO_VERSION
+    # The old version's seed-5 files are gone; another seed's cache is left alone.
+    names = sorted(path.name for path in tmp_path.glob("demo_events_*.parquet"))
+    assert names == [
+        f"demo_events_v{old}_seed6_users500.parquet",
+        f"demo_events_v{new}_seed5_users500.parquet",
+    ]
 
 
 def test_a_damaged_cache_is_regenerated_not_shown(tmp_path):
