@@ -76,7 +76,8 @@ _REVENUE_BAD = "__revenue_bad"
 _HELPERS = (_ROW, _FILE, _TS_RAW, _TS_KIND, _REASON, _REVENUE_BAD, identity.CHANGED)
 
 
-def _key(name: str) -> str:
+def column_key(name: str) -> str:
+    """A column name compared loosely: lower case, letters and digits only."""
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
@@ -293,12 +294,14 @@ def _plan_columns(
     used = set(plan.chosen.values())
     by_key: dict[str, list[str]] = {}
     for name in available:
-        by_key.setdefault(_key(name), []).append(name)
+        by_key.setdefault(column_key(name), []).append(name)
     for target, aliases in ALIASES.items():
         if target in plan.chosen:
             continue
         for alias in aliases:
-            found = [n for n in by_key.get(_key(alias), []) if n not in used and n not in renames]
+            found = [
+                n for n in by_key.get(column_key(alias), []) if n not in used and n not in renames
+            ]
             if found:
                 pick = alias if alias in found else found[0]
                 plan.chosen[target] = pick
@@ -562,8 +565,8 @@ def _report(
         notes.append(f"{_n(stats['revenue_bad'], 'revenue value')} not a number; left empty.")
     if merged:
         notes.append(
-            f"{_n(merged, 'anonymous id')} identified as users; "
-            f"{_n(stats['reattributed'], 'event')} attributed to those users."
+            f"{_n(merged, 'anonymous id')} linked to a known user; "
+            f"{_n(stats['reattributed'], 'anonymous event')} attributed to their user."
         )
     if ambiguous:
         notes.append(

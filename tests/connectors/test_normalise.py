@@ -362,7 +362,8 @@ def test_segment_style_anonymous_events_go_to_the_user_identified_later():
     assert report.identities_merged == 2  # anon-1 -> alice, anon-3 -> bob
     assert report.users == 3
     assert (
-        "2 anonymous ids identified as users; 2 events attributed to those users." in report.notes
+        "2 anonymous ids linked to a known user; 2 anonymous events attributed to their user."
+        in report.notes
     )
 
 
