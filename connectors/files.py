@@ -65,12 +65,19 @@ def file_format(path: str | Path) -> str | None:
     return SUFFIXES.get(Path(name).suffix)
 
 
-def resolve(source: str | Path) -> list[Path]:
-    """The event files a path, glob or folder names, sorted; ConnectorError when there are none."""
+def resolve(source: str | Path, format: str | None = None) -> list[Path]:
+    """The event files a path, glob or folder names, sorted; ConnectorError when there are none.
+
+    Files are those whose name says a format we read, or any file when ``format`` is given.
+    """
     text = str(source)
+
+    def readable(p: Path) -> bool:
+        return bool(format or file_format(p))
+
     if any(ch in text for ch in "*?["):
         found = [Path(p) for p in sorted(glob.glob(text, recursive=True)) if Path(p).is_file()]
-        files = [p for p in found if file_format(p)]
+        files = [p for p in found if readable(p)]
         if not files:
             raise ConnectorError(f"{text}: no event files match (read: {_suffix_list()})")
         return files
@@ -88,7 +95,7 @@ def resolve(source: str | Path) -> list[Path]:
         return files
     if not path.exists():
         raise ConnectorError(f"{text}: no such file or folder")
-    if file_format(path) is None:
+    if not readable(path):
         raise ConnectorError(f"{text}: unknown file type (read: {_suffix_list()})")
     if not os.access(path, os.R_OK):
         raise ConnectorError(f"{text}: cannot be read (permission denied)")
@@ -107,7 +114,7 @@ def scan(
     mapping: Mapping[str, str] | None = None,
 ) -> Scanned:
     """A lazy scan of the files ``source`` names (see :func:`resolve`)."""
-    files = resolve(source)
+    files = resolve(source, format)
     label = str(source)
     formats = {format or file_format(p) for p in files}
     if len(formats) > 1:

@@ -116,11 +116,17 @@ def to_canonical(
     source = mask_secrets(source)
     _check_zone(tz, source)
     schema = _schema(frame, source)
-    if _ROW not in schema:
-        frame = frame.with_row_index(_ROW, offset=1)
     frame, schema, flat_notes = _flatten(frame, schema)
     plan = _plan_columns(schema, mapping, source, columns)
     plan.notes[:0] = flat_notes
+    coarse = _coarse_range(plan.chosen["timestamp"], schema, start, end, tz)
+    if coarse is not None:
+        # On the raw column, so Parquet scans skip row groups; row numbers would then count only
+        # the rows kept, so messages leave them out.
+        frame = frame.filter(coarse)
+    elif _ROW not in schema:
+        frame = frame.with_row_index(_ROW, offset=1)
+    has_row = _ROW in frame.collect_schema()
 
     ts_expr, kind_expr, ts_notes = _timestamp_exprs(plan.chosen["timestamp"], schema, tz, source)
     plan.notes.extend(ts_notes)
@@ -147,7 +153,8 @@ def to_canonical(
         selected.append(_property_expr(name, schema[name]).alias(new))
     selected.append(pl.col(plan.chosen["timestamp"]).alias(_TS_RAW))
     selected.append(kind_expr.alias(_TS_KIND))
-    selected.append(pl.col(_ROW))
+    if has_row:
+        selected.append(pl.col(_ROW))
     if _FILE in schema:
         selected.append(pl.col(_FILE))
     staged = frame.select(selected)
@@ -470,6 +477,39 @@ def _range_expr(
     return expr
 
 
+def _coarse_range(
+    column: str,
+    schema: pl.Schema,
+    start: dt.date | dt.datetime | str | None,
+    end: dt.date | dt.datetime | str | None,
+    tz: str,
+) -> pl.Expr | None:
+    """A filter on a raw datetime column that keeps at least the range (exact one comes later).
+
+    Zoned columns get the exact instants; wall-clock columns a day of margin each side (no zone is
+    more than 14 hours from UTC). Text and epoch columns get none: their unit or zone is per row.
+    """
+    dtype = schema[column]
+    if (start is None and end is None) or not isinstance(dtype, pl.Datetime):
+        return None
+    margin = dt.timedelta(0) if dtype.time_zone else dt.timedelta(days=1)
+    raw, expr = pl.col(column), pl.col(column).is_null()
+    bound = pl.lit(True)
+
+    def literal(instant: dt.datetime) -> pl.Expr:
+        if dtype.time_zone:
+            value = pl.lit(instant).dt.convert_time_zone(dtype.time_zone)
+        else:
+            value = pl.lit(instant.replace(tzinfo=None))
+        return value.dt.cast_time_unit(dtype.time_unit or "us")
+
+    if start is not None:
+        bound = bound & (raw >= literal(_instant(start, tz, end_of_day=False) - margin))
+    if end is not None:
+        bound = bound & (raw < literal(_instant(end, tz, end_of_day=True) + margin))
+    return expr | bound
+
+
 def _instant(value: dt.date | dt.datetime | str, tz: str, *, end_of_day: bool) -> dt.datetime:
     """A range bound as a UTC instant: a date means its local midnight (the next one for an end)."""
     if isinstance(value, str):
@@ -511,12 +551,16 @@ def _report(
         (reason.is_null() & (kind == "date")).sum().alias("date"),
         *[(reason.is_null() & (kind == u)).sum().alias(f"epoch_{u}") for u in _EPOCH_UNITS],
         unreadable.sum().alias("unreadable"),
-        pl.col(_ROW).filter(unreadable).first().alias("bad_row"),
         pl.col(_TS_RAW).cast(pl.String).filter(unreadable).first().alias("bad_value"),
-        pl.col(_ROW).filter(reason == "no_user").first().alias("no_user_row"),
-        pl.col(_ROW).filter(reason == "no_event").first().alias("no_event_row"),
     ]
-    has_file = _FILE in staged.collect_schema()
+    staged_schema = staged.collect_schema()
+    has_file = _FILE in staged_schema
+    if _ROW in staged_schema:
+        counts += [
+            pl.col(_ROW).filter(unreadable).first().alias("bad_row"),
+            pl.col(_ROW).filter(reason == "no_user").first().alias("no_user_row"),
+            pl.col(_ROW).filter(reason == "no_event").first().alias("no_event_row"),
+        ]
     if has_file:
         counts.append(pl.col(_FILE).filter(unreadable).first().alias("bad_file"))
     if revenue_checked:
@@ -546,14 +590,13 @@ def _report(
     notes.extend(_time_notes(stats, tz, has_file))
     if stats["no_user"]:
         notes.append(
-            f"{_n(stats['no_user'], 'row')} had no user id and {_was(stats['no_user'])} dropped "
-            f"(first at row {stats['no_user_row']})."
+            f"{_n(stats['no_user'], 'row')} had no user id and {_was(stats['no_user'])} dropped"
+            f"{_at(stats.get('no_user_row'))}."
         )
     if stats["no_event"]:
         notes.append(
             f"{_n(stats['no_event'], 'row')} had no event name and "
-            f"{_was(stats['no_event'])} dropped "
-            f"(first at row {stats['no_event_row']})."
+            f"{_was(stats['no_event'])} dropped{_at(stats.get('no_event_row'))}."
         )
     if stats["duplicate_event_id"]:
         notes.append(
@@ -607,12 +650,12 @@ def _time_notes(stats: Mapping[str, Any], tz: str, has_file: bool) -> list[str]:
     if missing:
         notes.append(f"{_n(missing, 'row')} had no time and {_was(missing)} dropped.")
     if stats["unreadable"]:
-        where = f"row {stats['bad_row']}"
+        where = f"at row {stats['bad_row']}" if stats.get("bad_row") is not None else ""
         if has_file and stats.get("bad_file"):
-            where += f" of {stats['bad_file']}"
+            where += f" in {stats['bad_file']}"
         notes.append(
             f"{_n(stats['unreadable'], 'time')} could not be read (or do not exist in {tz}) and "
-            f"{_was(stats['unreadable'])} dropped; first at {where}: {stats['bad_value']!r}."
+            f"{_was(stats['unreadable'])} dropped; first {where}: {stats['bad_value']!r}."
         )
     return notes
 
@@ -623,3 +666,7 @@ def _n(count: int, noun: str) -> str:
 
 def _was(count: int) -> str:
     return "was" if count == 1 else "were"
+
+
+def _at(row: int | None) -> str:
+    return "" if row is None else f" (first at row {row})"

@@ -6,25 +6,18 @@ frame here, so ``st.cache_data`` never hashes millions of events.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 import streamlit as st
 
 import connectors
-from connectors.report import LoadReport
+from connectors.config import LoadedData
 
 DEFAULT_SOURCE = "demo"
 
-
-@dataclass(frozen=True)
-class LoadedSource:
-    """Everything one source gave the app: events, experiment assignments and the load report."""
-
-    name: str
-    events: pl.DataFrame
-    assignments: pl.DataFrame | None
-    report: LoadReport
+#: What one source gave the app (events, assignments, load report): connectors.config.LoadedData.
+LoadedSource = LoadedData
 
 
 class SourceError(Exception):
@@ -36,19 +29,35 @@ def _load(name: str) -> LoadedSource:
     # Cached as a resource: the frame is shared, never mutated, and not copied on every rerun.
     from connectors.config import load_source
 
-    return load_source(name)
+    return load_source(name, secrets=_secrets())
+
+
+def _secrets() -> dict[str, Any]:
+    # Streamlit's secrets.toml, for sources with password_secret; absent is fine.
+    try:
+        return st.secrets.to_dict()
+    except Exception:
+        return {}
 
 
 def source_name() -> str:
-    """The source the user picked (Data page), the demo by default."""
-    return st.session_state.get("source", DEFAULT_SOURCE)
+    """The source the user picked (Data page), else the configured default, else the demo."""
+    picked = st.session_state.get("source")
+    if picked:
+        return picked
+    from connectors.config import default_source
+
+    try:
+        return default_source()
+    except connectors.ConnectorError:
+        return DEFAULT_SOURCE  # a broken sources.toml is shown on the Data page
 
 
 def loaded() -> LoadedSource:
     """The current source, loaded; raises :class:`SourceError` with a message fit for the page."""
     try:
         return _load(source_name())
-    except connectors.ConnectorError as exc:  # type: ignore[attr-defined]
+    except connectors.ConnectorError as exc:
         raise SourceError(str(exc)) from exc
 
 
