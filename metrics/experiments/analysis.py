@@ -441,8 +441,7 @@ def analyze(
     for group in groups:
         part = sums if group is None else sums.filter(pl.col("_seg") == group)
         by_variant = {r["variant"]: r for r in part.iter_rows(named=True)}
-        observed = {v: int((by_variant.get(v) or {}).get("n") or 0) for v in variants}
-        check = srm(observed, weights or dict.fromkeys(variants, 1.0), threshold=srm_threshold)
+        srm_p, srm_mismatch = _srm_check(by_variant, variants, weights, srm_threshold)
         for i, metric in enumerate(listed):
             kind = METRIC_KINDS[type(metric)]
             base = _stats(by_variant.get(control, {}), i, metric)
@@ -450,8 +449,8 @@ def analyze(
                 "metric": metric.label,
                 "kind": kind,
                 "method": method,
-                "srm_p_value": check.p_value,
-                "srm_mismatch": check.mismatch,
+                "srm_p_value": srm_p,
+                "srm_mismatch": srm_mismatch,
                 "excluded_users": excluded,
             }
             if group is not None:
@@ -493,6 +492,22 @@ def analyze(
     return pl.DataFrame(
         [{c: r.get(c) for c in columns} for r in rows], schema=empty.schema, orient="row"
     )
+
+
+def _srm_check(
+    by_variant: Mapping[str, Mapping[str, Any]],
+    variants: list[str],
+    weights: Mapping[str, float] | None,
+    threshold: float,
+) -> tuple[float | None, bool]:
+    """SRM over the variants seen (and any the plan names): (p-value, mismatch); no test for one."""
+    names = sorted(set(variants) | set(weights or {}))
+    if len(names) < 2:
+        return None, False
+    observed = {v: int((by_variant.get(v) or {}).get("n") or 0) for v in names}
+    planned = {v: float((weights or {}).get(v, 0.0 if weights else 1.0)) for v in names}
+    check = srm(observed, planned, threshold=threshold)
+    return check.p_value, check.mismatch
 
 
 def _row(result: Comparison) -> dict[str, Any]:
@@ -591,8 +606,9 @@ def cumulative_effect(
     """The effect as it would have read at the end of each day: has it settled?
 
     One row per day × treatment variant: the users exposed by the end of that day (in ``tz``),
-    each counted up to that day, compared with :func:`compare`. With ``winsorize``, each day uses
-    the cap of the final day (a cap that moves daily would make the curve jump for no reason).
+    each counted up to that day, compared with :func:`compare`. Users seen in several variants are
+    left out of every day (one population throughout). With ``winsorize``, each day uses the cap
+    of the final day (a cap that moves daily would make the curve jump for no reason).
     """
     _check_metrics([metric])
     check_tz(tz)

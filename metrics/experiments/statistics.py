@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
-from scipy.stats import norm, t
+from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
 from metrics._common import check_choice
 
@@ -533,8 +533,9 @@ def _welch_dof(var_c: float, n_c: int, var_t: float, n_t: int) -> float:
 
 def _welch(estimate: float, variance: float, dof: float, alpha: float, scale: str) -> dict:
     se = math.sqrt(variance)
-    half = float(t.ppf(1 - alpha / 2, dof)) * se
-    p = float(2 * t.sf(abs(estimate) / se, dof))
+    # Student t quantile and tail (scipy.special's stdtrit/stdtr: t.ppf/t.sf without the overhead).
+    half = float(stdtrit(dof, 1 - alpha / 2)) * se
+    p = float(2 * stdtr(dof, -abs(estimate) / se))
     prefix = "" if scale == "relative" else "_absolute"
     return {f"{scale}_ci": (estimate - half, estimate + half), f"p_value{prefix}": min(p, 1.0)}
 
@@ -570,14 +571,16 @@ def _bayesian(
     precision = 1 / variance + (0.0 if prior_sd is None else 1 / prior_sd**2)
     mean = estimate / variance / precision if prior_sd is not None else estimate
     sd = math.sqrt(1 / precision)
-    low, high = (float(v) for v in norm.ppf([alpha / 2, 1 - alpha / 2], mean, sd))
+    z_half = float(ndtri(1 - alpha / 2))
+    low, high = mean - z_half * sd, mean + z_half * sd
     out: dict[str, object] = {f"{scale}_ci": (low, high)}
     if scale == "relative":
         z = mean / sd
-        p_up = float(norm.sf(-z))  # P(effect > 0)
+        p_up = float(ndtr(z))  # P(effect > 0)
+        density = math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
         # Expected loss: E[max(effect, 0)] of keeping control, E[max(−effect, 0)] of shipping.
-        gain = mean * float(norm.cdf(z)) + sd * float(norm.pdf(z))
-        loss = -mean * float(norm.cdf(-z)) + sd * float(norm.pdf(z))
+        gain = mean * p_up + sd * density
+        loss = -mean * float(ndtr(-z)) + sd * density
         out.update(
             relative_effect=mean,
             std_error=sd,
