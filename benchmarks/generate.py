@@ -10,8 +10,8 @@ events); quieter weekends; ten event names, among them the funnel ``signup``, ``
 country per user. Rows are in random order, as in a real export, so a benchmark pays for its sorts.
 
 Columns: ``user_id`` ("u0001234"), ``event``, ``timestamp`` (Datetime µs UTC), ``event_id``,
-``session_id`` (the user's 30-minute bucket), ``revenue`` (Float64, purchases only), ``platform``,
-``country``.
+``session_id`` (about five events within minutes), ``revenue`` (Float64, purchases only),
+``platform``, ``country``.
 
 Benchmark scripts call :func:`ensure`, which generates the file once and reuses it afterwards.
 """
@@ -33,7 +33,7 @@ import polars as pl
 __all__ = ["DATA_DIR", "GENERATOR_VERSION", "ensure", "generate", "parse_count"]
 
 #: Bump when the generated data changes, so :func:`ensure` regenerates files written before.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 START = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
@@ -59,12 +59,12 @@ _SEC = 1_000_000
 _DAY = 86_400 * _SEC
 _SPAN = int((END - START).total_seconds()) * _SEC
 _START_US = int(START.timestamp()) * _SEC
-_SESSION_US = 30 * 60 * _SEC
 # 2026-05-01 is a Friday; weekday (Monday = 0) of day d is (d + 4) % 7. Weekends keep 60%.
 _FIRST_WEEKDAY = START.weekday()
 _WEEKEND_KEEP = 0.6
 #: Events per user when ``users`` is not given.
 _EVENTS_PER_USER = 40
+_EVENTS_PER_SESSION = 5
 
 
 def generate(n_events: int, *, seed: int = 0, users: int | None = None) -> pl.DataFrame:
@@ -81,24 +81,33 @@ def generate(n_events: int, *, seed: int = 0, users: int | None = None) -> pl.Da
     signup = ((np.sqrt(1.0 + 8.0 * u) - 1.0) / 4.0 * 0.98 * _SPAN).astype(np.int64)
     weight = rng.lognormal(0.0, 1.2, size=n_users)  # heavy-tailed activity
 
-    # Every later event belongs to a user in proportion to the user's weight.
+    # Later events come in sessions of about five. Sessions belong to users in proportion to the
+    # users' weights (one multinomial draw: owners come out grouped by user, which keeps the lookups
+    # cache-friendly; rows are shuffled at the end).
     n_later = n_events - n_users
-    cdf = np.cumsum(weight)
-    owner = np.searchsorted(cdf, rng.random(n_later) * cdf[-1], side="right")
-    owner = np.minimum(owner, n_users - 1).astype(np.int32)
-    del cdf
-    room = (_SPAN - 1 - signup)[owner]
-    # Activity fades after sign-up (more events early in a user's life); weekends are thinned by
-    # drawing a second time for a share of weekend events.
-    offset = (rng.random(n_later) ** 1.6 * room).astype(np.int64)
+    n_sessions = max(1, n_later // _EVENTS_PER_SESSION)
+    owner = np.repeat(
+        np.arange(n_users, dtype=np.int32), rng.multinomial(n_sessions, weight / weight.sum())
+    )
+    # Activity fades after sign-up (more sessions early in a user's life); weekend sessions are
+    # thinned by drawing a second time for a share of them.
+    room = _SPAN - 2 - signup[owner]
+    offset = (rng.random(n_sessions) ** 1.6 * room).astype(np.int64)
     weekend = ((signup[owner] + offset) // _DAY + _FIRST_WEEKDAY) % 7 >= 5
-    redraw = weekend & (rng.random(n_later) > _WEEKEND_KEEP)
+    redraw = weekend & (rng.random(n_sessions) > _WEEKEND_KEEP)
     offset[redraw] = (rng.random(int(redraw.sum())) ** 1.6 * room[redraw]).astype(np.int64)
-    del room, weekend, redraw
-    when = np.concatenate([signup, signup[owner] + 1 + offset])
-    del offset
-    user = np.concatenate([np.arange(n_users, dtype=np.int32), owner])
-    del owner
+    session_start = signup[owner] + 1 + offset
+    del room, weekend, redraw, offset
+
+    # Each later event falls in a session chosen uniformly, a few minutes after its start.
+    session = rng.integers(0, n_sessions, size=n_later, dtype=np.int64)
+    later = session_start[session] + (rng.exponential(180.0, size=n_later) * _SEC).astype(np.int64)
+    when = np.concatenate([signup, np.minimum(later, _SPAN - 1)])
+    del later
+    user = np.concatenate([np.arange(n_users, dtype=np.int32), owner[session]])
+    # The sign-up opens a session of its own, numbered after the others.
+    session = np.concatenate([n_sessions + np.arange(n_users, dtype=np.int64), session])
+    del owner, session_start
 
     mix = np.array(list(EVENT_MIX.values()))
     event = np.concatenate(
@@ -118,36 +127,26 @@ def generate(n_events: int, *, seed: int = 0, users: int | None = None) -> pl.Da
     # A real log is not sorted by user: shuffle the rows once, then build the columns in that order.
     order = rng.permutation(n_events)
     user, when, event, revenue = user[order], when[order], event[order], revenue[order]
+    session = session[order] + 1
     event_number = order.astype(np.int64) + 1
     del order
 
-    user_ids = pl.Series(np.arange(1, n_users + 1)).cast(pl.String).str.zfill(7)
-    user_ids = ("u" + user_ids).alias("user_id")
-    user_index = pl.Series("user", user)  # 0-based; ids and sessions print it 1-based
-    bucket = pl.Series("bucket", when // _SESSION_US)
+    user_ids = ("u" + pl.Series(np.arange(1, n_users + 1)).cast(pl.String).str.zfill(7)).alias(
+        "user_id"
+    )
     frame = pl.DataFrame(
         [
-            user_ids.gather(user_index),
+            user_ids.gather(pl.Series(user)),
             pl.Series("event", EVENT_NAMES, dtype=pl.String).gather(pl.Series(event)),
             pl.Series("timestamp", _START_US + when).cast(pl.Datetime("us", "UTC")),
-            pl.Series("event_id", event_number).cast(pl.String).str.zfill(9),
-            user_index,
-            bucket,
+            ("e" + pl.Series(event_number).cast(pl.String)).alias("event_id"),
+            ("s" + pl.Series(session).cast(pl.String)).alias("session_id"),
             pl.Series("revenue", revenue).fill_nan(None),
             pl.Series("platform", PLATFORMS, dtype=pl.String).gather(pl.Series(platform[user])),
             pl.Series("country", COUNTRIES, dtype=pl.String).gather(pl.Series(country[user])),
         ]
     )
-    return frame.select(
-        "user_id",
-        "event",
-        "timestamp",
-        ("e" + pl.col("event_id")).alias("event_id"),
-        pl.format("s{}-{}", pl.col("user") + 1, pl.col("bucket")).alias("session_id"),
-        "revenue",
-        "platform",
-        "country",
-    )
+    return frame
 
 
 def path_for(n_events: int, *, seed: int = 0) -> Path:
