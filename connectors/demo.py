@@ -341,7 +341,7 @@ class _Part:
 
     user: np.ndarray
     time: np.ndarray
-    event: int | np.ndarray
+    event: int
     session: np.ndarray
     revenue: np.ndarray | None = None
 

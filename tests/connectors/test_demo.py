@@ -127,7 +127,7 @@ def test_event_ids_are_unique_and_sessions_belong_to_one_user_with_one_start(sma
     assert sessions["users"].max() == 1
     assert (sessions["starts"] == 1).all()
     # A session is one visit: nothing in it is more than a few hours apart.
-    assert sessions["span"].max() <= dt.timedelta(hours=5)
+    assert sessions["span"].max() <= dt.timedelta(hours=6)
 
 
 def test_properties_are_fixed_per_user(small):
