@@ -171,8 +171,8 @@ def to_assignments(
     dropped = rows_read - complete.height
     if dropped:
         notes.append(
-            f"{dropped:,} assignment rows had no user, experiment, variant or readable time "
-            "and were dropped."
+            f"{dropped:,} assignment row{'' if dropped == 1 else 's'} had no user, experiment, "
+            f"variant or readable time and {'was' if dropped == 1 else 'were'} dropped."
         )
     keys = ["user_id", "experiment"] + (["variant"] if keep == "all" else [])
     first = (
@@ -186,7 +186,8 @@ def to_assignments(
     repeats = complete.height - first.height
     if repeats:
         notes.append(
-            f"{repeats:,} later exposures of a user already assigned were folded into the first."
+            f"{repeats:,} later exposure{'' if repeats == 1 else 's'} of an assigned user "
+            f"{'was' if repeats == 1 else 'were'} folded into the first."
         )
     return AssignmentLoad(first, rows_read, dropped, tuple(notes))
 
