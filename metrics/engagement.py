@@ -1,0 +1,657 @@
+"""Engagement: who is active, how often they come back, and how the active base changes (SPEC §4.1).
+
+The counting unit is the user (``user_id``). A user is *active* in a period when they have at least
+one event in it that matches ``event`` (any event when ``None``) and ``filters``. A "day" is a
+calendar day in the reporting zone ``tz``; weeks start on Monday or Sunday; ``start..end`` is
+inclusive of both calendar days. Definitions follow PostHog's trends, stickiness and lifecycle
+insights; ``docs/engagement.md`` explains each one and the few places where we chose differently.
+
+How the rolling windows (WAU, MAU) are computed without a range join: every (user, active day)
+pair covers the days ``[day, day + N - 1]`` of the windows that contain it; cut each piece short
+where the same user's next active day begins, and the pieces of one user never overlap. Counting a
+``+1`` where a piece starts and a ``-1`` where it ends, the running sum over days is the number of
+distinct users active in the window ending that day. One sort of the distinct (user, day) pairs
+serves every window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import reduce
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from metrics._common import (
+    INTERVALS,
+    WEEK_STARTS,
+    Interval,
+    WeekStart,
+    as_lazy,
+    check_choice,
+    check_tz,
+    date_range,
+    event_expr,
+    filter_expr,
+    local_date,
+)
+
+__all__ = [
+    "EngagementQuery",
+    "active_users",
+    "dau_mau",
+    "lifecycle",
+    "revenue",
+    "rolling_active_users",
+    "stickiness",
+]
+
+EventSelector = str | Iterable[str] | None
+
+_EPOCH = dt.date(1970, 1, 1)
+#: 1970-01-01 was a Thursday; shifted by these, a week's first day number is a multiple of 7.
+_WEEK_SHIFT = {"monday": 3, "sunday": 4}
+
+
+@dataclass(frozen=True)
+class EngagementQuery:
+    """What every engagement metric needs: which days, which periods, which events, which zone.
+
+    Built (and validated) by :meth:`build` from the keyword arguments of the public functions. It is
+    hashable, so the app can use it as a cache key.
+    """
+
+    start: dt.date
+    end: dt.date
+    interval: Interval = "day"
+    event: str | tuple[str, ...] | None = None
+    filters: tuple[tuple[str, Any], ...] = ()
+    week_start: WeekStart = "monday"
+    tz: str = "UTC"
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        start: dt.date | dt.datetime | str,
+        end: dt.date | dt.datetime | str,
+        interval: Interval = "day",
+        event: EventSelector = None,
+        filters: Mapping[str, Any] | None = None,
+        week_start: WeekStart = "monday",
+        tz: str = "UTC",
+    ) -> EngagementQuery:
+        """A checked query; ``ValueError`` names the argument that is wrong."""
+        first, last = date_range(start, end)
+        check_choice("interval", interval, INTERVALS)
+        check_choice("week_start", week_start, WEEK_STARTS)
+        check_tz(tz)
+        return cls(
+            start=first,
+            end=last,
+            interval=interval,
+            event=_normalise_event(event),
+            filters=_normalise_filters(filters),
+            week_start=week_start,
+            tz=tz,
+        )
+
+    @property
+    def filter_mapping(self) -> dict[str, Any]:
+        """The filters as the mapping ``metrics._common.filter_expr`` takes."""
+        return {column: list(v) if isinstance(v, tuple) else v for column, v in self.filters}
+
+    def period_number(self, day: pl.Expr) -> pl.Expr:
+        """Consecutive integers for consecutive periods, from a day-number (Int32) expression."""
+        return _period_number(day, self.interval, self.week_start)
+
+    def number_of(self, day: dt.date) -> int:
+        """The period number holding ``day`` (plain-Python twin of :meth:`period_number`)."""
+        return _period_number_of(day, self.interval, self.week_start)
+
+    def first_day(self, number: int) -> dt.date:
+        """The first calendar day of period ``number``."""
+        return _first_day(number, self.interval, self.week_start)
+
+
+# ------------------------------------------------------------------------------------------------
+# Public metric functions
+# ------------------------------------------------------------------------------------------------
+
+
+def active_users(
+    events: pl.DataFrame | pl.LazyFrame,
+    *,
+    start: dt.date | dt.datetime | str,
+    end: dt.date | dt.datetime | str,
+    interval: Interval = "day",
+    window_days: int | None = None,
+    event: EventSelector = None,
+    filters: Mapping[str, Any] | None = None,
+    breakdown: str | None = None,
+    week_start: WeekStart = "monday",
+    tz: str = "UTC",
+) -> pl.DataFrame:
+    """Active users: how many different people did the event in each day, week or month.
+
+    Without ``window_days``: distinct users with a matching event inside ``start..end``, per period.
+    The first and last periods may stick out of the range (a week starting before ``start``); only
+    the days inside the range count and ``is_partial`` marks such periods.
+
+    With ``window_days=N`` (``interval="day"`` only): for each day d of the range, the distinct
+    users active in the N days ``[d-N+1, d]``, reaching back before ``start`` as needed (WAU = 7,
+    MAU = 30). Such a window is never partial.
+
+    With ``breakdown`` (a property column), one series per value of that property on the counted
+    events; a user active with two values counts once in each. Missing values form their own series.
+
+    Returns ``period_start`` (Date), [breakdown], ``active_users`` (Int64), ``is_partial``
+    (Boolean), one row per period (and breakdown value), zeros included.
+    """
+    query = EngagementQuery.build(
+        start=start,
+        end=end,
+        interval=interval,
+        event=event,
+        filters=filters,
+        week_start=week_start,
+        tz=tz,
+    )
+    keys = _breakdown_keys(breakdown)
+    if window_days is not None:
+        _check_window("window_days", window_days)
+        if query.interval != "day":
+            raise ValueError(
+                f"window_days: a rolling window is counted per day; use interval='day', "
+                f"not {query.interval!r}"
+            )
+        rolling = _rolling_counts(events, query, (window_days,), keys)
+        return (
+            rolling.select("period_start", *keys, "active_users")
+            .with_columns(is_partial=pl.lit(False))
+            .collect()
+        )
+
+    lf = _matching(events, query, query.start, query.end, keys)
+    pairs = lf.select("user_id", *keys, period=query.period_number(pl.col("day"))).unique()
+    counts = pairs.group_by("period", *keys).agg(active_users=pl.len().cast(pl.Int64))
+    filled = _fill_periods(counts, _period_grid(query), pairs, keys, ["active_users"])
+    return filled.select("period_start", *keys, "active_users", "is_partial").collect()
+
+
+def rolling_active_users(
+    events: pl.DataFrame | pl.LazyFrame,
+    *,
+    start: dt.date | dt.datetime | str,
+    end: dt.date | dt.datetime | str,
+    windows: Sequence[int] = (1, 7, 30),
+    event: EventSelector = None,
+    filters: Mapping[str, Any] | None = None,
+    breakdown: str | None = None,
+    tz: str = "UTC",
+) -> pl.DataFrame:
+    """DAU, WAU and MAU together: for each day, the distinct users active in the last N days.
+
+    The same numbers as ``active_users(window_days=N)`` for each N in ``windows`` (1 = DAU,
+    7 = WAU, 30 = MAU), computed in one pass over the events.
+
+    Returns ``period_start`` (Date), [breakdown], ``window_days`` (Int64), ``active_users`` (Int64).
+    """
+    query = EngagementQuery.build(start=start, end=end, event=event, filters=filters, tz=tz)
+    if isinstance(windows, int) or not windows:
+        raise ValueError(
+            "windows: give a non-empty sequence of window lengths in days, e.g. (1, 7, 30)"
+        )
+    for n in windows:
+        _check_window("windows", n)
+    keys = _breakdown_keys(breakdown)
+    rolling = _rolling_counts(events, query, tuple(sorted(set(windows))), keys)
+    return rolling.select("period_start", *keys, "window_days", "active_users").collect()
+
+
+def dau_mau(
+    events: pl.DataFrame | pl.LazyFrame,
+    *,
+    start: dt.date | dt.datetime | str,
+    end: dt.date | dt.datetime | str,
+    event: EventSelector = None,
+    filters: Mapping[str, Any] | None = None,
+    window_days: int = 30,
+    tz: str = "UTC",
+) -> pl.DataFrame:
+    """DAU/MAU: the share of the month's active users who were also active on the day.
+
+    For each day d: ``dau`` = distinct users active on d, ``mau`` = distinct users active in the
+    ``window_days`` days ending on d (30 by default, PostHog's MAU), ``ratio`` = dau / mau, null on
+    days when nobody was active in the window. 1.0 means everyone comes every day; 1/30 that the
+    typical user comes once a month.
+
+    Returns ``period_start`` (Date), ``dau``, ``mau`` (Int64), ``ratio`` (Float64).
+    """
+    query = EngagementQuery.build(start=start, end=end, event=event, filters=filters, tz=tz)
+    _check_window("window_days", window_days)
+    windows = tuple(sorted({1, window_days}))
+    rolling = _rolling_counts(events, query, windows, [])
+    by_day = rolling.group_by("period_start").agg(
+        dau=pl.col("active_users").filter(pl.col("window_days") == 1).first(),
+        mau=pl.col("active_users").filter(pl.col("window_days") == window_days).first(),
+    )
+    ratio = pl.when(pl.col("mau") > 0).then(pl.col("dau") / pl.col("mau"))
+    return by_day.with_columns(ratio=ratio.cast(pl.Float64)).sort("period_start").collect()
+
+
+def stickiness(
+    events: pl.DataFrame | pl.LazyFrame,
+    *,
+    start: dt.date | dt.datetime | str,
+    end: dt.date | dt.datetime | str,
+    interval: Interval = "day",
+    interval_count: int = 1,
+    event: EventSelector = None,
+    filters: Mapping[str, Any] | None = None,
+    week_start: WeekStart = "monday",
+    tz: str = "UTC",
+) -> pl.DataFrame:
+    """Stickiness: how many users were active on exactly 1, 2, 3, … of the range's days (or weeks).
+
+    The range is cut into intervals: for days, consecutive blocks of ``interval_count`` days
+    starting at ``start`` (the last block may be shorter); for weeks and months, the calendar
+    periods that touch the range, partial first and last ones included, grouped ``interval_count``
+    at a time from the first. Only events inside ``start..end`` count. Users with no matching event
+    in the range are not counted at all.
+
+    Returns ``intervals_active`` (1 … number of intervals), ``users`` (exactly that many),
+    ``users_at_least`` (that many or more, PostHog's "cumulative" view); zeros included.
+    """
+    query = EngagementQuery.build(
+        start=start,
+        end=end,
+        interval=interval,
+        event=event,
+        filters=filters,
+        week_start=week_start,
+        tz=tz,
+    )
+    _check_count("interval_count", interval_count)
+    origin = query.number_of(query.start)
+    periods = query.number_of(query.end) - origin + 1
+    intervals = math.ceil(periods / interval_count)
+
+    lf = _matching(events, query, query.start, query.end, [])
+    bucket = (query.period_number(pl.col("day")) - origin) // interval_count
+    per_user = (
+        lf.select("user_id", bucket=bucket)
+        .unique()
+        .group_by("user_id")
+        .agg(intervals_active=pl.len().cast(pl.Int64))
+    )
+    histogram = per_user.group_by("intervals_active").agg(users=pl.len().cast(pl.Int64))
+    grid = pl.LazyFrame(
+        {"intervals_active": pl.int_range(1, intervals + 1, eager=True).cast(pl.Int64)}
+    )
+    return (
+        grid.join(histogram, on="intervals_active", how="left")
+        .with_columns(pl.col("users").fill_null(0))
+        .sort("intervals_active")
+        .with_columns(users_at_least=pl.col("users").cum_sum(reverse=True))
+        .collect()
+    )
+
+
+def lifecycle(
+    events: pl.DataFrame | pl.LazyFrame,
+    *,
+    start: dt.date | dt.datetime | str,
+    end: dt.date | dt.datetime | str,
+    interval: Interval = "day",
+    event: EventSelector = None,
+    filters: Mapping[str, Any] | None = None,
+    week_start: WeekStart = "monday",
+    tz: str = "UTC",
+) -> pl.DataFrame:
+    """Lifecycle: each period's actives split into new, returning and resurrecting, and who left.
+
+    For each period from the one holding ``start`` to the one holding ``end``:
+    ``new`` = active now for the first time ever; ``returning`` = active now and in the previous
+    period; ``resurrecting`` = active now, not in the previous period, but at some time before;
+    ``dormant`` = active in the previous period, not now (a positive count; charts draw it below
+    zero). The user's whole history counts, also before ``start``; whole periods count, as in
+    PostHog, so ``is_partial`` marks a first or last period that sticks out of the range.
+
+    Identities: new + returning + resurrecting = active users of the period, and
+    dormant(t) = active(t-1) - returning(t).
+
+    Returns ``period_start`` (Date), ``new``, ``returning``, ``resurrecting``, ``dormant`` (Int64),
+    ``is_partial`` (Boolean).
+    """
+    query = EngagementQuery.build(
+        start=start,
+        end=end,
+        interval=interval,
+        event=event,
+        filters=filters,
+        week_start=week_start,
+        tz=tz,
+    )
+    first = query.number_of(query.start)
+    last = query.number_of(query.end)
+    last_day = query.first_day(last + 1) - dt.timedelta(days=1)
+
+    lf = _matching(events, query, None, last_day, [])
+    active = (
+        lf.select("user_id", period=query.period_number(pl.col("day")))
+        .unique()
+        .sort("user_id", "period")
+    )
+    same_as_previous = pl.col("user_id") == pl.col("user_id").shift(1)
+    same_as_next = pl.col("user_id") == pl.col("user_id").shift(-1)
+    previous = pl.when(same_as_previous).then(pl.col("period").shift(1))
+    following = pl.when(same_as_next).then(pl.col("period").shift(-1))
+    status = (
+        pl.when(previous.is_null())
+        .then(pl.lit("new"))
+        .when(previous == pl.col("period") - 1)
+        .then(pl.lit("returning"))
+        .otherwise(pl.lit("resurrecting"))
+    )
+    marked = active.with_columns(status=status, following=following)
+    now_active = marked.select("period", "status")
+    # Active in p and not in p + 1: dormant in p + 1.
+    went_dormant = marked.filter(
+        pl.col("following").is_null() | (pl.col("following") != pl.col("period") + 1)
+    ).select(period=pl.col("period") + 1, status=pl.lit("dormant"))
+    statuses = ("new", "returning", "resurrecting", "dormant")
+    counts = (
+        pl.concat([now_active, went_dormant])
+        .filter(pl.col("period").is_between(first, last))
+        .group_by("period")
+        .agg(*[(pl.col("status") == s).sum().cast(pl.Int64).alias(s) for s in statuses])
+    )
+    filled = _fill_periods(counts, _period_grid(query), None, [], list(statuses))
+    return filled.select("period_start", *statuses, "is_partial").collect()
+
+
+def revenue(
+    events: pl.DataFrame | pl.LazyFrame,
+    *,
+    start: dt.date | dt.datetime | str,
+    end: dt.date | dt.datetime | str,
+    interval: Interval = "day",
+    filters: Mapping[str, Any] | None = None,
+    breakdown: str | None = None,
+    week_start: WeekStart = "monday",
+    tz: str = "UTC",
+) -> pl.DataFrame:
+    """Revenue per active user: the money taken in each period, divided by the people active in it.
+
+    Per period, over events inside ``start..end`` that pass ``filters``: ``revenue`` = sum of the
+    ``revenue`` column (refunds, as negative amounts, reduce it); ``active_users`` = distinct users
+    with any event; ``paying_users`` = distinct users with an event whose revenue is above zero;
+    ``arpu`` = revenue / active_users; ``arppu`` = revenue / paying_users (null when the divisor is
+    zero). Without a ``revenue`` column every amount is zero.
+
+    Returns ``period_start`` (Date), [breakdown], ``revenue`` (Float64), ``paying_users``,
+    ``active_users`` (Int64), ``arpu``, ``arppu`` (Float64), ``is_partial`` (Boolean).
+    """
+    query = EngagementQuery.build(
+        start=start,
+        end=end,
+        interval=interval,
+        filters=filters,
+        week_start=week_start,
+        tz=tz,
+    )
+    keys = _breakdown_keys(breakdown)
+    lf = as_lazy(events)
+    has_revenue = "revenue" in lf.collect_schema().names()
+    extra = ["revenue"] if has_revenue else []
+    rows = _matching(events, query, query.start, query.end, [*keys, *extra])
+    amount = pl.col("revenue").cast(pl.Float64) if has_revenue else pl.lit(None, pl.Float64)
+    rows = rows.select("user_id", *keys, period=query.period_number(pl.col("day")), amount=amount)
+    totals = rows.group_by("period", *keys).agg(
+        revenue=pl.col("amount").sum(),
+        paying_users=pl.col("user_id").filter(pl.col("amount") > 0).n_unique().cast(pl.Int64),
+        active_users=pl.col("user_id").n_unique().cast(pl.Int64),
+    )
+    values = ["revenue", "paying_users", "active_users"]
+    filled = _fill_periods(totals, _period_grid(query), rows, keys, values)
+    per_user = filled.with_columns(
+        pl.col("revenue").cast(pl.Float64),
+        arpu=pl.when(pl.col("active_users") > 0).then(pl.col("revenue") / pl.col("active_users")),
+        arppu=pl.when(pl.col("paying_users") > 0).then(pl.col("revenue") / pl.col("paying_users")),
+    )
+    return per_user.select("period_start", *keys, *values, "arpu", "arppu", "is_partial").collect()
+
+
+# ------------------------------------------------------------------------------------------------
+# Building blocks
+# ------------------------------------------------------------------------------------------------
+
+
+def _matching(
+    events: pl.DataFrame | pl.LazyFrame,
+    query: EngagementQuery,
+    first_day: dt.date | None,
+    last_day: dt.date,
+    columns: Sequence[str],
+) -> pl.LazyFrame:
+    """The counted events between two local days (``None``: from the beginning of time).
+
+    Columns: ``user_id``, ``day`` (the local calendar day as an Int32 day number) and ``columns``.
+    The UTC bounds go first so that a Parquet scan or a database can prune rows before any time
+    zone arithmetic.
+    """
+    lf = as_lazy(events)
+    _check_columns(lf, [c for c, _ in query.filters], "filters")
+    _check_columns(lf, [c for c in columns if c != "revenue"], "breakdown")
+    zone = ZoneInfo(query.tz)
+    upper = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
+    conditions = [pl.col("timestamp") < upper]
+    if first_day is not None:
+        lower = dt.datetime.combine(first_day, dt.time(), zone).astimezone(dt.UTC)
+        conditions.append(pl.col("timestamp") >= lower)
+    if query.event is not None:
+        conditions.append(event_expr(query.event))
+    if query.filters:
+        conditions.append(filter_expr(query.filter_mapping))
+    return lf.filter(*conditions).select(
+        pl.col("user_id"),
+        local_date(query.tz).cast(pl.Int32).alias("day"),
+        *[pl.col(c) for c in columns],
+    )
+
+
+def _rolling_counts(
+    events: pl.DataFrame | pl.LazyFrame,
+    query: EngagementQuery,
+    windows: tuple[int, ...],
+    keys: list[str],
+) -> pl.LazyFrame:
+    """Distinct users active in the N days ending on each day of the range, for N in ``windows``.
+
+    The interval-union trick (module docstring): each distinct (user, day) covers
+    ``[day, day + min(N, gap) - 1]``, where gap is the distance to that user's next active day.
+    """
+    reach = max(windows) - 1
+    first_day = query.start - dt.timedelta(days=reach)
+    origin = _day_number(first_day)
+    start_number, end_number = _day_number(query.start), _day_number(query.end)
+
+    pairs = (
+        _matching(events, query, first_day, query.end, keys)
+        .select(*keys, "user_id", "day")
+        .unique()
+        .sort(*keys, "user_id", "day", nulls_last=True)
+    )
+    same_user = reduce(
+        lambda a, b: a & b,
+        [pl.col(c).eq_missing(pl.col(c).shift(-1)) for c in (*keys, "user_id")],
+    )
+    tiles = pairs.select(
+        *keys, "day", gap=pl.when(same_user).then(pl.col("day").shift(-1) - pl.col("day"))
+    )
+    starts = tiles.group_by(*keys, "day").agg(delta=pl.len().cast(pl.Int64))
+    changes = []
+    for n in windows:
+        piece_end = pl.col("day") + pl.min_horizontal(pl.col("gap").fill_null(n), pl.lit(n))
+        ends = tiles.group_by(*keys, piece_end.alias("day")).agg(delta=-pl.len().cast(pl.Int64))
+        changes.append(
+            pl.concat([starts, ends]).with_columns(window_days=pl.lit(n, dtype=pl.Int64))
+        )
+    deltas = (
+        pl.concat(changes)
+        .filter(pl.col("day") <= end_number)
+        .group_by(*keys, "window_days", "day")
+        .agg(pl.col("delta").sum())
+    )
+
+    days = pl.LazyFrame({"day": pl.int_range(origin, end_number + 1, eager=True).cast(pl.Int32)})
+    grid = days.join(
+        pl.LazyFrame({"window_days": list(windows)}, schema={"window_days": pl.Int64}), how="cross"
+    )
+    if keys:
+        grid = pairs.select(keys).unique().join(grid, how="cross")
+    series = (
+        grid.join(deltas, on=[*keys, "window_days", "day"], how="left", nulls_equal=True)
+        .with_columns(pl.col("delta").fill_null(0))
+        .sort(*keys, "window_days", "day", nulls_last=True)
+        .with_columns(active_users=pl.col("delta").cum_sum().over(*keys, "window_days"))
+        .filter(pl.col("day").is_between(start_number, end_number))
+    )
+    return series.with_columns(period_start=pl.col("day").cast(pl.Date)).sort(
+        "period_start", *keys, "window_days", nulls_last=True
+    )
+
+
+def _period_grid(query: EngagementQuery) -> pl.LazyFrame:
+    """Every period touching the range: its number, first day and whether it sticks out of it."""
+    numbers = range(query.number_of(query.start), query.number_of(query.end) + 1)
+    firsts = [query.first_day(n) for n in numbers]
+    lasts = [query.first_day(n + 1) - dt.timedelta(days=1) for n in numbers]
+    return pl.LazyFrame(
+        {
+            "period": list(numbers),
+            "period_start": firsts,
+            "is_partial": [
+                f < query.start or la > query.end for f, la in zip(firsts, lasts, strict=True)
+            ],
+        },
+        schema={"period": pl.Int32, "period_start": pl.Date, "is_partial": pl.Boolean},
+    )
+
+
+def _fill_periods(
+    counts: pl.LazyFrame,
+    grid: pl.LazyFrame,
+    rows: pl.LazyFrame | None,
+    keys: list[str],
+    values: list[str],
+) -> pl.LazyFrame:
+    """Counts on every period (× every breakdown value seen in ``rows``), zeros where none."""
+    if keys:
+        assert rows is not None
+        grid = grid.join(rows.select(keys).unique(), how="cross")
+    counts = counts.with_columns(pl.col("period").cast(pl.Int32))
+    return (
+        grid.join(counts, on=["period", *keys], how="left", nulls_equal=True)
+        .with_columns(pl.col(values).fill_null(0))
+        .sort("period", *keys, nulls_last=True)
+    )
+
+
+def _period_number(day: pl.Expr, interval: Interval, week_start: WeekStart) -> pl.Expr:
+    if interval == "day":
+        return day
+    if interval == "week":
+        return (day + _WEEK_SHIFT[week_start]) // 7
+    date = day.cast(pl.Date)
+    return date.dt.year().cast(pl.Int32) * 12 + date.dt.month().cast(pl.Int32) - 1
+
+
+def _period_number_of(day: dt.date, interval: Interval, week_start: WeekStart) -> int:
+    if interval == "day":
+        return _day_number(day)
+    if interval == "week":
+        return (_day_number(day) + _WEEK_SHIFT[week_start]) // 7
+    return day.year * 12 + day.month - 1
+
+
+def _first_day(number: int, interval: Interval, week_start: WeekStart) -> dt.date:
+    if interval == "day":
+        return _EPOCH + dt.timedelta(days=number)
+    if interval == "week":
+        return _EPOCH + dt.timedelta(days=number * 7 - _WEEK_SHIFT[week_start])
+    return dt.date(number // 12, number % 12 + 1, 1)
+
+
+def _day_number(day: dt.date) -> int:
+    return (day - _EPOCH).days
+
+
+def _breakdown_keys(breakdown: str | None) -> list[str]:
+    if breakdown is None:
+        return []
+    if not isinstance(breakdown, str) or not breakdown:
+        raise ValueError(f"breakdown must be a property column name, not {breakdown!r}")
+    if breakdown in ("user_id", "timestamp"):
+        raise ValueError(f"breakdown: {breakdown!r} is not a property to break down by")
+    return [breakdown]
+
+
+def _check_columns(lf: pl.LazyFrame, columns: Iterable[str], argument: str) -> None:
+    wanted = list(columns)
+    if not wanted:
+        return
+    present = set(lf.collect_schema().names())
+    missing = [c for c in wanted if c not in present]
+    if missing:
+        raise ValueError(f"{argument}: no column {', '.join(map(repr, missing))} in the events")
+
+
+def _check_window(argument: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{argument}: a window is a whole number of days >= 1, not {value!r}")
+
+
+def _check_count(argument: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{argument} must be a whole number >= 1, not {value!r}")
+
+
+def _normalise_event(event: EventSelector) -> str | tuple[str, ...] | None:
+    if event is None or isinstance(event, str):
+        return event
+    names = tuple(event)
+    if not names or not all(isinstance(name, str) for name in names):
+        raise ValueError(f"event must be an event name, a list of names or None, not {event!r}")
+    return names
+
+
+def _normalise_filters(filters: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+    if filters is None:
+        return ()
+    if not isinstance(filters, Mapping):
+        raise ValueError(
+            f"filters must be a mapping property -> value(s), not {type(filters).__name__}"
+        )
+    out: list[tuple[str, Any]] = []
+    for column, wanted in filters.items():
+        if not isinstance(column, str):
+            raise ValueError(f"filters: property names are strings, not {column!r}")
+        if isinstance(wanted, list | tuple | set | frozenset):
+            values = list(wanted)
+            out.append(
+                (
+                    column,
+                    tuple(
+                        sorted(values, key=repr) if isinstance(wanted, set | frozenset) else values
+                    ),
+                )
+            )
+        else:
+            out.append((column, wanted))
+    return tuple(out)
