@@ -1,6 +1,150 @@
-"""Data page (being built)."""
+"""Data page: which source the numbers come from, what loading it kept and dropped, its columns."""
+
+from __future__ import annotations
 
 import streamlit as st
 
+from ui import components, data, datapage
+from ui.charts.data import events_by_name_figure
+
 st.title("Data")
-st.info("This page is being built.")
+st.caption(
+    "Where every number in Northstar comes from: the source, what loading it kept, dropped or "
+    "changed, and the columns it has."
+)
+
+# -- source -------------------------------------------------------------------------------------
+choices = datapage.source_choices()
+if choices.problem:
+    st.error(
+        "sources.toml has problems; only the demo is offered until they are fixed. "
+        + datapage.markdown_text(choices.problem)
+    )
+current = data.source_name()
+names = choices.names if current in choices.names else [current, *choices.names]
+picker, reload = st.columns([4, 1], vertical_alignment="bottom")
+picker.selectbox(
+    "Source",
+    names,
+    index=names.index(current),
+    key="data_source",
+    on_change=datapage.pick_source,
+    format_func=lambda name: f"{name} — {choices.labels.get(name, name)}",
+    help="The sources listed in sources.toml. Every page uses the one picked here.",
+)
+reload.button(
+    "Reload",
+    on_click=datapage.reload_source,
+    help="Read the source again (after its files or sources.toml changed).",
+    key="data_reload",
+)
+
+try:
+    source = data.loaded()
+except data.SourceError as exc:
+    st.error(f"**{current}** could not be loaded: {datapage.markdown_text(str(exc))}")
+    st.info("Fix the file or the entry in sources.toml and press Reload, or pick another source.")
+    source = None
+
+if source is not None:
+    report = source.report
+
+    # -- load report ----------------------------------------------------------------------------
+    st.header("Load report")
+    st.caption(f"{datapage.markdown_text(report.source)} · format: {report.format}")
+    read, kept, dropped, users, merged = st.columns(5)
+    read.metric("Rows read", f"{report.rows_read:,}", border=True)
+    kept.metric("Rows kept", f"{report.rows_kept:,}", border=True)
+    dropped.metric("Rows dropped", f"{report.rows_dropped:,}", border=True)
+    users.metric("Users", f"{report.users:,}", border=True)
+    merged.metric("Anonymous ids merged", f"{report.identities_merged:,}", border=True)
+    if report.first_event is not None and report.last_event is not None:
+        st.markdown(
+            f"Events from **{report.first_event:%Y-%m-%d %H:%M}** to "
+            f"**{report.last_event:%Y-%m-%d %H:%M}** UTC."
+        )
+    else:
+        st.warning("No events were kept: the pages will show no data for this source.")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Rows dropped, by reason")
+        st.dataframe(
+            datapage.dropped_table(report),
+            hide_index=True,
+            column_config={
+                "reason": "Reason",
+                "rows": st.column_config.NumberColumn("Rows", format="localized"),
+                "share_of_rows_read": st.column_config.NumberColumn(
+                    "Share of rows read", format="percent"
+                ),
+            },
+        )
+        components.definition(
+            "A row missing several things is counted once, under the first reason listed. "
+            "Repeated event_ids keep their first occurrence."
+        )
+    with right:
+        st.subheader("What loading changed")
+        if report.notes:
+            st.markdown("\n".join(f"- {datapage.markdown_text(note)}" for note in report.notes))
+        else:
+            st.markdown("Nothing: the source was already in the canonical shape.")
+
+    st.subheader("Events by name")
+    by_name = datapage.events_table(report)
+    st.plotly_chart(events_by_name_figure(by_name), key="data_events_chart")
+    components.definition("Events kept after loading, per event name, over the whole source.")
+    components.numbers(
+        by_name,
+        name="events_by_name",
+        key="data_events",
+        column_config={
+            "events": st.column_config.NumberColumn("Events", format="localized"),
+            "share": st.column_config.NumberColumn("Share", format="percent"),
+        },
+    )
+
+    # -- schema and sample ----------------------------------------------------------------------
+    st.header("Schema")
+    st.dataframe(
+        datapage.schema_table(source.name),
+        hide_index=True,
+        column_config={
+            "empty_share": st.column_config.NumberColumn("Empty", format="percent"),
+        },
+    )
+    components.definition(
+        "user_id, event and timestamp are required; every other column is a property the pages "
+        "can filter and break down by."
+    )
+
+    st.header("Sample of rows")
+    st.caption(
+        f"{datapage.SAMPLE_ROWS} rows picked at random (the same ones each time), in time order; "
+        "times in UTC."
+    )
+    st.dataframe(datapage.sample_rows(source.name), hide_index=True)
+
+    assignments = datapage.assignment_table(source.name)
+    if assignments is not None:
+        st.header("Experiment assignments")
+        st.dataframe(
+            assignments,
+            hide_index=True,
+            column_config={"users": st.column_config.NumberColumn("Users", format="localized")},
+        )
+        components.definition(
+            "Each user's first exposure to each experiment and the variant they saw then."
+        )
+
+# -- your own data ------------------------------------------------------------------------------
+st.header("Connect your own data")
+st.markdown(
+    "List your sources in **sources.toml** next to app.py; they appear in the picker above. "
+    "Files (CSV/TSV, Parquet, NDJSON, also .gz; one file, a glob or a folder), databases through "
+    "SQLAlchemy, and the exports of Segment, Amplitude, Mixpanel, GA4, PostHog and Snowplow, which "
+    "are recognised by their columns. Passwords go in an environment variable or in "
+    ".streamlit/secrets.toml, never in sources.toml. The full guide is **docs/data.md**."
+)
+st.code(datapage.EXAMPLE_SOURCES, language="toml")

@@ -64,3 +64,8 @@ def loaded() -> LoadedSource:
 def events() -> pl.DataFrame:
     """The current source's canonical events."""
     return loaded().events
+
+
+def forget() -> None:
+    """Drop every loaded source from the cache, so the next run reads it again (Data page)."""
+    _load.clear()
