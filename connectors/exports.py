@@ -59,10 +59,10 @@ def detect(schema: pl.Schema | Sequence[str]) -> str | None:
     types = schema if isinstance(schema, pl.Schema) else None
 
     def record_with(column: str, *fields: str) -> bool:
-        if types is None or column not in types or not isinstance(types[column], pl.Struct):
+        dtype = None if types is None else types.get(column)
+        if not isinstance(dtype, pl.Struct):
             return False
-        inner = {f.name for f in types[column].fields}  # type: ignore[union-attr]
-        return set(fields) <= inner
+        return set(fields) <= {f.name for f in dtype.fields}
 
     if {"event_timestamp", "event_name", "user_pseudo_id"} <= names:
         return "ga4"
@@ -270,7 +270,7 @@ def _json_dtype(frame: pl.LazyFrame, column: str, source: str) -> pl.DataType:
                 continue
             try:
                 json.loads(text)
-            except ValueError as bad:
+            except json.JSONDecodeError as bad:
                 raise ConnectorError(
                     f"{source}: column {column!r} at row {row} is not JSON ({bad.msg}): "
                     f"{text[:80]!r}"

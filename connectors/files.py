@@ -236,7 +236,8 @@ def load_files(
         raise _located(scanned, exc) from exc
     if not [c for c in schema if c not in (_ROW, _FILE)]:
         raise ConnectorError(f"{scanned.label}: the file is empty")
-    frame, fmt, notes = scanned.frame, scanned.format, []
+    frame, fmt = scanned.frame, scanned.format
+    notes: list[str] = []
     prepared = exports.prepare(frame, source=scanned.label)
     if prepared is not None:
         frame, fmt = prepared.frame, f"{prepared.format} ({scanned.format})"
@@ -302,7 +303,7 @@ def _json_problem(path: Path) -> str | None:
                 continue
             try:
                 value = json.loads(line)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 return f"line {line_number} is not JSON ({exc.msg}): {line.strip()[:80]!r}"
             if not isinstance(value, dict):
                 return f"line {line_number} is not a JSON object: {line.strip()[:80]!r}"

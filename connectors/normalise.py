@@ -382,15 +382,15 @@ def _property_expr(column: str, dtype: pl.DataType) -> pl.Expr:
 def _epoch(value: pl.Expr, integer: bool) -> tuple[pl.Expr, pl.Expr]:
     """(UTC timestamp, unit name) of a numeric epoch whose unit follows from its magnitude."""
     size = value.abs()
-    unit = pl.when(value.is_null()).then(None)
-    micros = pl.when(value.is_null()).then(None)
     factors = {"s": 1_000_000, "ms": 1_000, "us": 1}
-    for name, limit in EPOCH_LIMITS:
-        unit = unit.when(size < limit).then(pl.lit(name))
+    # Built from the largest unit down: each step wraps the previous in when/then/otherwise.
+    unit: pl.Expr = pl.lit("ns")
+    micros: pl.Expr = value // 1000 if integer else (value / 1000).round()
+    for name, limit in reversed(EPOCH_LIMITS):
         scaled = value * factors[name]
-        micros = micros.when(size < limit).then(scaled if integer else scaled.round())
-    unit = unit.otherwise(pl.lit("ns"))
-    micros = micros.otherwise(value // 1000 if integer else (value / 1000).round())
+        unit = pl.when(size < limit).then(pl.lit(name)).otherwise(unit)
+        micros = pl.when(size < limit).then(scaled if integer else scaled.round()).otherwise(micros)
+    unit = pl.when(value.is_not_null()).then(unit)
     return micros.cast(pl.Int64, strict=False).cast(UTC_MICROS), unit
 
 
