@@ -120,6 +120,10 @@ def to_canonical(
     plan = _plan_columns(schema, mapping, source, columns)
     plan.notes[:0] = flat_notes
     coarse = _coarse_range(plan.chosen["timestamp"], schema, start, end, tz)
+    if coarse is not None and {"user_id", "anonymous_id"} <= set(plan.chosen):
+        # Rows linking an anonymous id to a user count from all history, not just the range.
+        user, anon = pl.col(plan.chosen["user_id"]), pl.col(plan.chosen["anonymous_id"])
+        coarse = coarse | (user.is_not_null() & anon.is_not_null())
     if coarse is not None:
         # On the raw column, so Parquet scans skip row groups; row numbers would then count only
         # the rows kept, so messages leave them out.

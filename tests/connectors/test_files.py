@@ -232,3 +232,24 @@ def test_format_and_separator_can_be_given(tmp_path):
     events, report = load(path, format="csv", separator=";")
     assert events.item(0, "event") == "signup"
     assert report.format == "csv"
+
+
+def test_an_identification_outside_the_range_still_links_the_ids(tmp_path):
+    # anon-1 browses on 5 January and is identified as alice on 10 January; only the first week
+    # is asked for, but the link from the 10th still makes the page view alice's.
+    path = tmp_path / "events.parquet"
+    pl.DataFrame(
+        {
+            "user_id": [None, "alice"],
+            "anonymous_id": ["anon-1", "anon-1"],
+            "event": ["page_view", "signup"],
+            "timestamp": [
+                dt.datetime(2026, 1, 5, tzinfo=UTC),
+                dt.datetime(2026, 1, 10, tzinfo=UTC),
+            ],
+        }
+    ).write_parquet(path)
+    events, report = load(path, start="2026-01-01", end="2026-01-07")
+    assert events.select("user_id", "event").rows() == [("alice", "page_view")]
+    assert report.identities_merged == 1
+    assert report.rows_read == 1
