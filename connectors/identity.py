@@ -11,8 +11,8 @@ Rules (documented in docs/data.md):
 
 - the person of an event is its user id, or its anonymous id when it has no user id;
 - a person that is an anonymous id linked to a user becomes that user;
-- an anonymous id linked to several users (a shared device) goes to the user of its earliest link,
-  and the load report says how many such ids there were;
+- an anonymous id linked to several users (a shared device) goes to the user of its earliest link
+  (the first row among links at the same time), and the load report counts such ids;
 - links are followed one step (anonymous -> user), not transitively.
 """
 
@@ -58,7 +58,10 @@ def resolve(
         )
         .group_by(anonymous)
         .agg(
-            pl.col(user).sort_by(timestamp, nulls_last=True).first().alias(_MAPPED),
+            pl.col(user)
+            .sort_by(timestamp, nulls_last=True, maintain_order=True)
+            .first()
+            .alias(_MAPPED),
             pl.col(user).n_unique().alias(_USERS),
         )
     )

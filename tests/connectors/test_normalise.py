@@ -14,6 +14,7 @@ from polars.testing import assert_frame_equal
 from connectors import ConnectorError
 from connectors.normalise import to_canonical
 from tests.conftest import make_events
+from tests.reference import normalise as reference
 
 UTC = dt.UTC
 
@@ -394,3 +395,38 @@ def test_an_anonymous_id_linked_to_two_users_goes_to_the_first():
     # alice logged in on the shared device first (Jan 2), so the anonymous view is hers.
     assert events.get_column("user_id").to_list() == ["alice", "bob", "alice"]
     assert any("1 anonymous id linked to several users" in n for n in report.notes)
+
+
+# Property: the loading rules agree with the plain-Python reference on any small mess of rows.
+INSTANTS = ["2026-01-05T10:00:00Z", "2026-01-05T11:00:00+01:00", "2026-01-06T09:30:00Z"]
+mess = st.fixed_dictionaries(
+    {
+        "user_id": st.sampled_from(["alice", "bob", "a1", None, "", " "]),
+        "anonymous_id": st.sampled_from(["a1", "a2", None]),
+        "event": st.sampled_from(["signup", "view", None, ""]),
+        "timestamp": st.sampled_from([*INSTANTS, "garbage", "", None]),
+        "event_id": st.sampled_from(["e1", "e2", "e3", None]),
+    }
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(mess, max_size=12))
+def test_loading_rules_match_the_reference(rows):
+    kept, dropped, merged = reference.load(rows)
+    raw = pl.DataFrame(
+        rows,
+        schema={
+            "user_id": pl.String,
+            "anonymous_id": pl.String,
+            "event": pl.String,
+            "timestamp": pl.String,
+            "event_id": pl.String,
+        },
+    )
+    events, report = load(raw)
+    assert events.select("user_id", "event", "timestamp", "event_id").to_dicts() == kept
+    assert report.dropped == dropped
+    assert report.identities_merged == merged
+    assert report.rows_read == len(rows)
+    assert report.users == len({row["user_id"] for row in kept})
