@@ -496,8 +496,8 @@ def _user_ids(index: np.ndarray) -> pl.Series:
 
 def _prefixed(name: str, prefix: str, numbers: np.ndarray, digits: int) -> pl.Series:
     """Ids like 'u000042': the prefix, then the number zero-padded to at least ``digits``."""
-    padded = pl.Series(name, numbers, dtype=pl.Int64).cast(pl.String).str.zfill(digits)
-    return (prefix + padded).alias(name)
+    number = pl.Series(name, numbers, dtype=pl.Int64).cast(pl.String).str.zfill(digits)
+    return pl.select(pl.concat_str(pl.lit(prefix), number).alias(name)).to_series()
 
 
 def _timestamps(us: np.ndarray) -> pl.Series:
@@ -527,7 +527,8 @@ def _assemble(
     # Events cut off by the end of the data are not there yet.
     inside = when < _SPAN
     user, when, event, session, revenue = (a[inside] for a in (user, when, event, session, revenue))
-    order = np.lexsort((event, user, when))
+    # By time; at the same instant by event code (a checkout_start before its exposure).
+    order = np.lexsort((event, when))
     user, when, event, session, revenue = (a[order] for a in (user, when, event, session, revenue))
 
     # Sessions are numbered in the order they start.
@@ -538,13 +539,16 @@ def _assemble(
     exposure = event == _EV["experiment_exposure"]
     truth = DEMO_EXPERIMENT_TRUTH
     n = user.size
+    # Ids are formatted once per user and per session, then gathered (cheaper than per event).
+    user_names = _user_ids(np.arange(p.signup.size))
+    session_names = _prefixed("session_id", "s", np.arange(1, session_start.size + 1), 7)
     frame = pl.DataFrame(
         {
-            "user_id": _user_ids(user),
+            "user_id": user_names.gather(user),
             "event": pl.Series(EVENT_NAMES, dtype=pl.String).gather(event),
             "timestamp": _timestamps(when),
             "event_id": _prefixed("event_id", "e", np.arange(1, n + 1), 8),
-            "session_id": _prefixed("session_id", "s", session_rank[session] + 1, 7),
+            "session_id": session_names.gather(session_rank[session]),
             "revenue": pl.Series(revenue).fill_nan(None),
             "platform": pl.Series(PLATFORMS, dtype=pl.String).gather(p.platform[user]),
             "country": pl.Series(COUNTRIES, dtype=pl.String).gather(p.country[user]),
@@ -640,7 +644,8 @@ def _write_atomically(frame: pl.DataFrame, path: Path) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     try:
-        frame.write_parquet(temporary)
+        # lz4: about twice as fast as zstd to write and faster to read; the cache is local.
+        frame.write_parquet(temporary, compression="lz4")
         os.chmod(temporary, 0o644)  # mkstemp creates 0600; the cache is ordinary data
         os.replace(temporary, path)
     except BaseException:
