@@ -6,9 +6,16 @@ import polars as pl
 import streamlit as st
 
 
-def numbers(frame: pl.DataFrame, *, name: str, key: str, column_config: dict | None = None) -> None:
+def numbers(
+    frame: pl.DataFrame,
+    *,
+    name: str,
+    key: str,
+    column_config: dict | None = None,
+    label: str = "Numbers behind this chart",
+) -> None:
     """The chart's table in an expander, with a CSV download named after the chart."""
-    with st.expander("Numbers behind this chart"):
+    with st.expander(label):
         st.dataframe(frame, hide_index=True, column_config=column_config, width="stretch")
         st.download_button(
             "Download CSV",
