@@ -11,7 +11,7 @@ format             recognised by
 ``mixpanel``       ``event`` and a ``properties`` record holding ``time`` and ``distinct_id``
 ``posthog``        ``distinct_id``, ``event``, ``properties`` and ``uuid`` or ``elements_chain``
 ``amplitude``      ``event_type`` with ``event_time`` (export) or ``time`` (HTTP API events)
-``segment``        ``type``, ``event`` and ``anonymousId`` or ``userId`` (track calls as JSON)
+``segment``        ``type``, ``anonymousId`` or ``userId``, ``event`` or ``messageId`` (JSON calls)
 ``segment_tracks`` ``event``, ``anonymous_id`` and ``event_text`` or ``received_at`` (warehouse)
 ``snowplow``       ``derived_tstamp``, or ``domain_userid`` with ``collector_tstamp``
 =================  ================================================================================
@@ -72,7 +72,7 @@ def detect(schema: pl.Schema | Sequence[str]) -> str | None:
         return "posthog"
     if "event_type" in names and names & {"event_time", "time"}:
         return "amplitude"
-    if {"type", "event"} <= names and names & {"anonymousId", "userId"}:
+    if "type" in names and names & {"anonymousId", "userId"} and names & {"event", "messageId"}:
         return "segment"
     if {"event", "anonymous_id"} <= names and names & {"event_text", "received_at"}:
         return "segment_tracks"
@@ -151,6 +151,8 @@ def _mapping(schema: pl.Schema, **targets: str | None) -> dict[str, str]:
 def _segment(frame: pl.LazyFrame, schema: pl.Schema, source: str) -> Prepared:
     notes = ["Segment track export: userId, anonymousId, messageId and timestamp used."]
     kind = pl.col("type")
+    if "event" not in schema:  # an export of page or identify calls only
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("event"))
     frame = frame.with_columns(
         pl.when(kind == "track")
         .then(pl.col("event"))
@@ -344,7 +346,8 @@ def _unpack_params(
         numbers = [fields[k].cast(pl.Float64, strict=False) for k in kinds if "string" not in k]
         if row.get("string_value"):
             # Mixed text and numbers: keep text, numbers written as text.
-            expr = pl.coalesce(fields["string_value"], *[n.cast(pl.String) for n in numbers])
+            others = [fields[k].cast(pl.String) for k in kinds if k != "string_value"]
+            expr = pl.coalesce(fields["string_value"], *others)
         elif any(row.get(k) for k in ("double_value", "float_value")):
             expr = pl.coalesce(numbers)
         else:
