@@ -18,6 +18,7 @@ from metrics.experiments.analysis import (
     Sum,
     analyze,
     assignment_counts,
+    comparison_row,
     cumulative_effect,
     list_experiments,
 )
@@ -37,6 +38,7 @@ from metrics.experiments.statistics import (
     RatioStats,
     Stats,
     compare,
+    per_user_std,
     sequential_rho,
 )
 
@@ -59,9 +61,11 @@ __all__ = [
     "analyze",
     "assignment_counts",
     "compare",
+    "comparison_row",
     "cumulative_effect",
     "list_experiments",
     "minimum_detectable_effect",
+    "per_user_std",
     "sample_size",
     "sequential_rho",
     "srm",

@@ -23,6 +23,7 @@ from metrics.experiments.statistics import (
     RatioStats,
     Stats,
     compare,
+    per_user_std,
 )
 
 Filters = Mapping[str, Any] | None
@@ -106,6 +107,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "is_control",
     "users",
     "mean",
+    "std",
     "control_mean",
     "absolute_effect",
     "absolute_ci_low",
@@ -462,6 +464,7 @@ def analyze(
                     "is_control": True,
                     "users": base.n,
                     "mean": base.mean,
+                    "std": per_user_std(base, kind),  # type: ignore[arg-type]
                     "control_mean": base.mean,
                     "status": "control",
                 }
@@ -479,7 +482,13 @@ def analyze(
                     sequential_tuning=sequential_tuning,
                     prior_sd=prior_sd,
                 )
-                flat = {**_row(result), "variant": variant, "is_control": False, "users": arm.n}
+                flat = {
+                    **comparison_row(result),
+                    "variant": variant,
+                    "is_control": False,
+                    "users": arm.n,
+                    "std": per_user_std(arm, kind),  # type: ignore[arg-type]
+                }
                 rows.append({**common, **flat})
 
     if correction is not None:
@@ -510,8 +519,8 @@ def _srm_check(
     return check.p_value, check.mismatch
 
 
-def _row(result: Comparison) -> dict[str, Any]:
-    """A comparison flattened into :data:`RESULT_COLUMNS` (intervals as low/high)."""
+def comparison_row(result: Comparison) -> dict[str, Any]:
+    """A comparison flattened into :data:`RESULT_COLUMNS`' names (intervals as low/high)."""
     abs_ci = result.absolute_ci or (None, None)
     rel_ci = result.relative_ci or (None, None)
     return {
@@ -750,7 +759,7 @@ def cumulative_effect(
                 sequential_tuning=sequential_tuning,
                 prior_sd=prior_sd,
             )
-            flat = _row(result)
+            flat = comparison_row(result)
             rows.append(
                 {
                     "day": day,

@@ -379,6 +379,21 @@ def compare(
     return _replace(base, **fields)
 
 
+def per_user_std(stats: Stats | RatioStats, kind: Kind = "mean") -> float | None:
+    """The spread of the metric between users (standard deviation; √(p(1−p)) for a rate).
+
+    What sample-size planning needs as ``std``; None when it cannot be estimated yet.
+    """
+    check_choice("kind", kind, KINDS)
+    if isinstance(stats, RatioStats):
+        variance = stats.variance
+    elif stats.n == 0 or (kind != "proportion" and stats.n < 2):
+        variance = None
+    else:
+        variance = _y_variance(stats, kind)
+    return math.sqrt(variance) if variance is not None and variance >= 0 else None
+
+
 # --- the arms, reduced to what the tests need ---------------------------------------------------
 
 
