@@ -1,0 +1,1445 @@
+"""Funnels (SPEC §4.3): where do we lose people on the way from one step to the next?
+
+Rule by rule these are PostHog's funnels; docs/funnels.md says the same in a PM's words, with the
+few places where we deliberately differ. The definitions the code implements, precisely:
+
+- **Events that count.** Only events inside the date range ``start..end`` (local calendar days in
+  ``tz``, both inclusive) count, for every step and every exclusion. A step matches an event by
+  name (``None`` matches any event) and by its property ``filters``.
+- **Attempts.** In an ordered or strict funnel an attempt starts at each step-1 event. Step k+1 is
+  reached by a matching event at or after step k's time (equal timestamps count) and no later than
+  step 1's time + ``window`` (inclusive). One event fills at most one step of an attempt, so a
+  step that repeats the previous step's event needs a second occurrence. Of all the ways to fill
+  the steps the attempt takes the earliest one (each step at its earliest possible time); its
+  times are the attempt's conversion times and the events its exclusions are judged against.
+- **Strict.** Each next step must be the user's very next event, of any name: no event of the user
+  may fall strictly between two consecutive steps. Events sharing a timestamp have no order among
+  themselves, so an event at the same instant as a step never breaks the chain. Among the chains
+  that reach the attempt's furthest step the attempt takes the one with the earliest times.
+- **Unordered.** An attempt starts at each of the user's step events and covers the window [start,
+  start + ``window``]; it reaches k when k distinct steps can each be given their own event inside
+  that window. Its k-th step is reached at the earliest instant by which k distinct steps are
+  done; conversion times are the gaps between those instants.
+- **Exclusions.** An exclusion event strictly after the attempt's from-step event and strictly
+  before its to-step event, or, when the attempt never reached the to-step, no later than step 1's
+  time + ``window``, spoils the attempt. In an unordered funnel an exclusion spans the whole
+  attempt (from its first event to its completion, or to the end of its window), whatever its
+  from/to steps say. A spoiled attempt does not count; a user all of whose attempts are spoiled is
+  not in the funnel. (PostHog drops the user whenever their *furthest* attempt is spoiled, even
+  when a shorter clean attempt exists; we keep the clean attempt.)
+- **Best attempt.** A user counts once, at the furthest step of their best clean attempt: the
+  earliest-starting one among those reaching the furthest step. ``users`` at step k counts users
+  who reached step k or beyond; conversion times come from the best attempt.
+- **Breakdown (first touch).** Each attempt takes the breakdown property of its first event (the
+  step-1 event; the anchor in an unordered funnel). A user counts once per value, at their best
+  attempt with that value.
+- **Still in window.** The data are seen up to the *horizon*: the last event in the data, or the
+  end of the date range when that comes first. An attempt is *open* when its window (step 1's time
+  plus ``window``) ends after the horizon: it could still convert. ``still_in_window`` at step k
+  counts the users who reached step k-1 but not step k and have an open clean attempt;
+  ``dropped_off`` at step k counts the others who reached step k-1 but not step k. So users(k-1) -
+  users(k) = dropped_off(k) + still_in_window(k).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from metrics._common import (
+    INTERVALS,
+    WEEK_STARTS,
+    Interval,
+    WeekStart,
+    add_periods,
+    as_lazy,
+    check_choice,
+    check_tz,
+    event_expr,
+    filter_expr,
+    local_date,
+    period_of,
+    period_start,
+    to_date,
+    utc_bounds,
+)
+from metrics.intervals import wilson_exprs
+
+Order = Literal["ordered", "strict", "unordered"]
+ORDERS: tuple[str, ...] = ("ordered", "strict", "unordered")
+
+#: Conversion-window units a page offers, PostHog's (a month is 31 days there too).
+WINDOW_UNITS: dict[str, dt.timedelta] = {
+    "second": dt.timedelta(seconds=1),
+    "minute": dt.timedelta(minutes=1),
+    "hour": dt.timedelta(hours=1),
+    "day": dt.timedelta(days=1),
+    "week": dt.timedelta(weeks=1),
+    "month": dt.timedelta(days=31),
+}
+
+#: Label of the next-event row for dropped users who did nothing afterwards.
+NO_LATER_EVENT = "(no later event)"
+
+__all__ = [
+    "NO_LATER_EVENT",
+    "ORDERS",
+    "WINDOW_UNITS",
+    "Exclusion",
+    "FunnelQuery",
+    "Order",
+    "Step",
+    "conversion_window",
+    "dropped_users",
+    "funnel",
+    "funnel_trends",
+    "funnel_users",
+    "next_events_after_drop",
+    "time_to_convert",
+]
+
+_US = 1_000_000
+_INF = np.iinfo(np.int64).max
+#: Steps are bits of a UInt64 signature.
+_MAX_STEPS = 60
+#: Bound on the subsets enumerated by the exact "can these steps each get their own event" check.
+_MAX_SUBSETS = 1 << 14
+
+I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
+Bools = npt.NDArray[np.bool_]
+
+
+# --------------------------------------------------------------------------------------------------
+# Parameters
+
+
+@dataclass(frozen=True)
+class Step:
+    """One funnel step: an event name (``None`` = any event), optional property filters, a label."""
+
+    event: str | None
+    filters: Mapping[str, Any] | None = None
+    label: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The label shown for the step: ``label``, else the event name."""
+        if self.label:
+            return self.label
+        return self.event if self.event is not None else "Any event"
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """An event that spoils an attempt between two steps (0-based; ``to_step=None``: the last)."""
+
+    event: str
+    from_step: int = 0
+    to_step: int | None = None
+    filters: Mapping[str, Any] | None = None
+
+
+def conversion_window(value: float, unit: str) -> dt.timedelta:
+    """A conversion window from a number and a unit (second, minute, hour, day, week, month)."""
+    check_choice("unit", unit, WINDOW_UNITS)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
+        raise ValueError(f"value must be a positive number, not {value!r}")
+    return WINDOW_UNITS[unit] * value
+
+
+@dataclass(frozen=True)
+class FunnelQuery:
+    """Everything that defines a funnel, checked once (the public functions build one)."""
+
+    steps: tuple[Step, ...]
+    window: dt.timedelta = dt.timedelta(days=14)
+    order: Order = "ordered"
+    exclusions: tuple[Exclusion, ...] = ()
+    breakdown: str | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+    tz: str = "UTC"
+    _resolved: tuple[tuple[int, int], ...] = field(default=(), repr=False, compare=False)
+
+    @classmethod
+    def build(
+        cls,
+        steps: Sequence[str | Step],
+        *,
+        window: dt.timedelta = dt.timedelta(days=14),
+        order: str = "ordered",
+        exclusions: Iterable[Exclusion] = (),
+        breakdown: str | None = None,
+        start: dt.date | dt.datetime | str | None = None,
+        end: dt.date | dt.datetime | str | None = None,
+        tz: str = "UTC",
+    ) -> FunnelQuery:
+        """Check and normalise the arguments of the public functions (ValueError names the one)."""
+        if isinstance(steps, str | Step) or not isinstance(steps, Sequence):
+            raise ValueError("steps must be a list of event names or Step objects")
+        norm: list[Step] = []
+        for i, step in enumerate(steps):
+            if isinstance(step, str):
+                norm.append(Step(step))
+            elif isinstance(step, Step):
+                if step.event is not None and not isinstance(step.event, str):
+                    raise ValueError(f"steps[{i}].event must be an event name or None")
+                _check_filters(f"steps[{i}].filters", step.filters)
+                norm.append(step)
+            else:
+                raise ValueError(f"steps[{i}] must be an event name or a Step, not {step!r}")
+        if not norm:
+            raise ValueError("steps must name at least one step")
+        if len(norm) > _MAX_STEPS:
+            raise ValueError(f"steps: at most {_MAX_STEPS} steps, not {len(norm)}")
+        if not isinstance(window, dt.timedelta) or window <= dt.timedelta(0):
+            raise ValueError(f"window must be a positive timedelta, not {window!r}")
+        check_choice("order", order, ORDERS)
+        if breakdown is not None and (not isinstance(breakdown, str) or not breakdown):
+            raise ValueError(f"breakdown must be a property (column) name, not {breakdown!r}")
+        check_tz(tz)
+        first = to_date(start, "start") if start is not None else None
+        last = to_date(end, "end") if end is not None else None
+        if first is not None and last is not None and last < first:
+            raise ValueError(f"end ({last}) is before start ({first})")
+        excl = tuple(exclusions)
+        resolved: list[tuple[int, int]] = []
+        n = len(norm)
+        for i, ex in enumerate(excl):
+            if not isinstance(ex, Exclusion):
+                raise ValueError(f"exclusions[{i}] must be an Exclusion, not {ex!r}")
+            if not isinstance(ex.event, str) or not ex.event:
+                raise ValueError(f"exclusions[{i}].event must be an event name")
+            _check_filters(f"exclusions[{i}].filters", ex.filters)
+            lo = ex.from_step
+            hi = n - 1 if ex.to_step is None else ex.to_step
+            if not isinstance(lo, int) or not isinstance(hi, int) or not 0 <= lo < hi <= n - 1:
+                raise ValueError(
+                    f"exclusions[{i}]: from_step ({ex.from_step}) and to_step ({ex.to_step}) "
+                    f"must be 0-based step indices with from_step < to_step <= {n - 1}"
+                )
+            for j, step in enumerate(norm):
+                if step.event == ex.event and _same_filters(step.filters, ex.filters):
+                    raise ValueError(
+                        f"exclusions[{i}]: {ex.event!r} with these filters is step {j + 1} itself"
+                    )
+            resolved.append((lo, hi))
+        return cls(
+            steps=tuple(norm),
+            window=window,
+            order=order,  # type: ignore[arg-type]
+            exclusions=excl,
+            breakdown=breakdown,
+            start=first,
+            end=last,
+            tz=tz,
+            _resolved=tuple(resolved),
+        )
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.steps)
+
+    @property
+    def labels(self) -> list[str]:
+        return [step.name for step in self.steps]
+
+    @property
+    def window_us(self) -> int:
+        return self.window // dt.timedelta(microseconds=1)
+
+    def bounds_us(self) -> tuple[int | None, int | None]:
+        """UTC microseconds [lo, hi) of the date range; None for an open side."""
+        lo = hi = None
+        if self.start is not None:
+            lo = _epoch_us(utc_bounds(self.start, self.start, self.tz)[0])
+        if self.end is not None:
+            hi = _epoch_us(utc_bounds(self.end, self.end, self.tz)[1])
+        return lo, hi
+
+    def columns_needed(self) -> set[str]:
+        cols = {"user_id", "event", "timestamp"}
+        for step in self.steps:
+            cols |= set((step.filters or {}).keys())
+        for ex in self.exclusions:
+            cols |= set((ex.filters or {}).keys())
+        if self.breakdown is not None:
+            cols.add(self.breakdown)
+        return cols
+
+
+def _check_filters(name: str, filters: object) -> None:
+    if filters is not None and not isinstance(filters, Mapping):
+        raise ValueError(f"{name} must be a mapping property -> value(s), not {filters!r}")
+
+
+def _norm_filters(filters: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+    out = []
+    for key, value in (filters or {}).items():
+        if isinstance(value, list | tuple | set | frozenset):
+            value = tuple(sorted(map(repr, value)))
+        out.append((key, value))
+    return tuple(sorted(out))
+
+
+def _same_filters(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
+    return _norm_filters(a) == _norm_filters(b)
+
+
+def _epoch_us(value: dt.datetime) -> int:
+    return (value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+
+
+def _step_expr(step: Step) -> pl.Expr:
+    return (event_expr(step.event) & filter_expr(step.filters)).fill_null(False)
+
+
+def _exclusion_expr(ex: Exclusion) -> pl.Expr:
+    return (event_expr(ex.event) & filter_expr(ex.filters)).fill_null(False)
+
+
+# --------------------------------------------------------------------------------------------------
+# Stage 1: the events that matter, per user in time order
+
+
+@dataclass
+class _Prepared:
+    """The relevant events sorted by (user, time) as arrays, plus what the attempts need."""
+
+    user_ids: pl.Series  # one per user run, in run order
+    user: I64  # run index of each row
+    ts: I64
+    sig: U64  # bit j: the event matches step j (0-based)
+    exc: U64  # bit x: the event matches exclusion x
+    user_end: I64  # one past the user's last row
+    tie_start: I64  # first row with the same (user, timestamp)
+    tie_end: I64  # one past the last row with the same (user, timestamp)
+    source_row: I64  # each sorted row's row in ``breakdown``
+    breakdown: pl.Series | None  # breakdown values, unsorted
+    horizon_us: int | None  # the last instant the data show (None: no data)
+
+
+def _in_range(query: FunnelQuery) -> pl.Expr:
+    ts = pl.col("timestamp").dt.epoch("us")
+    lo, hi = query.bounds_us()
+    keep = pl.lit(True)
+    if lo is not None:
+        keep = keep & (ts >= lo)
+    if hi is not None:
+        keep = keep & (ts < hi)
+    return keep
+
+
+def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepared:
+    lf = as_lazy(events)
+    schema = lf.collect_schema()
+    missing = sorted(c for c in query.columns_needed() if c not in schema)
+    if missing:
+        what = "breakdown" if query.breakdown in missing else "a step or exclusion filter"
+        raise ValueError(f"{what} names column(s) {missing} that the events do not have")
+    sig = pl.lit(0, dtype=pl.UInt64)
+    for j, step in enumerate(query.steps):
+        sig = sig | pl.when(_step_expr(step)).then(pl.lit(1 << j, dtype=pl.UInt64)).otherwise(0)
+    exc = pl.lit(0, dtype=pl.UInt64)
+    for x, ex in enumerate(query.exclusions):
+        exc = exc | pl.when(_exclusion_expr(ex)).then(pl.lit(1 << x, dtype=pl.UInt64)).otherwise(0)
+    user = pl.col("user_id").cast(pl.String)
+    cols = [
+        user.alias("user_id"),
+        # Users are sorted by a hash of their id (numbers sort far faster than strings); a second,
+        # independent hash catches the (astronomically rare) collision, which falls back to strings.
+        user.hash(seed=0).alias("_h"),
+        user.hash(seed=0x5EED_F00D).alias("_h2"),
+        pl.col("timestamp").dt.epoch("us").alias("ts"),
+        sig.cast(pl.UInt64).alias("sig"),
+        exc.cast(pl.UInt64).alias("exc"),
+    ]
+    if query.breakdown is not None:
+        cols.append(pl.col(query.breakdown).alias("_bd"))
+    keep = pl.col("user_id").is_not_null() & pl.col("timestamp").is_not_null() & _in_range(query)
+    rows = lf.filter(keep).select(cols)
+    # A strict funnel needs every event (any event between two steps breaks it); the others only
+    # the events that match a step or an exclusion.
+    if query.order != "strict":
+        rows = rows.filter((pl.col("sig") > 0) | (pl.col("exc") > 0))
+    if query.order != "unordered":
+        # Ordered and strict attempts live between a step-1 event and its window's end: events of a
+        # user before their first step-1 event or after their last one's window cannot matter, and
+        # users without a step-1 event are not in the funnel. Dropping them first makes the sort
+        # below (the costly part) much smaller on real logs.
+        first = (
+            rows.filter((pl.col("sig") & 1) > 0)
+            .group_by("_h")
+            .agg(pl.col("ts").min().alias("_lo"), pl.col("ts").max().alias("_hi"))
+        )
+        rows = (
+            rows.join(first, on="_h", how="inner")
+            .filter(
+                (pl.col("ts") >= pl.col("_lo")) & (pl.col("ts") <= pl.col("_hi") + query.window_us)
+            )
+            .drop("_lo", "_hi")
+        )
+    rows = rows.sort("_h", "ts")
+    horizon = lf.select(pl.col("timestamp").dt.epoch("us").max().alias("max_ts"))
+    frame, last = pl.collect_all([rows, horizon])
+    max_ts = last.item(0, 0)
+    _, hi = query.bounds_us()
+    horizon_us: int | None = None
+    if max_ts is not None:
+        horizon_us = int(max_ts) if hi is None else min(int(max_ts), hi - 1)
+    elif hi is not None:
+        horizon_us = hi - 1
+
+    n = frame.height
+    h = frame.get_column("_h").to_numpy()
+    h2 = frame.get_column("_h2").to_numpy()
+    new_user = np.ones(n, dtype=bool)
+    new_user[1:] = h[1:] != h[:-1]
+    if n > 1 and bool((h2[1:] != h2[:-1])[~new_user[1:]].any()):
+        # Two users share a hash: sort by the ids themselves.
+        frame = frame.sort("user_id", "ts")
+        users = frame.get_column("user_id")
+        new_user[1:] = (users.slice(1) != users.slice(0, n - 1)).to_numpy()
+    tsv = frame.get_column("ts").to_numpy().astype(np.int64, copy=False)
+    new_tie = new_user.copy()
+    new_tie[1:] |= tsv[1:] != tsv[:-1]
+    starts = np.flatnonzero(new_user)
+    return _Prepared(
+        user_ids=frame.get_column("user_id").gather(pl.Series(starts, dtype=pl.Int64)),
+        user=np.cumsum(new_user, dtype=np.int64) - 1,
+        ts=tsv,
+        sig=frame.get_column("sig").to_numpy().astype(np.uint64, copy=False),
+        exc=frame.get_column("exc").to_numpy().astype(np.uint64, copy=False),
+        user_end=_run_end(new_user),
+        tie_start=_run_start(new_tie),
+        tie_end=_run_end(new_tie),
+        source_row=np.arange(n, dtype=np.int64),
+        breakdown=frame.get_column("_bd") if query.breakdown is not None else None,
+        horizon_us=horizon_us,
+    )
+
+
+def _run_start(new: Bools) -> I64:
+    """For each row, the first row of its run (runs start where ``new`` is true)."""
+    idx = np.where(new, np.arange(new.size, dtype=np.int64), 0)
+    return np.maximum.accumulate(idx) if new.size else idx
+
+
+def _run_end(new: Bools) -> I64:
+    """For each row, one past the last row of its run."""
+    n = new.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    last = np.ones(n, dtype=bool)
+    last[:-1] = new[1:]
+    idx = np.where(last, np.arange(1, n + 1, dtype=np.int64), n + 1)
+    return np.minimum.accumulate(idx[::-1])[::-1]
+
+
+# --------------------------------------------------------------------------------------------------
+# Stage 2: matching steps to events. Events with the same signature (the set of steps they match)
+# are interchangeable; an "atom" is one such signature. Whether a set of steps can each get their
+# own event among given events is Hall's condition, checked over subsets of atoms.
+
+
+@dataclass
+class _Atom:
+    sig: int
+    steps: frozenset[int]
+    prefix: I64  # prefix[i] = number of the atom's rows before row i (length n + 1)
+    rows: I64  # the atom's rows, in order
+
+
+@dataclass
+class _Component:
+    """Steps linked by shared atoms; Hall's condition is checked per component."""
+
+    steps: tuple[int, ...]
+    atoms: tuple[int, ...]
+    #: (atoms in S, steps all of whose atoms are in S), for every subset S of ``atoms``.
+    subsets: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]
+
+
+@dataclass
+class _Matcher:
+    atoms: list[_Atom]
+    comp_of: list[int]  # component index of each step
+    comps: list[_Component]
+    step_atoms: list[tuple[int, ...]]  # atom indices holding each step
+
+
+def _matcher(prep: _Prepared, n_steps: int) -> _Matcher:
+    sigs = pl.Series(prep.sig).unique().sort().to_numpy()
+    sigs = sigs[sigs > 0]
+    atoms: list[_Atom] = []
+    for value in sigs.tolist():
+        is_atom = prep.sig == np.uint64(value)
+        prefix = np.zeros(prep.sig.size + 1, dtype=np.int64)
+        np.cumsum(is_atom, out=prefix[1:])
+        steps = frozenset(j for j in range(n_steps) if value >> j & 1)
+        atoms.append(_Atom(int(value), steps, prefix, np.flatnonzero(is_atom).astype(np.int64)))
+    step_atoms = [
+        tuple(a for a, atom in enumerate(atoms) if j in atom.steps) for j in range(n_steps)
+    ]
+    # Union-find over steps joined by atoms.
+    parent = list(range(n_steps))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for atom in atoms:
+        first, *rest = sorted(atom.steps)
+        for other in rest:
+            parent[find(other)] = find(first)
+    roots: dict[int, list[int]] = {}
+    for j in range(n_steps):
+        roots.setdefault(find(j), []).append(j)
+    comps: list[_Component] = []
+    comp_of = [0] * n_steps
+    for members in roots.values():
+        comp_atoms = tuple(sorted({a for j in members for a in step_atoms[j]}))
+        if (1 << len(comp_atoms)) > _MAX_SUBSETS:
+            raise ValueError(
+                "steps: too many overlapping step definitions (the same event with different "
+                "filters) to match exactly; simplify the steps' filters"
+            )
+        subsets = []
+        for size in range(len(comp_atoms) + 1):
+            for chosen in itertools.combinations(comp_atoms, size):
+                inside = set(chosen)
+                covered = tuple(j for j in members if set(step_atoms[j]) <= inside)
+                subsets.append((chosen, covered))
+        for j in members:
+            comp_of[j] = len(comps)
+        comps.append(_Component(tuple(members), comp_atoms, tuple(subsets)))
+    return _Matcher(atoms, comp_of, comps, step_atoms)
+
+
+def _gather(values: I64, idx: I64, ok: Bools, fill: int = _INF) -> I64:
+    """``values[idx]`` where ``ok``, else ``fill`` (idx may be out of range where not ok)."""
+    if values.size == 0:
+        return np.full(idx.shape, fill, dtype=np.int64)
+    safe = np.where(ok, idx, 0)
+    return np.where(ok, values[np.clip(safe, 0, values.size - 1)], fill)
+
+
+def _first_after(atom: _Atom, pos: I64, user_end: I64, ts: I64) -> tuple[I64, I64]:
+    """(time, row) of the atom's event at position ``pos`` when it is the user's, else INF, -1."""
+    ok = pos < atom.rows.size
+    row = _gather(atom.rows, pos, ok, fill=-1)
+    ok &= (row >= 0) & (row < user_end)
+    return np.where(ok, ts[np.clip(row, 0, None)], _INF), np.where(ok, row, -1)
+
+
+def _block_fits(
+    m: _Matcher, j: int, block_start: I64, first_atom: I64, counts: dict[int, I64]
+) -> Bools:
+    """Whether steps block_start..j (0-based) can each get their own event among those counted.
+
+    ``counts`` holds, per atom, the events at the block's instant. When the block holds step 0,
+    that step is the attempt's own first event (of atom ``first_atom``): it is set aside with it.
+    """
+    comp = m.comps[m.comp_of[j]]
+    fits = np.ones(block_start.shape, dtype=bool)
+    holds_first = block_start == 0
+    for chosen, covered in comp.subsets:
+        need = np.zeros(block_start.shape, dtype=np.int64)
+        for s in covered:
+            if s > j:
+                continue
+            inside = block_start <= s
+            if s == 0:
+                inside &= ~holds_first
+            need += inside
+        have = np.zeros(block_start.shape, dtype=np.int64)
+        for a in chosen:
+            have += counts[a] - (holds_first & (first_atom == a))
+        fits &= need <= have
+    return fits
+
+
+def _matching_size(m: _Matcher, counts: dict[int, I64], shape: tuple[int, ...]) -> I64:
+    """How many steps can each get their own event among the counted events (Kőnig: the deficiency
+    version of Hall's theorem, max over closed step sets)."""
+    total = np.zeros(shape, dtype=np.int64)
+    for comp in m.comps:
+        worst = np.zeros(shape, dtype=np.int64)
+        for chosen, covered in comp.subsets:
+            deficiency = np.full(shape, len(covered), dtype=np.int64)
+            for a in chosen:
+                deficiency -= counts[a]
+            worst = np.maximum(worst, deficiency)
+        total += len(comp.steps) - worst
+    return total
+
+
+@dataclass
+class _Attempts:
+    """One row per attempt: where it starts, how far it gets, when each step happened."""
+
+    row: I64  # the attempt's first event (a row of _Prepared)
+    reached: I64  # steps reached (1..n)
+    times: I64  # (attempts, n_steps) µs, _INF past ``reached``
+    spoiled: Bools
+
+
+def _ordered_attempts(prep: _Prepared, m: _Matcher, query: FunnelQuery) -> _Attempts:
+    n_steps, window = query.n_steps, query.window_us
+    start_rows = np.flatnonzero(prep.sig & np.uint64(1)).astype(np.int64)
+    count = start_rows.size
+    times = np.full((count, n_steps), _INF, dtype=np.int64)
+    tie_ends = np.full((count, n_steps), -1, dtype=np.int64)
+    t1 = prep.ts[start_rows]
+    user_end = prep.user_end[start_rows]
+    first_atom = _atom_index(m, prep.sig[start_rows])
+    times[:, 0] = t1
+    tie_ends[:, 0] = prep.tie_end[start_rows]
+    alive = np.ones(count, dtype=bool)
+    reached = np.ones(count, dtype=np.int64)
+    at, g_start, g_end = t1.copy(), prep.tie_start[start_rows], prep.tie_end[start_rows]
+    block = np.zeros(count, dtype=np.int64)
+    for j in range(1, n_steps):
+        counts = {
+            a: m.atoms[a].prefix[g_end] - m.atoms[a].prefix[g_start]
+            for a in m.comps[m.comp_of[j]].atoms
+        }
+        stay = alive & _block_fits(m, j, block, first_atom, counts)
+        nxt_t = np.full(count, _INF, dtype=np.int64)
+        nxt_row = np.full(count, -1, dtype=np.int64)
+        for a in m.step_atoms[j]:
+            atom = m.atoms[a]
+            t_a, row_a = _first_after(atom, atom.prefix[g_end], user_end, prep.ts)
+            better = t_a < nxt_t
+            nxt_t = np.where(better, t_a, nxt_t)
+            nxt_row = np.where(better, row_a, nxt_row)
+        new_t = np.where(stay, at, nxt_t)
+        ok = alive & (new_t != _INF) & (new_t - t1 <= window)
+        moved = ok & ~stay
+        safe = np.clip(nxt_row, 0, None)
+        g_start = np.where(moved, prep.tie_start[safe], g_start)
+        g_end = np.where(moved, prep.tie_end[safe], g_end)
+        block = np.where(moved, j, block)
+        at = np.where(ok, new_t, at)
+        times[:, j] = np.where(ok, new_t, _INF)
+        tie_ends[:, j] = np.where(ok, g_end, -1)
+        reached += ok
+        alive = ok
+    spoiled = _spoiled_ordered(prep, query, start_rows, reached, times, tie_ends)
+    return _Attempts(start_rows, reached, times, spoiled)
+
+
+def _strict_attempts(prep: _Prepared, m: _Matcher, query: FunnelQuery) -> _Attempts:
+    """Strict order: a small exact search. A state is (instant, first step placed at that instant);
+    from it the next step either joins the instant (if the steps there can still each get their own
+    event) or takes the user's very next instant. Per state the earliest history is kept."""
+    n_steps, window = query.n_steps, query.window_us
+    start_rows = np.flatnonzero(prep.sig & np.uint64(1)).astype(np.int64)
+    count = start_rows.size
+    t1 = prep.ts[start_rows]
+    best_times = np.full((count, n_steps), _INF, dtype=np.int64)
+    best_ties = np.full((count, n_steps), -1, dtype=np.int64)
+    best_times[:, 0] = t1
+    best_ties[:, 0] = prep.tie_end[start_rows]
+    reached = np.ones(count, dtype=np.int64)
+    # The live states, one row each.
+    owner = np.arange(count, dtype=np.int64)
+    g_start = prep.tie_start[start_rows].copy()
+    g_end = prep.tie_end[start_rows].copy()
+    block = np.zeros(count, dtype=np.int64)
+    hist = best_times.copy()
+    ties = best_ties.copy()
+    first_atom_all = _atom_index(m, prep.sig[start_rows])
+    for j in range(1, n_steps):
+        if owner.size == 0:
+            break
+        user_end = prep.user_end[start_rows[owner]]
+        at = hist[:, j - 1]
+        counts = {
+            a: m.atoms[a].prefix[g_end] - m.atoms[a].prefix[g_start]
+            for a in m.comps[m.comp_of[j]].atoms
+        }
+        stay = _block_fits(m, j, block, first_atom_all[owner], counts)
+        # The user's next instant (any event), and whether a step-j event happens then.
+        has_next = g_end < user_end
+        next_t = _gather(prep.ts, g_end, has_next)
+        move = has_next & (next_t - t1[owner] <= window)
+        next_end = np.where(
+            has_next, prep.tie_end[np.clip(g_end, 0, max(prep.ts.size - 1, 0))], g_end
+        )
+        step_there = np.zeros(owner.size, dtype=bool)
+        for a in m.step_atoms[j]:
+            prefix = m.atoms[a].prefix
+            step_there |= prefix[next_end] > prefix[g_end]
+        move &= step_there
+        stay &= at - t1[owner] <= window
+        keep_idx = np.concatenate([np.flatnonzero(stay), np.flatnonzero(move)])
+        moved = np.concatenate([np.zeros(int(stay.sum()), bool), np.ones(int(move.sum()), bool)])
+        if keep_idx.size == 0:
+            owner = keep_idx
+            break
+        owner = owner[keep_idx]
+        g_start = np.where(moved, g_end[keep_idx], g_start[keep_idx])
+        g_end = np.where(moved, next_end[keep_idx], g_end[keep_idx])
+        block = np.where(moved, j, block[keep_idx])
+        hist = hist[keep_idx].copy()
+        ties = ties[keep_idx].copy()
+        hist[:, j] = prep.ts[g_start]
+        ties[:, j] = g_end
+        # One state per (attempt, instant, block start): keep the earliest history.
+        keys = [hist[:, c] for c in range(j, 0, -1)] + [block, g_start, owner]
+        order = np.lexsort(keys)
+        owner, g_start, g_end, block = owner[order], g_start[order], g_end[order], block[order]
+        hist, ties = hist[order], ties[order]
+        first = np.ones(owner.size, dtype=bool)
+        first[1:] = (
+            (owner[1:] != owner[:-1]) | (g_start[1:] != g_start[:-1]) | (block[1:] != block[:-1])
+        )
+        owner, g_start, g_end, block = owner[first], g_start[first], g_end[first], block[first]
+        hist, ties = hist[first], ties[first]
+        # The attempt's best so far: its earliest history among live states.
+        order = np.lexsort([hist[:, c] for c in range(j, 0, -1)] + [owner])
+        lead = np.ones(order.size, dtype=bool)
+        lead[1:] = owner[order][1:] != owner[order][:-1]
+        winners = order[lead]
+        best_times[owner[winners]] = hist[winners]
+        best_ties[owner[winners]] = ties[winners]
+        reached[owner[winners]] = j + 1
+    spoiled = _spoiled_ordered(prep, query, start_rows, reached, best_times, best_ties)
+    return _Attempts(start_rows, reached, best_times, spoiled)
+
+
+def _atom_index(m: _Matcher, sigs: U64) -> I64:
+    out = np.full(sigs.shape, -1, dtype=np.int64)
+    for a, atom in enumerate(m.atoms):
+        out[sigs == np.uint64(atom.sig)] = a
+    return out
+
+
+def _exclusion_rows(prep: _Prepared, x: int) -> tuple[I64, I64]:
+    is_x = (prep.exc >> np.uint64(x)) & np.uint64(1) == 1
+    prefix = np.zeros(prep.exc.size + 1, dtype=np.int64)
+    np.cumsum(is_x, out=prefix[1:])
+    return prefix, np.flatnonzero(is_x).astype(np.int64)
+
+
+def _first_exclusion_after(prep: _Prepared, x: int, after_row: I64, user_end: I64) -> I64:
+    """Time of the user's first exclusion-x event at or after row ``after_row`` (INF: none)."""
+    prefix, rows = _exclusion_rows(prep, x)
+    pos = prefix[np.clip(after_row, 0, prefix.size - 1)]
+    ok = (after_row >= 0) & (pos < rows.size)
+    row = _gather(rows, pos, ok, fill=-1)
+    ok &= (row >= 0) & (row < user_end)
+    return np.where(ok, prep.ts[np.clip(row, 0, None)], _INF)
+
+
+def _spoiled_ordered(
+    prep: _Prepared,
+    query: FunnelQuery,
+    start_rows: I64,
+    reached: I64,
+    times: I64,
+    tie_ends: I64,
+) -> Bools:
+    spoiled = np.zeros(start_rows.size, dtype=bool)
+    if not query.exclusions or start_rows.size == 0:
+        return spoiled
+    user_end = prep.user_end[start_rows]
+    window_end = times[:, 0] + query.window_us
+    for x, (lo, hi) in enumerate(query._resolved):
+        # Rows after the from-step's instant hold the events strictly after it.
+        t_x = _first_exclusion_after(prep, x, tie_ends[:, lo], user_end)
+        got_to = reached > hi
+        hit = np.where(got_to, t_x < times[:, hi], t_x <= window_end)
+        spoiled |= (reached > lo) & hit
+    return spoiled
+
+
+def _unordered_attempts(prep: _Prepared, m: _Matcher, query: FunnelQuery) -> _Attempts:
+    n_steps, window = query.n_steps, query.window_us
+    step_mask = np.uint64((1 << n_steps) - 1)
+    anchors = np.flatnonzero(prep.sig & step_mask).astype(np.int64)
+    count = anchors.size
+    a_t = prep.ts[anchors]
+    g_start = prep.tie_start[anchors]
+    user_end = prep.user_end[anchors]
+    w_end = _search_after(prep.ts, g_start, user_end, a_t + window)
+    # Candidate events: per atom, its first few events inside the window (no more can be used).
+    cand_t: list[I64] = []
+    cand_atom: list[int] = []
+    for a, atom in enumerate(m.atoms):
+        base = atom.prefix[g_start]
+        limit = atom.prefix[w_end]
+        for r in range(len(atom.steps)):
+            pos = base + r
+            ok = pos < limit
+            row = _gather(atom.rows, pos, ok, fill=-1)
+            cand_t.append(np.where(ok, prep.ts[np.clip(row, 0, None)], _INF))
+            cand_atom.append(a)
+    counts = {a: atom.prefix[w_end] - atom.prefix[g_start] for a, atom in enumerate(m.atoms)}
+    reached = _matching_size(m, counts, (count,))
+    times = np.full((count, n_steps), _INF, dtype=np.int64)
+    if cand_t:
+        cand = np.stack(cand_t, axis=1)
+        # Size of the best matching among the candidates up to each candidate's instant.
+        done_by = np.zeros(cand.shape, dtype=np.int64)
+        for c in range(cand.shape[1]):
+            upto = cand <= cand[:, [c]]
+            part = {
+                a: upto[:, [i for i, ca in enumerate(cand_atom) if ca == a]].sum(axis=1)
+                for a in range(len(m.atoms))
+            }
+            done_by[:, c] = np.where(cand[:, c] == _INF, 0, _matching_size(m, part, (count,)))
+        for k in range(n_steps):
+            at_k = np.where(done_by >= k + 1, cand, _INF).min(axis=1)
+            times[:, k] = np.where(reached > k, at_k, _INF)
+    spoiled = np.zeros(count, dtype=bool)
+    if query.exclusions:
+        complete = times[:, n_steps - 1]
+        for x in range(len(query.exclusions)):
+            t_x = _first_exclusion_after(prep, x, prep.tie_end[anchors], user_end)
+            spoiled |= np.where(reached == n_steps, t_x < complete, t_x <= a_t + window)
+    return _Attempts(anchors, reached, times, spoiled)
+
+
+def _search_after(ts: I64, lo: I64, hi: I64, target: I64) -> I64:
+    """Per row, the first index in [lo, hi) whose ts > target (hi when none): a vectorised bisection
+    inside each user's time-sorted rows."""
+    lo, hi = lo.copy(), hi.copy()
+    for _ in range(max(1, int(ts.size).bit_length() + 1)):
+        active = lo < hi
+        if not active.any():
+            break
+        mid = (lo + hi) // 2
+        go_right = active & (ts[np.clip(mid, 0, max(ts.size - 1, 0))] <= target)
+        lo = np.where(go_right, mid + 1, lo)
+        hi = np.where(active & ~go_right, mid, hi)
+    return lo
+
+
+@dataclass
+class _Run:
+    """Every attempt of every user, as arrays (one entry per attempt)."""
+
+    query: FunnelQuery
+    user_ids: pl.Series  # one per user (``user`` indexes it)
+    user: I64
+    breakdown: pl.Series | None
+    reached: I64
+    times: I64  # (attempts, n_steps) µs, _INF past ``reached``
+    spoiled: Bools
+    horizon_us: int | None
+
+
+def _run(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Run:
+    prep = _prepare(events, query)
+    n = query.n_steps
+    if prep.ts.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        bd = prep.breakdown.clear() if prep.breakdown is not None else None
+        return _Run(
+            query,
+            prep.user_ids,
+            empty,
+            bd,
+            empty,
+            np.zeros((0, n), dtype=np.int64),
+            np.zeros(0, dtype=bool),
+            prep.horizon_us,
+        )
+    m = _matcher(prep, n)
+    if query.order == "unordered":
+        att = _unordered_attempts(prep, m, query)
+    elif query.order == "strict":
+        att = _strict_attempts(prep, m, query)
+    else:
+        att = _ordered_attempts(prep, m, query)
+    bd = None
+    if prep.breakdown is not None:
+        bd = prep.breakdown.gather(pl.Series(prep.source_row[att.row], dtype=pl.Int64))
+    return _Run(
+        query,
+        prep.user_ids,
+        prep.user[att.row],
+        bd,
+        att.reached,
+        att.times,
+        att.spoiled,
+        prep.horizon_us,
+    )
+
+
+def _keys(query: FunnelQuery) -> list[str]:
+    return ["_bd"] if query.breakdown is not None else []
+
+
+def _codes(values: pl.Series) -> I64:
+    """Equal values get equal integers (null included), for grouping with numpy."""
+    if values.dtype == pl.Null:
+        return np.zeros(values.len(), dtype=np.int64)
+    ranks = values.rank("dense").fill_null(0)
+    return ranks.to_numpy().astype(np.int64)
+
+
+def _best(run: _Run, period: I64 | None = None) -> pl.DataFrame:
+    """One row per user (per breakdown value, per period if given): their best clean attempt (the
+    furthest step, then the earliest start, then the earliest times) and ``open``: whether any of
+    their clean attempts is still inside its window at the horizon.
+
+    Columns: user_id, [_bd], [_period], reached, t_1..t_n (µs, null past ``reached``), open.
+    """
+    n = run.query.n_steps
+    clean = np.flatnonzero(~run.spoiled)
+    user = run.user[clean]
+    reached = run.reached[clean]
+    times = run.times[clean]
+    groups = [user]
+    bd = None
+    if run.breakdown is not None:
+        bd = run.breakdown.gather(pl.Series(clean, dtype=pl.Int64))
+        groups.append(_codes(bd))
+    if period is not None:
+        groups.append(period[clean])
+    keys = [times[:, c] for c in range(n - 1, -1, -1)] + [-reached] + groups[::-1]
+    order = np.lexsort(keys) if clean.size else clean
+    new = np.zeros(order.size, dtype=bool)
+    new[:1] = True
+    for g in groups:
+        sorted_g = g[order]
+        new[1:] |= sorted_g[1:] != sorted_g[:-1]
+    starts = np.flatnonzero(new)
+    first = order[starts]
+    horizon = run.horizon_us if run.horizon_us is not None else np.iinfo(np.int64).min
+    still_open = times[order, 0] + run.query.window_us > horizon
+    is_open = np.logical_or.reduceat(still_open, starts) if starts.size else still_open[:0]
+    cols: list[pl.Series] = [run.user_ids.gather(pl.Series(user[first], dtype=pl.Int64))]
+    if bd is not None:
+        cols.append(bd.gather(pl.Series(first, dtype=pl.Int64)).alias("_bd"))
+    if period is not None:
+        cols.append(pl.Series("_period", period[clean][first], dtype=pl.Int64))
+    cols.append(pl.Series("reached", reached[first], dtype=pl.Int64))
+    for k in range(n):
+        t = times[first, k]
+        cols.append(pl.Series(f"t_{k + 1}", np.where(t == _INF, 0, t), dtype=pl.Int64))
+    cols.append(pl.Series("open", is_open, dtype=pl.Boolean))
+    frame = pl.DataFrame(cols).rename({cols[0].name: "user_id"})
+    return frame.with_columns(
+        pl.when(pl.col("reached") > k).then(pl.col(f"t_{k + 1}")).alias(f"t_{k + 1}")
+        for k in range(n)
+    )
+
+
+def _stats(best: pl.DataFrame, query: FunnelQuery, keys: list[str]) -> pl.DataFrame:
+    n = query.n_steps
+    aggs: list[pl.Expr] = []
+    for k in range(1, n + 1):
+        aggs.append((pl.col("reached") >= k).sum().cast(pl.Int64).alias(f"users_{k}"))
+        if k == 1:
+            continue
+        aggs.append(
+            ((pl.col("reached") == k - 1) & pl.col("open")).sum().cast(pl.Int64).alias(f"still_{k}")
+        )
+        gap = (pl.col(f"t_{k}") - pl.col(f"t_{k - 1}")).cast(pl.Float64) / _US
+        aggs += [gap.median().alias(f"median_{k}"), gap.mean().alias(f"mean_{k}")]
+    wide = best.group_by(keys, maintain_order=True).agg(aggs) if keys else best.select(aggs)
+    parts = []
+    for k in range(1, n + 1):
+        parts.append(
+            wide.select(
+                *keys,
+                pl.lit(k, dtype=pl.Int64).alias("step"),
+                pl.lit(query.labels[k - 1], dtype=pl.String).alias("event"),
+                pl.col(f"users_{k}").alias("users"),
+                pl.col(f"users_{k - 1}" if k > 1 else "users_1").alias("_prev"),
+                pl.col("users_1").alias("_first"),
+                (pl.col(f"still_{k}") if k > 1 else pl.lit(0, dtype=pl.Int64)).alias(
+                    "still_in_window"
+                ),
+                (pl.col(f"median_{k}") if k > 1 else pl.lit(None, dtype=pl.Float64)).alias(
+                    "median_seconds_to_convert"
+                ),
+                (pl.col(f"mean_{k}") if k > 1 else pl.lit(None, dtype=pl.Float64)).alias(
+                    "mean_seconds_to_convert"
+                ),
+            )
+        )
+    long = pl.concat(parts, how="vertical")
+    rate = _rate("users", "_first")
+    step_rate = _rate("users", "_prev")
+    out = long.with_columns(
+        rate.alias("conversion_rate"),
+        *wilson_exprs("users", "_first", prefix="conversion_rate"),
+        step_rate.alias("step_conversion_rate"),
+        *wilson_exprs("users", "_prev", prefix="step_conversion_rate"),
+        pl.when(pl.col("step") > 1)
+        .then(pl.col("_prev") - pl.col("users") - pl.col("still_in_window"))
+        .otherwise(0)
+        .cast(pl.Int64)
+        .alias("dropped_off"),
+    )
+    columns = [
+        *keys,
+        "step",
+        "event",
+        "users",
+        "conversion_rate",
+        "conversion_rate_ci_low",
+        "conversion_rate_ci_high",
+        "step_conversion_rate",
+        "step_conversion_rate_ci_low",
+        "step_conversion_rate_ci_high",
+        "median_seconds_to_convert",
+        "mean_seconds_to_convert",
+        "dropped_off",
+        "still_in_window",
+    ]
+    out = out.select(columns)
+    if keys:
+        out = out.sort([*keys, "step"], nulls_last=True, maintain_order=True)
+    return out
+
+
+def _rate(num: str, den: str) -> pl.Expr:
+    # Nobody in the denominator is a 0% rate (never 100%); its interval is null.
+    return (
+        pl.when(pl.col(den) > 0)
+        .then(pl.col(num).cast(pl.Float64) / pl.col(den).cast(pl.Float64))
+        .otherwise(0.0)
+    )
+
+
+def _rename_breakdown(frame: pl.DataFrame, query: FunnelQuery) -> pl.DataFrame:
+    if query.breakdown is None or "_bd" not in frame.columns:
+        return frame
+    return frame.rename({"_bd": query.breakdown})
+
+
+# --------------------------------------------------------------------------------------------------
+# Public functions
+
+
+def funnel(
+    events: pl.DataFrame | pl.LazyFrame,
+    steps: Sequence[str | Step],
+    *,
+    window: dt.timedelta = dt.timedelta(days=14),
+    order: Order = "ordered",
+    exclusions: Iterable[Exclusion] = (),
+    breakdown: str | None = None,
+    start: dt.date | dt.datetime | str | None = None,
+    end: dt.date | dt.datetime | str | None = None,
+    tz: str = "UTC",
+) -> pl.DataFrame:
+    """How many users reached each step of the funnel, and how many of them went on to the next.
+
+    One row per step (per breakdown value): ``users`` who reached the step or beyond, the share of
+    step-1 users (``conversion_rate``) and of the previous step's users (``step_conversion_rate``),
+    each with a 95% Wilson interval, the median and mean seconds from the previous step (over users
+    who reached this step; null at step 1), and of the users who reached the previous step but not
+    this one, how many have ``dropped_off`` and how many are ``still_in_window`` (their conversion
+    window is still open at the end of the data). The rules are in the module docstring.
+    """
+    query = FunnelQuery.build(
+        steps,
+        window=window,
+        order=order,
+        exclusions=exclusions,
+        breakdown=breakdown,
+        start=start,
+        end=end,
+        tz=tz,
+    )
+    best = _best(_run(events, query))
+    return _rename_breakdown(_stats(best, query, _keys(query)), query)
+
+
+def funnel_users(
+    events: pl.DataFrame | pl.LazyFrame,
+    steps: Sequence[str | Step],
+    *,
+    window: dt.timedelta = dt.timedelta(days=14),
+    order: Order = "ordered",
+    exclusions: Iterable[Exclusion] = (),
+    breakdown: str | None = None,
+    start: dt.date | dt.datetime | str | None = None,
+    end: dt.date | dt.datetime | str | None = None,
+    tz: str = "UTC",
+) -> pl.DataFrame:
+    """Each user in the funnel: how far they got and when they reached each step.
+
+    One row per user (per breakdown value) with ``reached`` (the furthest step of their best
+    attempt), ``step_1_at`` .. ``step_n_at`` (UTC; null past ``reached``) and ``still_in_window``
+    (a clean attempt of theirs is still inside its conversion window at the end of the data).
+    """
+    query = FunnelQuery.build(
+        steps,
+        window=window,
+        order=order,
+        exclusions=exclusions,
+        breakdown=breakdown,
+        start=start,
+        end=end,
+        tz=tz,
+    )
+    return _user_table(events, query)
+
+
+def _user_table(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> pl.DataFrame:
+    keys = _keys(query)
+    best = _best(_run(events, query))
+    stamp = pl.Datetime("us", "UTC")
+    out = best.select(
+        "user_id",
+        *keys,
+        "reached",
+        *[pl.col(f"t_{k}").cast(stamp).alias(f"step_{k}_at") for k in range(1, query.n_steps + 1)],
+        pl.col("open").alias("still_in_window"),
+    )
+    return _rename_breakdown(out.sort(["user_id", *keys], nulls_last=True), query)
+
+
+def funnel_trends(
+    events: pl.DataFrame | pl.LazyFrame,
+    steps: Sequence[str | Step],
+    *,
+    interval: Interval = "day",
+    week_start: WeekStart = "monday",
+    from_step: int = 1,
+    to_step: int | None = None,
+    window: dt.timedelta = dt.timedelta(days=14),
+    order: Order = "ordered",
+    exclusions: Iterable[Exclusion] = (),
+    breakdown: str | None = None,
+    start: dt.date | dt.datetime | str | None = None,
+    end: dt.date | dt.datetime | str | None = None,
+    tz: str = "UTC",
+) -> pl.DataFrame:
+    """Conversion over time: of the users who entered the funnel in each day/week/month, the share
+    who went on to convert.
+
+    A user enters in a period when an attempt of theirs starts there (in ``tz``) and reaches
+    ``from_step`` (1-based, default 1); they count once per period, at their best attempt started in
+    it, and ``converted`` when that attempt reaches ``to_step`` (default: the last step). Columns:
+    ``period_start`` (Date), [breakdown], ``entered``, ``converted``, ``conversion_rate`` with its
+    Wilson interval, and ``still_in_window`` (entered, not converted, conversion window still open).
+    Periods without entries appear with zeros, from the period holding ``start`` (else the first
+    entry) to the one holding ``end`` (else the last entry).
+    """
+    check_choice("interval", interval, INTERVALS)
+    check_choice("week_start", week_start, WEEK_STARTS)
+    query = FunnelQuery.build(
+        steps,
+        window=window,
+        order=order,
+        exclusions=exclusions,
+        breakdown=breakdown,
+        start=start,
+        end=end,
+        tz=tz,
+    )
+    lo, hi = _step_range(query, from_step, to_step)
+    run = _run(events, query)
+    keys = _keys(query)
+    # Each attempt's period: the local day (in tz) of its first event, as days since 1970-01-01.
+    starts = pl.Series("t", run.times[:, 0], dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+    periods = (
+        pl.DataFrame([starts])
+        .select(period_start(local_date(tz, "t"), interval, week_start).cast(pl.Int32))
+        .to_series()
+        .to_numpy()
+        .astype(np.int64)
+    )
+    per_user = _best(run, periods).with_columns(
+        pl.col("_period").cast(pl.Int32).cast(pl.Date).alias("period_start")
+    )
+    entered = pl.col("reached") >= lo
+    converted = pl.col("reached") >= hi
+    agg = [
+        entered.sum().cast(pl.Int64).alias("entered"),
+        (entered & converted).sum().cast(pl.Int64).alias("converted"),
+        (entered & ~converted & pl.col("open")).sum().cast(pl.Int64).alias("still_in_window"),
+    ]
+    counts = per_user.group_by([*keys, "period_start"]).agg(agg)
+    grid = _period_grid(counts, query, interval, week_start)
+    if keys:
+        values = counts.select(keys).unique()
+        grid = values.join(grid, how="cross")
+    out = grid.join(counts, on=[*keys, "period_start"], how="left", nulls_equal=True).with_columns(
+        pl.col("entered", "converted", "still_in_window").fill_null(0)
+    )
+    out = out.with_columns(
+        _rate("converted", "entered").alias("conversion_rate"),
+        *wilson_exprs("converted", "entered", prefix="conversion_rate"),
+    ).select(
+        "period_start",
+        *keys,
+        "entered",
+        "converted",
+        "conversion_rate",
+        "conversion_rate_ci_low",
+        "conversion_rate_ci_high",
+        "still_in_window",
+    )
+    out = out.sort(["period_start", *keys], nulls_last=True)
+    return _rename_breakdown(out, query)
+
+
+def _period_grid(
+    counts: pl.DataFrame, query: FunnelQuery, interval: Interval, week_start: WeekStart
+) -> pl.DataFrame:
+    seen = counts.get_column("period_start").drop_nulls()
+    first = query.start if query.start is not None else (seen.min() if seen.len() else None)
+    last = query.end if query.end is not None else (seen.max() if seen.len() else None)
+    if first is None or last is None:
+        return pl.DataFrame(schema={"period_start": pl.Date()})
+    assert isinstance(first, dt.date) and isinstance(last, dt.date)
+    current = period_of(first, interval, week_start)
+    stop = period_of(last, interval, week_start)
+    days: list[dt.date] = []
+    while current <= stop:
+        days.append(current)
+        current = add_periods(current, interval, 1)
+    return pl.DataFrame({"period_start": days}, schema={"period_start": pl.Date()})
+
+
+def _step_range(query: FunnelQuery, from_step: int, to_step: int | None) -> tuple[int, int]:
+    n = query.n_steps
+    hi = n if to_step is None else to_step
+    if not isinstance(from_step, int) or not 1 <= from_step <= n:
+        raise ValueError(f"from_step must be a step number between 1 and {n}, not {from_step!r}")
+    if not isinstance(hi, int) or not from_step <= hi <= n:
+        raise ValueError(
+            f"to_step must be a step number between {from_step} and {n}, not {to_step!r}"
+        )
+    return from_step, hi
+
+
+def time_to_convert(
+    events: pl.DataFrame | pl.LazyFrame,
+    steps: Sequence[str | Step],
+    *,
+    from_step: int = 1,
+    to_step: int | None = None,
+    bins: int | None = None,
+    window: dt.timedelta = dt.timedelta(days=14),
+    order: Order = "ordered",
+    exclusions: Iterable[Exclusion] = (),
+    breakdown: str | None = None,
+    start: dt.date | dt.datetime | str | None = None,
+    end: dt.date | dt.datetime | str | None = None,
+    tz: str = "UTC",
+) -> pl.DataFrame:
+    """How long converting users took from one step to another, as a histogram.
+
+    Over users whose best attempt reached ``to_step`` (default: the last step), the seconds from its
+    ``from_step`` (default 1) to its ``to_step``, in ``bins`` equal-width bins from the fastest to
+    the slowest (default: Sturges' rule, at most 30). Columns: [breakdown], ``bin_start_seconds``,
+    ``bin_end_seconds`` (each bin holds [start, end), the last one also its end), ``users``.
+    """
+    query = FunnelQuery.build(
+        steps,
+        window=window,
+        order=order,
+        exclusions=exclusions,
+        breakdown=breakdown,
+        start=start,
+        end=end,
+        tz=tz,
+    )
+    lo, hi = _step_range(query, from_step, to_step)
+    if lo == hi:
+        raise ValueError("to_step must come after from_step to measure a time to convert")
+    if bins is not None and (not isinstance(bins, int) or bins < 1):
+        raise ValueError(f"bins must be a positive number of bins, not {bins!r}")
+    run = _run(events, query)
+    keys = _keys(query)
+    best = _best(run)
+    secs = best.filter(pl.col("reached") >= hi).select(
+        *keys,
+        ((pl.col(f"t_{hi}") - pl.col(f"t_{lo}")).cast(pl.Float64) / _US).alias("seconds"),
+    )
+    schema: dict[str, pl.DataType] = {
+        "bin_start_seconds": pl.Float64(),
+        "bin_end_seconds": pl.Float64(),
+        "users": pl.Int64(),
+    }
+    if secs.height == 0:
+        empty = pl.DataFrame(schema={**({"_bd": best.schema["_bd"]} if keys else {}), **schema})
+        return _rename_breakdown(empty, query)
+    low = float(secs.get_column("seconds").min())  # type: ignore[arg-type]
+    high = float(secs.get_column("seconds").max())  # type: ignore[arg-type]
+    count = bins if bins is not None else min(30, math.ceil(math.log2(secs.height)) + 1)
+    width = (high - low) / count if high > low else 1.0
+    count = count if high > low else 1
+    edges = [low + i * width for i in range(count)] + [high if high > low else low + width]
+    grid = pl.DataFrame(
+        {
+            "_bin": list(range(count)),
+            "bin_start_seconds": edges[:-1],
+            "bin_end_seconds": edges[1:],
+        },
+        schema={
+            "_bin": pl.Int64(),
+            "bin_start_seconds": pl.Float64(),
+            "bin_end_seconds": pl.Float64(),
+        },
+    )
+    binned = secs.with_columns(
+        ((pl.col("seconds") - low) / width).floor().cast(pl.Int64).clip(0, count - 1).alias("_bin")
+    )
+    counts = binned.group_by([*keys, "_bin"]).agg(pl.len().cast(pl.Int64).alias("users"))
+    if keys:
+        grid = counts.select(keys).unique().join(grid, how="cross")
+    out = (
+        grid.join(counts, on=[*keys, "_bin"], how="left", nulls_equal=True)
+        .with_columns(pl.col("users").fill_null(0))
+        .sort([*keys, "_bin"], nulls_last=True)
+        .select(*keys, "bin_start_seconds", "bin_end_seconds", "users")
+    )
+    return _rename_breakdown(out, query)
+
+
+def dropped_users(
+    events: pl.DataFrame | pl.LazyFrame,
+    steps: Sequence[str | Step],
+    *,
+    step: int,
+    window: dt.timedelta = dt.timedelta(days=14),
+    order: Order = "ordered",
+    exclusions: Iterable[Exclusion] = (),
+    breakdown: str | None = None,
+    start: dt.date | dt.datetime | str | None = None,
+    end: dt.date | dt.datetime | str | None = None,
+    tz: str = "UTC",
+) -> pl.DataFrame:
+    """The users who dropped off at ``step``: they reached the step before it but not this one, and
+    their conversion window has closed (users still inside it are not dropped off).
+
+    ``step`` is 1-based, from 2 to the number of steps. Columns: ``user_id``, [breakdown],
+    ``last_step`` (the step they reached), ``last_step_at`` (UTC), for export.
+    """
+    query = FunnelQuery.build(
+        steps,
+        window=window,
+        order=order,
+        exclusions=exclusions,
+        breakdown=breakdown,
+        start=start,
+        end=end,
+        tz=tz,
+    )
+    _check_drop_step(query, step)
+    return _dropped(events, query, step)
+
+
+def _check_drop_step(query: FunnelQuery, step: int) -> None:
+    n = query.n_steps
+    if not isinstance(step, int) or isinstance(step, bool) or not 2 <= step <= n:
+        raise ValueError(
+            f"step must be a step number between 2 and {n} (users drop off on the way to a step), "
+            f"not {step!r}"
+        )
+
+
+def _dropped(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery, step: int) -> pl.DataFrame:
+    keys = _keys(query)
+    best = _best(_run(events, query))
+    out = best.filter((pl.col("reached") == step - 1) & ~pl.col("open")).select(
+        "user_id",
+        *keys,
+        pl.lit(step - 1, dtype=pl.Int64).alias("last_step"),
+        pl.col(f"t_{step - 1}").cast(pl.Datetime("us", "UTC")).alias("last_step_at"),
+    )
+    return _rename_breakdown(out.sort(["user_id", *keys], nulls_last=True), query)
+
+
+def next_events_after_drop(
+    events: pl.DataFrame | pl.LazyFrame,
+    steps: Sequence[str | Step],
+    *,
+    step: int,
+    top: int = 10,
+    window: dt.timedelta = dt.timedelta(days=14),
+    order: Order = "ordered",
+    exclusions: Iterable[Exclusion] = (),
+    breakdown: str | None = None,
+    start: dt.date | dt.datetime | str | None = None,
+    end: dt.date | dt.datetime | str | None = None,
+    tz: str = "UTC",
+) -> pl.DataFrame:
+    """Where the users who dropped off at ``step`` went instead: their most common next events.
+
+    For each dropped user (see :func:`dropped_users`), the first event they did strictly after the
+    last step they reached (inside the date range; at one instant the alphabetically first name),
+    or ``"(no later event)"``. Columns: [breakdown], ``event``, ``users``, ``share`` (of the dropped
+    users), the ``top`` most common per breakdown value, most common first.
+    """
+    query = FunnelQuery.build(
+        steps,
+        window=window,
+        order=order,
+        exclusions=exclusions,
+        breakdown=breakdown,
+        start=start,
+        end=end,
+        tz=tz,
+    )
+    _check_drop_step(query, step)
+    if not isinstance(top, int) or isinstance(top, bool) or top < 1:
+        raise ValueError(f"top must be a positive number of events, not {top!r}")
+    dropped = _dropped(events, query, step)
+    keys = [query.breakdown] if query.breakdown is not None else []
+    lf = as_lazy(events)
+    lo, hi = query.bounds_us()
+    ts = pl.col("timestamp").dt.epoch("us")
+    in_range = pl.lit(True)
+    if lo is not None:
+        in_range = in_range & (ts >= lo)
+    if hi is not None:
+        in_range = in_range & (ts < hi)
+    who = dropped.select(
+        "user_id", *keys, pl.col("last_step_at").dt.epoch("us").alias("_after")
+    ).lazy()
+    later = (
+        lf.filter(in_range & pl.col("user_id").is_in(dropped.get_column("user_id").implode()))
+        .select(pl.col("user_id").cast(pl.String), pl.col("event").cast(pl.String), ts.alias("_ts"))
+        .join(who, on="user_id", how="inner")
+        .filter(pl.col("_ts") > pl.col("_after"))
+        .group_by(["user_id", *keys])
+        .agg(pl.col("event").sort_by(["_ts", "event"]).first())
+    )
+    nxt = (
+        who.join(later, on=["user_id", *keys], how="left", nulls_equal=True)
+        .with_columns(pl.col("event").fill_null(NO_LATER_EVENT))
+        .collect()
+    )
+    total = nxt.group_by(keys).agg(pl.len().alias("_total")) if keys else None
+    counts = nxt.group_by([*keys, "event"]).agg(pl.len().cast(pl.Int64).alias("users"))
+    if total is not None:
+        counts = counts.join(total, on=keys, how="left", nulls_equal=True)
+    else:
+        counts = counts.with_columns(pl.lit(nxt.height).alias("_total"))
+    rank = pl.int_range(pl.len()).over(keys) if keys else pl.int_range(pl.len())
+    out = (
+        counts.with_columns((pl.col("users") / pl.col("_total")).alias("share"))
+        .sort(
+            [*keys, "users", "event"],
+            descending=[*([False] * len(keys)), True, False],
+            nulls_last=True,
+        )
+        .with_columns(rank.alias("_rank"))
+        .filter(pl.col("_rank") < top)
+        .select(*keys, "event", "users", "share")
+    )
+    return out
