@@ -527,8 +527,9 @@ def _assemble(
     # Events cut off by the end of the data are not there yet.
     inside = when < _SPAN
     user, when, event, session, revenue = (a[inside] for a in (user, when, event, session, revenue))
-    # By time; at the same instant by event code (a checkout_start before its exposure).
-    order = np.lexsort((event, when))
+    # By time; at the same instant by event code (a checkout_start before its exposure). One int64
+    # key (µs times 16 plus the code: under 2**48) sorts faster than a two-key lexsort.
+    order = np.argsort(when * 16 + event, kind="stable")
     user, when, event, session, revenue = (a[order] for a in (user, when, event, session, revenue))
 
     # Sessions are numbered in the order they start.
