@@ -1174,6 +1174,8 @@ def _kpi_series(
         # A KPI the data cannot answer (e.g. a filter value of the wrong type) must not break the
         # whole scorecard: it is reported on its own row.
         return _empty_series(), f"could not be computed: {exc}"
+    except Exception as exc:  # noqa: BLE001 - one KPI's failure must not take the scorecard down
+        return _empty_series(), f"could not be computed ({type(exc).__name__}: {exc})"
     return series, None
 
 

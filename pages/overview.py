@@ -1,6 +1,391 @@
-"""Overview page (being built)."""
+"""Overview: the product's vision, its North Star and every KPI against its target.
+
+Layout only: the vision file is read and edited through ``ui.targets``, KPIs are judged by
+``metrics.targets`` (cached in ``ui.targets``), figures come from ``ui.charts.targets``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
 
 import streamlit as st
 
-st.title("Overview")
-st.info("This page is being built.")
+from ui import components, data, state
+from ui import targets as tg
+from ui.charts import targets as charts
+
+PAGES = {
+    "engagement": ("pages/engagement.py", "Engagement"),
+    "retention": ("pages/retention.py", "Retention"),
+    "funnels": ("pages/funnels.py", "Funnels"),
+    "experiments": ("pages/experiments.py", "Experiments"),
+}
+PERIOD_WORDS = {
+    "day": "7-day average",
+    "week": "latest complete week",
+    "month": "latest complete month",
+}
+
+
+def _md(text: str) -> str:
+    """Text shown as Markdown without being read as Markdown (problems quote TOML like [[kpis]])."""
+    for char in "\\`*_[]<>#|$~":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def show_problems(problems: list[str] | tuple[str, ...], heading: str) -> None:
+    st.error(f"**{heading}**\n\n" + "\n".join(f"- {_md(p)}" for p in problems))
+
+
+def show_saved(result: tg.Saved, file_name: str, key: str) -> None:
+    """The outcome of an edit: saved, or every problem, or the new file to download."""
+    if result.written:
+        st.session_state["ov_flash"] = result.message
+        st.session_state["ov_seen_text"] = result.text
+        st.rerun()
+    problems = tg.check(result.text, file_name)
+    if problems:
+        show_problems(problems, f"Not saved: {len(problems)} problem(s) to fix first")
+        return
+    st.warning(result.message)
+    st.download_button(
+        f"Download the edited {file_name}",
+        result.text,
+        file_name=file_name,
+        mime="application/toml",
+        key=f"ov_dl_{key}",
+        icon=":material/download:",
+    )
+
+
+def file_editor(file: tg.VisionFile) -> None:
+    """Edit the whole file as text: checked before it is saved."""
+    with st.form("ov_raw_form"):
+        text = st.text_area(
+            f"{file.path.name}",
+            file.text,
+            height=420,
+            help="Every field is described in docs/targets.md. Rates are fractions: 25% is 0.25.",
+        )
+        submitted = st.form_submit_button("Check and save", icon=":material/save:")
+    if submitted:
+        show_saved(tg.save(file.path, seen, text), file.path.name, "raw")
+
+
+if flash := st.session_state.pop("ov_flash", None):
+    st.success(flash, icon=":material/check_circle:")
+
+file = tg.read_vision()
+# The file as this user last saw it: an edit applies to that, and is refused if the file on disk
+# has changed since (someone else's edit is never silently overwritten).
+seen = st.session_state.get("ov_seen_text", file.text)
+if file.vision is None:
+    st.title("Overview")
+    count = len(file.problems)
+    show_problems(
+        file.problems,
+        f"{file.path.name} has {count} problem{'s' if count != 1 else ''}: "
+        "the scorecard needs them fixed",
+    )
+    st.caption(f"The vision file is {file.path}. Fix it below or in your editor; docs/targets.md.")
+    if file.text:
+        file_editor(file)
+    st.session_state["ov_seen_text"] = file.text
+    st.stop()
+
+vision = file.vision
+shared = state.shared()
+source = data.source_name()
+today = tg.as_of(shared.end)
+card = tg.scorecard(source, file.text, today, shared.tz, vision)
+rows = {row["kpi"]: row for row in card.table.iter_rows(named=True)}
+currency = vision.currency
+
+
+def explain_link(row: dict, key: str) -> None:
+    page, title = PAGES.get(row["page"], PAGES["engagement"])
+    st.page_link(page, label=f"Explain this number on {title}", icon=":material/arrow_forward:")
+
+
+def kpi_metric(row: dict, *, label: str) -> None:
+    if row["status"] == "no_data":
+        st.metric(label, "No data", border=False)
+        st.caption(f"Missing, not zero: {row['reason']}.")
+        return
+    period = row["period"]
+    st.metric(
+        label,
+        charts.format_value(row["value"], row["unit"], currency),
+        delta=charts.format_delta(row["delta"], row["unit"], currency),
+        delta_color="inverse" if row["direction"] == "down" else "normal",
+        delta_description=f"vs the {'week' if period == 'day' else period} before",
+        help=f"{PERIOD_WORDS[period].capitalize()}, ending {row['as_of']}. "
+        + ("Lower is better." if row["direction"] == "down" else "Higher is better."),
+    )
+
+
+def drivers_block(row: dict) -> None:
+    found = off_track[row["kpi"]]
+    st.write(charts.drivers_sentence(found, row["unit"], row["period"], currency))
+    if found.status != "ok":
+        return
+    left, right = st.columns(2)
+    if found.split is not None:
+        with left:
+            st.plotly_chart(
+                charts.split_chart(found, row["unit"], currency), key=f"ov_split_{row['kpi']}"
+            )
+    if found.segments.height:
+        with right if found.split is not None else left:
+            st.plotly_chart(
+                charts.segments_chart(found.segments, row["unit"], currency),
+                key=f"ov_segments_{row['kpi']}",
+            )
+    components.definition(
+        "Volume × rate: the change split exactly in two (Shapley: each factor's change valued at "
+        "the other's average). Segments: the KPI recomputed on each platform's and country's "
+        "events; a segment's bar is its own change (counts) or its term in the weighted average "
+        "(rates). Method: docs/targets.md."
+    )
+    components.numbers(
+        found.segments,
+        name=f"{row['kpi']}_segments",
+        key=f"ov_seg_{row['kpi']}",
+        label="Numbers behind the drivers",
+    )
+
+
+# --- vision and North Star -----------------------------------------------------------------------
+
+st.title(f"Overview · {vision.product}")
+st.markdown(f"## {_md(vision.statement)}")
+st.caption(
+    f"As of {today:%A %d %B %Y}: each KPI at its latest complete period before that day "
+    f"(times in {shared.tz}). Targets are for the whole product: the sidebar's property filters "
+    "do not apply here."
+)
+
+star = rows[vision.north_star]
+with st.container(border=True):
+    left, right = st.columns([2, 3])
+    with left:
+        st.caption("NORTH STAR")
+        st.markdown(f"### {_md(star['name'])}")
+        st.badge(charts.STATUS_LABELS[star["status"]], color=charts.STATUS_BADGES[star["status"]])
+        kpi_metric(star, label=PERIOD_WORDS[star["period"]].capitalize())
+        st.write(charts.verdict(star, currency))
+        st.caption(f"{_md(star['description'])} Owner: {_md(star['owner'])}.")
+        explain_link(star, "ns")
+    with right:
+        if star["status"] != "no_data":
+            st.plotly_chart(
+                charts.trend_chart(
+                    tg.points(card, star["kpi"]), star, currency=currency, start=shared.start
+                ),
+                key="ov_north_star_chart",
+            )
+
+summary = " ".join(
+    f":{charts.STATUS_BADGES[status]}-badge[{charts.STATUS_LABELS[status]}: {count}]"
+    for status, count in charts.status_counts(card.table)
+)
+st.markdown(f"**{len(rows)} KPIs** {summary}")
+
+off_track = tg.off_track_drivers(source, file.text, card, shared.tz, vision)
+
+
+def review_html() -> str:
+    from review import render
+
+    return render(vision, card, off_track, start=shared.start, end=shared.end, source=source)
+
+
+st.download_button(
+    "Download the leadership review (HTML)",
+    review_html,
+    file_name=f"{vision.product.lower().replace(' ', '-')}-review-{today.isoformat()}.html",
+    mime="text/html",
+    icon=":material/download:",
+    key="ov_review",
+    help="One self-contained file: the scorecard and each KPI's chart, readable offline.",
+)
+
+# --- the scorecard -------------------------------------------------------------------------------
+
+st.subheader("Scorecard")
+for kpi_id, row in rows.items():
+    with st.container(border=True):
+        name_col, value_col, chart_col = st.columns([3, 2, 3])
+        with name_col:
+            st.markdown(f"**{_md(row['name'])}**")
+            st.badge(charts.STATUS_LABELS[row["status"]], color=charts.STATUS_BADGES[row["status"]])
+            st.caption(_md(row["description"]))
+            st.caption(f"Owner: {_md(row['owner'])} · Deadline: {row['deadline']:%d %b %Y}")
+            explain_link(row, kpi_id)
+        with value_col:
+            kpi_metric(row, label=PERIOD_WORDS[row["period"]].capitalize())
+        with chart_col:
+            st.write(charts.verdict(row, currency))
+            if row["status"] != "no_data":
+                st.plotly_chart(
+                    charts.sparkline(
+                        tg.points(card, kpi_id),
+                        target=row["target"],
+                        status=row["status"],
+                        unit=row["unit"],
+                    ),
+                    key=f"ov_spark_{kpi_id}",
+                    config={"displayModeBar": False},
+                )
+        if row["status"] == "off_track":
+            with st.expander("What is driving the gap", expanded=True, icon=":material/search:"):
+                drivers_block(row)
+
+components.definition(
+    "Value: the latest complete period before today (daily KPIs: the 7-day average, so weekends "
+    "do not count as misses). Trend: the Theil–Sen slope of the last 8 weeks, 6 months or 28 days. "
+    "Projected = value + trend × periods left. Met: already at the target; on track: the "
+    "projection reaches it by the deadline; at risk: short by less than 10% of the target; off "
+    "track: short by more, or the deadline passed. No data is never shown as zero."
+)
+components.numbers(
+    charts.scorecard_rows(card.table, currency),
+    name="scorecard",
+    key="ov_table",
+    label="Numbers behind the scorecard",
+)
+components.numbers(
+    card.series, name="kpi_series", key="ov_series", label="Every KPI's points (sparklines)"
+)
+
+# --- editing -------------------------------------------------------------------------------------
+
+st.subheader("Targets")
+st.caption(f"Saved in {file.path}; comments and order are kept.")
+change_tab, add_tab, file_tab = st.tabs(["Change a target", "Add a KPI", "Edit the file"])
+
+with change_tab:
+    kpi_id = st.selectbox(
+        "KPI",
+        list(rows),
+        format_func=lambda k: rows[k]["name"],
+        key="ov_edit_kpi",
+    )
+    kpi = vision.kpi(kpi_id)
+    rate = kpi.spec.rate
+    with st.form(f"ov_edit_{kpi_id}"):
+        c1, c2, c3, c4 = st.columns(4)
+        step, number_format = tg.target_input(kpi)
+        target = c1.number_input(
+            "Target" + (" (fraction: 25% = 0.25)" if rate else ""),
+            value=float(kpi.target),
+            min_value=0.0 if rate else None,
+            max_value=1.0 if rate else None,
+            step=step,
+            format=number_format,
+            key=f"ov_edit_target_{kpi_id}",
+        )
+        direction = c2.selectbox(
+            "Good direction",
+            ["up", "down"],
+            index=0 if kpi.direction == "up" else 1,
+            format_func={"up": "Up (higher is better)", "down": "Down (lower is better)"}.get,
+        )
+        deadline = c3.date_input("Deadline", kpi.deadline)
+        owner = c4.text_input("Owner", kpi.owner)
+        save_change = st.form_submit_button("Save", icon=":material/save:", key="ov_edit_save")
+    if save_change:
+        changes = {"target": target, "direction": direction, "deadline": deadline, "owner": owner}
+        try:
+            edited = tg.set_kpi_fields(seen, kpi_id, changes)
+        except ValueError as exc:
+            st.error(f"Not saved: {exc}. Reload the page and edit again.")
+        else:
+            show_saved(tg.save(file.path, seen, edited), file.path.name, "change")
+
+with add_tab:
+    kinds = tg.metric_kinds()
+    metric = st.selectbox(
+        "Metric", list(kinds), format_func=kinds.get, key="ov_new_metric",
+        help="The closed list of metric kinds Northstar can compute (docs/targets.md).",
+    )  # fmt: skip
+    names = tg.event_names(source)
+    with st.form(f"ov_add_{metric}"):
+        c1, c2 = st.columns(2)
+        new_id = c1.text_input(
+            "Id", placeholder="weekly_searchers", help="Lowercase, digits, _", key="ov_new_id"
+        )
+        new_name = c2.text_input("Name", placeholder="Weekly searchers", key="ov_new_name")
+        description = st.text_input("What it measures, in plain words", key="ov_new_description")
+        params: dict = {}
+        fields = tg.param_fields(metric)
+        columns = st.columns(3)
+        for index, field in enumerate(fields):
+            where = columns[index % 3]
+            label = field.name.replace("_", " ").capitalize()
+            key = f"ov_new_{metric}_{field.name}"
+            if field.widget == "choice":
+                options = list(field.options)
+                default = options.index(field.default) if field.default in options else 0
+                params[field.name] = where.selectbox(label, options, index=default, key=key)
+            elif field.widget == "event":
+                params[field.name] = where.selectbox(
+                    label, names, index=None, placeholder="Pick", key=key
+                )
+            elif field.widget == "optional_event":
+                choice = where.selectbox(label, ["(any event)", *names], key=key)
+                params[field.name] = None if choice == "(any event)" else choice
+            elif field.widget == "events":
+                chosen = where.multiselect(label + " (in order)", names, key=key)
+                params[field.name] = chosen or None
+            elif field.widget == "number":
+                value = where.number_input(
+                    label, value=field.default, min_value=1, step=1, placeholder="(none)", key=key
+                )
+                params[field.name] = None if value is None else int(value)
+            else:
+                text = where.text_input(label, value=field.default or "", key=key)
+                params[field.name] = text.strip() or None
+        c1, c2, c3, c4 = st.columns(4)
+        new_target = c1.number_input(
+            "Target", value=None, placeholder="e.g. 1200 or 0.25", key="ov_new_target"
+        )
+        new_direction = c2.selectbox("Good direction", ["up", "down"], key="ov_new_direction")
+        new_deadline = c3.date_input(
+            "Deadline", today + dt.timedelta(days=90), key="ov_new_deadline"
+        )
+        new_owner = c4.text_input("Owner", key="ov_new_owner")
+        add = st.form_submit_button("Add the KPI", icon=":material/add:", key="ov_new_add")
+    if add:
+        defaults = {f.name: f.default for f in fields}
+        fields_out = {
+            "id": new_id.strip(),
+            "name": new_name.strip(),
+            "metric": metric,
+            **{k: v for k, v in params.items() if v is not None and v != defaults[k]},
+            "target": new_target,
+            "direction": new_direction,
+            "deadline": new_deadline,
+            "owner": new_owner.strip(),
+            "description": description.strip(),
+        }
+        try:
+            edited = tg.add_kpi(seen, {k: v for k, v in fields_out.items() if v not in (None, "")})
+        except ValueError as exc:
+            st.error(f"Not saved: {exc}. Reload the page and edit again.")
+        else:
+            show_saved(tg.save(file.path, seen, edited), file.path.name, "add")
+
+with file_tab:
+    file_editor(file)
+    st.download_button(
+        f"Download {file.path.name}",
+        file.text,
+        file_name=file.path.name,
+        mime="application/toml",
+        key="ov_dl_current",
+        icon=":material/download:",
+    )
+
+st.session_state["ov_seen_text"] = file.text

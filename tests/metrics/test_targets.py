@@ -18,7 +18,7 @@ from scipy.stats import theilslopes
 
 from metrics import targets
 from metrics.drivers import largest_mover, segment_contributions, volume_rate_split
-from metrics.targets import SERIES_SCHEMA, VisionError, assess, load_vision, parse_vision
+from metrics.targets import VisionError, assess, load_vision, parse_vision
 from tests.conftest import make_events
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,253 @@
+"""The leadership review export (review/): one self-contained HTML file, opened in a browser."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import review
+from metrics import targets
+from review.__main__ import main
+
+D = dt.date.fromisoformat
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+VISION = """
+# The story shop: ten weeks of data, three KPIs.
+[product]
+name = "Story Shop"
+vision = "Groceries in two taps."
+north_star = "weekly_buyers"
+
+[[kpis]]
+id = "weekly_buyers"
+name = "Weekly buyers"
+metric = "active_users"
+event = "purchase"
+period = "week"
+target = 14
+direction = "up"
+deadline = 2026-11-29
+owner = "Priya"
+description = "People who bought in a calendar week."
+
+[[kpis]]
+id = "weekly_active"
+name = "Weekly active users"
+metric = "active_users"
+period = "week"
+target = 18
+direction = "up"
+deadline = 2026-11-29
+owner = "Tom"
+description = "People who came in a calendar week."
+
+[[kpis]]
+id = "weekly_searches"
+name = "Weekly searches"
+metric = "event_count"
+event = "search"
+period = "week"
+target = 100
+direction = "up"
+deadline = 2026-11-29
+owner = "Lena"
+description = "Searches in a calendar week."
+
+[[kpis]]
+id = "weekly_lost"
+name = "Users lost per week"
+metric = "lifecycle"
+state = "dormant"
+period = "week"
+target = 0
+direction = "down"
+deadline = 2026-11-29
+owner = "Tom"
+description = "People active last week who did nothing this week."
+
+[[kpis]]
+id = "refunds"
+name = "Refunds"
+metric = "event_count"
+event = "refund"
+period = "week"
+target = 1
+direction = "down"
+deadline = 2026-11-29
+owner = "Sam"
+description = "Refund requests per week."
+"""
+
+
+def story_events() -> pl.DataFrame:
+    """Ten weeks from Monday 2026-08-03: week w has 10 + w visitors, w + 2 buyers, 8 searches.
+
+    Buyers grow by one a week (on track for 14 by the deadline), visitors reach 19 (18 is met),
+    searches stay at 8 against 100 (off track), nobody leaves (0 lost: met) and nobody asks for
+    a refund (no data: the event never happened, which is not the same as zero).
+    """
+    rows = []
+    monday = dt.datetime(2026, 8, 3, 9, tzinfo=dt.UTC)
+    for week in range(10):
+        start = monday + dt.timedelta(weeks=week)
+        for n in range(10 + week):
+            platform = "web" if n % 2 else "mobile"
+            rows.append((f"u{n}", "page_view", start + dt.timedelta(hours=n), platform, None))
+        for n in range(week + 2):
+            rows.append((f"u{n}", "purchase", start + dt.timedelta(days=2), "web", 12.5))
+        for n in range(8):
+            rows.append((f"u{n}", "search", start + dt.timedelta(days=3), "mobile", None))
+        rows.append(("u0", "page_view", start + dt.timedelta(days=6, hours=10), "web", None))
+    return pl.DataFrame(
+        rows,
+        schema={
+            "user_id": pl.String,
+            "event": pl.String,
+            "timestamp": pl.Datetime("us", "UTC"),
+            "platform": pl.String,
+            "revenue": pl.Float64,
+        },
+        orient="row",
+    )
+
+
+@pytest.fixture(scope="module")
+def html() -> str:
+    vision = targets.parse_vision(VISION, source="vision.toml")
+    events = story_events()
+    today = D("2026-10-12")
+    card = targets.scorecard(vision, events, today=today)
+    drivers = {
+        kpi: targets.explain(vision, kpi, events, today=today)
+        for kpi, status in card.table.select("kpi", "status").iter_rows()
+        if status == "off_track"
+    }
+    assert drivers, "the story needs an off-track KPI to show drivers"
+    return review.render(vision, card, drivers, start=D("2026-08-03"), end=D("2026-10-11"))
+
+
+def test_review_is_one_self_contained_file(html):
+    # Plotly's library is inlined exactly once, and nothing is fetched from the network.
+    assert len(re.findall(r"plotly\.js v\d", html)) == 1
+    assert not re.search(r"<script[^>]+src=", html)
+    assert not re.search(r"<link[^>]+href=", html)
+    assert html.count('class="plotly-graph-div"') == 4  # North Star + 3 KPIs with data
+
+
+def test_review_states_vision_scorecard_and_statuses(html):
+    assert "<h1>Story Shop</h1>" in html
+    assert "Groceries in two taps." in html
+    for name, status in [
+        ("Weekly buyers", "On track"),
+        ("Weekly active users", "Met"),
+        ("Weekly searches", "Off track"),
+        ("Users lost per week", "Met"),
+        ("Refunds", "No data"),
+    ]:
+        row = re.search(rf'<tr data-kpi="[a-z_]+"><td><strong>{name}</strong>.*?</tr>', html)
+        assert row, name
+        assert f">{status}</span>" in row.group(0), (name, row.group(0))
+    assert "no &#x27;refund&#x27; events in the data" in html  # missing, not zero
+    assert "What is driving the off-track KPIs" in html
+
+
+def test_command_line_writes_the_review(tmp_path, monkeypatch, capsys):
+    data = tmp_path / "events.parquet"
+    story_events().write_parquet(data)
+    (tmp_path / "sources.toml").write_text(f'default = "story"\n[sources.story]\npath = "{data}"\n')
+    (tmp_path / "vision.toml").write_text(VISION)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "review.html"
+    code = main(["--start", "2026-08-03", "--end", "2026-10-11", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    text = out.read_text()
+    assert "Story Shop" in text and "as of 12 Oct 2026" in text
+    assert "Wrote" in capsys.readouterr().out
+
+
+def test_command_line_reports_every_vision_problem(tmp_path, monkeypatch, capsys):
+    (tmp_path / "vision.toml").write_text(VISION.replace("target = 14", 'target = "14"'))
+    (tmp_path / "vision.toml").write_text(
+        (tmp_path / "vision.toml").read_text().replace('owner = "Tom"', "")
+    )
+    monkeypatch.chdir(tmp_path)
+    code = main(["--start", "2026-08-03", "--end", "2026-10-11", "--out", "r.html"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "3 problem(s)" in err
+    assert "field 'target': must be a number" in err
+    assert err.count("field 'owner': missing") == 2
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_command_line_rejects_a_backwards_range(capsys):
+    with pytest.raises(SystemExit):
+        main(["--start", "2026-10-11", "--end", "2026-08-03"])
+    assert "before --start" in capsys.readouterr().err
+
+
+@pytest.mark.browser
+def test_review_opens_offline_in_a_real_browser(html, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    path = tmp_path / "review.html"
+    path.write_text(html, encoding="utf-8")
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        context = p.chromium.launch_persistent_context(
+            profile,
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 2400},
+        )
+        context.set_offline(True)  # as in an email attachment opened on a plane
+        errors: list[str] = []
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(path.as_uri())
+        page.wait_for_function(
+            "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4", timeout=30000
+        )
+        assert errors == []
+        assert page.title() == "Story Shop: leadership review, 03 Aug 2026 – 11 Oct 2026"
+        assert page.locator("h1").inner_text() == "Story Shop"
+        rows = page.locator("#scorecard tbody tr")
+        assert rows.count() == 5
+        table = {
+            rows.nth(i).locator("td").nth(0).inner_text().split("\n")[0]: rows.nth(i)
+            .locator("td")
+            .nth(1)
+            .inner_text()
+            for i in range(rows.count())
+        }
+        assert table == {
+            "Weekly buyers": "On track",
+            "Weekly active users": "Met",
+            "Weekly searches": "Off track",
+            "Users lost per week": "Met",
+            "Refunds": "No data",
+        }
+        # Every chart was drawn by the inlined Plotly: lines and the target line are there.
+        assert page.evaluate("typeof window.Plotly") == "object"
+        charts = page.locator(".js-plotly-plot")
+        assert charts.count() == 4
+        for i in range(charts.count()):
+            assert charts.nth(i).locator(".scatterlayer .trace").count() >= 1
+            assert charts.nth(i).locator(".shapelayer path").count() >= 1  # target and deadline
+        page.screenshot(path=str(Path(tmp_path) / "review.png"), full_page=True)
+        context.close()

@@ -1,0 +1,337 @@
+"""Figures and labels for the Overview scorecard and the leadership review (no Streamlit here).
+
+Every builder takes the frames of :func:`metrics.targets.scorecard` or
+:func:`metrics.targets.explain` and returns a Plotly figure; the small text helpers format a KPI's
+numbers the same way on the page and in the exported report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import plotly.graph_objects as go
+import polars as pl
+
+STATUS_LABELS: dict[str, str] = {
+    "met": "Met",
+    "on_track": "On track",
+    "at_risk": "At risk",
+    "off_track": "Off track",
+    "no_data": "No data",
+}
+#: Colours that read the same for a PM and in print: green, blue, amber, red, grey.
+STATUS_COLORS: dict[str, str] = {
+    "met": "#1a7f37",
+    "on_track": "#0969da",
+    "at_risk": "#bf8700",
+    "off_track": "#cf222e",
+    "no_data": "#6e7781",
+}
+#: Streamlit's named badge colours for the same statuses.
+STATUS_BADGES: dict[str, str] = {
+    "met": "green",
+    "on_track": "blue",
+    "at_risk": "orange",
+    "off_track": "red",
+    "no_data": "gray",
+}
+STATUS_ORDER: tuple[str, ...] = ("off_track", "at_risk", "on_track", "met", "no_data")
+_CURRENCY = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "BRL": "R$"}
+TARGET_COLOR = "#6e7781"
+LINE_COLOR = "#24292f"
+
+
+def format_value(value: float | None, unit: str, currency: str = "USD") -> str:
+    """A KPI value as a PM reads it: 12,340 users, 23.4%, $241,627, +11.7% lift; "—" if missing."""
+    if value is None:
+        return "—"
+    if unit == "ratio":
+        return f"{value:.1%}"
+    if unit == "lift":
+        return f"{value:+.1%}"
+    if unit == "currency":
+        symbol = _CURRENCY.get(currency, currency + " ")
+        sign = "-" if value < 0 else ""
+        amount = abs(value)
+        return f"{sign}{symbol}{amount:,.0f}" if amount >= 100 else f"{sign}{symbol}{amount:,.2f}"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}".removesuffix(".0")
+
+
+def format_delta(delta: float | None, unit: str, currency: str = "USD") -> str | None:
+    """A change with its sign: +56, -3.6 pts (rates move in percentage points), +$1,204."""
+    if delta is None:
+        return None
+    if unit in ("ratio", "lift"):
+        points = delta * 100
+        return f"{points:+.2f} pts" if 0 < abs(points) < 0.1 else f"{points:+.1f} pts"
+    text = format_value(abs(delta), unit, currency)
+    return ("-" if delta < 0 else "+") + text
+
+
+def pace(value: float | None, unit: str, period: str, currency: str = "USD") -> str:
+    """A change per period: "+14/week", "-0.3 pts/month"; a daily KPI's pace is given per week."""
+    if value is None:
+        return "—"
+    if period == "day":
+        value, period = value * 7, "week"
+    return f"{format_delta(value, unit, currency)}/{period}"
+
+
+def status_counts(table: pl.DataFrame) -> list[tuple[str, int]]:
+    """How many KPIs have each status, worst first, statuses with none left out."""
+    counts = dict(table.group_by("status").len().iter_rows())
+    return [(status, counts[status]) for status in STATUS_ORDER if counts.get(status)]
+
+
+def verdict(row: Mapping[str, Any], currency: str = "USD") -> str:
+    """One sentence on where a KPI stands and where it is heading."""
+    unit, period = row["unit"], row["period"]
+    status = row["status"]
+    target = format_value(row["target"], unit, currency)
+    deadline = _day(row["deadline"])
+    if status == "no_data":
+        return f"No data: {row['reason']}." if row.get("reason") else "No data."
+    if status == "met":
+        return f"Target {target} reached (deadline {deadline})."
+    projected = format_value(row["projected"], unit, currency)
+    if row.get("periods_left") is None:
+        return (
+            f"Missed: {format_value(row['value'], unit, currency)} against {target} by {deadline}."
+        )
+    needed = pace(row["needed"], unit, period, currency)
+    trend = pace(row["trend"], unit, period, currency)
+    return (
+        f"Heading for {projected} by {deadline} (target {target}): needs {needed}, trend {trend}."
+    )
+
+
+def drivers_sentence(drivers: Any, unit: str, period: str, currency: str = "USD") -> str:
+    """What moved the KPI, in words: the change, its volume/rate split, the biggest segment."""
+    if drivers.status != "ok":
+        return drivers.reason or "Not enough history to explain the change."
+    change = format_delta(drivers.change, unit, currency)
+    before = format_value(drivers.before, unit, currency)
+    after = format_value(drivers.after, unit, currency)
+    text = (
+        f"From {_day(drivers.before_end)} to {_day(drivers.after_end)} it moved {change} "
+        f"({before} → {after})."
+    )
+    if drivers.split is not None and drivers.split_labels is not None:
+        volume_label, rate_label = drivers.split_labels
+        split = drivers.split
+        text += (
+            f" {volume_label.capitalize()}: {format_delta(split.volume_effect, unit, currency)}; "
+            f"{rate_label}: {format_delta(split.rate_effect, unit, currency)}."
+        )
+    if drivers.top is not None:
+        top = drivers.top
+        share = top.get("share_of_change")
+        part = f" ({share:.0%} of the change across {top['property']})" if share is not None else ""
+        text += (
+            f" Moved most by {top['property']} = {top['segment']}: "
+            f"{format_delta(top['contribution'], unit, currency)}{part}."
+        )
+    return text
+
+
+def _day(value: Any) -> str:
+    if isinstance(value, dt.date):
+        return f"{value:%b} {value.day}, {value.year}"
+    return "—" if value is None else str(value)
+
+
+def _target_line(fig: go.Figure, target: float, label: str | None) -> None:
+    line = {"color": TARGET_COLOR, "dash": "dash", "width": 1}
+    if label is None:
+        fig.add_hline(y=target, line=line)
+        return
+    fig.add_hline(
+        y=target,
+        line=line,
+        annotation_text=label,
+        annotation_position="top left",
+        annotation_font_color=TARGET_COLOR,
+    )
+
+
+def sparkline(
+    points: pl.DataFrame, *, target: float, status: str, unit: str, height: int = 90
+) -> go.Figure:
+    """A small line of the KPI (its judged level) with the target as a dashed line."""
+    frame = points.filter(pl.col("level").is_not_null()).sort("period_end")
+    fig = go.Figure()
+    x = frame.get_column("period_end").to_list()
+    y = frame.get_column("level").to_list()
+    hover = "%{x|%b %d}: %{y:.1%}<extra></extra>" if unit in ("ratio", "lift") else None
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=y,
+            mode="lines",
+            line={"color": LINE_COLOR, "width": 1.5},
+            hovertemplate=hover or "%{x|%b %d}: %{y:,.4~g}<extra></extra>",
+            name="value",
+        )
+    )
+    if x:
+        fig.add_trace(
+            go.Scatter(
+                x=[x[-1]],
+                y=[y[-1]],
+                mode="markers",
+                marker={"color": STATUS_COLORS.get(status, LINE_COLOR), "size": 7},
+                hoverinfo="skip",
+                name="latest",
+            )
+        )
+    _target_line(fig, target, None)
+    values = [*y, target]
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.12 or abs(high) * 0.1 or 1.0
+    fig.update_layout(
+        height=height,
+        margin={"l": 0, "r": 0, "t": 4, "b": 0},
+        showlegend=False,
+        xaxis={"visible": False},
+        yaxis={"visible": False, "range": [low - pad, high + pad]},
+        plot_bgcolor="rgba(0,0,0,0)",
+        paper_bgcolor="rgba(0,0,0,0)",
+    )
+    return fig
+
+
+def trend_chart(
+    points: pl.DataFrame,
+    row: Mapping[str, Any],
+    *,
+    currency: str = "USD",
+    start: dt.date | None = None,
+    height: int = 300,
+) -> go.Figure:
+    """The KPI over time with its target, the projection to the deadline and the deadline itself."""
+    unit = row["unit"]
+    frame = points.filter(pl.col("level").is_not_null()).sort("period_end")
+    if start is not None:
+        frame = frame.filter(pl.col("period_end") >= start)
+    label = "7-day average" if row["period"] == "day" else f"per {row['period']}"
+    fig = go.Figure()
+    percent = unit in ("ratio", "lift")
+    fig.add_trace(
+        go.Scatter(
+            x=frame.get_column("period_end").to_list(),
+            y=frame.get_column("level").to_list(),
+            mode="lines+markers" if frame.height <= 40 else "lines",
+            line={"color": LINE_COLOR, "width": 2},
+            marker={"size": 5},
+            name=f"{row['name']} ({label})",
+        )
+    )
+    if row.get("value") is not None and row.get("projected") is not None and row.get("as_of"):
+        end = row["deadline"] if row.get("periods_left") is not None else row["as_of"]
+        fig.add_trace(
+            go.Scatter(
+                x=[row["as_of"], end],
+                y=[row["value"], row["projected"]],
+                mode="lines+markers",
+                line={"color": STATUS_COLORS[row["status"]], "dash": "dot", "width": 2},
+                marker={"size": [0, 9], "symbol": "diamond"},
+                name=f"projection: {format_value(row['projected'], unit, currency)}",
+            )
+        )
+    _target_line(fig, row["target"], f"target {format_value(row['target'], unit, currency)}")
+    fig.add_vline(x=row["deadline"], line={"color": TARGET_COLOR, "dash": "dot", "width": 1})
+    fig.update_layout(
+        height=height,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "y": -0.15},
+        yaxis={"tickformat": ".0%" if percent else ",~s", "rangemode": "tozero"},
+        hovermode="x unified",
+        title={"text": row["name"], "font": {"size": 15}},
+    )
+    return fig
+
+
+def split_chart(drivers: Any, unit: str, currency: str = "USD") -> go.Figure:
+    """Waterfall: the KPI before, the volume effect, the rate effect, the KPI after."""
+    split = drivers.split
+    volume_label, rate_label = drivers.split_labels
+    labels = [_day(drivers.before_end), volume_label, rate_label, _day(drivers.after_end)]
+    values = [split.before, split.volume_effect, split.rate_effect, split.after]
+    texts = [
+        format_value(split.before, unit, currency),
+        format_delta(split.volume_effect, unit, currency),
+        format_delta(split.rate_effect, unit, currency),
+        format_value(split.after, unit, currency),
+    ]
+    fig = go.Figure(
+        go.Waterfall(
+            x=labels,
+            y=values,
+            measure=["absolute", "relative", "relative", "total"],
+            text=texts,
+            textposition="outside",
+            increasing={"marker": {"color": STATUS_COLORS["met"]}},
+            decreasing={"marker": {"color": STATUS_COLORS["off_track"]}},
+            totals={"marker": {"color": "#57606a"}},
+            connector={"line": {"color": "#d0d7de"}},
+        )
+    )
+    fig.update_layout(
+        height=260,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        title={"text": "Volume or rate?", "font": {"size": 14}},
+        showlegend=False,
+    )
+    return fig
+
+
+def segments_chart(segments: pl.DataFrame, unit: str, currency: str = "USD") -> go.Figure:
+    """Horizontal bars: each segment's contribution to the change, grouped by property."""
+    frame = segments.with_columns(
+        (pl.col("property") + " = " + pl.col("segment")).alias("label")
+    ).sort(pl.col("contribution").abs())
+    contributions = frame.get_column("contribution").to_list()
+    fig = go.Figure(
+        go.Bar(
+            x=contributions,
+            y=frame.get_column("label").to_list(),
+            orientation="h",
+            marker={
+                "color": [
+                    STATUS_COLORS["met"] if c >= 0 else STATUS_COLORS["off_track"]
+                    for c in contributions
+                ]
+            },
+            text=[format_delta(c, unit, currency) for c in contributions],
+            textposition="auto",
+        )
+    )
+    fig.update_layout(
+        height=max(180, 26 * frame.height + 60),
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        title={"text": "Which segments moved it", "font": {"size": 14}},
+        xaxis={"zeroline": True, "tickformat": ".1%" if unit in ("ratio", "lift") else ",~s"},
+        showlegend=False,
+    )
+    return fig
+
+
+def scorecard_rows(table: pl.DataFrame, currency: str = "USD") -> pl.DataFrame:
+    """The scorecard as a PM reads it, one formatted row per KPI (for tables and the report)."""
+    rows = [
+        {
+            "KPI": row["name"],
+            "Status": STATUS_LABELS[row["status"]],
+            "Value": format_value(row["value"], row["unit"], currency),
+            "Target": format_value(row["target"], row["unit"], currency),
+            "vs previous": format_delta(row["delta"], row["unit"], currency) or "—",
+            "Projected": format_value(row["projected"], row["unit"], currency),
+            "Deadline": row["deadline"].isoformat(),
+            "Owner": row["owner"],
+        }
+        for row in table.iter_rows(named=True)
+    ]
+    schema = ["KPI", "Status", "Value", "Target", "vs previous", "Projected", "Deadline", "Owner"]
+    return pl.DataFrame(rows, schema={name: pl.String() for name in schema})
