@@ -294,12 +294,14 @@ def _options(
     config: SourceConfig, secrets: Mapping[str, Any] | None, environ: Mapping[str, str]
 ) -> dict[str, Any]:
     settings = config.settings
+    options: dict[str, Any] = {}
     keys = {"start", "end", "columns"}
     if config.kind == "files":
         keys |= {"format", "separator"}
+        options["collect"] = True  # the app holds the events in memory: read the files once
     else:
         keys |= {"table", "query", "schema", "engine", "timeout_seconds"}
-    options = {k: settings[k] for k in keys if k in settings}
+    options.update({k: settings[k] for k in keys if k in settings})
     if config.kind == "sql":
         password = _password(config, secrets, environ)
         if password is not None:

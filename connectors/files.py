@@ -223,6 +223,7 @@ def load_files(
     start: dt.date | dt.datetime | str | None = None,
     end: dt.date | dt.datetime | str | None = None,
     columns: Sequence[str] | None = None,
+    collect: bool = False,
 ) -> tuple[pl.LazyFrame, LoadReport]:
     """The canonical events in the files ``source`` names, and the load report.
 
@@ -256,6 +257,7 @@ def load_files(
             start=start,
             end=end,
             columns=columns,
+            collect=collect,
         )
     except ConnectorError as exc:
         if "cannot be read" in str(exc):

@@ -100,6 +100,7 @@ def to_canonical(
     start: dt.date | dt.datetime | str | None = None,
     end: dt.date | dt.datetime | str | None = None,
     columns: Sequence[str] | None = None,
+    collect: bool = False,
 ) -> tuple[pl.LazyFrame, LoadReport]:
     """The canonical event frame of ``frame``, and a report of what was kept, dropped and changed.
 
@@ -109,6 +110,10 @@ def to_canonical(
     carry none. ``start``/``end`` keep only events on those days (in ``tz``, inclusive; a datetime
     is an instant) plus the rows whose time cannot be read, so they are still counted. ``columns``
     keeps only these property columns besides the canonical ones.
+
+    The events stay lazy: the report reads only the columns it needs, once. With ``collect=True``
+    the source is read once for both (about half the work when the caller collects anyway) and the
+    returned LazyFrame wraps the collected events.
 
     Raises :class:`~connectors.errors.ConnectorError` when the frame cannot be read, a required
     column is missing, the mapping names an absent column or ``tz`` is not a zone.
@@ -195,8 +200,17 @@ def to_canonical(
         )
     staged = staged.with_columns(reason.otherwise(None).alias(_REASON))
 
+    if collect:
+        try:
+            gathered = pl.collect_all([staged] if links is None else [staged, links])
+        except Exception as exc:
+            raise ConnectorError(f"{source}: cannot be read ({polars_message(exc)})") from exc
+        staged = gathered[0].lazy()
+        links = None if links is None else gathered[1].lazy()
     outputs = [c for c in staged.collect_schema() if c not in _HELPERS]
     events = staged.filter(pl.col(_REASON).is_null()).select(outputs)
+    if collect:
+        events = events.collect().lazy()
     report = _report(
         staged,
         events,
@@ -571,13 +585,15 @@ def _report(
         counts.append((reason.is_null() & pl.col(_REVENUE_BAD)).sum().alias("revenue_bad"))
     if links is not None:
         counts.append((reason.is_null() & pl.col(identity.CHANGED)).sum().alias("reattributed"))
-    kept = events.select(
-        pl.col("timestamp").min().alias("first"),
-        pl.col("timestamp").max().alias("last"),
-        pl.col("user_id").n_unique().alias("users"),
-    )
-    by_name = events.group_by("event").len().sort(["len", "event"], descending=[True, False])
-    queries = [staged.select(counts), kept, by_name]
+    # One pass over the source: drop counts and what was kept, in a single select.
+    kept = reason.is_null()
+    counts += [
+        pl.col("timestamp").filter(kept).min().alias("first"),
+        pl.col("timestamp").filter(kept).max().alias("last"),
+        pl.col("user_id").filter(kept).n_unique().alias("users"),
+        pl.col("event").filter(kept).value_counts(sort=True, name="n").implode().alias("by_name"),
+    ]
+    queries = [staged.select(counts)]
     if links is not None:
         queries.append(identity.link_counts(links))
     try:
@@ -585,10 +601,13 @@ def _report(
     except Exception as exc:
         raise ConnectorError(f"{source}: cannot be read ({polars_message(exc)})") from exc
     stats: dict[str, Any] = results[0].row(0, named=True)
-    first, last, users = results[1].row(0)
+    first, last, users = stats["first"], stats["last"], stats["users"]
+    by_name = sorted(
+        ((row["event"], row["n"]) for row in stats["by_name"]), key=lambda pair: (-pair[1], pair[0])
+    )
     merged = ambiguous = 0
     if links is not None:
-        merged, ambiguous = results[3].row(0)
+        merged, ambiguous = results[1].row(0)
 
     notes = list(notes)
     notes.extend(_time_notes(stats, tz, has_file))
@@ -631,7 +650,7 @@ def _report(
         first_event=first,
         last_event=last,
         users=users,
-        events_by_name=dict(results[2].iter_rows()),
+        events_by_name=dict(by_name),
         identities_merged=merged,
         columns={name: str(dtype) for name, dtype in events.collect_schema().items()},
         notes=tuple(notes),
