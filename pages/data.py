@@ -111,7 +111,11 @@ if source is not None:
         datapage.schema_table(source.name),
         hide_index=True,
         column_config={
+            "column": "Column",
+            "type": "Type",
+            "meaning": "Meaning",
             "empty_share": st.column_config.NumberColumn("Empty", format="percent"),
+            "example": "Example",
         },
     )
     components.definition(
@@ -132,7 +136,13 @@ if source is not None:
         st.dataframe(
             assignments,
             hide_index=True,
-            column_config={"users": st.column_config.NumberColumn("Users", format="localized")},
+            column_config={
+                "experiment": "Experiment",
+                "variant": "Variant",
+                "users": st.column_config.NumberColumn("Users", format="localized"),
+                "first_exposure": st.column_config.DatetimeColumn("First exposure (UTC)"),
+                "last_exposure": st.column_config.DatetimeColumn("Last exposure (UTC)"),
+            },
         )
         components.definition(
             "Each user's first exposure to each experiment and the variant they saw then."
