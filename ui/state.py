@@ -108,7 +108,9 @@ def render_sidebar(events: pl.DataFrame) -> SharedFilters:
     return current
 
 
-def _as_range(picked: object, default_start: dt.date, default_end: dt.date) -> tuple[dt.date, dt.date]:
+def _as_range(
+    picked: object, default_start: dt.date, default_end: dt.date
+) -> tuple[dt.date, dt.date]:
     # While the user is mid-way through picking a range the widget holds one date only.
     if isinstance(picked, tuple | list):
         if len(picked) == 2:
@@ -124,5 +126,7 @@ def shared() -> SharedFilters:
     """The shared filters drawn by app.py for this run."""
     current = st.session_state.get("_shared_filters")
     if current is None:
-        raise RuntimeError("ui.state.render_sidebar must run (in app.py) before a page reads filters")
+        raise RuntimeError(
+            "ui.state.render_sidebar must run (in app.py) before a page reads filters"
+        )
     return current
