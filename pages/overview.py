@@ -134,12 +134,13 @@ def drivers_block(row: dict) -> None:
     if found.split is not None:
         with left:
             st.plotly_chart(
-                charts.split_chart(found, row["unit"], currency), key=f"ov_split_{row['kpi']}"
+                charts.split_chart(found, row["unit"], currency, row["direction"]),
+                key=f"ov_split_{row['kpi']}",
             )
     if found.segments.height:
         with right if found.split is not None else left:
             st.plotly_chart(
-                charts.segments_chart(found.segments, row["unit"], currency),
+                charts.segments_chart(found.segments, row["unit"], currency, row["direction"]),
                 key=f"ov_segments_{row['kpi']}",
             )
     components.definition(

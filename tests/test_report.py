@@ -13,6 +13,7 @@ import pytest
 import review
 from metrics import targets
 from review.__main__ import main
+from ui.charts import targets as charts
 
 D = dt.date.fromisoformat
 CHROMIUM_ARGS = [
@@ -251,3 +252,83 @@ def test_review_opens_offline_in_a_real_browser(html, tmp_path):
             assert charts.nth(i).locator(".shapelayer path").count() >= 1  # target and deadline
         page.screenshot(path=str(Path(tmp_path) / "review.png"), full_page=True)
         context.close()
+
+
+# --- the figures and number formats the page and the review share (ui/charts/targets.py) -------
+
+
+@pytest.mark.parametrize(
+    "value,unit,text",
+    [
+        (14207.0, "users", "14,207"),
+        (4.5, "users", "4.5"),
+        (7.0, "events", "7"),
+        (0.18699, "ratio", "18.7%"),
+        (0.1173, "lift", "+11.7%"),
+        (241627.31, "currency", "$241,627"),
+        (8.953, "currency", "$8.95"),
+        (-12.5, "currency", "-$12.50"),
+        (None, "users", "—"),
+    ],
+)
+def test_values_read_as_a_pm_reads_them(value, unit, text):
+    assert charts.format_value(value, unit) == text
+
+
+def test_deltas_and_paces():
+    assert charts.format_delta(56.0, "users") == "+56"
+    assert charts.format_delta(-191.0, "users") == "-191"
+    assert charts.format_delta(0.0104, "ratio") == "+1.0 pts"  # rates move in points
+    assert charts.format_delta(0.0004, "ratio") == "+0.04 pts"  # tiny moves keep a digit
+    assert charts.format_delta(None, "users") is None
+    assert charts.format_value(950.0, "currency", "EUR") == "€950"
+    assert charts.pace(0.0001, "ratio", "day") == "+0.07 pts/week"  # daily KPIs: per week
+    assert charts.pace(13.77, "users", "week") == "+13.8/week"
+
+
+def test_sparkline_draws_the_level_the_target_and_the_latest_point():
+    points = pl.DataFrame(
+        {
+            "period_end": [D("2026-09-13"), D("2026-09-20"), D("2026-09-27")],
+            "level": [100.0, 110.0, 120.0],
+        }
+    )
+    fig = charts.sparkline(points, target=150, status="at_risk", unit="users")
+    assert list(fig.data[0].y) == [100.0, 110.0, 120.0]
+    assert fig.data[1].marker.color == charts.STATUS_COLORS["at_risk"]
+    assert [shape.y0 for shape in fig.layout.shapes] == [150]
+    assert not fig.layout.annotations  # no stray label on a sparkline
+
+
+def test_segment_bars_are_green_where_they_helped():
+    segments = pl.DataFrame(
+        {"property": ["platform"] * 2, "segment": ["web", "mobile"], "contribution": [437.0, -50.0]}
+    )
+    up = charts.segments_chart(segments, "users", direction="up")
+    down = charts.segments_chart(segments, "users", direction="down")
+    # Bars are drawn smallest first: mobile (-50), then web (+437).
+    assert list(up.data[0].marker.color) == [charts.STATUS_COLORS["off_track"], "#1a7f37"]
+    assert list(down.data[0].marker.color) == ["#1a7f37", charts.STATUS_COLORS["off_track"]]
+
+
+def test_trend_chart_projects_to_the_deadline():
+    row = {
+        "name": "Weekly buyers",
+        "unit": "users",
+        "period": "week",
+        "status": "on_track",
+        "value": 130.0,
+        "projected": 170.0,
+        "target": 160.0,
+        "as_of": D("2026-10-04"),
+        "deadline": D("2026-11-01"),
+        "periods_left": 4.0,
+    }
+    points = pl.DataFrame(
+        {"period_end": [D("2026-09-27"), D("2026-10-04")], "level": [120.0, 130.0]}
+    )
+    fig = charts.trend_chart(points, row)
+    projection = fig.data[1]
+    assert list(projection.x) == [D("2026-10-04"), D("2026-11-01")]
+    assert list(projection.y) == [130.0, 170.0]
+    assert "projection: 170" in projection.name

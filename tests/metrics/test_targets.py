@@ -13,6 +13,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from scipy.stats import theilslopes
 
@@ -257,6 +259,88 @@ def test_assess_rejects_bad_arguments():
         judge(GROWING, target=1, period="fortnight")
 
 
+# --- invariants ----------------------------------------------------------------------------------
+
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.none(), finite), min_size=0, max_size=12),
+    target=finite,
+    weeks_to_deadline=st.integers(min_value=-3, max_value=30),
+)
+def test_down_is_good_mirrors_up_is_good(values, target, weeks_to_deadline):
+    """Negating the series and the target and flipping the direction changes no verdict."""
+    deadline = D("2026-11-29") + dt.timedelta(weeks=weeks_to_deadline - 8)
+    up = judge(weekly(values), target=target, deadline=deadline)
+    mirrored = [None if v is None else -v for v in values]
+    down = judge(weekly(mirrored), target=-target, direction="down", deadline=deadline)
+    assert up.status == down.status
+    assert (up.value is None) == (down.value is None)
+    if up.value is not None:
+        assert down.value == pytest.approx(-up.value)
+        assert down.projected == pytest.approx(-up.projected, abs=1e-6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(finite, min_size=3, max_size=12), target=finite, shift=finite)
+def test_judging_ignores_row_order_and_a_shifted_level_keeps_the_trend(values, target, shift):
+    series = weekly(values)
+    result = judge(series, target=target)
+    assert judge(series.reverse(), target=target) == result
+    shifted = judge(weekly([v + shift for v in values]), target=target + shift)
+    assert shifted.trend == pytest.approx(result.trend, abs=1e-6)
+    assert shifted.value == pytest.approx(result.value + shift, abs=1e-6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    x=st.lists(st.integers(min_value=0, max_value=60), min_size=2, max_size=15, unique=True),
+    data=st.data(),
+)
+def test_theil_sen_agrees_with_scipy_on_random_points(x, data):
+    y = data.draw(st.lists(finite, min_size=len(x), max_size=len(x)))
+    slope, _ = targets.theil_sen([float(v) for v in x], y)
+    assert slope == pytest.approx(theilslopes(y, x).slope, rel=1e-9, abs=1e-6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(v0=finite, r0=finite, v1=finite, r1=finite)
+def test_volume_and_rate_effects_always_add_up(v0, r0, v1, r1):
+    split = volume_rate_split(volume_before=v0, rate_before=r0, volume_after=v1, rate_after=r1)
+    assert split.volume_effect + split.rate_effect == pytest.approx(
+        v1 * r1 - v0 * r0, rel=1e-9, abs=1e-3
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["web", "mobile", "tv"]),
+            st.floats(min_value=0, max_value=1e4),
+            st.floats(min_value=0, max_value=1e4),
+        ),
+        min_size=1,
+        max_size=3,
+        unique_by=lambda row: row[0],
+    )
+)
+def test_additive_contributions_sum_to_the_total_change(rows):
+    frame = pl.DataFrame(
+        {
+            "property": ["platform"] * len(rows),
+            "segment": [r[0] for r in rows],
+            "before": [r[1] for r in rows],
+            "after": [r[2] for r in rows],
+        }
+    )
+    out = segment_contributions(frame, additive=True)
+    total = sum(r[2] for r in rows) - sum(r[1] for r in rows)
+    assert out.get_column("contribution").sum() == pytest.approx(total, abs=1e-6)
+
+
 # --- the vision file -----------------------------------------------------------------------------
 
 MINIMAL = """
@@ -486,6 +570,18 @@ def test_every_metric_kind_is_wired():
         assert spec.unit in typing.get_args(targets.Unit), kind
 
 
+def test_every_metric_kind_and_parameter_is_documented():
+    docs = (ROOT / "docs" / "targets.md").read_text()
+    for kind, spec in targets.METRICS.items():
+        assert f"| `{kind}` |" in docs, kind
+        for field in dataclasses.fields(spec.params):
+            assert f"`{field.name}`" in docs, (kind, field.name)
+    for field in ("id", "name", "metric", "target", "direction", "deadline", "owner"):
+        assert f"| `{field}` |" in docs, field
+    assert "10% of the target" in docs  # the stated at-risk margin
+    assert targets.AT_RISK_MARGIN == 0.10
+
+
 def test_shipped_vision_file_is_valid():
     vision = load_vision(ROOT / "vision.toml")
     assert vision.north_star_kpi.name == "Weekly buyers"
@@ -667,6 +763,77 @@ def test_retention_kpi_reads_offset_k_and_waits_for_it_to_finish():
     }
     row = card.table.row(0, named=True)
     assert row["value"] == 0.5 and row["previous"] == pytest.approx(2 / 3)
+
+
+def activation_story():
+    """Sign-ups of two weeks and who finished onboarding within 7 days.
+
+    Week of 09-07: a (web) and b (web) finish, c (mobile) does not: 2 of 3.
+    Week of 09-14: d (web) does not, e (mobile) does not, f (mobile) does: 1 of 3.
+    g finishes 10 days after signing up: outside the window, so not converted.
+    """
+    web, mobile = {"platform": "web"}, {"platform": "mobile"}
+    return make_events(
+        ("a", "signup", "2026-09-07 10:00", web),
+        ("a", "onboarding_complete", "2026-09-08 10:00", web),
+        ("b", "signup", "2026-09-08 10:00", web),
+        ("b", "onboarding_complete", "2026-09-09 10:00", web),
+        ("c", "signup", "2026-09-09 10:00", mobile),
+        ("d", "signup", "2026-09-14 10:00", web),
+        ("e", "signup", "2026-09-15 10:00", mobile),
+        ("f", "signup", "2026-09-16 10:00", mobile),
+        ("f", "onboarding_complete", "2026-09-16 12:00", mobile),
+        ("g", "signup", "2026-09-14 11:00", mobile),
+        ("g", "onboarding_complete", "2026-09-24 11:00", mobile),
+        ("z", "page_view", "2026-09-27 20:00", web),  # the data runs to 09-27
+    )
+
+
+def activation_vision(**fields):
+    return one_kpi(
+        id="activation",
+        name="Activation",
+        metric="funnel_conversion",
+        event=None,
+        steps=["signup", "onboarding_complete"],
+        window_days=7,
+        target=0.6,
+        **fields,
+    )
+
+
+def test_funnel_kpi_is_conversion_by_entry_week():
+    card = targets.scorecard(activation_vision(), activation_story(), today=D("2026-09-28"))
+    # Week of 09-14 has 4 entrants now (g too): d, e, g miss, f converts.
+    assert card.series.select("period_start", "value").rows() == [
+        (D("2026-09-07"), 2 / 3),
+        (D("2026-09-14"), 1 / 4),
+    ]
+    row = card.table.row(0, named=True)
+    assert row["value"] == 0.25 and row["previous"] == pytest.approx(2 / 3)
+    assert row["unit"] == "ratio" and row["page"] == "funnels"
+
+
+def test_funnel_week_waits_for_its_window_to_close():
+    # On 09-27 the week of 09-14's last sign-up (09-20) still has a day of window left.
+    card = targets.scorecard(activation_vision(), activation_story(), today=D("2026-09-27"))
+    assert card.series.get_column("period_start").to_list() == [D("2026-09-07")]
+
+
+def test_explain_a_rate_kpi_by_segment_shift_share():
+    drivers = targets.explain(
+        activation_vision(), "activation", activation_story(), today=D("2026-09-28")
+    )
+    assert drivers.change == pytest.approx(1 / 4 - 2 / 3)
+    assert drivers.split is None  # a rate has no volume × rate split
+    # Web: 2 of 2 (weight 2) -> 0 of 1 (weight 1); mobile: 0 of 1 -> 1 of 3 (weight 3).
+    # Terms w/W × rate: web 2/3 × 1 -> 1/4 × 0 = -2/3; mobile 1/3 × 0 -> 3/4 × 1/3 = +1/4.
+    rows = drivers.segments.select("segment", "before", "after", "contribution").rows()
+    assert rows[0][:3] == ("web", 1.0, 0.0) and rows[0][3] == pytest.approx(-2 / 3)
+    assert rows[1][:3] == ("mobile", 0.0, pytest.approx(1 / 3))
+    assert rows[1][3] == pytest.approx(1 / 4)
+    assert sum(r[3] for r in rows) == pytest.approx(drivers.change)  # platforms partition users
+    assert drivers.top["segment"] == "web"
 
 
 def test_experiment_kpi_is_the_running_relative_lift():

@@ -253,8 +253,18 @@ def trend_chart(
     return fig
 
 
-def split_chart(drivers: Any, unit: str, currency: str = "USD") -> go.Figure:
-    """Waterfall: the KPI before, the volume effect, the rate effect, the KPI after."""
+def _good_bad(direction: str) -> tuple[str, str]:
+    """Colours for a rise and a fall: green and red, swapped when lower is better."""
+    good, bad = STATUS_COLORS["met"], STATUS_COLORS["off_track"]
+    return (good, bad) if direction == "up" else (bad, good)
+
+
+def split_chart(drivers: Any, unit: str, currency: str = "USD", direction: str = "up") -> go.Figure:
+    """Waterfall: the KPI before, the volume effect, the rate effect, the KPI after.
+
+    A step is green when it moves the KPI the good way (down, for a down-is-good KPI).
+    """
+    rise, fall = _good_bad(direction)
     split = drivers.split
     volume_label, rate_label = drivers.split_labels
     labels = [_day(drivers.before_end), volume_label, rate_label, _day(drivers.after_end)]
@@ -272,8 +282,8 @@ def split_chart(drivers: Any, unit: str, currency: str = "USD") -> go.Figure:
             measure=["absolute", "relative", "relative", "total"],
             text=texts,
             textposition="outside",
-            increasing={"marker": {"color": STATUS_COLORS["met"]}},
-            decreasing={"marker": {"color": STATUS_COLORS["off_track"]}},
+            increasing={"marker": {"color": rise}},
+            decreasing={"marker": {"color": fall}},
             totals={"marker": {"color": "#57606a"}},
             connector={"line": {"color": "#d0d7de"}},
         )
@@ -287,8 +297,11 @@ def split_chart(drivers: Any, unit: str, currency: str = "USD") -> go.Figure:
     return fig
 
 
-def segments_chart(segments: pl.DataFrame, unit: str, currency: str = "USD") -> go.Figure:
-    """Horizontal bars: each segment's contribution to the change, grouped by property."""
+def segments_chart(
+    segments: pl.DataFrame, unit: str, currency: str = "USD", direction: str = "up"
+) -> go.Figure:
+    """Horizontal bars: each segment's contribution to the change, green where it helped."""
+    rise, fall = _good_bad(direction)
     frame = segments.with_columns(
         (pl.col("property") + " = " + pl.col("segment")).alias("label")
     ).sort(pl.col("contribution").abs())
@@ -298,12 +311,7 @@ def segments_chart(segments: pl.DataFrame, unit: str, currency: str = "USD") -> 
             x=contributions,
             y=frame.get_column("label").to_list(),
             orientation="h",
-            marker={
-                "color": [
-                    STATUS_COLORS["met"] if c >= 0 else STATUS_COLORS["off_track"]
-                    for c in contributions
-                ]
-            },
+            marker={"color": [rise if c >= 0 else fall for c in contributions]},
             text=[format_delta(c, unit, currency) for c in contributions],
             textposition="auto",
         )
