@@ -1280,9 +1280,13 @@ def time_to_convert(
     low = float(secs.get_column("seconds").min())  # type: ignore[arg-type]
     high = float(secs.get_column("seconds").max())  # type: ignore[arg-type]
     count = bins if bins is not None else min(30, math.ceil(math.log2(secs.height)) + 1)
-    width = (high - low) / count if high > low else 1.0
-    count = count if high > low else 1
-    edges = [low + i * width for i in range(count)] + [high if high > low else low + width]
+    if high == low:
+        # Everyone took the same time: one bin of no width.
+        count, width = 1, 1.0
+        edges = [low, high]
+    else:
+        width = (high - low) / count
+        edges = [low + i * width for i in range(count)] + [high]
     grid = pl.DataFrame(
         {
             "_bin": list(range(count)),

@@ -251,12 +251,18 @@ def funnel(rows: list[dict[str, Any]], steps: Sequence[str | Step], **options: A
                 else []
             )
             still = sum(1 for r, _, s in mine if r == k - 1 and s) if k > 1 else 0
+            low, high = wilson(users_k, counts[0])
+            step_low, step_high = wilson(users_k, prev)
             row = {
                 "step": k,
                 "event": labels[k - 1],
                 "users": users_k,
                 "conversion_rate": users_k / counts[0] if counts[0] else 0.0,
+                "conversion_rate_ci_low": low,
+                "conversion_rate_ci_high": high,
                 "step_conversion_rate": users_k / prev if prev else 0.0,
+                "step_conversion_rate_ci_low": step_low,
+                "step_conversion_rate_ci_high": step_high,
                 "median_seconds_to_convert": statistics.median(gaps) if gaps else None,
                 "mean_seconds_to_convert": statistics.fmean(gaps) if gaps else None,
                 "dropped_off": prev - users_k - still if k > 1 else 0,
