@@ -6,7 +6,14 @@ here writes to the repository's vision.toml.
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -150,3 +157,108 @@ def test_a_file_changed_on_disk_is_not_overwritten(vision_copy):
     assert vision_copy.read_text() == edited_elsewhere
     assert any("changed on disk" in w.value for w in at.warning)
     assert any("Download the edited" in d.proto.label for d in at.get("download_button"))
+
+
+# --- in a real browser ------------------------------------------------------------------------
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def served_app(vision_copy, tmp_path):
+    """The app served by Streamlit on a free port, reading the test's copy of the vision file."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless=true",
+            "--server.address=127.0.0.1",
+            f"--server.port={port}",
+            "--browser.gatherUsageStats=false",
+            "--server.fileWatcherType=none",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "NORTHSTAR_VISION": str(vision_copy)},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail(f"Streamlit did not start: {(tmp_path / 'server.log').read_text()}")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+@pytest.mark.browser
+def test_overview_in_a_browser_and_the_review_it_downloads(served_app, vision_copy, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    vision = load_vision(vision_copy)
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        context = p.chromium.launch_persistent_context(
+            profile,
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 6400},
+            accept_downloads=True,
+        )
+        page = context.new_page()
+        page.goto(served_app)
+        page.get_by_role("heading", name=f"Overview · {vision.product}").wait_for(timeout=180_000)
+        review_button = page.get_by_role("button", name="Download the leadership review (HTML)")
+        review_button.wait_for(timeout=180_000)
+        page.wait_for_function(
+            f"document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= "
+            f"{len(vision.kpis) + 1}",
+            timeout=180_000,
+        )
+        assert page.locator('[data-testid="stException"]').count() == 0
+        body = page.locator("section.main, [data-testid='stMain']").first.inner_text()
+        assert vision.statement in body
+        for kpi in vision.kpis:
+            assert kpi.name in body, kpi.name
+        for status in ("Met", "On track", "At risk", "Off track"):
+            assert status in body, status
+        assert "What is driving the gap" in body
+        shots = ROOT / "screenshots"
+        shots.mkdir(exist_ok=True)
+        page.screenshot(path=str(shots / "overview_scorecard.png"))
+
+        with page.expect_download(timeout=180_000) as download:
+            review_button.click()
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        assert saved.name == f"{vision.product.lower()}-review-2026-11-01.html"
+        html = saved.read_text(encoding="utf-8")
+        assert all(kpi.name in html for kpi in vision.kpis)
+        assert html.count('class="plotly-graph-div"') == len(vision.kpis)
+        context.close()
