@@ -230,6 +230,10 @@ def _user_values(
         lf = lf.filter(pl.col("event").is_in(names))
     if end is not None:
         lf = lf.filter(pl.col("timestamp") <= end)
+    # Nothing before the earliest pre-period can count: prune it early (pushed into Parquet scans).
+    earliest = users.select(pl.col("exposure").min()).collect().item()
+    if earliest is not None:
+        lf = lf.filter(pl.col("timestamp") >= earliest - pre_period)
     joined = lf.join(users.select("user_id", "exposure"), on="user_id", how="inner")
     ts, exposure = pl.col("timestamp"), pl.col("exposure")
     post = ts >= exposure

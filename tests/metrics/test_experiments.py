@@ -41,6 +41,7 @@ from metrics.experiments import (
     cumulative_effect,
     list_experiments,
     minimum_detectable_effect,
+    per_user_std,
     sample_size,
     sequential_rho,
     srm,
@@ -274,7 +275,7 @@ def test_relative_delta_method_by_hand(raw_arms):
 
 def test_proportions_match_statsmodels_wald_at_large_n():
     # Welch's t with per-unit variance p(1-p) is statsmodels' Wald interval, except for t versus z:
-    # with ~2e5 degrees of freedom the quantiles differ by 3e-6 relative, hence rel=1e-4.
+    # with ~2e5 degrees of freedom the quantiles differ by 6e-6 relative, hence rel=1e-4.
     c = compare(
         Stats.proportion(10_000, 100_000), Stats.proportion(10_450, 100_000), kind="proportion"
     )
@@ -514,6 +515,15 @@ def test_ratio_stats_are_inferred_and_checked():
         compare(a, b, cuped=True)
 
 
+def test_per_user_std():
+    assert per_user_std(Stats.proportion(1, 4), "proportion") == pytest.approx(math.sqrt(0.1875))
+    assert per_user_std(Stats.from_values([1.0, 3.0, 8.0])) == pytest.approx(
+        np.std([1, 3, 8], ddof=1)
+    )
+    assert per_user_std(Stats(1, 3, 9)) is None  # one user: no spread yet
+    assert per_user_std(RatioStats.from_values([1, 2], [0, 0]), "ratio") is None
+
+
 def test_stats_add_pools_users():
     assert Stats(2, 3, 5) + Stats(3, 4, 6) == Stats(5, 7, 11)
     assert Stats.from_values([1, 2], [3, 4]) + Stats.from_values([5], [6]) == Stats.from_values(
@@ -709,6 +719,17 @@ def test_analyze_story(story):
             "status": ["control", "ok"] * 3,
             "excluded_users": [1] * 6,
         }
+    )
+    # Per-user spread, for planning: √(p(1-p)) for the rate, the sample standard deviation else.
+    assert result["std"].to_list() == pytest.approx(
+        [
+            0.5,
+            math.sqrt(2 / 9),
+            np.std([25, 0], ddof=1),
+            np.std([40, 20, 0], ddof=1),
+            np.std([2, 0], ddof=1),
+            np.std([1, 2, 0], ddof=1),
+        ]
     )
     assert_frame_equal(result.select(expected.columns), expected, check_dtypes=False)
     for metric, kind, control, treatment in [
