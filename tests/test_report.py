@@ -332,3 +332,14 @@ def test_trend_chart_projects_to_the_deadline():
     assert list(projection.x) == [D("2026-10-04"), D("2026-11-01")]
     assert list(projection.y) == [130.0, 170.0]
     assert "projection: 170" in projection.name
+
+
+def test_review_of_a_source_with_no_events_says_no_data_everywhere():
+    vision = targets.parse_vision(VISION, source="vision.toml")
+    empty = story_events().clear()
+    card = targets.scorecard(vision, empty, today=D("2026-10-12"))
+    text = review.render(vision, card, {}, start=D("2026-08-03"), end=D("2026-10-11"))
+    # The North Star card, the summary ("No data × 5") and each row of the scorecard.
+    assert text.count(">No data</span>") == 2 + len(vision.kpis)
+    assert "plotly-graph-div" not in text  # nothing drawn from nothing, and no zeros
+    assert 'class="num">0<' not in text
