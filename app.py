@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import data, state
+from ui import data, shell, state
 
 st.set_page_config(page_title="Northstar", page_icon=":material/star:", layout="wide")
 
@@ -20,10 +20,11 @@ PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/database:"),
 ]
 
+shell.mark_ran()
 page = st.navigation(PAGES)
 
 try:
-    source = data.loaded()
+    data.loaded()
 except data.SourceError as exc:
     # The Data page is where a broken source gets fixed, so it still runs without filters.
     st.error(f"Could not load the data source: {exc}")
@@ -31,6 +32,6 @@ except data.SourceError as exc:
         st.info("Open the Data page to pick another source.")
         st.stop()
 else:
-    state.render_sidebar(source.events)
+    state.render_sidebar()
 
 page.run()

@@ -13,6 +13,7 @@ import streamlit as st
 
 import connectors
 from connectors.config import LoadedData
+from ui import shell
 
 DEFAULT_SOURCE = "demo"
 
@@ -55,6 +56,7 @@ def source_name() -> str:
 
 def loaded() -> LoadedSource:
     """The current source, loaded; raises :class:`SourceError` with a message fit for the page."""
+    shell.ensure()
     try:
         return _load(source_name())
     except connectors.ConnectorError as exc:

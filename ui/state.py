@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import polars as pl
 import streamlit as st
 
+from ui import data, shell
+
 #: Zones offered first; any IANA name present in the URL is accepted too.
 COMMON_ZONES: tuple[str, ...] = (
     "UTC",
@@ -27,6 +29,9 @@ COMMON_ZONES: tuple[str, ...] = (
 
 #: A string property with at most this many values is offered as a filter.
 MAX_FILTER_VALUES = 50
+#: ...and only when most events carry it: filtering on a property that a few event types carry
+#: (an experiment's variant on exposure events) would silently drop every other event.
+MIN_FILTER_COVERAGE = 0.5
 #: Columns of the canonical schema that are never offered as property filters.
 NOT_PROPERTIES = {"user_id", "event", "timestamp", "event_id", "session_id", "revenue"}
 
@@ -46,15 +51,26 @@ class SharedFilters:
 
 
 def filterable_properties(events: pl.DataFrame) -> dict[str, list[str]]:
-    """String property columns with few distinct values, and those values (sorted)."""
+    """String properties most events carry, with few distinct values, and those values (sorted)."""
     out: dict[str, list[str]] = {}
     for name, dtype in events.schema.items():
         if name in NOT_PROPERTIES or dtype not in (pl.String, pl.Categorical, pl.Enum):
             continue
-        values = events.get_column(name).drop_nulls().unique()
+        column = events.get_column(name)
+        if events.height == 0 or column.null_count() > (1 - MIN_FILTER_COVERAGE) * events.height:
+            continue
+        values = column.drop_nulls().unique()
         if 0 < values.len() <= MAX_FILTER_VALUES:
             out[name] = sorted(values.cast(pl.String).to_list())
     return out
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _sidebar_facts(source: str, tz: str) -> tuple[dt.date, dt.date, dict[str, list[str]]]:
+    # Keyed by the source name: scanning millions of events for filter values once per source.
+    events = data.events()
+    first, last = data_bounds(events, tz)
+    return first, last, filterable_properties(events)
 
 
 def data_bounds(events: pl.DataFrame, tz: str) -> tuple[dt.date, dt.date]:
@@ -69,7 +85,7 @@ def data_bounds(events: pl.DataFrame, tz: str) -> tuple[dt.date, dt.date]:
     return stamps[0], stamps[1]
 
 
-def render_sidebar(events: pl.DataFrame) -> SharedFilters:
+def render_sidebar() -> SharedFilters:
     """Draw the shared filters in the sidebar and remember them for the page."""
     with st.sidebar:
         st.subheader("Filters")
@@ -80,7 +96,7 @@ def render_sidebar(events: pl.DataFrame) -> SharedFilters:
             bind="query-params",
             help="A 'day' is a calendar day in this zone, for every chart.",
         )
-        first, last = data_bounds(events, tz)
+        first, last, properties = _sidebar_facts(data.source_name(), tz)
         default_start = max(first, last - dt.timedelta(days=89))
         picked = st.date_input(
             "Date range",
@@ -93,7 +109,7 @@ def render_sidebar(events: pl.DataFrame) -> SharedFilters:
         )
         start, end = _as_range(picked, default_start, last)
         filters: dict[str, list[str]] = {}
-        for prop, values in filterable_properties(events).items():
+        for prop, values in properties.items():
             chosen = st.multiselect(
                 prop.replace("_", " ").capitalize(),
                 values,
@@ -124,6 +140,7 @@ def _as_range(
 
 def shared() -> SharedFilters:
     """The shared filters drawn by app.py for this run."""
+    shell.ensure()
     current = st.session_state.get("_shared_filters")
     if current is None:
         raise RuntimeError(

@@ -127,6 +127,22 @@ def wait_until_idle(page, timeout_s: float = 120) -> None:
     raise TimeoutError("the page kept running")
 
 
+def test_a_shared_link_opens_its_page_inside_the_app(app_url, browser_page):
+    """A link straight to a page, as the first request of a fresh server, still gets the shell.
+
+    Runs first in this module, on the fresh server (see ui/shell.py for why it matters).
+    """
+    page = browser_page
+    page.goto(f"{app_url}/funnels?tz=Asia%2FTokyo")
+    wait_until_idle(page, timeout_s=180)  # the first run may generate the demo data
+    page.locator("h1").first.wait_for(timeout=30_000)
+    assert "Funnels" in page.locator("h1").first.inner_text()
+    nav = page.get_by_test_id("stSidebarNavLink").all_inner_texts()
+    assert [label.split()[-1] for label in nav] == [label for label, _, _ in PAGES]
+    assert page.get_by_text("Reporting time zone").count() == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
 def test_every_page_renders_without_exceptions(app_url, browser_page):
     page = browser_page
     if SHOTS.exists():
