@@ -342,4 +342,5 @@ def test_review_of_a_source_with_no_events_says_no_data_everywhere():
     # The North Star card, the summary ("No data × 5") and each row of the scorecard.
     assert text.count(">No data</span>") == 2 + len(vision.kpis)
     assert "plotly-graph-div" not in text  # nothing drawn from nothing, and no zeros
-    assert 'class="num">0<' not in text
+    values = re.findall(r'</span></td><td class="num">([^<]*)</td>', text)  # the Value column
+    assert values == ["—"] * len(vision.kpis)  # missing, never 0
