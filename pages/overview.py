@@ -20,6 +20,7 @@ PAGES = {
     "funnels": ("pages/funnels.py", "Funnels"),
     "experiments": ("pages/experiments.py", "Experiments"),
 }
+DIRECTIONS = {"up": "Up (higher is better)", "down": "Down (lower is better)"}
 PERIOD_WORDS = {
     "day": "7-day average",
     "week": "latest complete week",
@@ -291,7 +292,7 @@ with change_tab:
             "Good direction",
             ["up", "down"],
             index=0 if kpi.direction == "up" else 1,
-            format_func={"up": "Up (higher is better)", "down": "Down (lower is better)"}.get,
+            format_func=DIRECTIONS.get,
         )
         deadline = c3.date_input("Deadline", kpi.deadline)
         owner = c4.text_input("Owner", kpi.owner)
@@ -352,7 +353,9 @@ with add_tab:
         new_target = c1.number_input(
             "Target", value=None, placeholder="e.g. 1200 or 0.25", key="ov_new_target"
         )
-        new_direction = c2.selectbox("Good direction", ["up", "down"], key="ov_new_direction")
+        new_direction = c2.selectbox(
+            "Good direction", ["up", "down"], format_func=DIRECTIONS.get, key="ov_new_direction"
+        )
         new_deadline = c3.date_input(
             "Deadline", today + dt.timedelta(days=90), key="ov_new_deadline"
         )
