@@ -31,6 +31,7 @@ confidence = top_right.selectbox(
     [0.95, 0.90, 0.99],
     format_func=lambda c: f"{c:.0%}",
     key="exp_confidence",
+    bind="query-params",
     help="How sure a result must be before we call a winner (alpha = 1 − confidence).",
 )
 alpha = round(1 - confidence, 4)
@@ -57,6 +58,7 @@ with from_data:
             variants,
             index=adapters.control_index(variants),
             key="exp_control",
+            bind="query-params",
         )
         catalogue = adapters.metric_catalogue(source)
         chosen = st.multiselect(
@@ -64,6 +66,7 @@ with from_data:
             list(catalogue),
             default=adapters.default_metrics(catalogue),
             key="exp_metrics",
+            bind="query-params",
             help="Each counts a user's events from their first exposure on.",
         )
         with st.expander("Options: CUPED, window, outliers, segments, many tests"):
@@ -72,6 +75,7 @@ with from_data:
                 "CUPED (use each user's pre-exposure behaviour)",
                 value=True,
                 key="exp_cuped",
+                bind="query-params",
                 help="Removes noise users brought with them, so intervals narrow; never biases.",
             )
             window = col1.number_input(
@@ -91,6 +95,7 @@ with from_data:
                 [None, *adapters.properties(source)],
                 format_func=lambda s: "nothing" if s is None else s,
                 key="exp_segment",
+                bind="query-params",
             )
             correction = col3.selectbox(
                 "Correct for many comparisons",

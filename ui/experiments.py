@@ -156,6 +156,7 @@ def default_metrics(catalogue: dict[str, ex.Metric]) -> list[str]:
     return preferred or list(catalogue)[:1]
 
 
+@st.cache_data(max_entries=4, show_spinner=False)
 def properties(source: str) -> list[str]:
     """Properties a result can be split by (few distinct values), for the segment picker."""
     from ui.state import filterable_properties
@@ -301,38 +302,49 @@ def num(value: float | None, digits: int = 3) -> str:
 
 
 def srm_banner(frame: pl.DataFrame) -> dict[str, Any]:
-    """The split check in words: level ("error"/"success"/"info") and message."""
+    """The split check in words: level ("error"/"success"/"info"), message, and mismatch.
+
+    Per segment (when results are split) any segment whose split is off counts as a mismatch.
+    """
     if frame.height == 0 or "srm_p_value" not in frame.columns:
         return {"level": "info", "message": "No users in this experiment yet.", "mismatch": False}
-    p_value, mismatch = frame["srm_p_value"][0], bool(frame["srm_mismatch"][0])
     excluded = int(frame["excluded_users"][0] or 0)
-    counts = (
-        frame.filter(pl.col("metric") == frame["metric"][0])
-        .select("variant", "users")
-        .unique(maintain_order=True)
+    first_metric = frame.filter(pl.col("metric") == frame["metric"][0])
+    keys = ["segment"] if "segment" in frame.columns else []
+    checks = first_metric.group_by(keys or pl.lit(0), maintain_order=True).agg(
+        pl.col("srm_p_value").first(), pl.col("srm_mismatch").first()
     )
+    counts = first_metric.group_by("variant", maintain_order=True).agg(pl.col("users").sum())
     split = ", ".join(f"{r['variant']} {r['users']:,}" for r in counts.iter_rows(named=True))
-    if p_value is None:
+    tested = checks.filter(pl.col("srm_p_value").is_not_null())
+    if tested.height == 0:
         return {
             "level": "info",
             "message": f"Only one variant so far ({split}).",
             "mismatch": False,
         }
-    if mismatch:
+    worst = tested.sort("srm_p_value").row(0, named=True)
+    if tested["srm_mismatch"].any():
+        where = f" in segment {worst['segment']!r}" if keys else ""
         return {
             "level": "error",
             "mismatch": True,
             "message": (
-                f"Sample ratio mismatch: users did not split as planned ({split}; "
-                f"chance of a split this uneven by luck p = {p_value:.2g}). Assignment or exposure "
-                "tracking is probably broken, so the lifts below cannot be trusted."
+                f"Sample ratio mismatch{where}: users did not split as planned ({split}; "
+                f"chance of a split this uneven by luck p = {worst['srm_p_value']:.2g}). "
+                "Assignment or exposure tracking is probably broken, so the lifts below cannot "
+                "be trusted."
             ),
         }
     note = f" {excluded:,} users saw several variants and are left out." if excluded else ""
+    lowest = " (lowest over segments)" if keys else ""
     return {
         "level": "success",
         "mismatch": False,
-        "message": f"Traffic split as planned ({split}; SRM check p = {p_value:.2g}).{note}",
+        "message": (
+            f"Traffic split as planned ({split}; SRM check p = {worst['srm_p_value']:.2g}"
+            f"{lowest}).{note}"
+        ),
     }
 
 

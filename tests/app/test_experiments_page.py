@@ -333,3 +333,27 @@ def test_verdicts_in_plain_words():
         {**row, "verdict": None, "status": "zero_variance"}, Need(None, None), 0.05
     ).startswith("Every user in one group")
     assert chance(0.99996) == "> 99.9%" and chance(0.0) == "< 0.1%" and chance(0.5) == "50.0%"
+
+
+def test_srm_banner_names_the_segment_whose_split_is_off():
+    import polars as pl
+
+    from ui.experiments import srm_banner
+
+    frame = pl.DataFrame(
+        {
+            "segment": ["web", "web", "mobile", "mobile"],
+            "metric": ["purchase conversion"] * 4,
+            "variant": ["control", "treatment"] * 2,
+            "users": [500, 510, 100, 300],
+            "srm_p_value": [0.75, 0.75, 1e-9, 1e-9],
+            "srm_mismatch": [False, False, True, True],
+            "excluded_users": [3] * 4,
+        }
+    )
+    banner = srm_banner(frame)
+    assert banner["mismatch"] and banner["level"] == "error"
+    assert "segment 'mobile'" in banner["message"]
+    assert "control 600, treatment 810" in banner["message"]
+    fine = srm_banner(frame.filter(pl.col("segment") == "web"))
+    assert fine["level"] == "success" and "3 users saw several variants" in fine["message"]
