@@ -21,6 +21,7 @@ from metrics.experiments.analysis import (
     comparison_row,
     cumulative_effect,
     list_experiments,
+    metric_from,
 )
 from metrics.experiments.design import (
     SrmResult,
@@ -64,6 +65,7 @@ __all__ = [
     "comparison_row",
     "cumulative_effect",
     "list_experiments",
+    "metric_from",
     "minimum_detectable_effect",
     "per_user_std",
     "sample_size",

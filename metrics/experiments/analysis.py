@@ -130,6 +130,8 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "srm_p_value",
     "srm_mismatch",
     "excluded_users",
+    "absolute_ci",
+    "relative_ci",
 )
 
 
@@ -143,15 +145,55 @@ def _key(part: Conversion | Count | Sum) -> tuple:
     return (type(part).__name__, part.event, column, filters)
 
 
-def _check_metrics(metrics: Metric | Sequence[Metric]) -> list[Metric]:
-    listed = [metrics] if isinstance(metrics, Conversion | Count | Sum | Ratio) else list(metrics)
+MetricSpec = Metric | str | Mapping[str, Any]
+
+
+def metric_from(spec: MetricSpec) -> Metric:
+    """A metric definition from a dataclass, an event name (its conversion) or a mapping.
+
+    Mappings name the kind: ``{"kind": "conversion" | "count" | "sum" | "ratio", "event": ...,
+    "column": ..., "numerator": {...}, "denominator": {...}, "name": ..., "filters": ...,
+    "inverse": ...}``, so metrics can be declared as data (in TOML or JSON).
+    """
+    if isinstance(spec, Conversion | Count | Sum | Ratio):
+        return spec
+    if isinstance(spec, str):
+        if not spec:
+            raise ValueError("metrics: an event name cannot be empty")
+        return Conversion(spec, name=spec)
+    if isinstance(spec, Mapping):
+        fields = dict(spec)
+        kind = str(fields.pop("kind", fields.pop("type", "conversion"))).lower()
+        builders: dict[str, type] = {"conversion": Conversion, "count": Count, "sum": Sum}
+        try:
+            if kind == "ratio":
+                numerator = metric_from(fields.pop("numerator"))
+                denominator = metric_from(fields.pop("denominator"))
+                if isinstance(numerator, Ratio) or isinstance(denominator, Ratio):
+                    raise ValueError("metrics: a ratio's parts cannot be ratios themselves")
+                return Ratio(numerator, denominator, **fields)
+            if kind not in builders:
+                raise ValueError(
+                    f"metrics: kind must be conversion, count, sum or ratio, not {kind!r}"
+                )
+            return builders[kind](**fields)  # type: ignore[no-any-return]
+        except (KeyError, TypeError) as exc:
+            raise ValueError(
+                f"metrics: {dict(spec)!r} is not a valid {kind} metric ({exc})"
+            ) from exc
+    raise ValueError(
+        f"metrics: {spec!r} is not a Conversion, Count, Sum or Ratio definition, "
+        "an event name, or a mapping"
+    )
+
+
+def _check_metrics(metrics: MetricSpec | Sequence[MetricSpec]) -> list[Metric]:
+    if isinstance(metrics, str | Mapping | Conversion | Count | Sum | Ratio):
+        listed = [metric_from(metrics)]  # type: ignore[arg-type]
+    else:
+        listed = [metric_from(m) for m in metrics]
     if not listed:
         raise ValueError("metrics: give at least one metric (Conversion, Count, Sum or Ratio)")
-    for metric in listed:
-        if not isinstance(metric, Conversion | Count | Sum | Ratio):
-            raise ValueError(
-                f"metrics: {metric!r} is not a Conversion, Count, Sum or Ratio definition"
-            )
     labels = [m.label for m in listed]
     duplicated = sorted({lab for lab in labels if labels.count(lab) > 1})
     if duplicated:
@@ -345,6 +387,8 @@ def _empty_result(segment: str | None) -> pl.DataFrame:
         "method": pl.String(),
         "srm_mismatch": pl.Boolean(),
         "excluded_users": pl.Int64(),
+        "absolute_ci": pl.List(pl.Float64()),
+        "relative_ci": pl.List(pl.Float64()),
     }
     columns = {c: schema.get(c, pl.Float64()) for c in RESULT_COLUMNS}
     if segment is not None:
@@ -357,7 +401,7 @@ def analyze(
     assignments: pl.DataFrame | pl.LazyFrame,
     *,
     experiment: str,
-    metrics: Metric | Sequence[Metric],
+    metrics: MetricSpec | Sequence[MetricSpec],
     control: str = "control",
     window: float | dt.timedelta | None = None,
     winsorize: float | None = None,
@@ -545,6 +589,8 @@ def comparison_row(result: Comparison) -> dict[str, Any]:
         "verdict": result.verdict,
         "status": result.status,
         "theta": result.theta,
+        "absolute_ci": list(result.absolute_ci) if result.absolute_ci else None,
+        "relative_ci": list(result.relative_ci) if result.relative_ci else None,
     }
 
 
@@ -604,7 +650,7 @@ def cumulative_effect(
     assignments: pl.DataFrame | pl.LazyFrame,
     *,
     experiment: str,
-    metric: Metric,
+    metric: MetricSpec,
     control: str = "control",
     tz: str = "UTC",
     window: float | dt.timedelta | None = None,
@@ -623,7 +669,7 @@ def cumulative_effect(
     left out of every day (one population throughout). With ``winsorize``, each day uses the cap
     of the final day (a cap that moves daily would make the curve jump for no reason).
     """
-    _check_metrics([metric])
+    (metric,) = _check_metrics([metric])
     check_tz(tz)
     check_choice("method", method, METHODS)
     span = _window(window, "window")

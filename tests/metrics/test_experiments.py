@@ -40,6 +40,7 @@ from metrics.experiments import (
     compare,
     cumulative_effect,
     list_experiments,
+    metric_from,
     minimum_detectable_effect,
     per_user_std,
     sample_size,
@@ -948,6 +949,33 @@ def test_analyze_edge_cases(story):
     )
     assert nobody_bought["status"].to_list() == ["control", "zero_variance"]
     assert nobody_bought["mean"].to_list() == [0.0, 0.0]
+
+
+def test_metrics_declared_as_data(story):
+    events, exposures = story
+    assert metric_from("purchase") == Conversion("purchase", name="purchase")
+    assert metric_from({"kind": "sum", "event": "purchase", "column": "revenue"}) == Sum(
+        "purchase", "revenue"
+    )
+    order_value = metric_from(
+        {
+            "kind": "ratio",
+            "numerator": {"kind": "sum", "event": "purchase"},
+            "denominator": {"kind": "count", "event": "purchase"},
+            "name": "order value",
+        }
+    )
+    assert order_value == Ratio(Sum("purchase"), Count("purchase"), name="order value")
+    for bad in ({"kind": "median", "event": "x"}, {"kind": "sum"}, 42, ""):
+        with pytest.raises(ValueError, match="metrics"):
+            metric_from(bad)
+    by_name = analyze(events, exposures, experiment="checkout_redesign", metrics="purchase")
+    assert by_name["metric"].to_list() == ["purchase", "purchase"]
+    assert by_name["mean"].to_list() == [0.5, 2 / 3]
+    # The intervals also come as [low, high] lists named as on a Comparison.
+    row = by_name.row(1, named=True)
+    assert row["relative_ci"] == [row["relative_ci_low"], row["relative_ci_high"]]
+    assert row["absolute_ci"] == [row["absolute_ci_low"], row["absolute_ci_high"]]
 
 
 def test_experiment_listing_and_counts(story):
