@@ -1,6 +1,224 @@
-"""Engagement page (being built)."""
+"""Engagement page: are people using the product, how often they return, who comes, who goes."""
+
+from __future__ import annotations
 
 import streamlit as st
 
+from ui import components, data, state
+from ui import engagement as eng
+from ui.charts import engagement as charts
+
 st.title("Engagement")
-st.info("This page is being built.")
+st.caption(
+    "Are people using the product, how often do they come back, and who is arriving and leaving? "
+    "Every number counts people, not events."
+)
+
+shared = state.shared()
+source = data.source_name()
+options = eng.choices(source)
+
+# -- controls ---------------------------------------------------------------------------------
+pick_event, pick_interval, pick_week, pick_breakdown = st.columns([3, 2.6, 2, 3])
+event_label = pick_event.selectbox(
+    "Active means doing",
+    [eng.ANY_EVENT, *options.events],
+    key="eng_event",
+    bind="query-params",
+    help="A user is active in a period when they did this event in it (or any event).",
+)
+interval = pick_interval.segmented_control(
+    "Interval",
+    list(eng.INTERVAL_LABELS),
+    format_func=eng.INTERVAL_LABELS.get,
+    default="day",
+    required=True,
+    key="eng_interval",
+    bind="query-params",
+    help="Day shows DAU, WAU and MAU; week and month count calendar periods.",
+)
+week_start = pick_week.selectbox(
+    "Weeks start on",
+    list(eng.WEEK_START_LABELS),
+    format_func=eng.WEEK_START_LABELS.get,
+    key="eng_week_start",
+    bind="query-params",
+    disabled=interval != "week",
+)
+breakdown_label = pick_breakdown.selectbox(
+    "Break down by",
+    [eng.NO_BREAKDOWN, *options.properties],
+    key="eng_breakdown",
+    bind="query-params",
+    help="Split active users and revenue by a property of the events.",
+)
+event = None if event_label == eng.ANY_EVENT else event_label
+breakdown = None if breakdown_label == eng.NO_BREAKDOWN else breakdown_label
+interval = interval or "day"
+week_start = week_start or "monday"
+
+args = (source, shared.start, shared.end, shared.tz, shared.filters)
+scope = eng.describe_scope(event, shared.filters, shared.tz)
+periods = eng.describe_weeks(interval, week_start)
+noun = eng.INTERVAL_LABELS[interval].lower()
+dates = {"period_start": st.column_config.DateColumn("Period start", format="YYYY-MM-DD")}
+targets = eng.vision_targets(event, shared.filters)
+first_day = eng.first_data_day(source, shared.tz)
+
+try:
+    rolling = eng.rolling(*args, event)
+    ratio = eng.dau_mau(*args, event)
+except ValueError as exc:
+    st.error(f"These settings cannot be computed: {exc}")
+    st.stop()
+
+if not eng.has_activity(rolling):
+    st.info(
+        f"Nobody was active between {shared.start:%d %b %Y} and {shared.end:%d %b %Y} with these "
+        "settings. Widen the date range in the sidebar, pick another event or clear the filters."
+    )
+    st.stop()
+
+# -- headline numbers -------------------------------------------------------------------------
+for column, headline in zip(st.columns(4), eng.headlines(rolling, ratio), strict=False):
+    column.metric(
+        headline.label,
+        headline.value,
+        delta=headline.delta_text,
+        help=headline.help,
+        format="percent" if headline.percent else "localized",
+        delta_description="vs a week before",
+        border=True,
+    )
+
+# -- active users -----------------------------------------------------------------------------
+st.header("Active users")
+if interval == "day":
+    st.plotly_chart(
+        charts.rolling_active_figure(rolling, data_start=first_day, targets=targets.rolling),
+        key="eng_chart_rolling",
+    )
+    components.numbers(
+        eng.rolling_wide(rolling), name="dau_wau_mau", key="eng_rolling", column_config=dates
+    )
+    components.definition(
+        f"{scope} **DAU**: users active that day. **WAU** and **MAU**: users active in the 7 and "
+        "30 days ending that day (rolling windows that reach back before the start of the range). "
+        "Dotted: the window reaches back before the first day of data, so it is not yet full."
+    )
+else:
+    active = eng.periodic(*args, event, interval, week_start, None)
+    st.plotly_chart(
+        charts.active_users_figure(
+            active, interval=interval, target=targets.periodic.get(interval)
+        ),
+        key="eng_chart_periodic",
+    )
+    components.numbers(
+        active, name=f"active_users_per_{noun}", key="eng_periodic", column_config=dates
+    )
+    components.definition(
+        f"{scope} Active users per calendar {noun}: distinct users active at least once in it. "
+        f"{periods} Only days inside the date range count: a first or last {noun} that sticks out "
+        "of the range is partial (dotted)."
+    )
+
+# -- breakdown --------------------------------------------------------------------------------
+st.header("By property")
+if breakdown is None:
+    st.info("Pick a property in **Break down by** above to split active users by its values.")
+else:
+    split = eng.periodic(*args, event, interval, week_start, breakdown)
+    st.plotly_chart(
+        charts.active_users_figure(split, interval=interval, breakdown=breakdown),
+        key="eng_chart_breakdown",
+    )
+    components.numbers(
+        split, name=f"active_users_by_{breakdown}", key="eng_split", column_config=dates
+    )
+    components.definition(
+        f"{scope} Active users per {noun} for each value of **{breakdown}** on their events: a "
+        "user active with two values counts once under each, so the lines can add up to more "
+        f"than the total. Events without a {breakdown} form '(not set)'. The chart shows the "
+        f"biggest values; the table has them all. {periods}"
+    )
+
+# -- stickiness -------------------------------------------------------------------------------
+st.header("Stickiness")
+left, right = st.columns(2)
+with left:
+    st.subheader(f"How many {noun}s do users come?")
+    interval_count = st.number_input(
+        f"Count {noun}s in blocks of",
+        min_value=1,
+        max_value=90,
+        value=1,
+        step=1,
+        key="eng_interval_count",
+        bind="query-params",
+        help=f"2 counts pairs of {noun}s: a user active in either {noun} of a pair scores one.",
+    )
+    sticky = eng.stickiness(*args, event, interval, int(interval_count or 1), week_start)
+    st.plotly_chart(
+        charts.stickiness_figure(
+            sticky, interval=interval, interval_count=int(interval_count or 1)
+        ),
+        key="eng_chart_stickiness",
+    )
+    components.numbers(sticky, name="stickiness", key="eng_sticky")
+    block = f"{noun}s" if int(interval_count or 1) == 1 else f"blocks of {interval_count} {noun}s"
+    components.definition(
+        f"{scope} Each user active in the range is counted once, at the number of {block} in "
+        "which they were active (blocks start on the first day of the range; weeks and months "
+        f"are the calendar ones that touch it, partial ones included). {periods}"
+    )
+with right:
+    st.subheader("DAU/MAU")
+    st.plotly_chart(
+        charts.dau_mau_figure(ratio, data_start=first_day, target=targets.dau_mau),
+        key="eng_chart_dau_mau",
+    )
+    components.numbers(
+        ratio,
+        name="dau_mau",
+        key="eng_ratio",
+        column_config={
+            **dates,
+            "ratio": st.column_config.NumberColumn("DAU/MAU", format="percent"),
+        },
+    )
+    components.definition(
+        f"{scope} DAU/MAU per day: users active that day divided by users active in the 30 days "
+        "ending that day. 100% means everyone comes every day; about 3% means once a month."
+    )
+
+# -- lifecycle --------------------------------------------------------------------------------
+st.header("Lifecycle")
+life = eng.lifecycle(*args, event, interval, week_start)
+st.plotly_chart(charts.lifecycle_figure(life, interval=interval), key="eng_chart_lifecycle")
+components.numbers(life, name=f"lifecycle_per_{noun}", key="eng_life", column_config=dates)
+components.definition(
+    f"{scope} Per {noun}: **new** = active for the first time ever; **returning** = active in "
+    f"the previous {noun} too; **resurrecting** = back after at least one {noun} away; "
+    f"**dormant** (below zero) = active in the previous {noun} but not this one. History before "
+    f"the date range counts, and whole {noun}s count, so a {noun} sticking out of the range is "
+    f"hatched. {periods}"
+)
+
+# -- revenue ----------------------------------------------------------------------------------
+st.header("Revenue per active user")
+money = eng.revenue(*args, interval, week_start, breakdown)
+if not eng.has_activity(money, "paying_users"):
+    st.info("No revenue was recorded in this range (no event with a positive `revenue`).")
+st.plotly_chart(
+    charts.revenue_figure(money, interval=interval, breakdown=breakdown, currency=targets.currency),
+    key="eng_chart_revenue",
+)
+components.numbers(money, name=f"revenue_per_{noun}", key="eng_money", column_config=dates)
+components.definition(
+    f"Counting unit: a user (`user_id`); days are calendar days in **{shared.tz}**; every event "
+    f"counts, whatever the event picked above. Per {noun}: revenue = sum of `revenue` "
+    "(refunds lower it); revenue per active user = revenue / users with any event; per paying "
+    f"user = revenue / users with a positive `revenue`. {periods}"
+    + (f" Partial {noun}s are dotted." if interval != "day" else "")
+)
