@@ -145,7 +145,9 @@ with from_data:
                     method=method,
                 )
                 st.dataframe(table, hide_index=True, width="stretch")
-                components.numbers(frame, name=f"{experiment}_results", key="exp_results")
+                components.numbers(
+                    adapters.downloadable(frame), name=f"{experiment}_results", key="exp_results"
+                )
 
                 st.subheader("Effect over time")
                 shown = st.selectbox("Metric", chosen, key="exp_daily_metric")
@@ -214,7 +216,9 @@ with by_hand:
             hide_index=True,
             width="stretch",
         )
-        components.numbers(hand_frame, name="typed_in_results", key="exp_hand_numbers")
+        components.numbers(
+            adapters.downloadable(hand_frame), name="typed_in_results", key="exp_hand_numbers"
+        )
 
 # --- planning ------------------------------------------------------------------------------------
 with planning:

@@ -348,6 +348,12 @@ def srm_banner(frame: pl.DataFrame) -> dict[str, Any]:
     }
 
 
+def downloadable(frame: pl.DataFrame) -> pl.DataFrame:
+    """The results without their list columns (CSV has no lists; low/high columns remain)."""
+    nested = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)]
+    return frame.drop(nested)
+
+
 def users_per_day(traffic_frame: pl.DataFrame | None) -> float | None:
     """New users a day across all variants, over the days the experiment has run."""
     if traffic_frame is None or traffic_frame.height == 0:
