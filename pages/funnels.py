@@ -1,6 +1,217 @@
-"""Funnels page (being built)."""
+"""Funnels page: where do we lose people on the way from one step to the next?"""
+
+from __future__ import annotations
 
 import streamlit as st
 
+from ui import components, data, state
+from ui import funnels as fun
+from ui.charts import funnels as charts
+
 st.title("Funnels")
-st.info("This page is being built.")
+st.caption(
+    "Where do we lose people? Pick the steps users should take; each bar counts the users who got "
+    "that far, and the charts below show when they entered, how long they took and where the ones "
+    "who dropped off went instead."
+)
+
+shared = state.shared()
+source = data.source_name()
+options = fun.choices(source)
+
+# -- controls ---------------------------------------------------------------------------------
+chosen = st.multiselect(
+    "Steps, in order",
+    options.events,
+    default=fun.default_steps(options.events),
+    key="fun_steps",
+    bind="query-params",
+    max_selections=fun.MAX_STEPS,
+    placeholder="Pick the events users should do, first step first",
+    help="The order you pick them in is the funnel's order; each event can be picked once.",
+)
+pick_order, pick_value, pick_unit, pick_breakdown = st.columns([2.6, 1.4, 1.8, 2.2])
+order = pick_order.segmented_control(
+    "Order",
+    list(fun.ORDER_LABELS),
+    format_func=fun.ORDER_LABELS.get,
+    default="ordered",
+    required=True,
+    key="fun_order",
+    bind="query-params",
+    help="Ordered: steps in this order, other events allowed in between. Strict: each step must be "
+    "the user's very next event. Any order: the steps in any order within the window.",
+)
+window_value = pick_value.number_input(
+    "Conversion window",
+    min_value=1,
+    max_value=1000,
+    value=14,
+    step=1,
+    key="fun_window",
+    bind="query-params",
+    help="How long after step 1 a user has to finish the funnel (elapsed time).",
+)
+window_unit = pick_unit.selectbox(
+    "Window unit",
+    list(fun.UNIT_LABELS),
+    index=list(fun.UNIT_LABELS).index("day"),
+    format_func=fun.UNIT_LABELS.get,
+    key="fun_window_unit",
+    bind="query-params",
+)
+breakdown_label = pick_breakdown.selectbox(
+    "Break down by",
+    [fun.NO_BREAKDOWN, *options.properties],
+    key="fun_breakdown",
+    bind="query-params",
+    help="Split the funnel by a property of each attempt's first event (first touch).",
+)
+with st.expander("Exclusions: attempts that do not count"):
+    pick_excluded, pick_from, pick_to = st.columns([3, 1.5, 1.5])
+    excluded = pick_excluded.multiselect(
+        "Exclude attempts with",
+        [name for name in options.events if name not in chosen],
+        key="fun_exclusions",
+        bind="query-params",
+        placeholder="No exclusions",
+        help="An attempt in which the user did one of these events between the two steps below "
+        "does not count (a user with another, clean attempt still does).",
+    )
+    numbers = list(range(1, max(len(chosen), 2) + 1))
+    exclude_from = pick_from.selectbox(
+        "Between step",
+        numbers[:-1],
+        key="fun_exclude_from",
+        bind="query-params",
+    )
+    exclude_to = pick_to.selectbox(
+        "and step",
+        numbers[1:],
+        index=len(numbers) - 2,
+        key="fun_exclude_to",
+        bind="query-params",
+    )
+
+view = fun.View(
+    steps=tuple(chosen),
+    order=order or "ordered",
+    window_value=int(window_value or 14),
+    window_unit=window_unit or "day",
+    exclusions=tuple(excluded),
+    exclude_from=int(exclude_from or 1),
+    exclude_to=int(exclude_to or 0),
+    breakdown=None if breakdown_label == fun.NO_BREAKDOWN else breakdown_label,
+)
+trouble = fun.problem(view)
+if trouble:
+    st.info(trouble)
+    st.stop()
+
+args = (source, shared.start, shared.end, shared.tz, shared.filters)
+try:
+    table = fun.overall(*args, view)
+except ValueError as exc:
+    st.error(f"This funnel cannot be computed: {exc}")
+    st.stop()
+
+if not fun.has_users(table):
+    st.info(
+        f"Nobody did **{view.steps[0]}** between {shared.start:%d %b %Y} and {shared.end:%d %b %Y}"
+        " with these settings. Widen the date range in the sidebar, pick another first step or "
+        "clear the filters."
+    )
+    st.stop()
+
+# -- headline numbers -------------------------------------------------------------------------
+for column, headline in zip(st.columns(4), fun.headlines(table), strict=False):
+    column.metric(
+        headline.label,
+        headline.value,
+        help=headline.help,
+        format="percent" if headline.percent else "localized",
+        border=True,
+    )
+
+# -- steps ------------------------------------------------------------------------------------
+st.header("Steps")
+st.plotly_chart(charts.steps_figure(table), key="fun_chart_steps")
+components.numbers(table, name="funnel_steps", key="fun_steps_table")
+components.definition(fun.describe_steps(view, shared.tz, shared.filters))
+
+# -- breakdown --------------------------------------------------------------------------------
+st.header("By property")
+if view.breakdown is None:
+    st.info("Pick a property in **Break down by** above to compare the funnel across its values.")
+else:
+    split = fun.steps(*args, view)
+    st.plotly_chart(
+        charts.breakdown_figure(split, breakdown=view.breakdown), key="fun_chart_breakdown"
+    )
+    components.numbers(split, name=f"funnel_by_{view.breakdown}", key="fun_breakdown_table")
+    components.definition(fun.describe_breakdown(view, shared.tz, shared.filters, view.breakdown))
+
+# -- conversion over time ---------------------------------------------------------------------
+st.header("Conversion over time")
+interval = st.segmented_control(
+    "Group users by the",
+    list(fun.INTERVAL_LABELS),
+    format_func=fun.INTERVAL_LABELS.get,
+    default="day",
+    required=True,
+    key="fun_interval",
+    bind="query-params",
+)
+interval = interval or "day"
+over_time = fun.trends(*args, view, interval)
+st.plotly_chart(charts.trends_figure(over_time, interval=interval), key="fun_chart_trends")
+components.numbers(
+    over_time,
+    name=f"funnel_conversion_by_{interval}",
+    key="fun_trends_table",
+    column_config={"period_start": st.column_config.DateColumn("Entered", format="YYYY-MM-DD")},
+)
+components.definition(fun.describe_trends(view, shared.tz, shared.filters, interval))
+
+# -- time to convert --------------------------------------------------------------------------
+st.header("Time to convert")
+histogram = fun.time_to_convert(*args, view)
+if histogram.height == 0:
+    st.info("Nobody reached the last step, so there is no time to convert to show.")
+else:
+    st.plotly_chart(charts.time_to_convert_figure(histogram), key="fun_chart_time")
+    components.numbers(histogram, name="funnel_time_to_convert", key="fun_time_table")
+    components.definition(fun.describe_time(view, shared.tz, shared.filters))
+
+# -- drop-offs --------------------------------------------------------------------------------
+st.header("Where drop-offs went")
+labels = fun.step_options(view)
+drop_step = st.selectbox(
+    "Users who dropped off on the way to",
+    list(labels),
+    index=fun.biggest_drop(table),
+    format_func=labels.get,
+    key="fun_drop_step",
+    bind="query-params",
+)
+drop_step = int(drop_step or 2)
+gone = fun.dropped(*args, view, drop_step)
+if gone.height == 0:
+    st.info(f"Nobody has dropped off on the way to step {drop_step} (yet).")
+else:
+    went = fun.next_events(*args, view, drop_step)
+    st.plotly_chart(charts.next_events_figure(went), key="fun_chart_next")
+    components.numbers(
+        went,
+        name=f"funnel_next_events_step_{drop_step}",
+        key="fun_next_table",
+    )
+    components.definition(fun.describe_next(view, shared.tz, shared.filters, drop_step))
+    st.download_button(
+        f"Download the {gone.height:,} user{'' if gone.height == 1 else 's'} who dropped off (CSV)",
+        gone.write_csv().encode(),
+        file_name=f"dropped_before_step_{drop_step}.csv",
+        mime="text/csv",
+        key="fun_dl_dropped",
+        icon=":material/download:",
+    )
