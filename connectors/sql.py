@@ -154,7 +154,10 @@ def load_sql(
         raise ConnectorError(
             f"{target.label}: time zone {tz!r} is not an IANA zone name (e.g. 'Europe/Berlin')"
         ) from None
-    bounds = _bounds(start, end, tz)
+    try:
+        bounds = _bounds(start, end, tz)
+    except (ValueError, TypeError) as exc:
+        raise ConnectorError(f"{target.label}: {exc}") from None
 
     reader = _reader(target, engine, timeout_seconds)
     began = time.perf_counter()

@@ -769,6 +769,7 @@ def test_arguments_are_checked_before_connecting(tmp_path):
         ({"table": "events", "timeout_seconds": 0}, "timeout_seconds must be a positive number"),
         ({"table": "events", "columns": ["nope"]}, "no column 'nope'"),
         ({"table": "events", "mapping": {"user_id": "who"}}, "mapping names column 'who'"),
+        ({"table": "events", "start": "yesterday"}, "'yesterday' is not an ISO date"),
     ]
     for kwargs, message in cases:
         with pytest.raises(ConnectorError, match=re.escape(message)):
