@@ -13,6 +13,7 @@ initdb refuses to run as root, so as root the server commands run as the ``postg
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pwd
@@ -113,7 +114,7 @@ class PostgresServer:
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown) and delete its folder."""
+        """Stop the server (fast shutdown) and delete its folder; again is a no-op."""
         try:
             if (self.data_dir / "postmaster.pid").exists():
                 self._run(
@@ -180,24 +181,35 @@ def start_server(port: int | None = None) -> PostgresServer:
             ]
         )
         pwfile.unlink()
-        server._run(
-            [
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(server.data_dir),
-                "-l",
-                str(root / "server.log"),
-                "-w",
-                "-t",
-                "30",
-                "-o",
-                f"-c listen_addresses=127.0.0.1 -p {server.port} -k {root} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-                "start",
-            ]
-        )
+        for attempt in range(5):
+            try:
+                server._run(
+                    [
+                        str(bin_dir / "pg_ctl"),
+                        "-D",
+                        str(server.data_dir),
+                        "-l",
+                        str(root / "server.log"),
+                        "-w",
+                        "-t",
+                        "30",
+                        "-o",
+                        f"-c listen_addresses=127.0.0.1 -p {server.port} -k {root} "
+                        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+                        "start",
+                    ]
+                )
+                break
+            except RuntimeError:
+                # Another process (a parallel test worker) took the port between our probe
+                # and the server's bind: try the next free one.
+                log = (root / "server.log").read_text(errors="replace")
+                if port is not None or "could not bind" not in log or attempt == 4:
+                    raise
+                server.port = free_port(server.port + 1)
     except BaseException:
         with contextlib.suppress(Exception):
             server.stop()
         raise
+    atexit.register(server.stop)  # also on an interrupted run; stopping twice is harmless
     return server
