@@ -1,6 +1,187 @@
-"""Retention page (being built)."""
+"""Retention page: do people come back, cohort by cohort, and what are they worth over time?"""
+
+from __future__ import annotations
 
 import streamlit as st
 
+from ui import components, data, state
+from ui import retention as ret
+from ui.charts import retention as charts
+
 st.title("Retention")
-st.info("This page is being built.")
+st.caption(
+    "Of the people who started in a given period, how many came back one, two, three periods "
+    "later, and how much they have spent so far. Every number counts people, not events."
+)
+
+shared = state.shared()
+source = data.source_name()
+names = ret.event_names(source)
+
+# -- controls ---------------------------------------------------------------------------------
+pick_interval, pick_type, pick_periods, pick_mode = st.columns([2.2, 2.4, 2.2, 3.2])
+interval = pick_interval.segmented_control(
+    "Interval",
+    list(ret.INTERVAL_LABELS),
+    format_func=ret.INTERVAL_LABELS.get,
+    default="week",
+    required=True,
+    key="ret_interval",
+    bind="query-params",
+    help="The length of a cohort and of each period after it.",
+)
+retention_type = pick_type.segmented_control(
+    "Cohorts",
+    list(ret.TYPE_LABELS),
+    format_func=ret.TYPE_LABELS.get,
+    default="recurring",
+    required=True,
+    key="ret_type",
+    bind="query-params",
+    help="First time: each user once, in the period of their first-ever start event. "
+    "Recurring: a user joins the cohort of every period in which they did the start event.",
+)
+periods = pick_periods.segmented_control(
+    "Periods",
+    list(ret.PERIOD_LABELS),
+    format_func=ret.PERIOD_LABELS.get,
+    default="calendar",
+    required=True,
+    key="ret_periods",
+    bind="query-params",
+    help="Calendar: days, weeks, months on the calendar (PostHog). Rolling: 24-hour, 7-day or "
+    "one-month windows counted from each user's own start time (Amplitude, Mixpanel).",
+)
+mode = pick_mode.segmented_control(
+    "Counts as back",
+    list(ret.MODE_LABELS),
+    format_func=ret.MODE_LABELS.get,
+    default="exact",
+    required=True,
+    key="ret_mode",
+    bind="query-params",
+    help="Exactly: returned in that very period. Or later: returned in it or any later period "
+    "(Amplitude's unbounded retention), so the curve never rises.",
+)
+pick_start, pick_return, pick_week = st.columns([3, 3, 2])
+start_label = pick_start.selectbox(
+    "Start event",
+    [ret.ANY_EVENT, *names],
+    key="ret_start_event",
+    bind="query-params",
+    help="What puts a user in a cohort (for example their sign-up).",
+)
+return_label = pick_return.selectbox(
+    "Return event",
+    [ret.ANY_EVENT, *names],
+    key="ret_return_event",
+    bind="query-params",
+    help="What counts as coming back.",
+)
+week_start = pick_week.selectbox(
+    "Weeks start on",
+    list(ret.WEEK_START_LABELS),
+    format_func=ret.WEEK_START_LABELS.get,
+    key="ret_week_start",
+    bind="query-params",
+    disabled=interval != "week",
+)
+
+view = ret.View(
+    interval=interval or "week",
+    start_event=None if start_label == ret.ANY_EVENT else start_label,
+    return_event=None if return_label == ret.ANY_EVENT else return_label,
+    retention_type=retention_type or "recurring",
+    mode=mode or "exact",
+    periods=periods or "calendar",
+    week_start=week_start or "monday",
+)
+noun = view.noun
+args = (source, shared.start, shared.end, shared.tz, shared.filters, view)
+dates = {"cohort_start": st.column_config.DateColumn("Cohort", format="YYYY-MM-DD")}
+rates = {
+    name: st.column_config.NumberColumn(format="percent")
+    for name in ("rate", "rate_ci_low", "rate_ci_high")
+}
+
+count = ret.cohort_count(shared.start, shared.end, view)
+if count > ret.MAX_COHORTS:
+    st.warning(
+        f"The date range holds {count} {noun}s, too many cohorts to read as a triangle (at most "
+        f"{ret.MAX_COHORTS}). Pick a longer interval or shorten the date range in the sidebar."
+    )
+    st.stop()
+
+try:
+    table = ret.cohorts(*args)
+except ValueError as exc:
+    st.error(f"These settings cannot be computed: {exc}")
+    st.stop()
+
+if not ret.has_cohorts(table):
+    st.info(
+        f"Nobody started between {shared.start:%d %b %Y} and {shared.end:%d %b %Y} with these "
+        "settings. Widen the date range in the sidebar, pick another start event, switch to "
+        "recurring cohorts or clear the filters."
+    )
+    st.stop()
+
+curve = ret.average(table)
+
+# -- headline numbers -------------------------------------------------------------------------
+for column, headline in zip(st.columns(3), ret.headlines(table, curve, view), strict=False):
+    column.metric(
+        headline.label,
+        headline.value,
+        help=headline.help,
+        format="percent" if headline.percent else "localized",
+        border=True,
+    )
+
+# -- the triangle -----------------------------------------------------------------------------
+st.header("Cohort triangle")
+st.plotly_chart(charts.triangle_figure(table, interval=noun), key="ret_chart_triangle")
+components.numbers(
+    table, name=f"retention_by_{noun}", key="ret_table", column_config={**dates, **rates}
+)
+components.definition(ret.describe(view, shared.tz, shared.filters))
+
+# -- curves -----------------------------------------------------------------------------------
+st.header("Retention curves")
+st.plotly_chart(charts.curves_figure(table, curve, interval=noun), key="ret_chart_curves")
+components.numbers(
+    curve,
+    name=f"average_retention_by_{noun}",
+    key="ret_curve",
+    column_config=rates,
+    label="Numbers behind the average curve",
+)
+components.definition(
+    ret.describe(view, shared.tz, shared.filters)
+    + " The bold line pools all cohorts (returning users over cohort users, so big cohorts "
+    "weigh more) using only finished periods; where no cohort has finished a period yet, it "
+    "is dashed."
+)
+
+# -- lifetime value ---------------------------------------------------------------------------
+st.header("Lifetime value")
+if not ret.has_revenue(source):
+    st.info("This source has no `revenue` column with values, so there is no LTV curve to draw.")
+else:
+    try:
+        money = ret.revenue(*args)
+    except ValueError as exc:
+        st.error(f"The revenue curve cannot be computed with these settings: {exc}")
+    else:
+        st.plotly_chart(
+            charts.ltv_figure(money, ret.average_ltv(money), interval=noun),
+            key="ret_chart_ltv",
+        )
+        components.numbers(
+            money,
+            name=f"revenue_by_{noun}",
+            key="ret_ltv",
+            column_config=dates,
+            label="Numbers behind the LTV curve",
+        )
+        components.definition(ret.describe(view, shared.tz, shared.filters, what="revenue"))
