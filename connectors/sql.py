@@ -202,8 +202,8 @@ def load_sql(
     note += f" in {seconds:.2f} s"
     note += f" ({' and '.join(pushed)} pushed into the SQL)." if pushed else "."
     if bounds is not None and kind is None:
-        note += " The date range was applied after fetching (the time column has no values)."
-    return events, dataclasses.replace(report, notes=(*report.notes, note, *reader.notes))
+        note += " The date range was applied after fetching: SQL cannot compare this time column."
+    return events, dataclasses.replace(report, notes=(*report.notes, *reader.notes, note))
 
 
 # -- where to read ----------------------------------------------------------------------------

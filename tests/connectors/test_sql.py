@@ -786,3 +786,27 @@ def test_a_query_returning_one_name_twice_is_refused(pg_server, pg_database):
     # (SQLite renames the second one 'user_id:1' itself; PostgreSQL keeps both names.)
     with pytest.raises(ConnectorError, match="more than one column named 'user_id'"):
         load_sql(url, query="SELECT e.*, e.user_id FROM events AS e")
+
+
+def test_other_dialects_learn_the_time_column_kind_from_one_value(tmp_path):
+    # Dialects without a type probe (not PostgreSQL, not SQLite) sample one non-null time; run the
+    # sampler on SQLite, whose values carry their own types.
+    from connectors.sql import _Rows, _source_clause, _target
+
+    rows = [
+        {"user_id": "u", "event": "e", "text": None, "number": None, "real": None},
+        {"user_id": "u", "event": "e", "text": "2026-03-02", "number": 1_772_409_600, "real": 1.5},
+    ]
+    types = {"user_id": "TEXT", "event": "TEXT", "text": "TEXT", "number": "INTEGER", "real": ""}
+    url = sqlite_table(tmp_path / "kinds.db", rows, types)
+    target = _target(url, None, "events", None, None)
+    with _Rows(target, 5) as reader:
+        source = _source_clause(target, list(types))
+        kinds = {column: reader.sample_kind(source, column) for column in types}
+    assert kinds == {
+        "user_id": "text",
+        "event": "text",
+        "text": "text",
+        "number": "number",
+        "real": "number",
+    }
