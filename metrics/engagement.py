@@ -491,14 +491,23 @@ def _rolling_counts(
         lambda a, b: a & b,
         [pl.col(c).eq_missing(pl.col(c).shift(-1)) for c in (*keys, "user_id")],
     )
-    tiles = pairs.select(
-        *keys, "day", gap=pl.when(same_user).then(pl.col("day").shift(-1) - pl.col("day"))
+    # Gaps of more than the longest window end every piece alike: cap them, so that a few small
+    # integers summarise all pairs. One group-by then counts pieces by (start day, capped gap).
+    gap = pl.when(same_user).then(pl.col("day").shift(-1) - pl.col("day"))
+    # Collected here, once: everything after works on this small summary (at most days × gaps
+    # rows per breakdown value), and the optimiser cannot split the heavy part into two scans.
+    pieces = (
+        pairs.select(*keys, "day", gap=gap.fill_null(max(windows)).clip(upper_bound=max(windows)))
+        .group_by(*keys, "day", "gap")
+        .agg(pieces=pl.len().cast(pl.Int64))
+        .collect()
+        .lazy()
     )
-    starts = tiles.group_by(*keys, "day").agg(delta=pl.len().cast(pl.Int64))
     changes = []
     for n in windows:
-        piece_end = pl.col("day") + pl.min_horizontal(pl.col("gap").fill_null(n), pl.lit(n))
-        ends = tiles.group_by(*keys, piece_end.alias("day")).agg(delta=-pl.len().cast(pl.Int64))
+        piece_end = pl.col("day") + pl.min_horizontal(pl.col("gap"), pl.lit(n))
+        starts = pieces.select(*keys, "day", delta=pl.col("pieces"))
+        ends = pieces.select(*keys, piece_end.alias("day"), delta=-pl.col("pieces"))
         changes.append(
             pl.concat([starts, ends]).with_columns(window_days=pl.lit(n, dtype=pl.Int64))
         )
@@ -514,7 +523,7 @@ def _rolling_counts(
         pl.LazyFrame({"window_days": list(windows)}, schema={"window_days": pl.Int64}), how="cross"
     )
     if keys:
-        grid = pairs.select(keys).unique().join(grid, how="cross")
+        grid = pieces.select(keys).unique().join(grid, how="cross")
     series = (
         grid.join(deltas, on=[*keys, "window_days", "day"], how="left", nulls_equal=True)
         .with_columns(pl.col("delta").fill_null(0))
