@@ -25,17 +25,27 @@ What is planted, so every page has something true to find:
   frame), 50/50 to ``control`` or ``treatment`` by a coin per user.
 
 The experiment's true effect (:data:`DEMO_EXPERIMENT_TRUTH`): the share of exposed users who make a
-purchase at or after their exposure is 30% in control and 33% in treatment, +3 percentage points
-absolute, +10% relative. Per user, the chance is ``0.30 * f_u / mean(f)`` plus 0.03 in treatment,
-where ``f_u`` is the user's purchase propensity (platform, country, plan, bounded noise) and the
-mean runs over the exposed users, so the arms' expected rates are exactly 30% and 33% while segments
-still differ. A converting user buys from the exposing checkout, within 14 days of it (so a
-conversion window of 14 days or more sees the rates above; a shorter one sees a little less, since
-about a fifth of purchases come hours or days after the checkout); a user who does not convert
-buys nothing after exposure.
+purchase at or after their exposure (up to the end of the data) is 60% in control and 63% in
+treatment, +3 percentage points absolute, +5% relative.
+
+How it is planted: every checkout ends in a purchase with the user's own chance
+``p_u = 0.365 * f_u / mean(f)`` (at most 0.9), where ``f_u`` is the user's purchase propensity
+(platform, country, plan, bounded noise). That holds before the experiment and, in control, after
+it: the test changes nothing for control users, so checkout conversion and weekly buyers carry on
+through 2026-09-01 without a break (the treatment's lift on half the exposed users is the only
+change). From exposure on, a checkout in arm ``a`` is abandoned with chance ``(1 - p_u) ** s_a``,
+so a user with ``k`` checkouts from exposure to the end of the data buys at least once with chance
+``1 - (1 - p_u) ** (s_a * k)``. Each arm's exponent is fitted on all the exposed users so that
+this chance averages exactly 60% (control) and 63% (treatment): the arms' expected rates are
+exactly those while segments still differ. With the default data ``s_control`` is 0.998 (control
+checkouts convert as all checkouts did before) and ``s_treatment`` 1.115: the redesign makes a
+typical checkout end in a purchase about 9% more often (36.5% -> 39.7%). An exposed user may buy
+from any checkout from the exposing one on, so the rates above count purchases up to the end of
+the data; a conversion window sees less (a user exposed in late October has little time left). A
+purchase from a checkout before a user's exposure always lands before the exposure.
 With the default data (about 6,300 exposed users per arm) the standard error of the difference is
-about 0.83 points, so the planted effect is about 3.6 standard errors: a two-sided test at
-alpha 0.05 detects it with power of about 95%.
+about 0.87 points, so the planted effect is about 3.5 standard errors: a two-sided test at
+alpha 0.05 detects it with power of about 93%.
 
 Everything is vectorised with numpy and Polars; generation takes a few seconds. :func:`load_demo`
 caches the result as Parquet keyed by :data:`DEMO_VERSION`, seed and size.
@@ -70,7 +80,7 @@ __all__ = [
 ]
 
 #: Bump whenever the generator's output changes, so cached files are regenerated.
-DEMO_VERSION = 2
+DEMO_VERSION = 3
 DEMO_SEED = 7
 DEMO_USERS = 60_000
 #: First instant of the demo data (inclusive) and the instant after its last day (exclusive).
@@ -128,8 +138,8 @@ DEMO_EXPERIMENT_TRUTH = ExperimentTruth(
     start=dt.datetime(2026, 9, 1, tzinfo=dt.UTC),
     exposure_event="checkout_start",
     conversion_event="purchase",
-    control_rate=0.30,
-    treatment_rate=0.33,
+    control_rate=0.60,
+    treatment_rate=0.63,
 )
 
 _EV = {name: code for code, name in enumerate(EVENT_NAMES)}
@@ -420,20 +430,27 @@ def _purchases(
     exposure_time = np.full(n_users, np.iinfo(np.int64).max, dtype=np.int64)
     exposure_time[exposed_users] = when[exposure_row]
 
-    # Per-user chance of purchasing after exposure: propensity scaled so the exposed users' mean is
-    # exactly the control rate, plus the planted effect in treatment.
+    # Every checkout ends in a purchase with the user's own chance p_u = 0.365 * f_u / mean(f), the
+    # same before and after the experiment starts. From exposure on, an arm's checkout is abandoned
+    # with chance (1 - p_u)^s_arm: one exponent per arm, fitted on the exposed users so that the
+    # share of them who buy at or after exposure is exactly the arm's planted rate in expectation.
+    # The control's exponent is close to 1 (control shops as everyone did before the test); the
+    # treatment's is larger (the redesign loses fewer checkouts).
     f = p.buy_propensity
-    scale = truth.control_rate / f[exposed_users].mean() if exposed_users.size else 0.0
-    p_after = np.clip(f * scale + np.where(treated, truth.absolute_effect, 0.0), 0.0, 0.95)
-    converts = rng.random(n_users) < p_after
-
-    # Before exposure (and for the unexposed) a checkout ends in a purchase: 0.35 * f / mean(f).
-    p_checkout = np.clip(0.35 * f / f.mean(), 0.0, 0.9)
-    draw = rng.random(n) < p_checkout[user]
-    is_exposure = np.zeros(n, dtype=bool)
-    is_exposure[exposure_row] = True
+    p_checkout = np.clip(0.365 * f / f.mean(), 0.0, 0.9)
     after = when >= exposure_time[user]
-    bought = np.where(is_exposure, converts[user], np.where(after, converts[user] & draw, draw))
+    p_exposed = p_checkout
+    if exposed_users.size:
+        # Each exposed user's checkouts from exposure to the end of the data, the exposing one too.
+        count = np.bincount(user[after], minlength=n_users)[exposed_users]
+        p_u = p_checkout[exposed_users]
+        exponent = np.where(
+            treated,
+            _abandon_exponent(p_u, count, truth.treatment_rate),
+            _abandon_exponent(p_u, count, truth.control_rate),
+        )
+        p_exposed = -np.expm1(exponent * np.log1p(-p_checkout))
+    bought = rng.random(n) < np.where(after, p_exposed[user], p_checkout[user])
 
     # Most buy within minutes; a fifth come back hours or days later.
     late = rng.random(n) < 0.2
@@ -446,9 +463,15 @@ def _purchases(
     # A purchase due after the data ends is pulled back inside it (keeps the truth exact).
     room = _SPAN - 1 - when
     paid = np.where(paid >= _SPAN, when + 1 + (rng.random(n) * (room - 1)).astype(np.int64), paid)
-    # An exposed user's purchase from an earlier checkout must not land after exposure: the
-    # post-exposure conversion is planted above, so such a purchase is left out.
-    bought &= ~(~after & (paid >= exposure_time[user]))
+    # A purchase from a checkout before the user's exposure that would land at or after it happens
+    # before it instead (between that checkout and the exposing one): the planted rates count
+    # purchases from exposure on, and this one was decided before.
+    spill = ~after & (paid >= exposure_time[user])
+    gap = np.where(spill, exposure_time[user] - when, 0)
+    paid = np.where(
+        spill, when + 1 + (rng.random(n) * np.maximum(gap - 2, 0)).astype(np.int64), paid
+    )
+    bought &= ~(spill & (gap < 2))  # no room before the exposure (checkouts a microsecond apart)
 
     country = p.country[user]
     median = _COUNTRY_ORDER_MEDIAN[country] * np.where(p.pro[user], 1.25, 1.0)
@@ -484,6 +507,28 @@ def _purchases(
         schema=ASSIGNMENT_SCHEMA,
     )
     return parts, opened, treated, assignments
+
+
+def _abandon_exponent(p: np.ndarray, k: np.ndarray, rate: float) -> float:
+    """The exponent s for which users with per-checkout purchase chances ``p`` and ``k`` checkouts
+    each buy at least once with mean chance ``rate``: mean(1 - (1 - p)^(s * k)) = rate.
+
+    The mean grows with s from 0 (s = 0) towards 1, so bisection finds s to float precision.
+    """
+    log_keep = k * np.log1p(-p)  # log of the chance that none of a user's k checkouts buys
+
+    def mean_rate(s: float) -> float:
+        return float(np.mean(-np.expm1(s * log_keep)))
+
+    low, high = 0.0, 1.0
+    for _ in range(64):
+        if mean_rate(high) >= rate:
+            break
+        low, high = high, 2 * high
+    for _ in range(64):
+        middle = (low + high) / 2
+        low, high = (middle, high) if mean_rate(middle) < rate else (low, middle)
+    return (low + high) / 2
 
 
 # --- assembly ------------------------------------------------------------------------------------

@@ -87,9 +87,9 @@ def test_a_small_generation_is_pinned_by_its_hash():
     assert demo.DEMO_VERSION == PINNED_VERSION
 
 
-PINNED_VERSION = 2
-PINNED_SIZE = (14_086, 51)
-PINNED_SHA256 = "024c2191c9e846e3d30701f7ff162f398888a41739887d2344ebd5eed99c8f95"
+PINNED_VERSION = 3
+PINNED_SIZE = (14_153, 51)
+PINNED_SHA256 = "72d7e30b0ea40fcb4cc759b4fab0213c659c04af9f694d6d9e0a89e5f59115e2"
 
 
 # -- shape ------------------------------------------------------------------------------------
@@ -326,12 +326,84 @@ def test_the_docstring_states_the_true_effect():
     assert truth.experiment == "checkout_redesign"
     assert (truth.control, truth.treatment) == ("control", "treatment")
     assert truth.start == dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+    assert (truth.control_rate, truth.treatment_rate) == (0.60, 0.63)
     assert truth.absolute_effect == pytest.approx(0.03)
-    assert truth.relative_effect == pytest.approx(0.10)
+    assert truth.relative_effect == pytest.approx(0.05)
     text = " ".join((demo.__doc__ or "").split())
     assert (
         f"{truth.control_rate:.0%} in control and {truth.treatment_rate:.0%} in treatment" in text
     )
+    assert "+3 percentage points absolute, +5% relative" in text
+
+
+def checkout_weeks(events: pl.DataFrame, assignments: pl.DataFrame) -> pl.DataFrame:
+    """Per 7-day block counted from the experiment's start (block 0 = 2026-09-01 to 09-07) and arm
+    (null before exposure): users who started a checkout, the share of them who paid within 3 days
+    of one of those checkouts, and the users who bought in the block."""
+    start = DEMO_EXPERIMENT_TRUTH.start
+
+    def block(column: str) -> pl.Expr:
+        return ((pl.col(column) - pl.lit(start)).dt.total_seconds() // (7 * 86_400)).alias("block")
+
+    checkouts = events.filter(pl.col("event") == "checkout_start").select("user_id", "timestamp")
+    purchases = events.filter(pl.col("event") == "purchase").select(
+        "user_id", pl.col("timestamp").alias("paid")
+    )
+    exposed = assignments.select("user_id", "variant", pl.col("timestamp").alias("exposed"))
+    paid_soon = (
+        checkouts.sort("timestamp")
+        .join_asof(
+            purchases.sort("paid"),
+            left_on="timestamp",
+            right_on="paid",
+            by="user_id",
+            strategy="forward",
+            check_sortedness=False,  # both sides are sorted by time above
+        )
+        .join(exposed, on="user_id", how="left")
+        .select(
+            block("timestamp"),
+            "user_id",
+            arm=pl.when(pl.col("timestamp") >= pl.col("exposed")).then(pl.col("variant")),
+            paid=(pl.col("paid") - pl.col("timestamp") <= dt.timedelta(days=3)).fill_null(False),
+        )
+    )
+    conversion = (
+        paid_soon.group_by("block", "arm", "user_id")
+        .agg(pl.col("paid").any())
+        .group_by("block", "arm")
+        .agg(starters=pl.len(), converted=pl.col("paid").sum())
+    )
+    buyers = purchases.group_by(block("paid")).agg(buyers=pl.col("user_id").n_unique())
+    return conversion.join(buyers, on="block", how="left")
+
+
+def test_checkout_conversion_and_weekly_buyers_have_no_break_when_the_experiment_starts(full):
+    # The experiment changes nothing for control; only the treatment (half the exposed users)
+    # converts better, by about 9% per checkout. So overall checkout conversion may rise by about
+    # 5% from 2026-09-01, never more than 10%; the defect this guards against fell from 45% to 22%.
+    weeks = checkout_weeks(*full)
+
+    def between(first: int, last: int, arm: str | None = None) -> tuple[float, int]:
+        rows = weeks.filter(pl.col("block").is_between(first, last))
+        buyers = rows.unique("block")["buyers"].sum()
+        if arm is not None:
+            rows = rows.filter(pl.col("arm") == arm)
+        return rows["converted"].sum() / rows["starters"].sum(), buyers
+
+    conversion_before, buyers_before = between(-4, -1)
+    conversion_after, buyers_after = between(0, 3)
+    assert 0.40 < conversion_before < 0.55
+    assert abs(conversion_after / conversion_before - 1) < 0.10
+    # Control users convert after exposure as everyone did before the experiment.
+    control_after, _ = between(0, 3, arm="control")
+    assert abs(control_after / conversion_before - 1) < 0.06
+    # Weekly buyers keep growing as in the month before: the growth over the 4 weeks before the
+    # start and over the 4 weeks from it differ by less than 10% (the old crash: 0.6 of it).
+    _, buyers_earlier = between(-8, -5)
+    growth_before = buyers_before / buyers_earlier
+    growth_after = buyers_after / buyers_before
+    assert abs(growth_after / growth_before - 1) < 0.10
 
 
 # -- loading and the cache --------------------------------------------------------------------
