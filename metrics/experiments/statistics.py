@@ -256,8 +256,8 @@ class Comparison:
     @property
     def verdict(self) -> str | None:
         """'winner', 'loser' or 'inconclusive' (aware of inverse metrics); None if no test ran."""
-        effect = self.relative_effect if self.relative_effect is not None else self.absolute_effect
-        if self.status not in ("ok", "zero_control_mean") or effect is None:
+        effect = self.relative_effect
+        if self.status != "ok" or effect is None:
             return None
         if not self.significant:
             return "inconclusive"

@@ -445,7 +445,7 @@ def test_zero_control_mean_keeps_the_absolute_effect(method):
     assert c.status == "zero_control_mean"
     assert c.relative_effect is None and c.relative_ci is None and c.p_value is None
     assert c.absolute_effect == pytest.approx(1.5)
-    assert c.absolute_ci is not None and c.significant is False
+    assert c.absolute_ci is not None and c.significant is False and c.verdict is None
     assert STATUS_MESSAGES[c.status]
     assert_no_nan(c)
 
