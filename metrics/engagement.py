@@ -21,7 +21,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 EventSelector = str | Iterable[str] | None
+NewMeans = Literal["first_active", "first_seen"]
+NEW_MEANINGS: tuple[str, ...] = ("first_active", "first_seen")
 
 _EPOCH = dt.date(1970, 1, 1)
 #: 1970-01-01 was a Thursday; shifted by these, a week's first day number is a multiple of 7.
@@ -312,6 +314,7 @@ def lifecycle(
     filters: Mapping[str, Any] | None = None,
     week_start: WeekStart = "monday",
     tz: str = "UTC",
+    new_means: NewMeans = "first_active",
 ) -> pl.DataFrame:
     """Lifecycle: each period's actives split into new, returning and resurrecting, and who left.
 
@@ -321,6 +324,10 @@ def lifecycle(
     ``dormant`` = active in the previous period, not now (a positive count; charts draw it below
     zero). The user's whole history counts, also before ``start``; whole periods count, as in
     PostHog, so ``is_partial`` marks a first or last period that sticks out of the range.
+
+    ``new_means="first_seen"`` takes PostHog's and Amplitude's reading of *new* instead: active
+    in the period of the user's first event of any kind (ignoring ``event`` and ``filters``); a
+    user first seen earlier whose first matching event comes later is then resurrecting.
 
     Identities: new + returning + resurrecting = active users of the period, and
     dormant(t) = active(t-1) - returning(t).
@@ -337,6 +344,7 @@ def lifecycle(
         week_start=week_start,
         tz=tz,
     )
+    check_choice("new_means", new_means, NEW_MEANINGS)
     first = query.number_of(query.start)
     last = query.number_of(query.end)
     last_day = query.first_day(last + 1) - dt.timedelta(days=1)
@@ -351,8 +359,18 @@ def lifecycle(
     same_as_next = pl.col("user_id") == pl.col("user_id").shift(-1)
     previous = pl.when(same_as_previous).then(pl.col("period").shift(1))
     following = pl.when(same_as_next).then(pl.col("period").shift(-1))
+    is_new = previous.is_null()
+    if new_means == "first_seen":
+        everything = EngagementQuery.build(start=query.start, end=query.end, tz=query.tz)
+        seen = (
+            _matching(events, everything, None, last_day, [])
+            .group_by("user_id")
+            .agg(first_seen=query.period_number(pl.col("day").min()))
+        )
+        active = active.join(seen, on="user_id", how="left").sort("user_id", "period")
+        is_new = pl.col("period") == pl.col("first_seen")
     status = (
-        pl.when(previous.is_null())
+        pl.when(is_new)
         .then(pl.lit("new"))
         .when(previous == pl.col("period") - 1)
         .then(pl.lit("returning"))

@@ -542,7 +542,7 @@ def test_lifecycle_months_count_the_whole_last_month():
     assert_frame_equal(got, want)
 
 
-def test_lifecycle_signup_long_before_the_range_is_never_new():
+def test_lifecycle_new_means_first_active_with_the_counted_event():
     log = make_events(
         ("zoe", "signup", "2025-12-01 09:00"),
         ("zoe", "purchase", "2026-03-03 09:00"),
@@ -555,11 +555,18 @@ def test_lifecycle_signup_long_before_the_range_is_never_new():
         any_event,
         lifecycle_table([D(2026, 3, 3)], new=[1], returning=[0], resurrecting=[1], dormant=[0]),
     )
-    # Counting purchases only, 3 March is zoe's first-ever active period too: new (PostHog would
-    # call her resurrecting, having created her person in December; see docs/engagement.md).
+    # Counting purchases only, 3 March is zoe's first-ever active period too: new.
     assert_frame_equal(
         purchases,
         lifecycle_table([D(2026, 3, 3)], new=[2], returning=[0], resurrecting=[0], dormant=[0]),
+    )
+    # PostHog and Amplitude call her resurrecting: she was first seen (any event) in December.
+    first_seen = engagement.lifecycle(
+        log, start=D(2026, 3, 3), end=D(2026, 3, 3), event="purchase", new_means="first_seen"
+    )
+    assert_frame_equal(
+        first_seen,
+        lifecycle_table([D(2026, 3, 3)], new=[1], returning=[0], resurrecting=[1], dormant=[0]),
     )
 
 
@@ -704,6 +711,10 @@ def test_revenue_without_a_revenue_column_is_zero():
             "windows",
         ),
         (lambda e: engagement.lifecycle(e, start="2026-03-02", end="not a date"), "end"),
+        (
+            lambda e: engagement.lifecycle(e, start="2026-03-02", end="2026-03-08", new_means="x"),
+            "new_means",
+        ),
     ],
 )
 def test_bad_arguments_raise_value_error_naming_them(early_march, call, argument):
@@ -854,9 +865,12 @@ def test_stickiness_matches_reference(
     span=ranges(),
     interval=st.sampled_from(["day", "week", "month"]),
     week_start=st.sampled_from(["monday", "sunday"]),
+    new_means=st.sampled_from(["first_active", "first_seen"]),
     **common,
 )
-def test_lifecycle_matches_reference(log, span, interval, week_start, tz, event, filters):
+def test_lifecycle_matches_reference(
+    log, span, interval, week_start, tz, event, filters, new_means
+):
     args = dict(
         start=span[0],
         end=span[1],
@@ -865,6 +879,7 @@ def test_lifecycle_matches_reference(log, span, interval, week_start, tz, event,
         filters=filters,
         week_start=week_start,
         tz=tz,
+        new_means=new_means,
     )
     got = engagement.lifecycle(log, **args)
     want = as_frame(reference.lifecycle(log.to_dicts(), **args), got)

@@ -201,21 +201,29 @@ def lifecycle(
     filters: dict[str, Any] | None = None,
     week_start: str = "monday",
     tz: str = "UTC",
+    new_means: str = "first_active",
 ) -> list[Row]:
     """New, returning, resurrecting and dormant users per period, over the user's whole history."""
     active: dict[str, set[dt.date]] = defaultdict(set)
+    first_seen: dict[str, dt.date] = {}
     for r in rows:
+        first = period_first_day(local_day(r, tz), interval, week_start)
+        first_seen[r["user_id"]] = min(first, first_seen.get(r["user_id"], first))
         if matches(r, event, filters):
-            active[r["user_id"]].add(period_first_day(local_day(r, tz), interval, week_start))
+            active[r["user_id"]].add(first)
     out = []
     previous = None
     for first in periods(start, end, interval, week_start):
         # The period before this one: step back one day, then to that day's period.
         previous = period_first_day(first - ONE_DAY, interval, week_start)
         new = returning = resurrecting = dormant = 0
-        for history in active.values():
+        for user, history in active.items():
             now, before = first in history, previous in history
-            if now and not any(p < first for p in history):
+            if new_means == "first_seen":
+                brand_new = first_seen[user] == first
+            else:
+                brand_new = not any(p < first for p in history)
+            if now and brand_new:
                 new += 1
             elif now and before:
                 returning += 1
