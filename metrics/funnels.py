@@ -339,6 +339,19 @@ def _in_range(query: FunnelQuery) -> pl.Expr:
     return keep
 
 
+def _relevant(query: FunnelQuery) -> pl.Expr:
+    """Events that match some step or exclusion (a cheap name test when every matcher has one)."""
+    names = [step.event for step in query.steps] + [ex.event for ex in query.exclusions]
+    if all(name is not None for name in names):
+        return pl.col("event").is_in(sorted({name for name in names if name is not None}))
+    any_match = pl.lit(False)
+    for step in query.steps:
+        any_match = any_match | _step_expr(step)
+    for ex in query.exclusions:
+        any_match = any_match | _exclusion_expr(ex)
+    return any_match
+
+
 def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepared:
     lf = as_lazy(events)
     schema = lf.collect_schema()
@@ -356,9 +369,8 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
     cols = [
         user.alias("user_id"),
         # Users are sorted by a hash of their id (numbers sort far faster than strings); a second,
-        # independent hash catches the (astronomically rare) collision, which falls back to strings.
+        # independent hash (below) catches the astronomically rare collision: strings then.
         user.hash(seed=0).alias("_h"),
-        user.hash(seed=0x5EED_F00D).alias("_h2"),
         pl.col("timestamp").dt.epoch("us").alias("ts"),
         sig.cast(pl.UInt64).alias("sig"),
         exc.cast(pl.UInt64).alias("exc"),
@@ -366,31 +378,26 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
     if query.breakdown is not None:
         cols.append(pl.col(query.breakdown).alias("_bd"))
     keep = pl.col("user_id").is_not_null() & pl.col("timestamp").is_not_null() & _in_range(query)
-    rows = lf.filter(keep).select(cols)
     # A strict funnel needs every event (any event between two steps breaks it); the others only
-    # the events that match a step or an exclusion.
+    # the events that match a step or an exclusion, picked before anything is computed on them.
     if query.order != "strict":
-        rows = rows.filter((pl.col("sig") > 0) | (pl.col("exc") > 0))
+        keep = keep & _relevant(query)
+    rows = lf.filter(keep).select(cols)
     if query.order != "unordered":
-        # Ordered and strict attempts live between a step-1 event and its window's end: events of a
-        # user before their first step-1 event or after their last one's window cannot matter, and
-        # users without a step-1 event are not in the funnel. Dropping them first makes the sort
-        # below (the costly part) much smaller on real logs.
-        first = (
-            rows.filter((pl.col("sig") & 1) > 0)
-            .group_by("_h")
-            .agg(pl.col("ts").min().alias("_lo"), pl.col("ts").max().alias("_hi"))
-        )
-        rows = (
-            rows.join(first, on="_h", how="inner")
-            .filter(
-                (pl.col("ts") >= pl.col("_lo")) & (pl.col("ts") <= pl.col("_hi") + query.window_us)
-            )
-            .drop("_lo", "_hi")
-        )
-    rows = rows.sort("_h", "ts")
+        rows = _narrowed(rows, query)
     horizon = lf.select(pl.col("timestamp").dt.epoch("us").max().alias("max_ts"))
-    frame, last = pl.collect_all([rows, horizon])
+    checked = rows.with_columns(_second_hash().alias("_h2")).sort("_h", "ts")
+    frame, last = pl.collect_all([checked, horizon])
+    new_user = _runs(frame.get_column("_h").to_numpy())
+    h2 = frame.get_column("_h2").to_numpy()
+    if frame.height > 1 and bool((h2[1:] != h2[:-1])[~new_user[1:]].any()):
+        # Two users share a hash: sort by the ids themselves.
+        frame = frame.sort("user_id", "ts")
+        users = frame.get_column("user_id")
+        new_user[1:] = (users.slice(1) != users.slice(0, frame.height - 1)).to_numpy()
+    user_ids = frame.get_column("user_id").gather(
+        pl.Series(np.flatnonzero(new_user), dtype=pl.Int64)
+    )
     max_ts = last.item(0, 0)
     _, hi = query.bounds_us()
     horizon_us: int | None = None
@@ -398,23 +405,12 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
         horizon_us = int(max_ts) if hi is None else min(int(max_ts), hi - 1)
     elif hi is not None:
         horizon_us = hi - 1
-
     n = frame.height
-    h = frame.get_column("_h").to_numpy()
-    h2 = frame.get_column("_h2").to_numpy()
-    new_user = np.ones(n, dtype=bool)
-    new_user[1:] = h[1:] != h[:-1]
-    if n > 1 and bool((h2[1:] != h2[:-1])[~new_user[1:]].any()):
-        # Two users share a hash: sort by the ids themselves.
-        frame = frame.sort("user_id", "ts")
-        users = frame.get_column("user_id")
-        new_user[1:] = (users.slice(1) != users.slice(0, n - 1)).to_numpy()
     tsv = frame.get_column("ts").to_numpy().astype(np.int64, copy=False)
     new_tie = new_user.copy()
     new_tie[1:] |= tsv[1:] != tsv[:-1]
-    starts = np.flatnonzero(new_user)
     return _Prepared(
-        user_ids=frame.get_column("user_id").gather(pl.Series(starts, dtype=pl.Int64)),
+        user_ids=user_ids,
         user=np.cumsum(new_user, dtype=np.int64) - 1,
         ts=tsv,
         sig=frame.get_column("sig").to_numpy().astype(np.uint64, copy=False),
@@ -426,6 +422,34 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
         breakdown=frame.get_column("_bd") if query.breakdown is not None else None,
         horizon_us=horizon_us,
     )
+
+
+def _second_hash() -> pl.Expr:
+    return pl.col("user_id").hash(seed=0x5EED_F00D)
+
+
+def _runs(keys: npt.NDArray[Any]) -> Bools:
+    """True where a new run of equal keys starts."""
+    new = np.ones(keys.size, dtype=bool)
+    new[1:] = keys[1:] != keys[:-1]
+    return new
+
+
+def _narrowed(rows: pl.LazyFrame, query: FunnelQuery) -> pl.LazyFrame:
+    """Ordered and strict funnels: only the rows that can matter.
+
+    Attempts live between a step-1 event and its window's end: a user's events before their first
+    step-1 event or after their last one's window cannot matter, and users without a step-1 event
+    are not in the funnel. Dropping those rows first makes the sort (the costly part) far smaller
+    on real logs.
+    """
+    first = (
+        rows.filter((pl.col("sig") & 1) > 0)
+        .group_by("_h")
+        .agg(pl.col("ts").min().alias("_lo"), pl.col("ts").max().alias("_hi"))
+    )
+    within = (pl.col("ts") >= pl.col("_lo")) & (pl.col("ts") <= pl.col("_hi") + query.window_us)
+    return rows.join(first, on="_h", how="inner").filter(within).drop("_lo", "_hi")
 
 
 def _run_start(new: Bools) -> I64:
