@@ -127,6 +127,18 @@ def wait_until_idle(page, timeout_s: float = 120) -> None:
     raise TimeoutError("the page kept running")
 
 
+def screenshot_whole_page(page, path: Path) -> None:
+    """Streamlit scrolls inside its main block, so grow the window to the content, then shoot."""
+    height = page.evaluate(
+        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+        " return m ? m.scrollHeight : document.body.scrollHeight; }"
+    )
+    page.set_viewport_size({"width": 1440, "height": max(1000, min(int(height) + 40, 16000))})
+    page.wait_for_timeout(1200)  # charts redraw at the new size
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": 1440, "height": 1000})
+
+
 def test_a_shared_link_opens_its_page_inside_the_app(app_url, browser_page):
     """A link straight to a page, as the first request of a fresh server, still gets the shell.
 
@@ -162,7 +174,7 @@ def test_every_page_renders_without_exceptions(app_url, browser_page):
         except playwright_api.TimeoutError:
             problems.append(f"{label}: no page heading")
         page.wait_for_timeout(800)  # let Plotly finish drawing before the screenshot
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        screenshot_whole_page(page, SHOTS / f"{name}.png")
         errors = page.locator('[data-testid="stException"]')
         if errors.count():
             problems.append(f"{label}: {errors.first.inner_text()[:500]}")
