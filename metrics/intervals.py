@@ -9,7 +9,7 @@ from scipy.stats import norm
 def wilson_exprs(
     successes: str, trials: str, *, confidence: float = 0.95, prefix: str = "rate"
 ) -> list[pl.Expr]:
-    """Wilson score interval of ``successes / trials`` as ``{prefix}_ci_low`` / ``{prefix}_ci_high``.
+    """Wilson score interval of ``successes / trials``: ``{prefix}_ci_low``, ``{prefix}_ci_high``.
 
     Wilson rather than the normal approximation: it stays inside [0, 1] and behaves at 0% and 100%,
     which small cohorts hit all the time. Null where ``trials`` is zero.
