@@ -49,7 +49,9 @@ def to_date(value: dt.date | dt.datetime | str, name: str = "date") -> dt.date:
     raise TypeError(f"{name} must be a date or an ISO date string, not {type(value).__name__}")
 
 
-def date_range(start: dt.date | dt.datetime | str, end: dt.date | dt.datetime | str) -> tuple[dt.date, dt.date]:
+def date_range(
+    start: dt.date | dt.datetime | str, end: dt.date | dt.datetime | str
+) -> tuple[dt.date, dt.date]:
     """The inclusive calendar range ``start..end``, checked."""
     first, last = to_date(start, "start"), to_date(end, "end")
     if last < first:
@@ -157,4 +159,6 @@ def check_tz(tz: str) -> None:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"tz: {tz!r} is not an IANA time zone name (e.g. 'Europe/Berlin')") from exc
+        raise ValueError(
+            f"tz: {tz!r} is not an IANA time zone name (e.g. 'Europe/Berlin')"
+        ) from exc
