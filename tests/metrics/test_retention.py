@@ -866,6 +866,28 @@ def test_end_before_start_and_missing_revenue_column(three_weeks):
         )
     with pytest.raises(ValueError, match="table"):
         average_curve(pl.DataFrame({"offset": [0]}))
+    with pytest.raises(ValueError, match="filters: the events have no column 'plan'"):
+        retention(three_weeks, start="2026-01-05", end="2026-01-25", filters={"plan": "pro"})
+
+
+def test_a_user_id_hash_collision_falls_back_to_exact_grouping(three_weeks, monkeypatch):
+    # Make the fast path's user key collide for every user (all ids of one length share a key).
+    monkeypatch.setattr(
+        retention_module,
+        "_hashed_user_key",
+        lambda: pl.col("user_id").str.len_bytes().cast(pl.UInt64),
+    )
+    calls = []
+    real = retention_module._mask_combos
+
+    def spy(*args, hashed):
+        calls.append(hashed)
+        return real(*args, hashed=hashed)
+
+    monkeypatch.setattr(retention_module, "_mask_combos", spy)
+    table = retention(three_weeks, start="2026-01-05", end="2026-01-25")
+    assert calls == [True, False]  # the collision was seen and the strings were grouped instead
+    assert triangle(table) == [[2, 1, 2], [2, 1], [2]]  # as in the first story
 
 
 def test_lazy_input_and_input_left_untouched(three_weeks):
