@@ -511,24 +511,20 @@ def _purchases(
 
 def _abandon_exponent(p: np.ndarray, k: np.ndarray, rate: float) -> float:
     """The exponent s for which users with per-checkout purchase chances ``p`` and ``k`` checkouts
-    each buy at least once with mean chance ``rate``: mean(1 - (1 - p)^(s * k)) = rate.
+    each buy at least once with mean chance ``rate``: mean(1 - (1 - p) ** (s * k)) = rate.
 
-    The mean grows with s from 0 (s = 0) towards 1, so bisection finds s to float precision.
+    Newton's method from s = 0: the mean rises from 0 towards 1 and is concave in s, so every step
+    stays below the root and the steps converge on it (quadratically, a handful of steps).
     """
     log_keep = k * np.log1p(-p)  # log of the chance that none of a user's k checkouts buys
-
-    def mean_rate(s: float) -> float:
-        return float(np.mean(-np.expm1(s * log_keep)))
-
-    low, high = 0.0, 1.0
-    for _ in range(64):
-        if mean_rate(high) >= rate:
+    exponent = 0.0
+    for _ in range(100):
+        keep = np.exp(exponent * log_keep)
+        step = (rate - float(np.mean(1.0 - keep))) / float(np.mean(-log_keep * keep))
+        exponent += step
+        if step <= 1e-15 * exponent:
             break
-        low, high = high, 2 * high
-    for _ in range(64):
-        middle = (low + high) / 2
-        low, high = (middle, high) if mean_rate(middle) < rate else (low, middle)
-    return (low + high) / 2
+    return exponent
 
 
 # --- assembly ------------------------------------------------------------------------------------
