@@ -798,7 +798,7 @@ def _unordered_attempts(prep: _Prepared, m: _Matcher, query: FunnelQuery) -> _At
     a_t = prep.ts[anchors]
     g_start = prep.tie_start[anchors]
     user_end = prep.user_end[anchors]
-    w_end = _search_after(prep.ts, g_start, user_end, a_t + window)
+    w_end = _search_after(prep, g_start, user_end, a_t + window)
     # Candidate events: per atom, its first few events inside the window (no more can be used).
     cand_t: list[I64] = []
     cand_atom: list[int] = []
@@ -814,16 +814,20 @@ def _unordered_attempts(prep: _Prepared, m: _Matcher, query: FunnelQuery) -> _At
     counts = {a: atom.prefix[w_end] - atom.prefix[g_start] for a, atom in enumerate(m.atoms)}
     reached = _matching_size(m, counts, (count,))
     times = np.full((count, n_steps), _INF, dtype=np.int64)
-    if cand_t:
+    if cand_t and all(len(comp.atoms) <= 1 for comp in m.comps):
+        # Every step has its own kind of event (or a repeated one): the k-th distinct step is done
+        # at the k-th earliest candidate.
+        ordered = np.sort(np.stack(cand_t, axis=1), axis=1)
+        for k in range(min(n_steps, ordered.shape[1])):
+            times[:, k] = np.where(reached > k, ordered[:, k], _INF)
+    elif cand_t:
         cand = np.stack(cand_t, axis=1)
+        columns = {a: [i for i, ca in enumerate(cand_atom) if ca == a] for a in range(len(m.atoms))}
         # Size of the best matching among the candidates up to each candidate's instant.
         done_by = np.zeros(cand.shape, dtype=np.int64)
         for c in range(cand.shape[1]):
             upto = cand <= cand[:, [c]]
-            part = {
-                a: upto[:, [i for i, ca in enumerate(cand_atom) if ca == a]].sum(axis=1)
-                for a in range(len(m.atoms))
-            }
+            part = {a: upto[:, cols].sum(axis=1) for a, cols in columns.items()}
             done_by[:, c] = np.where(cand[:, c] == _INF, 0, _matching_size(m, part, (count,)))
         for k in range(n_steps):
             at_k = np.where(done_by >= k + 1, cand, _INF).min(axis=1)
@@ -837,16 +841,28 @@ def _unordered_attempts(prep: _Prepared, m: _Matcher, query: FunnelQuery) -> _At
     return _Attempts(anchors, reached, times, spoiled)
 
 
-def _search_after(ts: I64, lo: I64, hi: I64, target: I64) -> I64:
-    """Per row, the first index in [lo, hi) whose ts > target (hi when none): a vectorised bisection
-    inside each user's time-sorted rows."""
+def _search_after(prep: _Prepared, lo: I64, hi: I64, target: I64) -> I64:
+    """Per row, the first index in [lo, hi) of the user's rows whose time is after ``target`` (hi
+    when none). Rows are sorted by (user, time): one binary search over a key that keeps users
+    apart when it fits in 63 bits, else a vectorised bisection inside each user's rows."""
+    ts = prep.ts
+    if ts.size == 0 or lo.size == 0:
+        return lo.copy()
+    t0 = int(ts.min())
+    span = max(int(ts.max()), int(target.max())) - t0 + 2
+    users = int(prep.user[-1]) + 1
+    if users * span < (1 << 62):
+        key = prep.user * span + (ts - t0)
+        user = prep.user[np.clip(lo, 0, ts.size - 1)]
+        found = np.searchsorted(key, user * span + (target - t0), side="right")
+        return np.clip(found, lo, hi).astype(np.int64)
     lo, hi = lo.copy(), hi.copy()
     for _ in range(max(1, int(ts.size).bit_length() + 1)):
         active = lo < hi
         if not active.any():
             break
         mid = (lo + hi) // 2
-        go_right = active & (ts[np.clip(mid, 0, max(ts.size - 1, 0))] <= target)
+        go_right = active & (ts[np.clip(mid, 0, ts.size - 1)] <= target)
         lo = np.where(go_right, mid + 1, lo)
         hi = np.where(active & ~go_right, mid, hi)
     return lo
@@ -935,18 +951,33 @@ def _best(run: _Run, period: I64 | None = None) -> pl.DataFrame:
         groups.append(_codes(bd))
     if period is not None:
         groups.append(period[clean])
-    keys = [times[:, c] for c in range(n - 1, -1, -1)] + [-reached] + groups[::-1]
-    order = np.lexsort(keys) if clean.size else clean
+    # Group the attempts (a stable sort keeps each group's attempts in time order), then take, per
+    # group, the furthest-reaching attempts and among them the earliest times.
+    key = _group_key(groups)
+    if key is not None:
+        order = np.argsort(key, kind="stable")
+    else:
+        order = np.lexsort(groups[::-1]) if clean.size else clean
     new = np.zeros(order.size, dtype=bool)
     new[:1] = True
     for g in groups:
         sorted_g = g[order]
         new[1:] |= sorted_g[1:] != sorted_g[:-1]
     starts = np.flatnonzero(new)
-    first = order[starts]
+    group = np.cumsum(new) - 1
     horizon = run.horizon_us if run.horizon_us is not None else np.iinfo(np.int64).min
     still_open = times[order, 0] + run.query.window_us > horizon
-    is_open = np.logical_or.reduceat(still_open, starts) if starts.size else still_open[:0]
+    if starts.size:
+        is_open = np.logical_or.reduceat(still_open, starts)
+        furthest = np.maximum.reduceat(reached[order], starts)
+    else:
+        is_open, furthest = still_open[:0], reached[:0]
+    candidates = np.flatnonzero(reached[order] == furthest[group])
+    picked = order[candidates]
+    by_time = np.lexsort([times[picked, c] for c in range(n - 1, -1, -1)] + [group[candidates]])
+    lead = np.ones(by_time.size, dtype=bool)
+    lead[1:] = group[candidates][by_time][1:] != group[candidates][by_time][:-1]
+    first = picked[by_time[lead]]
     cols: list[pl.Series] = [run.user_ids.gather(pl.Series(user[first], dtype=pl.Int64))]
     if bd is not None:
         cols.append(bd.gather(pl.Series(first, dtype=pl.Int64)).alias("_bd"))
@@ -962,6 +993,22 @@ def _best(run: _Run, period: I64 | None = None) -> pl.DataFrame:
         pl.when(pl.col("reached") > k).then(pl.col(f"t_{k + 1}")).alias(f"t_{k + 1}")
         for k in range(n)
     )
+
+
+def _group_key(groups: list[I64]) -> I64 | None:
+    """One integer per combination of the group codes (None when it would not fit in 62 bits)."""
+    if not groups or groups[0].size == 0:
+        return None
+    key = np.zeros(groups[0].size, dtype=np.int64)
+    top = 1
+    for g in groups:
+        low = int(g.min())
+        size = int(g.max()) - low + 1
+        top *= size
+        if top >= 1 << 62:
+            return None
+        key = key * size + (g - low)
+    return key
 
 
 def _stats(best: pl.DataFrame, query: FunnelQuery, keys: list[str]) -> pl.DataFrame:
