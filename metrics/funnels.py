@@ -323,8 +323,7 @@ class _Prepared:
     user_end: I64  # one past the user's last row
     tie_start: I64  # first row with the same (user, timestamp)
     tie_end: I64  # one past the last row with the same (user, timestamp)
-    source_row: I64  # each sorted row's row in ``breakdown``
-    breakdown: pl.Series | None  # breakdown values, unsorted
+    breakdown: pl.Series | None  # breakdown value of each row
     horizon_us: int | None  # the last instant the data show (None: no data)
 
 
@@ -405,7 +404,6 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
         horizon_us = int(max_ts) if hi is None else min(int(max_ts), hi - 1)
     elif hi is not None:
         horizon_us = hi - 1
-    n = frame.height
     tsv = frame.get_column("ts").to_numpy().astype(np.int64, copy=False)
     new_tie = new_user.copy()
     new_tie[1:] |= tsv[1:] != tsv[:-1]
@@ -418,7 +416,6 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
         user_end=_run_end(new_user),
         tie_start=_run_start(new_tie),
         tie_end=_run_end(new_tie),
-        source_row=np.arange(n, dtype=np.int64),
         breakdown=frame.get_column("_bd") if query.breakdown is not None else None,
         horizon_us=horizon_us,
     )
@@ -907,7 +904,7 @@ def _run(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Run:
         att = _ordered_attempts(prep, m, query)
     bd = None
     if prep.breakdown is not None:
-        bd = prep.breakdown.gather(pl.Series(prep.source_row[att.row], dtype=pl.Int64))
+        bd = prep.breakdown.gather(pl.Series(att.row, dtype=pl.Int64))
     return _Run(
         query,
         prep.user_ids,
