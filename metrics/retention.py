@@ -314,7 +314,7 @@ def revenue_retention(
             (pl.col("idx") - pl.col("c")).alias("k")
         )
     else:
-        # Revenue before the start time is not the cohort's (a month offset alone cannot tell).
+        # Revenue before the start time is not the cohort's (a month offset cannot tell).
         joined = (
             cohorts.join(money.select("user_id", "ts", "revenue", "local"), on="user_id")
             .filter(pl.col("ts") >= pl.col("t"))
@@ -325,8 +325,12 @@ def revenue_retention(
         .group_by("user_id", "c", "k")
         .agg(pl.col("revenue").sum(), (pl.col("revenue") > 0).any().alias("paid"))
         .group_by("c", "k")
-        .agg(pl.col("revenue").sum(), pl.col("paid").sum().cast(pl.Int64).alias("paying_users"))
+        .agg(
+            pl.col("revenue").sum(),
+            pl.col("paid").sum().cast(pl.Int64).alias("paying_users"),
+        )
     )
+    # One collect for both, so the cohorts are computed once.
     by_cell, counted = pl.collect_all([by_cell_query, _sizes_query(cohorts)])
     sizes = _sizes_array(counted, grid)
     table = _cells(grid).join(by_cell, on=["c", "k"], how="left")
@@ -634,17 +638,15 @@ def _calendar_by_join(
     cohorts = _cohorts(rows, params, grid).select("user_id", "c")
     returns = rows.filter(pl.col("is_return")).select("user_id", pl.col("idx").alias("r")).unique()
     if params.mode == "on_or_after":
-        # Only the user's last return period matters; fill "r or later" by a reverse cumsum below.
+        # Only the user's last return period matters; "r or later" is a reverse cumsum below.
         returns = returns.group_by("user_id").agg(pl.col("r").max())
-    pairs, counted = pl.collect_all(
-        [
-            cohorts.join(returns, on="user_id")
-            .filter(pl.col("r") > pl.col("c"))
-            .group_by("c", "r")
-            .len(),
-            _sizes_query(cohorts),
-        ]
+    pairs_query = (
+        cohorts.join(returns, on="user_id")
+        .filter(pl.col("r") > pl.col("c"))
+        .group_by("c", "r")
+        .len()
     )
+    pairs, counted = pl.collect_all([pairs_query, _sizes_query(cohorts)])
     n = grid.n
     matrix = np.zeros((n, n), dtype=np.int64)
     np.add.at(matrix, (pairs["c"].to_numpy(), pairs["r"].to_numpy()), pairs["len"].to_numpy())
@@ -715,6 +717,21 @@ def _rolling_counts(
     bucket - g - 1, and the latest (earliest) return reaches the first (second) if any does. The
     join with the cohorts is then at most one row per cohort membership and bucket.
     """
+    cells, counted = pl.collect_all(_rolling_queries(rows, params, grid))
+    n = grid.n
+    retained = np.zeros((n, n), dtype=np.int64)
+    np.add.at(retained, (cells["c"].to_numpy(), cells["k"].to_numpy()), cells["len"].to_numpy())
+    if params.mode == "on_or_after":
+        retained = np.cumsum(retained[:, ::-1], axis=1)[:, ::-1]
+    sizes = _sizes_array(counted, grid)
+    retained[:, 0] = sizes
+    return sizes, retained
+
+
+def _rolling_queries(
+    rows: pl.LazyFrame, params: RetentionParams, grid: PeriodGrid
+) -> list[pl.LazyFrame]:
+    """(c, k, users retained) and (c, cohort size) for rolling periods, as lazy queries."""
     cohorts = _cohorts(rows, params, grid)
     g, p_t = _bucket_and_position(params, grid, "t", "t_local")
     members = cohorts.with_columns(g.alias("g"), p_t.alias("p_t")).with_row_index("cid")
@@ -746,16 +763,7 @@ def _rolling_counts(
         per_member = offsets.select("cid", "c", "k").unique(["cid", "k"])
     else:
         per_member = offsets.group_by("cid").agg(pl.col("c").first(), pl.col("k").max())
-    # One collect for both, so the cohorts are computed once.
-    cells, counted = pl.collect_all([per_member.group_by("c", "k").len(), _sizes_query(cohorts)])
-    n = grid.n
-    retained = np.zeros((n, n), dtype=np.int64)
-    np.add.at(retained, (cells["c"].to_numpy(), cells["k"].to_numpy()), cells["len"].to_numpy())
-    if params.mode == "on_or_after":
-        retained = np.cumsum(retained[:, ::-1], axis=1)[:, ::-1]
-    sizes = _sizes_array(counted, grid)
-    retained[:, 0] = sizes
-    return sizes, retained
+    return [per_member.group_by("c", "k").len(), _sizes_query(cohorts)]
 
 
 # --------------------------------------------------------------------------------------------------
