@@ -192,6 +192,7 @@ def load_sql(
         start=start,
         end=end,
         columns=columns,
+        collect=True,  # the rows are in memory already: normalise them once, for both
     )
     pushed = []
     if where is not None:
