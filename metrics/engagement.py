@@ -55,6 +55,12 @@ NewMeans = Literal["first_active", "first_seen"]
 NEW_MEANINGS: tuple[str, ...] = ("first_active", "first_seen")
 
 _EPOCH = dt.date(1970, 1, 1)
+#: The packed rolling-window keys: a user code of 64 - 17 = 47 hash bits times at most 2^16 days
+#: stays below 2^63; the second hash that detects code collisions uses another seed.
+_CODE_SHIFT = 17
+_MAX_PACKED_DAYS = 1 << 16
+_CODE_SEED = 0x6E6F727468
+_CHECK_SEED = 0x73746172
 #: 1970-01-01 was a Thursday; shifted by these, a week's first day number is a multiple of 7.
 _WEEK_SHIFT = {"monday": 3, "sunday": 4}
 
@@ -468,7 +474,7 @@ def _matching(
     _check_columns(lf, [c for c in columns if c != "revenue"], "breakdown")
     zone = ZoneInfo(query.tz)
     upper = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
-    conditions = [pl.col("timestamp") < upper]
+    conditions = [pl.col("timestamp") < upper, pl.col("user_id").is_not_null()]
     if first_day is not None:
         lower = dt.datetime.combine(first_day, dt.time(), zone).astimezone(dt.UTC)
         conditions.append(pl.col("timestamp") >= lower)
@@ -499,28 +505,10 @@ def _rolling_counts(
     origin = _day_number(first_day)
     start_number, end_number = _day_number(query.start), _day_number(query.end)
 
-    pairs = (
-        _matching(events, query, first_day, query.end, keys)
-        .select(*keys, "user_id", "day")
-        .unique()
-        .sort(*keys, "user_id", "day", nulls_last=True)
-    )
-    same_user = reduce(
-        lambda a, b: a & b,
-        [pl.col(c).eq_missing(pl.col(c).shift(-1)) for c in (*keys, "user_id")],
-    )
-    # Gaps of more than the longest window end every piece alike: cap them, so that a few small
-    # integers summarise all pairs. One group-by then counts pieces by (start day, capped gap).
-    gap = pl.when(same_user).then(pl.col("day").shift(-1) - pl.col("day"))
-    # Collected here, once: everything after works on this small summary (at most days × gaps
-    # rows per breakdown value), and the optimiser cannot split the heavy part into two scans.
-    pieces = (
-        pairs.select(*keys, "day", gap=gap.fill_null(max(windows)).clip(upper_bound=max(windows)))
-        .group_by(*keys, "day", "gap")
-        .agg(pieces=pl.len().cast(pl.Int64))
-        .collect()
-        .lazy()
-    )
+    matching = _matching(events, query, first_day, query.end, keys)
+    longest = max(windows)
+    found = None if keys else _packed_pieces(matching, origin, end_number, longest)
+    pieces = (found if found is not None else _exact_pieces(matching, keys, longest)).lazy()
     changes = []
     for n in windows:
         piece_end = pl.col("day") + pl.min_horizontal(pl.col("gap"), pl.lit(n))
@@ -552,6 +540,73 @@ def _rolling_counts(
     return series.with_columns(period_start=pl.col("day").cast(pl.Date)).sort(
         "period_start", *keys, "window_days", nulls_last=True
     )
+
+
+def _exact_pieces(matching: pl.LazyFrame, keys: list[str], longest: int) -> pl.DataFrame:
+    """Distinct (user, day) pairs counted by ([breakdown], day, gap to the user's next day).
+
+    Gaps longer than the longest window end every piece alike, so they are capped at it: a few
+    small integers then summarise all pairs (at most days × gaps rows per breakdown value).
+    """
+    pairs = (
+        matching.select(*keys, "user_id", "day")
+        .unique()
+        .sort(*keys, "user_id", "day", nulls_last=True)
+    )
+    same_user = reduce(
+        lambda a, b: a & b,
+        [pl.col(c).eq_missing(pl.col(c).shift(-1)) for c in (*keys, "user_id")],
+    )
+    gap = pl.when(same_user).then(pl.col("day").shift(-1) - pl.col("day"))
+    return (
+        pairs.select(*keys, "day", gap=gap.fill_null(longest).clip(upper_bound=longest))
+        .group_by(*keys, "day", "gap")
+        .agg(pieces=pl.len().cast(pl.Int64))
+        .collect()
+    )
+
+
+def _packed_pieces(
+    matching: pl.LazyFrame, first: int, last: int, longest: int
+) -> pl.DataFrame | None:
+    """What :func:`_exact_pieces` gives without breakdown, from integers instead of strings.
+
+    Each event becomes one Int64 key, ``user code × days + day offset``, where the user code is
+    the top bits of a 64-bit hash of ``user_id``: sorting that one column puts every user's days
+    in order, and equal neighbours are the same (user, day). Hashing and sorting integers costs
+    a fraction of grouping strings with dates (time and memory; see benchmarks/bench_engagement.py).
+
+    Two different users could share a code. Beside each key rides a second, independent 32-bit
+    hash of ``user_id``: neighbours with the same code and different second hashes are such a
+    collision, and then this returns ``None`` so the caller takes the exact string path. A
+    collision goes unnoticed only when two users agree on both hashes (79 bits, about 1 in 10^10
+    for ten million users). ``None`` also when the day range does not fit beside the code.
+    """
+    span = last - first + 1
+    if span > _MAX_PACKED_DAYS:
+        return None
+    code = (pl.col("user_id").hash(_CODE_SEED) // (1 << _CODE_SHIFT)).cast(pl.Int64)
+    check = pl.col("user_id").hash(_CHECK_SEED).cast(pl.UInt32, wrap_numerical=True)
+    ordered = matching.select(key=code * span + (pl.col("day") - first), check=check).sort("key")
+    user = pl.col("key") // span
+    collided = ordered.select(
+        ((user == user.shift(1)) & (pl.col("check") != pl.col("check").shift(1))).any()
+    )
+    pairs = ordered.select("key").filter(pl.col("key").ne_missing(pl.col("key").shift(1)))
+    # Within one user, neighbouring keys differ by the days between the two pairs.
+    gap = pl.when(user == user.shift(-1)).then(pl.col("key").shift(-1) - pl.col("key"))
+    summary = (
+        pairs.select(
+            day=(pl.col("key") % span + first).cast(pl.Int32),
+            gap=gap.fill_null(longest).clip(upper_bound=longest).cast(pl.Int32),
+        )
+        .group_by("day", "gap")
+        .agg(pieces=pl.len().cast(pl.Int64))
+    )
+    pieces, clash = pl.collect_all([summary, collided])
+    if clash.item():
+        return None
+    return pieces
 
 
 def _period_grid(query: EngagementQuery) -> pl.LazyFrame:
