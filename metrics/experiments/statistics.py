@@ -369,13 +369,9 @@ def compare(
         if rel is not None and var_rel is not None:
             fields.update(_bayesian(rel, var_rel, prior_sd, alpha, inverse, "relative"))
 
+    # SPEC: significant means p_value < alpha, in every method (the relative test shown).
     p_value = fields.get("p_value")
-    if method == "bayesian":
-        ci = fields.get("relative_ci")
-        significant = ci is not None and (ci[0] > 0 or ci[1] < 0)  # type: ignore[index]
-    else:
-        significant = p_value is not None and p_value < alpha  # type: ignore[operator]
-    fields["significant"] = bool(significant)
+    fields["significant"] = bool(p_value is not None and p_value < alpha)  # type: ignore[operator]
     return _replace(base, **fields)
 
 
@@ -588,7 +584,11 @@ def _bayesian(
     sd = math.sqrt(1 / precision)
     z_half = float(ndtri(1 - alpha / 2))
     low, high = mean - z_half * sd, mean + z_half * sd
-    out: dict[str, object] = {f"{scale}_ci": (low, high)}
+    # Two-sided posterior tail, 2·min(P(effect > 0), P(effect < 0)): below alpha exactly when the
+    # credible interval excludes 0, so the p-value matches its interval as in the other methods.
+    p_tail = min(1.0, 2 * float(ndtr(-abs(mean) / sd)))
+    prefix = "" if scale == "relative" else "_absolute"
+    out: dict[str, object] = {f"{scale}_ci": (low, high), f"p_value{prefix}": p_tail}
     if scale == "relative":
         z = mean / sd
         p_up = float(ndtr(z))  # P(effect > 0)

@@ -200,7 +200,8 @@ def test_bayesian_binomial_growthbook():
     assert near(c.std_error, 0.14725)
     assert near(c.chance_to_win, 0.60918)
     assert near(c.risk_control, 0.0814) and near(c.risk_treatment, 0.04058)
-    assert c.p_value is None and c.significant is False
+    # Posterior two-sided tail 2·(1 − 0.60918): well above alpha, so not significant.
+    assert near(c.p_value, 2 * (1 - 0.60918)) and c.significant is False
 
 
 def test_bayesian_gaussian_growthbook():
