@@ -295,8 +295,11 @@ def _select(
     for name in needed:
         col = source.c[name]
         kind = (pg_types or {}).get(name)
-        if dialect != "postgresql" or kind is None or kind in _PG_PLAIN or kind.startswith("_"):
-            exprs.append(col)
+        if dialect != "postgresql" or kind is None or kind in _PG_PLAIN or kind[1:] in _PG_PLAIN:
+            exprs.append(col)  # arrays of plain types arrive as lists (kept as JSON text later)
+        elif kind.startswith("_"):
+            # Arrays of uuid, json, numeric...: as JSON text, which is what a list becomes anyway.
+            exprs.append(sa.cast(sa.func.to_jsonb(col), sa.Text).label(name))
         elif kind == "numeric" and name not in ids:
             exprs.append(sa.cast(col, sa.Double).label(name))
         else:
@@ -735,8 +738,13 @@ def _psycopg_type_names(description: Any) -> dict[str, str] | None:
         return None
     names = {}
     for col in description or ():
-        info = pg_types.get(col.type_code)
-        names[col.name] = info.name if info is not None else ""
+        info = pg_types.get(col.type_code)  # an array's oid finds its element type's info
+        if info is None:
+            names[col.name] = ""
+        elif info.array_oid == col.type_code:
+            names[col.name] = "_" + info.name  # the catalog's name for arrays, as ADBC gives it
+        else:
+            names[col.name] = info.name
     return names
 
 
@@ -752,27 +760,17 @@ def _sqlite_path(target: _Target) -> Path:
 
 def _from_arrow(table: pa.Table) -> pl.DataFrame:
     """A Polars frame from ADBC's Arrow table; extension types (JSON, opaque) as their storage."""
-    fields = []
-    for fld in table.schema:
-        kind = fld.type
-        if isinstance(kind, pa.ExtensionType):
-            kind = kind.storage_type
-        fields.append(pa.field(fld.name, kind))
-    plain = pa.schema(fields)
-    if plain != table.schema.remove_metadata():
-        table = pa.Table.from_batches(
-            [
-                pa.RecordBatch.from_arrays(
-                    [c.storage if isinstance(c, pa.ExtensionArray) else c for c in batch.columns],
-                    schema=plain,
-                )
-                for batch in table.to_batches()
-            ],
-            schema=plain,
-        )
+    for index, fld in enumerate(table.schema):
+        if isinstance(fld.type, pa.ExtensionType):
+            chunks = [chunk.storage for chunk in table.column(index).chunks]
+            storage = pa.chunked_array(chunks, type=fld.type.storage_type)
+            table = table.set_column(index, fld.name, storage)
     frame = pl.from_arrow(table, rechunk=False)
     assert isinstance(frame, pl.DataFrame)
-    return frame
+    # Widths as the row fetch gives them (Python ints and floats), so both paths agree.
+    return frame.with_columns(
+        pl.col(pl.Int8, pl.Int16, pl.Int32).cast(pl.Int64), pl.col(pl.Float32).cast(pl.Float64)
+    )
 
 
 # -- errors -----------------------------------------------------------------------------------
