@@ -1550,3 +1550,367 @@ def test_load_events_folder_glob_and_ndjson(tmp_path: Path) -> None:
         dt.datetime(2026, 1, 5, 8, 0, 0, 123000, tzinfo=dt.UTC),  # epoch ms: no zone applies
         dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC),  # its own offset wins over tz
     ]
+
+
+def test_retention_wilson_interval_matches_statsmodels() -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    result = retention(
+        WEEKLY, start=D(2026, 1, 5), end=D(2026, 1, 25), start_event="signup", return_event="open"
+    )
+    cell = result.row(
+        by_predicate=(pl.col("cohort_start") == D(2026, 1, 5)) & (pl.col("offset") == 1),
+        named=True,
+    )
+    low, high = proportion_confint(2, 3, alpha=0.05, method="wilson")
+    ci_columns = sorted(c for c in result.columns if c.startswith("rate_ci"))
+    assert len(ci_columns) == 2, result.columns
+    assert sorted([cell[ci_columns[0]], cell[ci_columns[1]]]) == pytest.approx(
+        [low, high], rel=1e-9
+    )
+
+
+def test_revenue_retention_is_cumulative_revenue_per_cohort_user() -> None:
+    from metrics.retention import revenue_retention
+
+    events = make_events(
+        ("ann", "signup", "2026-01-05 10:00"),
+        ("ann", "purchase", "2026-01-06 10:00", {"revenue": 10.0}),
+        ("ann", "purchase", "2026-01-13 10:00", {"revenue": 5.0}),
+        ("bob", "signup", "2026-01-06 10:00"),  # pays nothing
+    )
+    result = revenue_retention(
+        events, start=D(2026, 1, 5), end=D(2026, 1, 18), start_event="signup"
+    )
+    curve = result.filter(pl.col("cohort_start") == D(2026, 1, 5)).sort("offset")
+    ltv = [c for c in result.columns if "cumulative" in c]
+    assert ltv, result.columns
+    assert curve[ltv[0]].to_list() == pytest.approx([5.0, 7.5])  # 10/2, then (10+5)/2
+
+
+def test_funnel_conversion_over_time_and_dropped_users() -> None:
+    from metrics.funnels import dropped_users, funnel_trends
+
+    events = make_events(
+        ("ann", "x", "2026-01-05 10:00"),
+        ("ann", "y", "2026-01-05 11:00"),
+        ("bob", "x", "2026-01-05 10:00"),  # never converts
+        ("cid", "x", "2026-01-06 10:00"),
+        ("cid", "y", "2026-01-06 10:30"),
+    )
+    trend = funnel_trends(events, ["x", "y"], start=D(2026, 1, 5), end=D(2026, 1, 6))
+    trend = trend.sort(trend.columns[0])
+    rates = [c for c in trend.columns if c.startswith("conversion_rate") and "ci" not in c]
+    assert trend[rates[0]].to_list() == pytest.approx([0.5, 1.0])  # by entry day
+    dropped = dropped_users(events, ["x", "y"], step=2, window=dt.timedelta(hours=1))
+    assert dropped["user_id"].to_list() == ["bob"]
+
+
+def test_compare_bayesian_prior_by_hand() -> None:
+    control, treatment = Stats.proportion(49, 100), Stats.proportion(51, 100)
+    flat = compare(control, treatment, kind="proportion", method="bayesian")
+    prior = compare(control, treatment, kind="proportion", method="bayesian", prior_sd=0.1)
+    estimate, se = 0.51 / 0.49 - 1, 0.14725254573469446  # GrowthBook's uplift sd (above)
+    precision = 1 / se**2 + 1 / 0.1**2
+    assert flat.relative_effect == pytest.approx(estimate)
+    assert prior.relative_effect == pytest.approx(estimate / se**2 / precision, rel=1e-6)
+    z = sps.norm.ppf(0.975)
+    mean, sd = estimate / se**2 / precision, math.sqrt(1 / precision)
+    assert prior.relative_ci == pytest.approx((mean - z * sd, mean + z * sd), rel=1e-6)
+    assert prior.chance_to_win == pytest.approx(sps.norm.cdf(mean / sd), rel=1e-6)
+
+
+def test_compare_sequential_p_value_inverts_the_sequence() -> None:
+    control, treatment = Stats.proportion(500, 5000), Stats.proportion(575, 5000)
+    result = compare(control, treatment, kind="proportion", method="sequential")
+    y_c, y_t, n = 0.1, 0.115, 10_000
+    var_rel = y_t * (1 - y_t) / (5000 * y_c**2) + y_t**2 * y_c * (1 - y_c) / (5000 * y_c**4)
+    rho2 = (-2 * math.log(0.05) + math.log(1 - 2 * math.log(0.05))) / 5000
+    s2 = n * var_rel
+    # The alpha' at which the half-width (rho fixed) equals |estimate|.
+    estimate = y_t / y_c - 1
+    log_root = math.log(math.sqrt(n * rho2 + 1))
+    p = math.exp(log_root - estimate**2 * (n * n * rho2) / (2 * s2 * (n * rho2 + 1)))
+    assert result.p_value == pytest.approx(min(1.0, p), rel=1e-9)
+    assert result.significant == (result.p_value < 0.05)
+
+
+def test_analyze_count_sum_and_ratio_metrics() -> None:
+    from metrics.experiments import Count, Ratio, Sum
+
+    rows = []
+    assigned = []
+    for i in range(8):
+        user = f"u{i}"
+        variant = "control" if i < 4 else "treatment"
+        assigned.append({"user_id": user, "experiment": "e", "variant": variant})
+        for k in range(i % 4 + 1):  # 1, 2, 3, 4 purchases in each arm
+            rows.append(
+                (user, "purchase", f"2026-01-05 1{k}:00", {"revenue": 10.0 * (1 + (i >= 4))})
+            )
+    events = make_events(*rows)
+    assignments = pl.DataFrame(assigned).with_columns(
+        timestamp=pl.lit(dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)).cast(pl.Datetime("us", "UTC"))
+    )
+    metrics = [
+        Count("purchase", name="purchases"),
+        Sum("purchase", column="revenue", name="revenue"),
+        Ratio(Sum("purchase", "revenue"), Count("purchase"), name="revenue per purchase"),
+    ]
+    result = analyze(events, assignments, experiment="e", metrics=metrics, control="control")
+    mean = {(r["metric"], r["variant"]): r["mean"] for r in result.iter_rows(named=True)}
+    assert mean[("purchases", "control")] == pytest.approx(2.5)  # (1+2+3+4)/4
+    assert mean[("revenue", "control")] == pytest.approx(25.0)
+    assert mean[("revenue", "treatment")] == pytest.approx(50.0)
+    assert mean[("revenue per purchase", "treatment")] == pytest.approx(20.0)
+    srm_columns = [c for c in result.columns if c.startswith("srm")]
+    assert srm_columns, "the SRM check is not on the result"
+
+
+def test_load_events_sql_query_and_optional_columns(tmp_path: Path) -> None:
+    db = tmp_path / "shop.db"
+    with sqlite3.connect(db) as con:
+        con.execute(
+            "create table raw (who text, what text, at text, id integer, sess integer, "
+            "revenue integer, plan text)"
+        )
+        con.executemany(
+            "insert into raw values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                ("ann", "purchase", "2026-01-05 10:00:00", 1, 77, 20, "pro"),
+                ("bob", "view", "2026-01-05 11:00:00", 2, 78, None, "free"),
+            ],
+        )
+    events, _ = connectors.load_events(
+        f"sqlite:///{db}",
+        query="select who, what, at, id as event_id, sess as session_id, revenue, plan from raw",
+        mapping={"user_id": "who", "event": "what", "timestamp": "at"},
+    )
+    frame = _check_canonical(events).sort("user_id")
+    assert frame.schema["event_id"] == pl.String
+    assert frame.schema["session_id"] == pl.String
+    assert frame.schema["revenue"] == pl.Float64
+    assert frame["revenue"].to_list() == [20.0, None]
+    assert frame["plan"].to_list() == ["pro", "free"]
+
+
+def test_load_events_csv_optional_columns_types(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "user_id,event,timestamp,event_id,session_id,revenue,country\n"
+        "00123,purchase,2026-01-05 10:00:00,17,5,20,DE\n",
+        encoding="utf-8",
+    )
+    frame = _check_canonical(connectors.load_events(path)[0])
+    assert frame["user_id"].to_list() == ["00123"]  # an id keeps its zeros
+    assert frame.schema["event_id"] == pl.String and frame.schema["session_id"] == pl.String
+    assert frame.schema["revenue"] == pl.Float64 and frame["revenue"].to_list() == [20.0]
+    assert frame["country"].to_list() == ["DE"]
+
+
+def test_funnel_posthog_multiple_incomplete_tries() -> None:
+    # PostHog conversion_time_cases.py, test_funnel_with_multiple_incomplete_tries (1-day window).
+    events = make_events(
+        ("person1", "user signed up", "2021-05-01 01:00"),
+        ("person1", "$pageview", "2021-05-01 02:00"),
+        ("person1", "something else", "2021-05-01 03:00"),
+        ("person1", "user signed up", "2021-05-03 04:00"),
+        ("person1", "$pageview", "2021-05-03 05:00"),
+        ("person1", "user signed up", "2021-05-04 07:00"),
+        ("person1", "$pageview", "2021-05-04 10:00"),
+    )
+    result = funnel(
+        events,
+        ["user signed up", "$pageview", "something else"],
+        window=dt.timedelta(days=1),
+        start="2021-05-01",
+        end="2021-05-14",
+    ).sort("step")
+    assert result["users"].to_list() == [1, 1, 1]
+    # one hour to convert: the incomplete later tries are disregarded
+    assert result["mean_seconds_to_convert"].to_list()[1] == 3600.0
+    assert result["median_seconds_to_convert"].to_list()[1] == 3600.0
+
+
+def test_active_users_window_with_breakdown_and_partial_months() -> None:
+    rolling = active_users(
+        REACH_BACK, start=D(2026, 1, 5), end=D(2026, 1, 8), window_days=7, breakdown="platform"
+    )
+    web = rolling.filter(pl.col("platform") == "web").sort("period_start")
+    # alice's web visit on 1 Jan reaches into the windows of 5..7 Jan, in her own series
+    assert web["active_users"].to_list() == [1, 1, 1, 0]
+    months = active_users(REACH_BACK, start="2026-01-02", end="2026-02-03", interval="month")
+    months = months.sort("period_start")
+    assert months["period_start"].to_list() == [D(2026, 1, 1), D(2026, 2, 1)]
+    assert months["active_users"].to_list() == [1, 0]  # alice's 1 Jan is before the range
+    flags = [c for c in months.columns if "partial" in c]
+    assert months[flags[0]].to_list() == [True, True]
+
+
+# --- signatures exactly as SPEC writes them ------------------------------------------------------
+
+_REQUIRED = object()
+# (callable, positional parameters, keyword-only parameters with SPEC defaults)
+SPEC_SIGNATURES = [
+    (
+        active_users,
+        ["events"],
+        dict(
+            start=_REQUIRED,
+            end=_REQUIRED,
+            interval="day",
+            window_days=None,
+            event=None,
+            filters=None,
+            breakdown=None,
+            week_start="monday",
+            tz="UTC",
+        ),
+    ),
+    (
+        stickiness,
+        ["events"],
+        dict(
+            start=_REQUIRED,
+            end=_REQUIRED,
+            interval="day",
+            interval_count=1,
+            event=None,
+            filters=None,
+            week_start="monday",
+            tz="UTC",
+        ),
+    ),
+    (
+        lifecycle,
+        ["events"],
+        dict(
+            start=_REQUIRED,
+            end=_REQUIRED,
+            interval="day",
+            event=None,
+            week_start="monday",
+            tz="UTC",
+        ),
+    ),
+    (
+        retention,
+        ["events"],
+        dict(
+            start=_REQUIRED,
+            end=_REQUIRED,
+            interval="week",
+            start_event=None,
+            return_event=None,
+            retention_type="recurring",
+            mode="exact",
+            periods="calendar",
+            week_start="monday",
+            tz="UTC",
+        ),
+    ),
+    (
+        funnel,
+        ["events", "steps"],
+        dict(
+            window=dt.timedelta(days=14),
+            order="ordered",
+            exclusions=(),
+            breakdown=None,
+            start=None,
+            end=None,
+            tz="UTC",
+        ),
+    ),
+    (
+        compare,
+        ["control", "treatment"],
+        dict(
+            kind="mean",
+            method="frequentist",
+            alpha=0.05,
+            cuped=False,
+            inverse=False,
+            sequential_tuning=5000,
+            prior_sd=None,
+        ),
+    ),
+    (srm, ["observed", "weights"], dict(threshold=0.001)),
+    (
+        sample_size,
+        ["baseline", "mde"],
+        dict(relative=True, alpha=0.05, power=0.8, kind="proportion", std=None),
+    ),
+    (minimum_detectable_effect, ["n_per_arm", "baseline"], dict(relative=True)),
+    (analyze, ["events", "assignments"], dict(experiment=_REQUIRED, metrics=_REQUIRED)),
+    (targets.load_vision, ["path"], {}),
+    (targets.evaluate, ["vision", "events"], dict(today=_REQUIRED)),
+    (connectors.load_events, ["source"], dict(mapping=None, tz="UTC")),
+]
+
+
+@pytest.mark.parametrize(
+    ("func", "positional", "keywords"),
+    SPEC_SIGNATURES,
+    ids=[f.__name__ for f, _, _ in SPEC_SIGNATURES],
+)
+def test_signature_as_spec_writes_it(func, positional: list[str], keywords: dict) -> None:
+    import inspect
+
+    params = list(inspect.signature(func).parameters.values())
+    leading = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert leading[: len(positional)] == positional
+    by_name = {p.name: p for p in params}
+    for name, default in keywords.items():
+        assert name in by_name, f"{func.__name__}: no parameter {name!r}"
+        param = by_name[name]
+        assert param.kind is param.KEYWORD_ONLY, f"{func.__name__}: {name} is not keyword-only"
+        if default is _REQUIRED:
+            assert param.default is param.empty, f"{func.__name__}: {name} should be required"
+        else:
+            assert param.default == default, f"{func.__name__}: {name}={param.default!r}"
+    extra = [
+        p.name
+        for p in params[len(positional) :]
+        if p.name not in keywords and p.kind is not p.VAR_KEYWORD
+    ]
+    for name in extra:  # additions are welcome when they cannot change a SPEC call
+        assert by_name[name].default is not by_name[name].empty, f"{func.__name__}: {name}"
+        assert by_name[name].kind is by_name[name].KEYWORD_ONLY, f"{func.__name__}: {name}"
+
+
+def test_spec_classes_take_fields_in_spec_order() -> None:
+    assert [f.name for f in dataclasses.fields(Stats)] == [
+        "n",
+        "sum",
+        "sum_squares",
+        "x_sum",
+        "x_sum_squares",
+        "xy_sum",
+    ]
+    assert [f.name for f in dataclasses.fields(RatioStats)] == [
+        "n",
+        "num_sum",
+        "num_sum_squares",
+        "den_sum",
+        "den_sum_squares",
+        "num_den_sum",
+    ]
+    assert Step("a") == Step("a", None, None)
+    assert Exclusion("x") == Exclusion("x", 0, None, None)
+    comparison_fields = {f.name for f in dataclasses.fields(compare(GB_CONTROL, GB_TREATMENT))}
+    assert {
+        "control_mean",
+        "treatment_mean",
+        "absolute_effect",
+        "absolute_ci",
+        "p_value_absolute",
+        "relative_effect",
+        "relative_ci",
+        "p_value",
+        "significant",
+        "status",
+        "chance_to_win",
+        "risk_control",
+        "risk_treatment",
+    } <= comparison_fields
