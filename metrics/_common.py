@@ -20,12 +20,40 @@ WEEK_STARTS: tuple[str, ...] = ("monday", "sunday")
 
 
 def as_lazy(events: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
-    """The event frame as a LazyFrame, whatever was passed in (never mutates the input)."""
-    if isinstance(events, pl.LazyFrame):
-        return events
+    """The event frame as a LazyFrame in canonical types, whatever was passed in.
+
+    Frames built by hand (a notebook, a test translated from another tool) often carry naive or
+    non-UTC datetimes, other time units or integer ids. They are brought to the canonical types
+    here, once for every metric: a naive ``timestamp`` is read as UTC (the canonical frame's zone;
+    connectors have already applied a source's own zone), a zoned one is converted to UTC, and
+    ``user_id`` / ``event`` become strings. The input is never mutated.
+    """
     if isinstance(events, pl.DataFrame):
-        return events.lazy()
-    raise TypeError(f"events must be a Polars DataFrame or LazyFrame, not {type(events).__name__}")
+        lazy = events.lazy()
+    elif isinstance(events, pl.LazyFrame):
+        lazy = events
+    else:
+        raise TypeError(
+            f"events must be a Polars DataFrame or LazyFrame, not {type(events).__name__}"
+        )
+    return lazy.with_columns(_canonical_casts(lazy.collect_schema()))
+
+
+def _canonical_casts(schema: pl.Schema) -> list[pl.Expr]:
+    casts: list[pl.Expr] = []
+    stamp = schema.get("timestamp")
+    if isinstance(stamp, pl.Datetime) and (stamp.time_zone != "UTC" or stamp.time_unit != "us"):
+        column = pl.col("timestamp")
+        if stamp.time_zone is None:
+            column = column.dt.replace_time_zone("UTC")
+        elif stamp.time_zone != "UTC":
+            column = column.dt.convert_time_zone("UTC")
+        casts.append(column.dt.cast_time_unit("us"))
+    for name in ("user_id", "event"):
+        dtype = schema.get(name)
+        if dtype is not None and dtype != pl.String:
+            casts.append(pl.col(name).cast(pl.String))
+    return casts
 
 
 def check_choice(name: str, value: object, choices: Iterable[object]) -> None:

@@ -1422,40 +1422,12 @@ ENGAGEMENT_CALLS = {
     "stickiness": lambda f: stickiness(f, start=D(2020, 1, 12), end=D(2020, 1, 19)),
     "lifecycle": lambda f: lifecycle(f, start=D(2020, 1, 12), end=D(2020, 1, 19)),
 }
-ENGAGEMENT_BROKEN = {
-    # (call, variant) pairs that fail today with an internal Polars error (see the reason).
-    # Integer user ids failed with window_days until dfe4f04 (rolling windows by hashed user code).
-    ("active_users", "naive_time"),
-    ("active_users", "paris_time"),
-    ("active_users_window", "naive_time"),
-    ("active_users_window", "paris_time"),
-    ("stickiness", "naive_time"),
-    ("stickiness", "paris_time"),
-    ("lifecycle", "naive_time"),
-    ("lifecycle", "paris_time"),
-}
 
 
-@pytest.mark.parametrize(
-    ("name", "variant"),
-    [
-        pytest.param(
-            name,
-            variant,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="metrics/engagement.py: a timestamp column that is naive or in another "
-                "zone raises polars SchemaError (compared with a UTC literal) instead of being "
-                "read as UTC instants, as retention and funnels do, or refused with a ValueError",
-            ),
-        )
-        if (name, variant) in ENGAGEMENT_BROKEN
-        else pytest.param(name, variant)
-        for name in sorted(ENGAGEMENT_CALLS)
-        for variant in sorted(OFF_CONTRACT)
-    ],
-)
+@pytest.mark.parametrize("variant", sorted(OFF_CONTRACT))
+@pytest.mark.parametrize("name", sorted(ENGAGEMENT_CALLS))
 def test_off_contract_frames_in_engagement(name: str, variant: str) -> None:
+    # Naive or non-UTC timestamps are brought to UTC once, in metrics._common.as_lazy.
     _accepted_or_refused_clearly(ENGAGEMENT_CALLS[name], POSTHOG_LIFECYCLE, OFF_CONTRACT[variant])
 
 
