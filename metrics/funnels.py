@@ -1442,6 +1442,7 @@ def next_events_after_drop(
     *,
     step: int,
     top: int = 10,
+    ignore: Iterable[str] = (),
     window: dt.timedelta = dt.timedelta(days=14),
     order: Order = "ordered",
     exclusions: Iterable[Exclusion] = (),
@@ -1454,8 +1455,10 @@ def next_events_after_drop(
 
     For each dropped user (see :func:`dropped_users`), the first event they did strictly after the
     last step they reached (inside the date range; at one instant the alphabetically first name),
-    or ``"(no later event)"``. Columns: [breakdown], ``event``, ``users``, ``share`` (of the dropped
-    users), the ``top`` most common per breakdown value, most common first.
+    or ``"(no later event)"``. Events named in ``ignore`` are passed over, so bookkeeping events
+    that follow almost anything (``session_start``, ``page_view``) do not hide what the user chose
+    to do. Columns: [breakdown], ``event``, ``users``, ``share`` (of the dropped users), the ``top``
+    most common per breakdown value, most common first.
     """
     query = FunnelQuery.build(
         steps,
@@ -1470,6 +1473,9 @@ def next_events_after_drop(
     _check_drop_step(query, step)
     if not isinstance(top, int) or isinstance(top, bool) or top < 1:
         raise ValueError(f"top must be a positive number of events, not {top!r}")
+    if isinstance(ignore, str):
+        raise TypeError(f"ignore must be a list of event names, not the string {ignore!r}")
+    skipped = sorted(set(ignore))
     dropped = _dropped(events, query, step)
     keys = [query.breakdown] if query.breakdown is not None else []
     lf = as_lazy(events)
@@ -1487,7 +1493,7 @@ def next_events_after_drop(
         lf.filter(in_range & pl.col("user_id").is_in(dropped.get_column("user_id").implode()))
         .select(pl.col("user_id").cast(pl.String), pl.col("event").cast(pl.String), ts.alias("_ts"))
         .join(who, on="user_id", how="inner")
-        .filter(pl.col("_ts") > pl.col("_after"))
+        .filter((pl.col("_ts") > pl.col("_after")) & ~pl.col("event").is_in(skipped))
         .group_by(["user_id", *keys])
         .agg(pl.col("event").sort_by(["_ts", "event"]).first())
     )

@@ -195,18 +195,30 @@ drop_step = st.selectbox(
     bind="query-params",
 )
 drop_step = int(drop_step or 2)
+ignored = st.multiselect(
+    "Pass over these events",
+    options.events,
+    default=fun.default_ignored(options.events),
+    key="fun_next_ignore",
+    bind="query-params",
+    placeholder="Count every event",
+    help="Events recorded on their own after almost anything (session starts, page views) hide "
+    "what users chose to do next; the first event that is not one of these counts instead.",
+)
 gone = fun.dropped(*args, view, drop_step)
 if gone.height == 0:
     st.info(f"Nobody has dropped off on the way to step {drop_step} (yet).")
 else:
-    went = fun.next_events(*args, view, drop_step)
+    went = fun.next_events(*args, view, drop_step, tuple(ignored))
     st.plotly_chart(charts.next_events_figure(went), key="fun_chart_next")
     components.numbers(
         went,
         name=f"funnel_next_events_step_{drop_step}",
         key="fun_next_table",
     )
-    components.definition(fun.describe_next(view, shared.tz, shared.filters, drop_step))
+    components.definition(
+        fun.describe_next(view, shared.tz, shared.filters, drop_step, tuple(ignored))
+    )
     st.download_button(
         f"Download the {gone.height:,} user{'' if gone.height == 1 else 's'} who dropped off (CSV)",
         gone.write_csv().encode(),

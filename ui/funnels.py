@@ -193,13 +193,45 @@ def dropped(
 
 @st.cache_data(max_entries=16, show_spinner="Looking at what they did next…")
 def next_events(
-    source: str, start: dt.date, end: dt.date, tz: str, filters: Filters, view: View, step: int
+    source: str,
+    start: dt.date,
+    end: dt.date,
+    tz: str,
+    filters: Filters,
+    view: View,
+    step: int,
+    ignore: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Dropped users' most common next events (:func:`metrics.funnels.next_events_after_drop`)."""
     options = _options(start, end, tz, view) | {"breakdown": None}
     return metric.next_events_after_drop(
-        _events(filters), list(view.steps), step=step, top=10, **options
+        _events(filters), list(view.steps), step=step, top=10, ignore=ignore, **options
     )
+
+
+#: Events that analytics tools record on their own and that follow almost anything a user does
+#: (Amplitude's and GA4's session events, page and screen views, PostHog's automatic capture).
+#: Passed over by default when asking what drop-offs did next, so the answer is a choice.
+BOOKKEEPING_EVENTS = frozenset(
+    {
+        "session_start",
+        "session_end",
+        "page_view",
+        "screen_view",
+        "user_engagement",
+        "first_visit",
+        "$pageview",
+        "$pageleave",
+        "$screen",
+        "$autocapture",
+        "$identify",
+    }
+)
+
+
+def default_ignored(events: list[str]) -> list[str]:
+    """The bookkeeping events present in the data, to pass over by default."""
+    return [name for name in events if name in BOOKKEEPING_EVENTS]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,11 +353,19 @@ def describe_time(view: View, tz: str, filters: Filters) -> str:
     )
 
 
-def describe_next(view: View, tz: str, filters: Filters, step: int) -> str:
+def describe_next(
+    view: View, tz: str, filters: Filters, step: int, ignore: tuple[str, ...] = ()
+) -> str:
+    passed = (
+        f" Passed over: {', '.join(f'`{name}`' for name in ignore)}."
+        if ignore
+        else " No event is passed over."
+    )
     return (
         f"{scope(view, tz, filters)} Users who dropped off on the way to step {step}: they reached "
         f"step {step - 1} and not step {step}, and their window has closed (users still inside it "
         f"are not dropped off). For each, the first event they did after reaching step {step - 1}."
+        + passed
     )
 
 

@@ -83,6 +83,20 @@ def test_order_window_breakdown_and_exclusions(page):
     assert any("on the way to step 3" in c.value for c in page.caption)
 
 
+def test_drop_offs_pass_over_bookkeeping_events_unless_asked(page):
+    assert set(page.multiselect(key="fun_next_ignore").value) == {"page_view", "session_start"}
+    assert any("Passed over: `" in c.value for c in page.caption)
+    table = page.get("dataframe")
+    assert not any(
+        "session_start" in frame.value["event"].to_list()
+        for frame in table
+        if "share" in frame.value.columns
+    )
+    page.multiselect(key="fun_next_ignore").set_value([]).run()
+    assert not page.exception, page.exception
+    assert any("No event is passed over." in c.value for c in page.caption)
+
+
 def test_one_step_is_a_message_not_a_crash(page):
     page.multiselect(key="fun_steps").set_value(["signup"]).run()
     assert not page.exception, page.exception
