@@ -70,6 +70,7 @@ _EPOCH_UNITS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns"
 _ROW = "__row"
 _FILE = "__file"
 _TS_RAW = "__ts_raw"
+_TS_READ = "__ts_read"
 _TS_KIND = "__ts_kind"
 _REASON = "__reason"
 _REVENUE_BAD = "__revenue_bad"
@@ -137,12 +138,12 @@ def to_canonical(
         frame = frame.with_row_index(_ROW, offset=1)
     has_row = _ROW in frame.collect_schema()
 
-    ts_expr, kind_expr, ts_notes = _timestamp_exprs(plan.chosen["timestamp"], schema, tz, source)
+    ts_read, ts_notes = _timestamp_read(plan.chosen["timestamp"], schema, tz, source)
     plan.notes.extend(ts_notes)
     selected: list[pl.Expr] = [
         _id_expr(plan.chosen.get("user_id"), schema, "user_id", source),
         _id_expr(plan.chosen["event"], schema, "event", source),
-        ts_expr.alias("timestamp"),
+        ts_read.alias(_TS_READ),
     ]
     for target in ("event_id", "session_id", "anonymous_id"):
         if target in plan.chosen:
@@ -161,12 +162,22 @@ def to_canonical(
     for name, new in plan.renamed.items():
         selected.append(_property_expr(name, schema[name]).alias(new))
     selected.append(pl.col(plan.chosen["timestamp"]).alias(_TS_RAW))
-    selected.append(kind_expr.alias(_TS_KIND))
     if has_row:
         selected.append(pl.col(_ROW))
     if _FILE in schema:
         selected.append(pl.col(_FILE))
     staged = frame.select(selected)
+    # The time is read once (one struct), then split into the instant and how it was read.
+    read = pl.col(_TS_READ)
+    split: list[pl.Expr] = []
+    for name in staged.collect_schema().names():
+        if name == _TS_READ:
+            split.append(read.struct.field("value").alias("timestamp"))
+        else:
+            split.append(pl.col(name))
+        if name == _TS_RAW:
+            split.append(read.struct.field("kind").alias(_TS_KIND))
+    staged = staged.select(split)
 
     links = None
     if "anonymous_id" in plan.chosen:
@@ -419,6 +430,129 @@ def _localise(naive: pl.Expr, tz: str) -> pl.Expr:
     ).dt.convert_time_zone("UTC")
 
 
+#: What :func:`_read_text_times` returns for each text: the UTC instant and how it was read.
+_TEXT_TIMES = pl.Struct({"value": UTC_MICROS, "kind": pl.String})
+
+#: The shapes most exports write, parsed directly: (format, whether it carries its own zone).
+#: ``%.f`` also accepts no fraction; a trailing ``Z`` means UTC.
+_COMMON_TEXT_TIMES = (
+    ("%Y-%m-%dT%H:%M:%S%.f%z", True),  # ISO 8601 with an offset: +00:00 or +0000
+    ("%Y-%m-%dT%H:%M:%S%.fZ", True),  # ISO 8601 in UTC (Segment, PostHog)
+    ("%Y-%m-%d %H:%M:%S%.f", False),  # no zone (Amplitude's export, most CSVs)
+)
+
+
+def _read_text_times(texts: pl.Series, tz: str) -> pl.Series:
+    """Texts as UTC instants plus how each was read (``zoned``, ``no_zone``, an epoch unit).
+
+    The general reader (:func:`_text_time_exprs`) accepts many spellings but costs several regex
+    passes and parse attempts per row. A column almost always uses one spelling, so the common
+    ones are tried first, the one the first text uses leading, each on the rows still unread; the
+    general reader sees only what is left (usually nothing). Both give the same instant for a text
+    either can read (tests/connectors/test_normalise.py checks this on random texts).
+    """
+    frame = pl.DataFrame({"text": texts.str.strip_chars()}).with_row_index("_row")
+    first = frame.get_column("text").drop_nulls().head(1)
+    formats = sorted(
+        _COMMON_TEXT_TIMES,
+        key=lambda shape: first.str.to_datetime(shape[0], strict=False).null_count() > 0,
+    )
+    done: list[pl.DataFrame] = []
+    rest = frame.filter(pl.col("text").is_not_null())
+    if rest.height == frame.height:
+        rest = frame  # no nulls: skip the copy
+    for fmt, zoned in formats:
+        if rest.height == 0:
+            break
+        parsed = pl.col("text").str.to_datetime(fmt, strict=False, time_unit="us")
+        if zoned:
+            value = parsed.dt.replace_time_zone("UTC") if fmt.endswith("Z") else parsed
+            value = value.dt.convert_time_zone("UTC")
+        else:
+            value = _localise(parsed, tz)
+        kind = pl.lit("zoned" if zoned else "no_zone")
+        tried = rest.with_columns(value=value, kind=kind, _read=parsed.is_not_null())
+        if len(done) == 0 and rest.height == frame.height and tried.get_column("_read").all():
+            # The usual case: one spelling throughout, already in row order.
+            return tried.select(pl.struct("value", "kind")).to_series().alias(texts.name)
+        done.append(tried.filter("_read").select("_row", "value", "kind"))
+        rest = tried.filter(~pl.col("_read")).select("_row", "text")
+    value, kind = _text_time_exprs(pl.col("text"), tz)
+    done.append(rest.select("_row", value.alias("value"), kind.alias("kind")))
+    nulls = frame.filter(pl.col("text").is_null()).select(
+        "_row", value=pl.lit(None, UTC_MICROS), kind=pl.lit(None, pl.String)
+    )
+    read = pl.concat([*(part.cast({"value": UTC_MICROS}) for part in done), nulls]).sort("_row")
+    return read.select(pl.struct("value", "kind")).to_series().alias(texts.name)
+
+
+def _text_time_exprs(text: pl.Expr, tz: str) -> tuple[pl.Expr, pl.Expr]:
+    """(UTC instant, how it was read) of stripped texts in any spelling this module accepts."""
+    norm = (
+        text.str.replace(r"^(\d{4})/(\d\d)/(\d\d)", "$1-$2-$3")
+        .str.replace(r"^(\d{4}-\d\d-\d\d)[Tt ]\s*", "$1 ")
+        .str.replace(r"\s*(?:[Zz]|UTC|GMT)$", "+00:00")
+        .str.replace(r"^(\d{4}-\d\d-\d\d \d\d:\d\d)([+-]|$)", "$1:00$2")
+        .str.replace(r"\s+([+-]\d\d:?\d\d)$", "$1")
+    )
+    zoned = norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%z", strict=False, time_unit="us")
+    naive = pl.coalesce(
+        norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us"),
+        norm.str.to_datetime("%Y-%m-%d", strict=False, time_unit="us"),
+    )
+    numeric = text.str.contains(r"^-?\d+$")
+    epoch_int, unit_int = _epoch(text.cast(pl.Int64, strict=False), integer=True)
+    epoch_float, unit_float = _epoch(
+        pl.when(text.str.contains(r"^-?\d+\.\d*$")).then(text.cast(pl.Float64, strict=False)),
+        integer=False,
+    )
+    value = pl.coalesce(
+        zoned.dt.convert_time_zone("UTC"),
+        _localise(naive, tz),
+        pl.when(numeric).then(epoch_int),
+        epoch_float,
+    )
+    kind = (
+        pl.when(zoned.is_not_null())
+        .then(pl.lit("zoned"))
+        .when(naive.is_not_null())
+        .then(pl.lit("no_zone"))
+        .when(numeric)
+        .then(unit_int)
+        .otherwise(unit_float)
+    )
+    return value, kind
+
+
+def _timestamp_read(
+    column: str, schema: pl.Schema, tz: str, source: str
+) -> tuple[pl.Expr, list[str]]:
+    """The time column read as one struct {value: UTC instant, kind: how it was read}, plus notes.
+
+    One expression, so a text column's (costly) reading runs once for both fields.
+    """
+    value, kind, notes = _timestamp_exprs(column, schema, tz, source)
+    if _is_text(schema[column]):
+        return _text_read(column, tz), notes
+    return pl.struct(value.alias("value"), kind.alias("kind")), notes
+
+
+def _is_text(dtype: pl.DataType) -> bool:
+    return dtype in (pl.String, pl.Null) or isinstance(dtype, pl.Categorical | pl.Enum)
+
+
+def _text_read(column: str, tz: str) -> pl.Expr:
+    return (
+        pl.col(column)
+        .cast(pl.String)
+        .map_batches(
+            lambda batch: _read_text_times(batch, tz),
+            return_dtype=_TEXT_TIMES,
+            is_elementwise=True,
+        )
+    )
+
+
 def _timestamp_exprs(
     column: str, schema: pl.Schema, tz: str, source: str
 ) -> tuple[pl.Expr, pl.Expr, list[str]]:
@@ -443,42 +577,9 @@ def _timestamp_exprs(
     if dtype.is_float():
         value, unit = _epoch(raw, integer=False)
         return value, unit, notes
-    if dtype in (pl.String, pl.Null) or isinstance(dtype, pl.Categorical | pl.Enum):
-        text = raw.cast(pl.String).str.strip_chars()
-        norm = (
-            text.str.replace(r"^(\d{4})/(\d\d)/(\d\d)", "$1-$2-$3")
-            .str.replace(r"^(\d{4}-\d\d-\d\d)[Tt ]\s*", "$1 ")
-            .str.replace(r"\s*(?:[Zz]|UTC|GMT)$", "+00:00")
-            .str.replace(r"^(\d{4}-\d\d-\d\d \d\d:\d\d)([+-]|$)", "$1:00$2")
-            .str.replace(r"\s+([+-]\d\d:?\d\d)$", "$1")
-        )
-        zoned = norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%z", strict=False, time_unit="us")
-        naive = pl.coalesce(
-            norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us"),
-            norm.str.to_datetime("%Y-%m-%d", strict=False, time_unit="us"),
-        )
-        numeric = text.str.contains(r"^-?\d+$")
-        epoch_int, unit_int = _epoch(text.cast(pl.Int64, strict=False), integer=True)
-        epoch_float, unit_float = _epoch(
-            pl.when(text.str.contains(r"^-?\d+\.\d*$")).then(text.cast(pl.Float64, strict=False)),
-            integer=False,
-        )
-        value = pl.coalesce(
-            zoned.dt.convert_time_zone("UTC"),
-            _localise(naive, tz),
-            pl.when(numeric).then(epoch_int),
-            epoch_float,
-        )
-        kind = (
-            pl.when(zoned.is_not_null())
-            .then(pl.lit("zoned"))
-            .when(naive.is_not_null())
-            .then(pl.lit("no_zone"))
-            .when(numeric)
-            .then(unit_int)
-            .otherwise(unit_float)
-        )
-        return value, kind, notes
+    if _is_text(dtype):
+        read = _text_read(column, tz)
+        return read.struct.field("value"), read.struct.field("kind"), notes
     raise ConnectorError(f"{source}: column {column!r} (timestamp) holds {dtype}, not times")
 
 

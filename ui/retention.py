@@ -159,14 +159,20 @@ def headlines(table: pl.DataFrame, curve: pl.DataFrame, view: View) -> list[Head
     """Users followed, retention one period on, and at the latest offset some cohort finished."""
     noun = view.noun
     users = int(table.filter(pl.col("offset") == 0)["cohort_size"].sum())
-    out = [
-        Headline(
+    if view.retention_type == "recurring":
+        first = Headline(
+            "Cohort memberships",
+            users,
+            f"Cohort sizes added up. Recurring cohorts: a user active in several {noun}s is in "
+            f"each of their cohorts, so this counts them once per cohort, not once per person.",
+        )
+    else:
+        first = Headline(
             "Users in cohorts",
             users,
-            "Cohort members summed over the cohorts"
-            + (" (a user can be in several)." if view.retention_type == "recurring" else "."),
+            "People followed: each is in one cohort, the period of their first qualifying event.",
         )
-    ]
+    out = [first]
     complete = curve.filter(~pl.col("incomplete") & (pl.col("offset") >= 1))
     if complete.height == 0:
         out.append(

@@ -50,7 +50,7 @@ def test_the_page_runs_and_draws_its_charts(page):
     assert len(cards(page)) == 3
     assert all("Calendar" in card and "UTC" in card and "Recurring" in card for card in cards(page))
     labels = [m.label for m in page.metric]
-    assert labels[:2] == ["Users in cohorts", "Week 1 retention"]
+    assert labels[:2] == ["Cohort memberships", "Week 1 retention"]
 
 
 def test_every_control_changes_the_view(page):
@@ -130,8 +130,8 @@ def test_the_numbers_of_a_small_product(story):
     story_page = story()
     assert not story_page.exception, story_page.exception
     values = {m.label: m.value for m in story_page.metric}
-    # Recurring weekly cohorts: {ann, bob}, {ann, cy}, {cy}.
-    assert values["Users in cohorts"] == "5"
+    # Recurring weekly cohorts: {ann, bob}, {ann, cy}, {cy}: three people, five memberships.
+    assert values["Cohort memberships"] == "5"
     # Only the first cohort has finished week 1 (the second's week 1 is the unfinished last
     # week): ann came back, bob did not.
     assert float(values["Week 1 retention"]) == 0.5

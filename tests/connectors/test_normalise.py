@@ -430,3 +430,59 @@ def test_loading_rules_match_the_reference(rows):
     assert report.identities_merged == merged
     assert report.rows_read == len(rows)
     assert report.users == len({row["user_id"] for row in kept})
+
+
+# -- text times: the fast common spellings agree with the general reader ----------------------
+
+_SPELLINGS = (
+    "{d}T{t}{f}+00:00",
+    "{d}T{t}{f}{o}",
+    "{d}T{t}{f}Z",
+    "{d}T{t}{f}z",
+    "{d} {t}{f}",
+    "{d} {t}{f} UTC",
+    "{d}T{t}{f} {o}",
+    "{d}",
+    "{d} {hm}",
+    "{slash} {t}",
+    "{epoch}",
+    "not a time",
+    "  {d} {t}{f}  ",
+)
+
+
+@st.composite
+def text_times(draw: st.DrawFn) -> list[str | None]:
+    def one() -> str | None:
+        if draw(st.integers(0, 9)) == 0:
+            return None
+        moment = draw(
+            st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2040, 1, 1))
+        )
+        digits = draw(st.sampled_from(["", ".5", ".123", ".123456"]))
+        offset = draw(st.sampled_from(["+01:00", "-05:30", "+0200", "+14:00"]))
+        return draw(st.sampled_from(_SPELLINGS)).format(
+            d=moment.strftime("%Y-%m-%d"),
+            t=moment.strftime("%H:%M:%S"),
+            hm=moment.strftime("%H:%M"),
+            slash=moment.strftime("%Y/%m/%d"),
+            f=digits,
+            o=offset,
+            epoch=str(int(moment.replace(tzinfo=dt.UTC).timestamp() * 1000)),
+        )
+
+    # Mostly one spelling per column, as real exports are, with strays mixed in.
+    size = draw(st.integers(0, 30))
+    return [one() for _ in range(size)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts=text_times(), tz=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]))
+def test_fast_text_times_agree_with_the_general_reader(texts, tz):
+    from connectors.normalise import _read_text_times, _text_time_exprs
+
+    series = pl.Series("when", texts, dtype=pl.String)
+    fast = _read_text_times(series, tz).struct.unnest()
+    value, kind = _text_time_exprs(pl.col("when").str.strip_chars(), tz)
+    general = pl.DataFrame({"when": series}).select(value=value, kind=kind)
+    assert_frame_equal(fast, general.cast({"value": fast.schema["value"]}))
