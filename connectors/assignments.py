@@ -20,8 +20,11 @@ from typing import Any, Literal
 import polars as pl
 
 from connectors.errors import ConnectorError
-from connectors.normalise import _timestamp_exprs, column_key, polars_message
+from connectors.normalise import column_key, polars_message, with_times
 from metrics.schema import ASSIGNMENT_SCHEMA
+
+#: The read time's working column (the source's own columns keep their names).
+_WHEN = "__assignment_time"
 
 Keep = Literal["first", "all"]
 
@@ -153,7 +156,7 @@ def to_assignments(
             f"{source}: assignments need columns {', '.join(repr(m) for m in missing)}, not found. "
             f"Columns: {', '.join(schema.names())}"
         )
-    when, _, time_notes = _timestamp_exprs(chosen["timestamp"], schema, tz, source)
+    lazy, time_notes = with_times(lazy, chosen["timestamp"], schema, tz, source, value=_WHEN)
     notes.extend(time_notes)
 
     def text(target: str) -> pl.Expr:
@@ -161,7 +164,7 @@ def to_assignments(
         return pl.when(value.str.strip_chars() != "").then(value).alias(target)
 
     staged = lazy.select(
-        text("user_id"), text("experiment"), text("variant"), when.alias("timestamp")
+        text("user_id"), text("experiment"), text("variant"), pl.col(_WHEN).alias("timestamp")
     )
     try:
         rows_read = staged.select(pl.len()).collect().item()

@@ -201,9 +201,13 @@ def _scan_json(path: Path, many: bool) -> pl.LazyFrame:
         frame = frame.with_row_index(_ROW, offset=1)
     else:
         # Every line is read for the schema: keys that first appear late are kept, not dropped.
-        frame = pl.scan_ndjson(
-            path, infer_schema_length=None, row_index_name=_ROW, row_index_offset=1
-        )
+        # That pass is made once, here; given the schema, later plans do not repeat it.
+        try:
+            schema = pl.scan_ndjson(path, infer_schema_length=None).collect_schema()
+        except Exception as exc:
+            where = _json_problem(path) or f"cannot be read ({polars_message(exc)})"
+            raise ConnectorError(f"{path}: {where}") from exc
+        frame = pl.scan_ndjson(path, schema=schema, row_index_name=_ROW, row_index_offset=1)
     return frame.with_columns(pl.lit(path.name).alias(_FILE)) if many else frame
 
 

@@ -138,12 +138,14 @@ def to_canonical(
         frame = frame.with_row_index(_ROW, offset=1)
     has_row = _ROW in frame.collect_schema()
 
-    ts_read, ts_notes = _timestamp_read(plan.chosen["timestamp"], schema, tz, source)
+    frame, ts_notes = with_times(
+        frame, plan.chosen["timestamp"], schema, tz, source, value=_TS_READ, kind=_TS_KIND
+    )
     plan.notes.extend(ts_notes)
     selected: list[pl.Expr] = [
         _id_expr(plan.chosen.get("user_id"), schema, "user_id", source),
         _id_expr(plan.chosen["event"], schema, "event", source),
-        ts_read.alias(_TS_READ),
+        pl.col(_TS_READ).alias("timestamp"),
     ]
     for target in ("event_id", "session_id", "anonymous_id"):
         if target in plan.chosen:
@@ -162,22 +164,12 @@ def to_canonical(
     for name, new in plan.renamed.items():
         selected.append(_property_expr(name, schema[name]).alias(new))
     selected.append(pl.col(plan.chosen["timestamp"]).alias(_TS_RAW))
+    selected.append(pl.col(_TS_KIND))
     if has_row:
         selected.append(pl.col(_ROW))
     if _FILE in schema:
         selected.append(pl.col(_FILE))
     staged = frame.select(selected)
-    # The time is read once (one struct), then split into the instant and how it was read.
-    read = pl.col(_TS_READ)
-    split: list[pl.Expr] = []
-    for name in staged.collect_schema().names():
-        if name == _TS_READ:
-            split.append(read.struct.field("value").alias("timestamp"))
-        else:
-            split.append(pl.col(name))
-        if name == _TS_RAW:
-            split.append(read.struct.field("kind").alias(_TS_KIND))
-    staged = staged.select(split)
 
     links = None
     if "anonymous_id" in plan.chosen:
@@ -430,9 +422,6 @@ def _localise(naive: pl.Expr, tz: str) -> pl.Expr:
     ).dt.convert_time_zone("UTC")
 
 
-#: What :func:`_read_text_times` returns for each text: the UTC instant and how it was read.
-_TEXT_TIMES = pl.Struct({"value": UTC_MICROS, "kind": pl.String})
-
 #: The shapes most exports write, parsed directly: (format, whether it carries its own zone).
 #: ``%.f`` also accepts no fraction; a trailing ``Z`` means UTC.
 _COMMON_TEXT_TIMES = (
@@ -442,51 +431,41 @@ _COMMON_TEXT_TIMES = (
 )
 
 
-def _read_text_times(texts: pl.Series, tz: str) -> pl.Series:
-    """Texts as UTC instants plus how each was read (``zoned``, ``no_zone``, an epoch unit).
+def _with_text_times(
+    frame: pl.LazyFrame, column: str, tz: str, value: str, kind: str
+) -> pl.LazyFrame:
+    """``frame`` with the texts of ``column`` read as UTC instants (``value``) and how (``kind``).
 
-    The general reader (:func:`_text_time_exprs`) accepts many spellings but costs several regex
-    passes and parse attempts per row. A column almost always uses one spelling, so the common
-    ones are tried first, the one the first text uses leading, each on the rows still unread; the
-    general reader sees only what is left (usually nothing). Both give the same instant for a text
-    either can read (tests/connectors/test_normalise.py checks this on random texts).
+    The general reader (:func:`_general_text_time_exprs`) accepts many spellings but costs five
+    regex passes and four parse attempts per text. A column almost always uses one spelling, so
+    the common ones are tried first, each on the texts still unread, and the general reader gets
+    only what they leave: the others are null to it, and nulls cost next to nothing. Each stage is
+    its own column, so no stage is computed twice. Both give the same instant for any text either
+    reads (tests/connectors/test_normalise.py checks this on random texts).
     """
-    frame = pl.DataFrame({"text": texts.str.strip_chars()}).with_row_index("_row")
-    first = frame.get_column("text").drop_nulls().head(1)
-    formats = sorted(
-        _COMMON_TEXT_TIMES,
-        key=lambda shape: first.str.to_datetime(shape[0], strict=False).null_count() > 0,
-    )
-    done: list[pl.DataFrame] = []
-    rest = frame.filter(pl.col("text").is_not_null())
-    if rest.height == frame.height:
-        rest = frame  # no nulls: skip the copy
-    for fmt, zoned in formats:
-        if rest.height == 0:
-            break
-        parsed = pl.col("text").str.to_datetime(fmt, strict=False, time_unit="us")
+    left, parsed = f"{value}__left", [f"{value}__{i}" for i in range(len(_COMMON_TEXT_TIMES))]
+    frame = frame.with_columns(pl.col(column).cast(pl.String).str.strip_chars().alias(left))
+    values: list[pl.Expr] = []
+    kinds: list[tuple[pl.Expr, str]] = []
+    for name, (fmt, zoned) in zip(parsed, _COMMON_TEXT_TIMES, strict=True):
+        frame = frame.with_columns(
+            pl.col(left).str.to_datetime(fmt, strict=False, time_unit="us").alias(name)
+        ).with_columns(pl.when(pl.col(name).is_null()).then(pl.col(left)).alias(left))
         if zoned:
-            value = parsed.dt.replace_time_zone("UTC") if fmt.endswith("Z") else parsed
-            value = value.dt.convert_time_zone("UTC")
+            read = pl.col(name).dt.replace_time_zone("UTC") if fmt.endswith("Z") else pl.col(name)
+            values.append(read.dt.convert_time_zone("UTC"))
         else:
-            value = _localise(parsed, tz)
-        kind = pl.lit("zoned" if zoned else "no_zone")
-        tried = rest.with_columns(value=value, kind=kind, _read=parsed.is_not_null())
-        if len(done) == 0 and rest.height == frame.height and tried.get_column("_read").all():
-            # The usual case: one spelling throughout, already in row order.
-            return tried.select(pl.struct("value", "kind")).to_series().alias(texts.name)
-        done.append(tried.filter("_read").select("_row", "value", "kind"))
-        rest = tried.filter(~pl.col("_read")).select("_row", "text")
-    value, kind = _text_time_exprs(pl.col("text"), tz)
-    done.append(rest.select("_row", value.alias("value"), kind.alias("kind")))
-    nulls = frame.filter(pl.col("text").is_null()).select(
-        "_row", value=pl.lit(None, UTC_MICROS), kind=pl.lit(None, pl.String)
-    )
-    read = pl.concat([*(part.cast({"value": UTC_MICROS}) for part in done), nulls]).sort("_row")
-    return read.select(pl.struct("value", "kind")).to_series().alias(texts.name)
+            values.append(_localise(pl.col(name), tz))
+        kinds.append((pl.col(name).is_not_null(), "zoned" if zoned else "no_zone"))
+    general_value, general_kind = _general_text_time_exprs(pl.col(left), tz)
+    how_read = [pl.when(read_here).then(pl.lit(how)) for read_here, how in kinds]
+    return frame.with_columns(
+        pl.coalesce(*values, general_value).alias(value),
+        pl.coalesce(*how_read, general_kind).alias(kind),
+    ).drop(left, *parsed)
 
 
-def _text_time_exprs(text: pl.Expr, tz: str) -> tuple[pl.Expr, pl.Expr]:
+def _general_text_time_exprs(text: pl.Expr, tz: str) -> tuple[pl.Expr, pl.Expr]:
     """(UTC instant, how it was read) of stripped texts in any spelling this module accepts."""
     norm = (
         text.str.replace(r"^(\d{4})/(\d\d)/(\d\d)", "$1-$2-$3")
@@ -524,39 +503,41 @@ def _text_time_exprs(text: pl.Expr, tz: str) -> tuple[pl.Expr, pl.Expr]:
     return value, kind
 
 
-def _timestamp_read(
-    column: str, schema: pl.Schema, tz: str, source: str
-) -> tuple[pl.Expr, list[str]]:
-    """The time column read as one struct {value: UTC instant, kind: how it was read}, plus notes.
+def with_times(
+    frame: pl.LazyFrame,
+    column: str,
+    schema: pl.Schema,
+    tz: str,
+    source: str,
+    *,
+    value: str,
+    kind: str | None = None,
+) -> tuple[pl.LazyFrame, list[str]]:
+    """``frame`` plus the time column read as UTC (``value``) and how each row was read (``kind``).
 
-    One expression, so a text column's (costly) reading runs once for both fields.
+    Also the notes known from the schema alone. Raises :class:`ConnectorError` for a column that
+    cannot hold times.
     """
-    value, kind, notes = _timestamp_exprs(column, schema, tz, source)
-    if _is_text(schema[column]):
-        return _text_read(column, tz), notes
-    return pl.struct(value.alias("value"), kind.alias("kind")), notes
+    dtype = schema[column]
+    if _is_text(dtype):
+        kind_name = kind or f"{value}__kind"
+        frame = _with_text_times(frame, column, tz, value, kind_name)
+        return (frame if kind else frame.drop(kind_name)), []
+    read, how, notes = _timestamp_exprs(column, schema, tz, source)
+    return frame.with_columns(read.alias(value), *([how.alias(kind)] if kind else [])), notes
 
 
 def _is_text(dtype: pl.DataType) -> bool:
     return dtype in (pl.String, pl.Null) or isinstance(dtype, pl.Categorical | pl.Enum)
 
 
-def _text_read(column: str, tz: str) -> pl.Expr:
-    return (
-        pl.col(column)
-        .cast(pl.String)
-        .map_batches(
-            lambda batch: _read_text_times(batch, tz),
-            return_dtype=_TEXT_TIMES,
-            is_elementwise=True,
-        )
-    )
-
-
 def _timestamp_exprs(
     column: str, schema: pl.Schema, tz: str, source: str
 ) -> tuple[pl.Expr, pl.Expr, list[str]]:
-    """(UTC timestamp, how each row was read, notes known from the schema alone)."""
+    """(UTC timestamp, how each row was read, notes known from the schema alone).
+
+    Text columns are better read by :func:`with_times`, which tries the common spellings first.
+    """
     dtype = schema[column]
     raw = pl.col(column)
     notes: list[str] = []
@@ -578,8 +559,7 @@ def _timestamp_exprs(
         value, unit = _epoch(raw, integer=False)
         return value, unit, notes
     if _is_text(dtype):
-        read = _text_read(column, tz)
-        return read.struct.field("value"), read.struct.field("kind"), notes
+        return _general_text_time_exprs(raw.cast(pl.String).str.strip_chars(), tz) + (notes,)
     raise ConnectorError(f"{source}: column {column!r} (timestamp) holds {dtype}, not times")
 
 

@@ -479,10 +479,10 @@ def text_times(draw: st.DrawFn) -> list[str | None]:
 @settings(max_examples=150, deadline=None)
 @given(texts=text_times(), tz=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]))
 def test_fast_text_times_agree_with_the_general_reader(texts, tz):
-    from connectors.normalise import _read_text_times, _text_time_exprs
+    from connectors.normalise import _general_text_time_exprs, _with_text_times
 
-    series = pl.Series("when", texts, dtype=pl.String)
-    fast = _read_text_times(series, tz).struct.unnest()
-    value, kind = _text_time_exprs(pl.col("when").str.strip_chars(), tz)
-    general = pl.DataFrame({"when": series}).select(value=value, kind=kind)
-    assert_frame_equal(fast, general.cast({"value": fast.schema["value"]}))
+    frame = pl.DataFrame({"when": texts}, schema={"when": pl.String})
+    got = _with_text_times(frame.lazy(), "when", tz, "value", "kind").drop("when").collect()
+    value, kind = _general_text_time_exprs(pl.col("when").str.strip_chars(), tz)
+    want = frame.select(value=value, kind=kind)
+    assert_frame_equal(got, want)
