@@ -428,7 +428,34 @@ _COMMON_TEXT_TIMES = (
     ("%Y-%m-%dT%H:%M:%S%.f%z", True),  # ISO 8601 with an offset: +00:00 or +0000
     ("%Y-%m-%dT%H:%M:%S%.fZ", True),  # ISO 8601 in UTC (Segment, PostHog)
     ("%Y-%m-%d %H:%M:%S%.f", False),  # no zone (Amplitude's export, most CSVs)
+    ("%Y-%m-%dT%H:%M:%S%.f", False),  # ISO 8601 with no zone (SQLite, Python's isoformat)
 )
+
+#: How many of a column's first texts choose which common spellings to try, and in what order.
+_SPELLING_SAMPLE = 200
+
+
+def _spellings(frame: pl.LazyFrame, column: str) -> list[tuple[str, bool]]:
+    """The common spellings that the column's first texts use, the most used first.
+
+    Trying a spelling costs as much when it fails as when it reads, so only those seen in the
+    sample are tried; texts in any other spelling still reach the general reader.
+    """
+    try:
+        sample = (
+            frame.select(pl.col(column).cast(pl.String).str.strip_chars())
+            .head(_SPELLING_SAMPLE)
+            .collect()
+            .to_series()
+            .drop_nulls()
+        )
+    except Exception:  # a reading error is reported, with its place, when the frame is read
+        return list(_COMMON_TEXT_TIMES)
+    hits = {
+        shape: sample.str.to_datetime(shape[0], strict=False, time_unit="us").count()
+        for shape in _COMMON_TEXT_TIMES
+    }
+    return sorted((shape for shape in _COMMON_TEXT_TIMES if hits[shape]), key=lambda x: -hits[x])
 
 
 def _with_text_times(
@@ -438,16 +465,18 @@ def _with_text_times(
 
     The general reader (:func:`_general_text_time_exprs`) accepts many spellings but costs five
     regex passes and four parse attempts per text. A column almost always uses one spelling, so
-    the common ones are tried first, each on the texts still unread, and the general reader gets
-    only what they leave: the others are null to it, and nulls cost next to nothing. Each stage is
-    its own column, so no stage is computed twice. Both give the same instant for any text either
-    reads (tests/connectors/test_normalise.py checks this on random texts).
+    the common ones its first texts use are tried first (:func:`_spellings`), each on the texts
+    still unread, and the general reader gets only what they leave: the others are null to it, and
+    nulls cost next to nothing. Each stage is its own column, so no stage is computed twice. Both
+    give the same instant for any text either reads (tests/connectors/test_normalise.py checks
+    this on random texts).
     """
-    left, parsed = f"{value}__left", [f"{value}__{i}" for i in range(len(_COMMON_TEXT_TIMES))]
+    spellings = _spellings(frame, column)
+    left, parsed = f"{value}__left", [f"{value}__{i}" for i in range(len(spellings))]
     frame = frame.with_columns(pl.col(column).cast(pl.String).str.strip_chars().alias(left))
     values: list[pl.Expr] = []
     kinds: list[tuple[pl.Expr, str]] = []
-    for name, (fmt, zoned) in zip(parsed, _COMMON_TEXT_TIMES, strict=True):
+    for name, (fmt, zoned) in zip(parsed, spellings, strict=True):
         frame = frame.with_columns(
             pl.col(left).str.to_datetime(fmt, strict=False, time_unit="us").alias(name)
         ).with_columns(pl.when(pl.col(name).is_null()).then(pl.col(left)).alias(left))
