@@ -88,9 +88,12 @@ WINDOW_UNITS: dict[str, dt.timedelta] = {
 
 #: Label of the next-event row for dropped users who did nothing afterwards.
 NO_LATER_EVENT = "(no later event)"
+#: What :func:`next_events_after_drop` reports for a user whose later events were all passed over.
+ONLY_IGNORED_EVENTS = "(only passed-over events)"
 
 __all__ = [
     "NO_LATER_EVENT",
+    "ONLY_IGNORED_EVENTS",
     "ORDERS",
     "WINDOW_UNITS",
     "Exclusion",
@@ -1457,8 +1460,9 @@ def next_events_after_drop(
     last step they reached (inside the date range; at one instant the alphabetically first name),
     or ``"(no later event)"``. Events named in ``ignore`` are passed over, so bookkeeping events
     that follow almost anything (``session_start``, ``page_view``) do not hide what the user chose
-    to do. Columns: [breakdown], ``event``, ``users``, ``share`` (of the dropped users), the ``top``
-    most common per breakdown value, most common first.
+    to do; a user whose later events were all passed over shows as ``"(only passed-over
+    events)"``. Columns: [breakdown], ``event``, ``users``, ``share`` (of the dropped users),
+    the ``top`` most common per breakdown value, most common first.
     """
     query = FunnelQuery.build(
         steps,
@@ -1493,13 +1497,27 @@ def next_events_after_drop(
         lf.filter(in_range & pl.col("user_id").is_in(dropped.get_column("user_id").implode()))
         .select(pl.col("user_id").cast(pl.String), pl.col("event").cast(pl.String), ts.alias("_ts"))
         .join(who, on="user_id", how="inner")
-        .filter((pl.col("_ts") > pl.col("_after")) & ~pl.col("event").is_in(skipped))
+        .filter(pl.col("_ts") > pl.col("_after"))
+        .with_columns(_chosen=~pl.col("event").is_in(skipped))
         .group_by(["user_id", *keys])
-        .agg(pl.col("event").sort_by(["_ts", "event"]).first())
+        .agg(
+            pl.col("event")
+            .filter("_chosen")
+            .sort_by([pl.col("_ts").filter("_chosen"), pl.col("event").filter("_chosen")])
+            .first(),
+            _any=pl.lit(True),
+        )
     )
     nxt = (
         who.join(later, on=["user_id", *keys], how="left", nulls_equal=True)
-        .with_columns(pl.col("event").fill_null(NO_LATER_EVENT))
+        .with_columns(
+            pl.when(pl.col("event").is_not_null())
+            .then(pl.col("event"))
+            .when(pl.col("_any"))
+            .then(pl.lit(ONLY_IGNORED_EVENTS))
+            .otherwise(pl.lit(NO_LATER_EVENT))
+            .alias("event")
+        )
         .collect()
     )
     total = nxt.group_by(keys).agg(pl.len().alias("_total")) if keys else None

@@ -357,7 +357,9 @@ def describe_next(
     view: View, tz: str, filters: Filters, step: int, ignore: tuple[str, ...] = ()
 ) -> str:
     passed = (
-        f" Passed over: {', '.join(f'`{name}`' for name in ignore)}."
+        f" Passed over: {', '.join(f'`{name}`' for name in ignore)}; users who did only those "
+        "afterwards show as *(only passed-over events)*, users who did nothing at all as "
+        "*(no later event)*."
         if ignore
         else " No event is passed over."
     )

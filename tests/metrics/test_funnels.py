@@ -824,13 +824,14 @@ def test_dropped_users_and_where_they_went():
         schema_overrides={"users": pl.Int64},
     )
     assert_frame_equal(nxt, want)
-    # Passing over "help": alice did nothing else, bob's next chosen event is the blog.
+    # Passing over "help": alice did only that, bob's next chosen event is the blog, carol did
+    # nothing at all.
     nxt = funnels.next_events_after_drop(events, steps, step=3, ignore=["help"])
     want = pl.DataFrame(
         {
-            "event": ["(no later event)", "blog"],
-            "users": [2, 1],
-            "share": [2 / 3, 1 / 3],
+            "event": ["(no later event)", "(only passed-over events)", "blog"],
+            "users": [1, 1, 1],
+            "share": [1 / 3, 1 / 3, 1 / 3],
         },
         schema_overrides={"users": pl.Int64},
     )
