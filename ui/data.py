@@ -41,17 +41,36 @@ def _secrets() -> dict[str, Any]:
         return {}
 
 
+#: The URL parameter that carries a picked source, so a shared link shows the same data.
+SOURCE_PARAM = "source"
+
+
 def source_name() -> str:
-    """The source the user picked (Data page), else the configured default, else the demo."""
-    picked = st.session_state.get("source")
-    if picked:
-        return picked
-    from connectors.config import default_source
+    """The source the user picked (Data page, or a shared link), else the configured default.
+
+    A source other than the default is kept in the URL. A link can only name a source listed in
+    sources.toml (never a path or URL): any other name is ignored, with a notice.
+    """
+    from connectors.config import read_config
 
     try:
-        return default_source()
+        sources, default = read_config()
     except connectors.ConnectorError:
-        return DEFAULT_SOURCE  # a broken sources.toml is shown on the Data page
+        sources, default = {}, DEFAULT_SOURCE  # a broken sources.toml is shown on the Data page
+    picked = st.session_state.get("source")
+    if not picked:
+        linked = st.query_params.get(SOURCE_PARAM)
+        if linked and linked in sources:
+            picked = st.session_state["source"] = linked
+        elif linked:
+            st.query_params.pop(SOURCE_PARAM, None)
+            st.toast(f"The link names a source that is not configured here; showing {default}.")
+    name = picked or default
+    if name != default:
+        st.query_params[SOURCE_PARAM] = name
+    else:
+        st.query_params.pop(SOURCE_PARAM, None)
+    return name
 
 
 def loaded() -> LoadedSource:

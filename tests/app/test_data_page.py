@@ -121,6 +121,36 @@ def test_picking_another_source_changes_the_source_of_every_page(tmp_path, monke
     at.switch_page("pages/data.py").run()
     assert at.selectbox(key="data_source").value == "dp_b"
     assert metric_values(at)["Rows read"] == "2"
+    # It is in the URL, so a shared link shows the same data; the default source is not.
+    assert at.query_params["source"] == "dp_b"
+    at.selectbox(key="data_source").set_value("dp_a").run()
+    assert "source" not in at.query_params
+
+
+def test_a_shared_link_opens_its_source_and_only_a_configured_one(tmp_path, monkeypatch):
+    (tmp_path / "a.csv").write_text("user_id,event,timestamp\nu1,signup,2026-03-02T10:00Z\n")
+    (tmp_path / "b.csv").write_text(
+        "user_id,event,timestamp\nu1,signup,2026-03-02T10:00Z\nu2,signup,2026-03-03T10:00Z\n"
+    )
+    sources(
+        tmp_path,
+        monkeypatch,
+        'default = "dp_a"\n[sources.dp_a]\npath = "a.csv"\n[sources.dp_b]\npath = "b.csv"\n',
+    )
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["source"] = "dp_b"
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    assert metric_values(at)["Rows read"] == "2"
+    # A link naming anything else (here a path) opens the default source, never the path.
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["source"] = str(tmp_path / "b.csv")
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    assert metric_values(at)["Rows read"] == "1"
+    assert "source" not in at.query_params
 
 
 def test_a_broken_source_gets_a_message_not_a_traceback(tmp_path, monkeypatch):
