@@ -32,6 +32,7 @@ in plain words. ``today`` is always a parameter; this module never reads the clo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import math
@@ -156,7 +157,7 @@ class Retention:
     period: Interval = "week"
     start_event: str | None = None
     return_event: str | None = None
-    retention_type: Literal["first_time", "recurring"] = "first_time"
+    retention_type: Literal["first_time", "recurring"] = "recurring"
     mode: Literal["exact", "on_or_after"] = "exact"
     periods: Literal["calendar", "rolling"] = "calendar"
 
@@ -354,11 +355,24 @@ _KPI_FIELDS: dict[str, str] = {
     "metric": "the metric kind",
     "target": "a number",
     "direction": '"up" or "down": which way is good',
-    "deadline": "a date (YYYY-MM-DD, unquoted)",
+    "deadline": "a date (YYYY-MM-DD)",
     "owner": "who answers for it",
     "description": "what it measures, in plain words",
 }
+#: Fields a KPI may leave out (SPEC §4.5 names only metric, target, direction, deadline and
+#: owner): the id is made from the name (or the metric), the name is the id, no description.
+_KPI_DEFAULTED = {"id", "name", "description"}
 _KPI_OPTIONAL = {"filters"}
+#: Other names for metric kinds: the names of the functions in metrics/ and common synonyms.
+METRIC_ALIASES: dict[str, str] = {
+    "funnel": "funnel_conversion",
+    "conversion": "funnel_conversion",
+    "stickiness": "dau_mau",
+    "arppu": "arpu",
+}
+#: Other names for parameters: the keyword names of the functions in metrics/ (``interval`` for
+#: ``period``; a funnel's ``window``, in days, for ``window_days``).
+PARAM_ALIASES: dict[str, str] = {"interval": "period", "window": "window_days"}
 _PRODUCT_REQUIRED = {"name", "vision", "north_star"}
 _PRODUCT_OPTIONAL = {"currency"}
 
@@ -431,9 +445,15 @@ def _build_vision(doc: Mapping[str, Any], source: str, problems: list[str]) -> V
         problems.append(f"{source}: no KPIs: add at least one [[kpis]] table")
     else:
         seen: dict[str, int] = {}
-        for index, raw in enumerate(raw_kpis, start=1):
+        names: dict[str, str] = {}
+        for index, given in enumerate(raw_kpis, start=1):
+            raw = _with_defaults(given)
+            if "id" not in given and raw["id"] in seen:
+                raw["id"] = f"{raw['id']}_{index}"  # a made-up id never clashes
             kpi = _build_kpi(raw, index, source, problems)
             raw_id = raw.get("id")
+            if isinstance(raw_id, str) and isinstance(raw.get("name"), str):
+                names.setdefault(raw["name"], raw_id)
             if isinstance(raw_id, str):
                 if raw_id in seen:
                     problems.append(
@@ -444,6 +464,8 @@ def _build_vision(doc: Mapping[str, Any], source: str, problems: list[str]) -> V
                     seen[raw_id] = index
             if kpi is not None:
                 kpis.append(kpi)
+        if north_star and north_star not in seen and north_star in names:
+            north_star = names[north_star]  # named by the KPI's name rather than its id
         if north_star and north_star not in seen:
             known = ", ".join(seen) or "none"
             problems.append(
@@ -462,7 +484,38 @@ def _build_vision(doc: Mapping[str, Any], source: str, problems: list[str]) -> V
     )
 
 
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return slug if slug and slug[0].isalpha() else f"kpi_{slug}".rstrip("_")
+
+
+def _with_defaults(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The KPI table with aliases read and the defaulted fields filled in (see _KPI_DEFAULTED)."""
+    out = dict(raw)
+    metric = out.get("metric")
+    if isinstance(metric, str) and metric in METRIC_ALIASES:
+        out["metric"] = METRIC_ALIASES[metric]
+    for alias, name in PARAM_ALIASES.items():
+        if alias in out and name not in out:
+            out[name] = out.pop(alias)
+    if out.get("metric") == "active_users" and "window_days" in out and "period" not in out:
+        out["period"] = "day"  # a rolling window is counted every day, as active_users() does
+    deadline = out.get("deadline")
+    if isinstance(deadline, str):
+        with contextlib.suppress(ValueError):
+            out["deadline"] = dt.date.fromisoformat(deadline.strip())
+    if "id" not in out:
+        named = out.get("name")
+        base = named if isinstance(named, str) and named.strip() else out.get("metric") or "kpi"
+        out["id"] = _slug(str(base))
+    if "name" not in out and isinstance(out.get("id"), str):
+        out["name"] = out["id"]
+    out.setdefault("description", "")
+    return out
+
+
 def _build_kpi(raw: Mapping[str, Any], index: int, source: str, problems: list[str]) -> Kpi | None:
+    raw = _with_defaults(raw)
     raw_id = raw.get("id")
     label = f"KPI {raw_id!r} (#{index})" if isinstance(raw_id, str) and raw_id else f"KPI #{index}"
     before = len(problems)
@@ -475,9 +528,11 @@ def _build_kpi(raw: Mapping[str, Any], index: int, source: str, problems: list[s
             problem(key, f"missing ({meaning})")
     if "id" in raw and (not isinstance(raw_id, str) or not _ID.match(raw_id)):
         problem("id", f"must be {_KPI_FIELDS['id']}, got {_show(raw_id)}")
-    for key in ("name", "owner", "description"):
+    for key in ("name", "owner"):
         if key in raw and (not isinstance(raw[key], str) or not raw[key].strip()):
             problem(key, f"must be a non-empty string, got {_show(raw[key])}")
+    if not isinstance(raw["description"], str):
+        problem("description", f"must be a string, got {_show(raw['description'])}")
     target = raw.get("target")
     if "target" in raw and (
         isinstance(target, bool) or not isinstance(target, int | float) or not math.isfinite(target)
@@ -492,9 +547,7 @@ def _build_kpi(raw: Mapping[str, Any], index: int, source: str, problems: list[s
     if "deadline" in raw and (
         not isinstance(deadline, dt.date) or isinstance(deadline, dt.datetime)
     ):
-        problem(
-            "deadline", f"must be a date written as 2026-12-31 (no quotes), got {_show(deadline)}"
-        )
+        problem("deadline", f"must be a date written as 2026-12-31, got {_show(deadline)}")
     filters = _check_filters(raw.get("filters"), problem) if "filters" in raw else ()
 
     metric = raw.get("metric")

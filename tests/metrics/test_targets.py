@@ -407,7 +407,7 @@ event = "purchase"
 period = "fortnight"
 target = "900"
 direction = "sideways"
-deadline = "2026-12-31"
+deadline = "end of the year"
 owner = "Priya"
 description = "People who bought in a week."
 colour = "green"
@@ -433,6 +433,82 @@ description = "Pay after checkout."
 """
 
 
+SPEC_ONLY = """
+[product]
+name = "Shop"
+vision = "Buying made easy."
+north_star = "Weekly active users"
+
+[[kpis]]
+name = "Weekly active users"
+metric = "active_users"
+window_days = 7
+target = 1000
+direction = "up"
+deadline = "2026-12-31"
+owner = "Priya"
+
+[[kpis]]
+metric = "funnel"
+steps = ["signup", "purchase"]
+window = 7
+interval = "week"
+target = 0.2
+direction = "up"
+deadline = 2026-12-31
+owner = "Sam"
+
+[[kpis]]
+metric = "retention"
+offset = 1
+target = 0.3
+direction = "up"
+deadline = 2026-12-31
+owner = "Lena"
+
+[[kpis]]
+metric = "stickiness"
+target = 0.2
+direction = "up"
+deadline = 2026-12-31
+owner = "Tom"
+
+[[kpis]]
+metric = "stickiness"
+event = "purchase"
+target = 0.05
+direction = "up"
+deadline = 2026-12-31
+owner = "Tom"
+"""
+
+
+def test_a_kpi_needs_only_what_spec_names_and_reads_the_functions_own_words():
+    """SPEC 4.5: a KPI names a metric with its parameters, a target, a direction, a deadline and
+    an owner. Ids, names and descriptions are filled in; the metric functions' own names
+    (interval, window, funnel, stickiness) and defaults hold; an ISO date in quotes is a date."""
+    vision = parse_vision(SPEC_ONLY)
+    ids = [kpi.id for kpi in vision.kpis]
+    assert ids == [
+        "weekly_active_users",
+        "funnel_conversion",
+        "retention",
+        "dau_mau",
+        "dau_mau_5",
+    ]
+    assert vision.north_star == "weekly_active_users"  # named by the KPI's name
+    wau, funnel, retention, sticky, _ = vision.kpis
+    assert wau.name == "Weekly active users" and wau.description == ""
+    assert wau.params == targets.ActiveUsers(period="day", window_days=7)  # like active_users()
+    assert wau.deadline == dt.date(2026, 12, 31)
+    assert funnel.metric == "funnel_conversion" and funnel.name == "funnel_conversion"
+    assert funnel.params == targets.FunnelConversion(
+        steps=("signup", "purchase"), period="week", window_days=7
+    )
+    assert retention.params.retention_type == "recurring"  # retention()'s default
+    assert sticky.metric == "dau_mau"
+
+
 def test_every_problem_is_reported_together_naming_file_kpi_and_field():
     with pytest.raises(VisionError) as caught:
         parse_vision(BROKEN, source="vision.toml")
@@ -443,7 +519,7 @@ def test_every_problem_is_reported_together_naming_file_kpi_and_field():
         "vision.toml: KPI 'weekly_buyers' (#1), field 'direction': "
         'must be "up" or "down" (which way is good), got \'sideways\'',
         "vision.toml: KPI 'weekly_buyers' (#1), field 'deadline': "
-        "must be a date written as 2026-12-31 (no quotes), got '2026-12-31'",
+        "must be a date written as 2026-12-31, got 'end of the year'",
         "vision.toml: KPI 'weekly_buyers' (#1), field 'colour': unknown key for metric "
         "'active_users' (its parameters: period, event, window_days)",
         "vision.toml: KPI 'weekly_buyers' (#1), field 'period': "
