@@ -29,12 +29,12 @@ STATUS_MESSAGES: dict[str, str] = {
     "empty_arm": "One of the groups has no users yet.",
     "too_few_users": "One of the groups has fewer than 2 users: too early to compare.",
     "zero_variance": (
-        "Every user in one group has the same value (for example nobody converted yet), "
-        "so the noise cannot be estimated: wait for more data."
+        "Every user in one group has the same value (for example nobody in the treatment "
+        "converted yet), so the noise cannot be estimated: wait for more data."
     ),
     "zero_control_mean": (
-        "The control group's average is zero, so a relative lift (%) is undefined; "
-        "only the absolute difference is shown."
+        "The control group's average is zero (for example nobody in control converted yet), "
+        "so a lift in % is undefined; only the absolute difference is shown."
     ),
     "zero_denominator": "The ratio's denominator is zero in one group: nothing to divide by yet.",
 }
@@ -334,6 +334,8 @@ def compare(
 
     diff = arms.adj_mean_t - arms.adj_mean_c
     var_abs = arms.var_t / arms.n_t + arms.var_c / arms.n_c
+    if var_abs <= 0 or arms.var_c < 0 or arms.var_t < 0:
+        return _replace(base, status=status)  # no noise at all: nothing to test
     dof = _welch_dof(arms.var_c, arms.n_c, arms.var_t, arms.n_t)
     fields: dict[str, object] = {
         "status": status,
@@ -460,10 +462,12 @@ class _Arms:
             return "too_few_users"
         if self.zero_denominator:
             return "zero_denominator"
-        if (self.var_c or 0) <= 0 or (self.var_t or 0) <= 0:
-            return "zero_variance"
+        # A zero baseline comes first, as in GrowthBook: the relative effect is undefined, but the
+        # absolute difference still has a result whenever the two arms together have noise.
         if self.mean_c == 0:
             return "zero_control_mean"
+        if (self.var_c or 0) <= 0 or (self.var_t or 0) <= 0:
+            return "zero_variance"
         return "ok"
 
 

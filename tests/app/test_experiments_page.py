@@ -181,7 +181,7 @@ def test_typed_in_degenerate_counts_are_explained(page):
     set_hand(page, control_users=500, control_conversions=0)
     hand = hand_table(page)
     verdict = hand[(hand["Metric"] == "typed in") & (hand["Variant"] == "treatment")]["Verdict"]
-    assert "nobody converted yet" in verdict.iloc[0]
+    assert "nobody in control converted yet" in verdict.iloc[0]
     reset_hand(page)
 
 

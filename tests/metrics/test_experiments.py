@@ -451,13 +451,28 @@ def test_zero_control_mean_keeps_the_absolute_effect(method):
     assert_no_nan(c)
 
 
+@pytest.mark.parametrize("method", ["frequentist", "sequential", "bayesian"])
+def test_a_control_nobody_converted_in_still_has_an_absolute_difference(method):
+    """GrowthBook checks the zero baseline before the variance: 0 of 50 converting in control is
+    'zero_control_mean' (no relative lift), and the absolute difference, 3/50, has its interval
+    from the treatment's noise alone (Welch: Var = p(1-p)/n for treatment, 0 for control)."""
+    c = compare(Stats.proportion(0, 50), Stats.proportion(3, 50), kind="proportion", method=method)
+    assert c.status == "zero_control_mean"
+    assert c.relative_effect is None and c.relative_ci is None and c.p_value is None
+    assert c.absolute_effect == pytest.approx(0.06)
+    assert c.absolute_ci is not None and c.absolute_ci[0] < 0.06 < c.absolute_ci[1]
+    assert c.std_error_absolute == pytest.approx(math.sqrt(0.06 * 0.94 / 50))
+    assert c.significant is False
+    assert_no_nan(c)
+
+
 @pytest.mark.parametrize(
     "control,treatment,kind,status",
     [
         (Stats(0, 0, 0), Stats(10, 5, 5), "proportion", "empty_arm"),
         (Stats(10, 5, 5), Stats(0, 0, 0), "proportion", "empty_arm"),
         (Stats(1, 3, 9), Stats(10, 30, 100), "mean", "too_few_users"),
-        (Stats.proportion(0, 50), Stats.proportion(3, 50), "proportion", "zero_variance"),
+        (Stats.proportion(0, 50), Stats.proportion(0, 50), "proportion", "zero_control_mean"),
         (Stats.proportion(50, 50), Stats.proportion(3, 50), "proportion", "zero_variance"),
         (Stats(5, 10, 20), Stats(5, 15, 45), "mean", "zero_variance"),  # every user the same
         (RatioStats(5, 3, 3, 0, 0, 0), RatioStats(5, 3, 3, 4, 4, 3), "ratio", "zero_denominator"),
@@ -948,7 +963,7 @@ def test_analyze_edge_cases(story):
     nobody_bought = analyze(
         events, exposures, experiment="checkout_redesign", metrics=Conversion("signup")
     )
-    assert nobody_bought["status"].to_list() == ["control", "zero_variance"]
+    assert nobody_bought["status"].to_list() == ["control", "zero_control_mean"]
     assert nobody_bought["mean"].to_list() == [0.0, 0.0]
 
 
