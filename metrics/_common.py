@@ -25,8 +25,9 @@ def as_lazy(events: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     Frames built by hand (a notebook, a test translated from another tool) often carry naive or
     non-UTC datetimes, other time units or integer ids. They are brought to the canonical types
     here, once for every metric: a naive ``timestamp`` is read as UTC (the canonical frame's zone;
-    connectors have already applied a source's own zone), a zoned one is converted to UTC, and
-    ``user_id`` / ``event`` become strings. The input is never mutated.
+    connectors have already applied a source's own zone), a zoned one is converted to UTC, a date
+    is its midnight in UTC, ISO texts are parsed (see :func:`_parse_text_times`), and ``user_id``
+    / ``event`` become strings. The input is never mutated.
     """
     if isinstance(events, pl.DataFrame):
         lazy = events.lazy()
@@ -36,12 +37,54 @@ def as_lazy(events: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
         raise TypeError(
             f"events must be a Polars DataFrame or LazyFrame, not {type(events).__name__}"
         )
-    return lazy.with_columns(_canonical_casts(lazy.collect_schema()))
+    schema = lazy.collect_schema()
+    if schema.get("timestamp") == pl.String:
+        lazy = _parse_text_times(lazy)
+        schema = lazy.collect_schema()
+    return lazy.with_columns(_canonical_casts(schema))
+
+
+#: Spellings of text times a hand-built frame may carry: (format, whether it has its own zone).
+_TEXT_TIMES = (
+    ("%Y-%m-%dT%H:%M:%S%.f%z", True),
+    ("%Y-%m-%d %H:%M:%S%.f%z", True),
+    ("%Y-%m-%dT%H:%M:%S%.fZ", False),
+    ("%Y-%m-%dT%H:%M:%S%.f", False),
+    ("%Y-%m-%d %H:%M:%S%.f", False),
+    ("%Y-%m-%d", False),
+)
+
+
+def _parse_text_times(lazy: pl.LazyFrame) -> pl.LazyFrame:
+    """A ``timestamp`` column of ISO texts read as UTC instants (texts without a zone are UTC).
+
+    For frames built by hand; data from outside comes through :mod:`connectors`, which reads
+    many more spellings and reports what it changed. A text that is not a time raises rather
+    than becoming a missing value, so no event is silently lost.
+    """
+    frame = lazy.collect()
+    text = pl.col("timestamp").str.strip_chars()
+    readings = []
+    for fmt, zoned in _TEXT_TIMES:
+        parsed = text.str.to_datetime(fmt, strict=False, time_unit="us")
+        readings.append(
+            parsed.dt.convert_time_zone("UTC") if zoned else parsed.dt.replace_time_zone("UTC")
+        )
+    read = frame.select(pl.coalesce(readings).alias("timestamp")).to_series()
+    bad = frame.get_column("timestamp").filter(read.is_null() & frame["timestamp"].is_not_null())
+    if bad.len():
+        raise ValueError(
+            f"events: column 'timestamp' holds text that is not an ISO time, e.g. {bad[0]!r} "
+            "(write times as 2026-03-01T09:30:00Z, or load files with connectors.load_events)"
+        )
+    return frame.with_columns(read).lazy()
 
 
 def _canonical_casts(schema: pl.Schema) -> list[pl.Expr]:
     casts: list[pl.Expr] = []
     stamp = schema.get("timestamp")
+    if stamp == pl.Date:
+        casts.append(pl.col("timestamp").cast(pl.Datetime("us")).dt.replace_time_zone("UTC"))
     if isinstance(stamp, pl.Datetime) and (stamp.time_zone != "UTC" or stamp.time_unit != "us"):
         column = pl.col("timestamp")
         if stamp.time_zone is None:
