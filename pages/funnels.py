@@ -20,16 +20,38 @@ source = data.source_name()
 options = fun.choices(source)
 
 # -- controls ---------------------------------------------------------------------------------
-chosen = st.multiselect(
-    "Steps, in order",
-    options.events,
-    default=fun.default_steps(options.events),
-    key="fun_steps",
+defaults = fun.default_steps(options.events)
+count_column, _ = st.columns([1, 4])
+step_count = count_column.number_input(
+    "Number of steps",
+    min_value=fun.MIN_STEPS,
+    max_value=fun.MAX_STEPS,
+    value=max(len(defaults), fun.MIN_STEPS),
+    step=1,
+    key="fun_step_count",
     bind="query-params",
-    max_selections=fun.MAX_STEPS,
-    placeholder="Pick the events users should do, first step first",
-    help="The order you pick them in is the funnel's order; each event can be picked once.",
+    help="How many steps the funnel has. A step may repeat an earlier step's event (for example "
+    "page_view, then page_view again).",
 )
+picked: list[str | None] = []
+for row_start in range(0, int(step_count or fun.MIN_STEPS), fun.STEPS_PER_ROW):
+    row = st.columns(fun.STEPS_PER_ROW)
+    for offset, column in enumerate(row):
+        number = row_start + offset + 1
+        if number > int(step_count or fun.MIN_STEPS):
+            break
+        default = defaults[number - 1] if number <= len(defaults) else None
+        picked.append(
+            column.selectbox(
+                f"Step {number}",
+                options.events,
+                index=options.events.index(default) if default in options.events else None,
+                key=f"fun_step_{number}",
+                bind="query-params",
+                placeholder="Pick an event",
+            )
+        )
+chosen = [name for name in picked if name]
 pick_order, pick_value, pick_unit, pick_breakdown = st.columns([2.6, 1.4, 1.8, 2.2])
 order = pick_order.segmented_control(
     "Order",
@@ -103,7 +125,12 @@ view = fun.View(
     exclude_to=int(exclude_to or 0),
     breakdown=None if breakdown_label == fun.NO_BREAKDOWN else breakdown_label,
 )
-trouble = fun.problem(view)
+unpicked = [number for number, name in enumerate(picked, start=1) if not name]
+trouble = (
+    f"Pick an event for step {unpicked[0]} (or lower the number of steps)."
+    if unpicked
+    else fun.problem(view)
+)
 if trouble:
     st.info(trouble)
     st.stop()

@@ -33,6 +33,8 @@ INTERVAL_LABELS = {"day": "Day", "week": "Week"}
 NO_BREAKDOWN = "No breakdown"
 #: A funnel needs at least two steps to say anything about conversion; more is unreadable.
 MIN_STEPS, MAX_STEPS = 2, 10
+#: Step pickers per row on the page.
+STEPS_PER_ROW = 5
 
 Filters = Mapping[str, list[str]]
 
