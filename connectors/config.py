@@ -262,6 +262,8 @@ def load_source(
         return _load_demo(config)
     options = _options(config, secrets, environ if environ is not None else os.environ)
     location = settings["url"] if config.kind == "sql" else _resolve(config, settings["path"])
+    if config.kind != "sql":
+        options["collect"] = True  # read files once for the events and the report together
     lazy, report = load_events(location, mapping=settings.get("mapping"), tz=tz, **options)
     try:
         events = lazy.collect()
