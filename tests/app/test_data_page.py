@@ -100,7 +100,9 @@ def test_the_load_report_of_a_csv_source(tmp_path, monkeypatch):
     assert "docs/data.md" in notes
 
 
-def test_picking_another_source_changes_the_source_of_every_page(tmp_path, monkeypatch):
+@pytest.fixture
+def two_sources(tmp_path, monkeypatch):
+    """dp_a (the default, one event) and dp_b (two events), as sources.toml lists them."""
     (tmp_path / "a.csv").write_text("user_id,event,timestamp\nu1,signup,2026-03-02T10:00Z\n")
     (tmp_path / "b.csv").write_text(
         "user_id,event,timestamp\nu1,signup,2026-03-02T10:00Z\nu2,signup,2026-03-03T10:00Z\n"
@@ -110,6 +112,9 @@ def test_picking_another_source_changes_the_source_of_every_page(tmp_path, monke
         monkeypatch,
         'default = "dp_a"\n[sources.dp_a]\npath = "a.csv"\n[sources.dp_b]\npath = "b.csv"\n',
     )
+
+
+def test_picking_another_source_changes_the_source_of_every_page(two_sources):
     at = open_data_page()
     assert metric_values(at)["Rows read"] == "1"
     at.selectbox(key="data_source").set_value("dp_b").run()
@@ -127,16 +132,7 @@ def test_picking_another_source_changes_the_source_of_every_page(tmp_path, monke
     assert "source" not in at.query_params
 
 
-def test_a_shared_link_opens_its_source_and_only_a_configured_one(tmp_path, monkeypatch):
-    (tmp_path / "a.csv").write_text("user_id,event,timestamp\nu1,signup,2026-03-02T10:00Z\n")
-    (tmp_path / "b.csv").write_text(
-        "user_id,event,timestamp\nu1,signup,2026-03-02T10:00Z\nu2,signup,2026-03-03T10:00Z\n"
-    )
-    sources(
-        tmp_path,
-        monkeypatch,
-        'default = "dp_a"\n[sources.dp_a]\npath = "a.csv"\n[sources.dp_b]\npath = "b.csv"\n',
-    )
+def test_a_shared_link_opens_its_source_and_only_a_configured_one(two_sources, tmp_path):
     at = AppTest.from_file(APP, default_timeout=180)
     at.query_params["source"] = "dp_b"
     at.run()
