@@ -44,7 +44,7 @@ DEFAULT_PATH = "sources.toml"
 _COMMON = {"tz", "mapping", "start", "end", "columns", "assignments", "description"}
 _KEYS: dict[str, set[str]] = {
     "demo": {"kind", "seed", "users", "cache_dir", "tz", "assignments", "description"},
-    "files": _COMMON | {"path", "format", "separator"},
+    "files": _COMMON | {"path", "format", "separator", "time_format"},
     "sql": _COMMON
     | {"url", "table", "query", "schema", "engine", "timeout_seconds", "password_env"}
     | {"password_secret"},
@@ -262,8 +262,6 @@ def load_source(
         return _load_demo(config)
     options = _options(config, secrets, environ if environ is not None else os.environ)
     location = settings["url"] if config.kind == "sql" else _resolve(config, settings["path"])
-    if config.kind != "sql":
-        options["collect"] = True  # read files once for the events and the report together
     lazy, report = load_events(location, mapping=settings.get("mapping"), tz=tz, **options)
     try:
         events = lazy.collect()
@@ -299,7 +297,7 @@ def _options(
     options: dict[str, Any] = {}
     keys = {"start", "end", "columns"}
     if config.kind == "files":
-        keys |= {"format", "separator"}
+        keys |= {"format", "separator", "time_format"}
         options["collect"] = True  # the app holds the events in memory: read the files once
     else:
         keys |= {"table", "query", "schema", "engine", "timeout_seconds"}

@@ -227,6 +227,7 @@ def load_files(
     start: dt.date | dt.datetime | str | None = None,
     end: dt.date | dt.datetime | str | None = None,
     columns: Sequence[str] | None = None,
+    time_format: str | None = None,
     collect: bool = False,
 ) -> tuple[pl.LazyFrame, LoadReport]:
     """The canonical events in the files ``source`` names, and the load report.
@@ -260,6 +261,7 @@ def load_files(
             tz=tz,
             start=start,
             end=end,
+            time_format=time_format,
             columns=columns,
             collect=collect,
         )

@@ -101,6 +101,7 @@ def to_canonical(
     start: dt.date | dt.datetime | str | None = None,
     end: dt.date | dt.datetime | str | None = None,
     columns: Sequence[str] | None = None,
+    time_format: str | None = None,
     collect: bool = False,
 ) -> tuple[pl.LazyFrame, LoadReport]:
     """The canonical event frame of ``frame``, and a report of what was kept, dropped and changed.
@@ -110,7 +111,9 @@ def to_canonical(
     or a new property name) to the source column that holds it. ``tz`` is the zone of times that
     carry none. ``start``/``end`` keep only events on those days (in ``tz``, inclusive; a datetime
     is an instant) plus the rows whose time cannot be read, so they are still counted. ``columns``
-    keeps only these property columns besides the canonical ones.
+    keeps only these property columns besides the canonical ones. ``time_format`` (a strftime
+    pattern such as ``"%m/%d/%Y %H:%M"``) reads text times written in a spelling no reader can guess
+    (is 01/02 January or February?); texts it does not fit still reach the general reader.
 
     The events stay lazy: the report reads only the columns it needs, once. With ``collect=True``
     the source is read once for both (about half the work when the caller collects anyway) and the
@@ -139,7 +142,14 @@ def to_canonical(
     has_row = _ROW in frame.collect_schema()
 
     frame, ts_notes = with_times(
-        frame, plan.chosen["timestamp"], schema, tz, source, value=_TS_READ, kind=_TS_KIND
+        frame,
+        plan.chosen["timestamp"],
+        schema,
+        tz,
+        source,
+        value=_TS_READ,
+        kind=_TS_KIND,
+        time_format=time_format,
     )
     plan.notes.extend(ts_notes)
     selected: list[pl.Expr] = [
@@ -458,8 +468,30 @@ def _spellings(frame: pl.LazyFrame, column: str) -> list[tuple[str, bool]]:
     return sorted((shape for shape in _COMMON_TEXT_TIMES if hits[shape]), key=lambda x: -hits[x])
 
 
+def _user_spelling(time_format: str, source: str) -> tuple[str, bool]:
+    """A source's own ``time_format`` as a spelling to try, checked to be a strftime pattern."""
+    if not isinstance(time_format, str) or "%" not in time_format:
+        raise ConnectorError(
+            f"{source}: time_format must be a strftime pattern such as '%m/%d/%Y %H:%M', "
+            f"not {time_format!r}"
+        )
+    try:
+        pl.Series(["2026-01-02"]).str.to_datetime(time_format, strict=False)
+    except Exception as exc:
+        raise ConnectorError(
+            f"{source}: time_format {time_format!r} is not a pattern Polars can read "
+            f"({polars_message(exc)})"
+        ) from exc
+    return time_format, "%z" in time_format or "%:z" in time_format
+
+
 def _with_text_times(
-    frame: pl.LazyFrame, column: str, tz: str, value: str, kind: str
+    frame: pl.LazyFrame,
+    column: str,
+    tz: str,
+    value: str,
+    kind: str,
+    spellings: Sequence[tuple[str, bool]] | None = None,
 ) -> pl.LazyFrame:
     """``frame`` with the texts of ``column`` read as UTC instants (``value``) and how (``kind``).
 
@@ -471,7 +503,8 @@ def _with_text_times(
     give the same instant for any text either reads (tests/connectors/test_normalise.py checks
     this on random texts).
     """
-    spellings = _spellings(frame, column)
+    if spellings is None:
+        spellings = _spellings(frame, column)
     left, parsed = f"{value}__left", [f"{value}__{i}" for i in range(len(spellings))]
     frame = frame.with_columns(pl.col(column).cast(pl.String).str.strip_chars().alias(left))
     values: list[pl.Expr] = []
@@ -541,17 +574,23 @@ def with_times(
     *,
     value: str,
     kind: str | None = None,
+    time_format: str | None = None,
 ) -> tuple[pl.LazyFrame, list[str]]:
     """``frame`` plus the time column read as UTC (``value``) and how each row was read (``kind``).
 
-    Also the notes known from the schema alone. Raises :class:`ConnectorError` for a column that
-    cannot hold times.
+    Also the notes known from the schema alone. ``time_format`` is tried first on text times.
+    Raises :class:`ConnectorError` for a column that cannot hold times or a format that is not a
+    strftime pattern.
     """
     dtype = schema[column]
     if _is_text(dtype):
         kind_name = kind or f"{value}__kind"
-        frame = _with_text_times(frame, column, tz, value, kind_name)
-        return (frame if kind else frame.drop(kind_name)), []
+        spellings = _spellings(frame, column)
+        if time_format is not None:
+            spellings = [_user_spelling(time_format, source), *spellings]
+        frame = _with_text_times(frame, column, tz, value, kind_name, spellings)
+        notes = [f"Times in '{column}' were read with the format {time_format!r} first."]
+        return (frame if kind else frame.drop(kind_name)), notes if time_format else []
     read, how, notes = _timestamp_exprs(column, schema, tz, source)
     return frame.with_columns(read.alias(value), *([how.alias(kind)] if kind else [])), notes
 
@@ -790,6 +829,12 @@ def _time_notes(stats: Mapping[str, Any], tz: str, has_file: bool) -> list[str]:
             f"{_n(stats['unreadable'], 'time')} could not be read (or do not exist in {tz}) and "
             f"{_was(stats['unreadable'])} dropped; first {where}: {stats['bad_value']!r}."
         )
+        if re.match(r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", str(stats["bad_value"])):
+            notes.append(
+                "Day and month first times cannot be told apart from month and day first ones "
+                "(is 01/02 January or February?): give the source a time_format, for example "
+                "'%m/%d/%Y %H:%M' or '%d.%m.%Y %H:%M' (docs/data.md, Time)."
+            )
     return notes
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
@@ -213,3 +214,20 @@ def test_the_shipped_sources_file_is_valid():
 def test_secrets_are_masked_in_messages(text, masked):
     assert mask_secrets(text) == masked
     assert str(ConnectorError(f"{text}: cannot connect")) == f"{masked}: cannot connect"
+
+
+def test_a_file_source_can_say_how_its_times_are_written(tmp_path):
+    (tmp_path / "orders.csv").write_text(
+        "CustomerID,Description,InvoiceDate\n17850,purchase,12/1/2010 8:26\n"
+    )
+    path = write_config(
+        tmp_path,
+        "[sources.retail]\n"
+        'path = "orders.csv"\n'
+        'time_format = "%m/%d/%Y %H:%M"\n'
+        'mapping = { user_id = "CustomerID", event = "Description", timestamp = "InvoiceDate" }\n',
+    )
+    loaded = load_source("retail", path)
+    assert loaded.events.get_column("timestamp").to_list() == [
+        dt.datetime(2010, 12, 1, 8, 26, tzinfo=dt.UTC)
+    ]

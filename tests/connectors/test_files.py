@@ -104,6 +104,43 @@ def test_unparseable_time_names_the_row_and_value(tmp_path):
     assert any("first at row 2: 'last tuesday'" in note for note in report.notes)
 
 
+US_DATES = (
+    "user_id,event,timestamp\n"
+    "u1,buy,12/1/2010 8:26\n"  # 1 December, as the UCI Online Retail export writes it
+    "u1,buy,12/13/2010 18:05\n"
+    "u2,buy,1/2/2011 9:01\n"  # 2 January
+    "u2,buy,2011-01-03T10:00:00Z\n"  # another spelling still reaches the general reader
+    "u3,buy,soon\n"
+)
+
+
+def test_a_time_format_reads_month_first_dates_in_the_source_zone(tmp_path):
+    path = write(tmp_path / "events.csv", US_DATES)
+    events, report = load(path, time_format="%m/%d/%Y %H:%M", tz="America/New_York")
+    assert events.get_column("timestamp").to_list() == [
+        dt.datetime(2010, 12, 1, 13, 26, tzinfo=dt.UTC),
+        dt.datetime(2010, 12, 13, 23, 5, tzinfo=dt.UTC),
+        dt.datetime(2011, 1, 2, 14, 1, tzinfo=dt.UTC),
+        dt.datetime(2011, 1, 3, 10, 0, tzinfo=dt.UTC),
+    ]
+    assert report.dropped["unparseable_time"] == 1  # 'soon' is counted, not lost silently
+    assert any("'%m/%d/%Y %H:%M'" in note for note in report.notes)
+
+
+def test_without_a_time_format_slash_dates_are_dropped_with_a_hint(tmp_path):
+    path = write(tmp_path / "events.csv", US_DATES)
+    events, report = load(path)
+    assert events.height == 1
+    assert report.dropped["unparseable_time"] == 4
+    assert any("give the source a time_format" in note for note in report.notes)
+
+
+def test_a_time_format_that_is_no_pattern_is_named(tmp_path):
+    path = write(tmp_path / "events.csv", US_DATES)
+    with pytest.raises(ConnectorError, match=r"events\.csv: time_format must be a strftime"):
+        load(path, time_format="mm/dd/yyyy")
+
+
 @pytest.mark.parametrize("name", ["events.csv", "events.ndjson", "events.parquet", "events.csv.gz"])
 def test_empty_file_is_named(tmp_path, name):
     path = tmp_path / name
