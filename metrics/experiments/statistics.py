@@ -439,8 +439,11 @@ class _Arms:
             # CUPED: y − θ(x − x̄) per user; per-arm V = s_y² + θ²s_x² − 2θ·s_xy.
             var_c = _adjusted_variance(control, kind, theta)
             var_t = _adjusted_variance(treatment, kind, theta)
-            adj_c = adj_c - theta * _req(control.x_sum) / control.n
-            adj_t = adj_t - theta * _req(treatment.x_sum) / treatment.n
+            # An empty arm keeps its (empty) mean; its status says it is empty.
+            if control.n:
+                adj_c = adj_c - theta * _req(control.x_sum) / control.n
+            if treatment.n:
+                adj_t = adj_t - theta * _req(treatment.x_sum) / treatment.n
         return cls(
             kind=kind,
             n_c=control.n,

@@ -451,6 +451,16 @@ def test_zero_control_mean_keeps_the_absolute_effect(method):
     assert_no_nan(c)
 
 
+def test_cuped_with_an_empty_arm_is_a_status_not_a_crash():
+    # Found by hypothesis: the pooled CUPED slope comes from the other arm alone.
+    control = Stats(n=2, sum=2, sum_squares=2, x_sum=1, x_sum_squares=1, xy_sum=1)
+    empty = Stats(n=0, sum=0, sum_squares=0, x_sum=0, x_sum_squares=0, xy_sum=0)
+    for arms in ((control, empty), (empty, control)):
+        c = compare(*arms, kind="proportion", cuped=True)
+        assert c.status == "empty_arm"
+        assert_no_nan(c)
+
+
 @pytest.mark.parametrize("method", ["frequentist", "sequential", "bayesian"])
 def test_a_control_nobody_converted_in_still_has_an_absolute_difference(method):
     """GrowthBook checks the zero baseline before the variance: 0 of 50 converting in control is

@@ -1105,3 +1105,11 @@ def test_shipped_vision_on_the_demo_has_a_mix_of_statuses(demo):
     statuses = dict(zip(table.get_column("kpi"), table.get_column("status"), strict=True))
     assert set(statuses.values()) >= {"met", "on_track", "at_risk", "off_track"}, statuses
     assert "no_data" not in statuses.values(), table.select("kpi", "reason")
+
+
+def test_the_vision_reader_and_the_metric_registry_name_the_same_kinds():
+    """metrics.vision validates KPIs against KIND_PARAMS and RATE_KINDS; metrics.targets computes
+    them with METRICS: the two must list the same kinds, parameters and rates, in the same order."""
+    assert list(targets.KIND_PARAMS) == list(targets.METRICS)
+    assert {kind: spec.params for kind, spec in targets.METRICS.items()} == targets.KIND_PARAMS
+    assert {kind for kind, spec in targets.METRICS.items() if spec.rate} == targets.RATE_KINDS
