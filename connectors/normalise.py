@@ -589,8 +589,10 @@ def with_times(
         if time_format is not None:
             spellings = [_user_spelling(time_format, source), *spellings]
         frame = _with_text_times(frame, column, tz, value, kind_name, spellings)
-        notes = [f"Times in '{column}' were read with the format {time_format!r} first."]
-        return (frame if kind else frame.drop(kind_name)), notes if time_format else []
+        notes = []
+        if time_format is not None:
+            notes.append(f"Times in '{column}' were read with the format {time_format!r} first.")
+        return (frame if kind else frame.drop(kind_name)), notes
     read, how, notes = _timestamp_exprs(column, schema, tz, source)
     return frame.with_columns(read.alias(value), *([how.alias(kind)] if kind else [])), notes
 
@@ -602,10 +604,8 @@ def _is_text(dtype: pl.DataType) -> bool:
 def _timestamp_exprs(
     column: str, schema: pl.Schema, tz: str, source: str
 ) -> tuple[pl.Expr, pl.Expr, list[str]]:
-    """(UTC timestamp, how each row was read, notes known from the schema alone).
-
-    Text columns are better read by :func:`with_times`, which tries the common spellings first.
-    """
+    """(UTC timestamp, how each row was read, notes known from the schema alone) of a column that
+    holds datetimes, dates or epochs; text columns are read by :func:`with_times`."""
     dtype = schema[column]
     raw = pl.col(column)
     notes: list[str] = []
@@ -626,8 +626,6 @@ def _timestamp_exprs(
     if dtype.is_float():
         value, unit = _epoch(raw, integer=False)
         return value, unit, notes
-    if _is_text(dtype):
-        return _general_text_time_exprs(raw.cast(pl.String).str.strip_chars(), tz) + (notes,)
     raise ConnectorError(f"{source}: column {column!r} (timestamp) holds {dtype}, not times")
 
 

@@ -6,6 +6,7 @@ frame here, so ``st.cache_data`` never hashes millions of events.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import polars as pl
@@ -45,18 +46,37 @@ def _secrets() -> dict[str, Any]:
 SOURCE_PARAM = "source"
 
 
+def _configured() -> tuple[frozenset[str], str]:
+    """The configured source names and the default, read again only when sources.toml changes
+    (every page asks several times per run)."""
+    from connectors.config import config_path
+
+    path = config_path()
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    return _read_sources(str(path.resolve()), stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_sources(path: str, stamp: int | None) -> tuple[frozenset[str], str]:
+    from connectors.config import read_config
+
+    try:
+        sources, default = read_config(path)
+    except connectors.ConnectorError:
+        return frozenset(), DEFAULT_SOURCE  # a broken sources.toml is shown on the Data page
+    return frozenset(sources), default
+
+
 def source_name() -> str:
     """The source the user picked (Data page, or a shared link), else the configured default.
 
     A source other than the default is kept in the URL. A link can only name a source listed in
     sources.toml (never a path or URL): any other name is ignored, with a notice.
     """
-    from connectors.config import read_config
-
-    try:
-        sources, default = read_config()
-    except connectors.ConnectorError:
-        sources, default = {}, DEFAULT_SOURCE  # a broken sources.toml is shown on the Data page
+    sources, default = _configured()
     picked = st.session_state.get("source")
     if not picked:
         linked = st.query_params.get(SOURCE_PARAM)
