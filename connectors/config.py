@@ -40,12 +40,17 @@ from connectors.report import LoadReport
 DEMO = "demo"
 #: The file read when no path is given; the NORTHSTAR_SOURCES environment variable overrides it.
 DEFAULT_PATH = "sources.toml"
+#: Where a source's vision file is looked for when it names none: visions/<source>.toml.
+VISIONS_FOLDER = "visions"
 
 _COMMON = {"tz", "mapping", "start", "end", "columns", "assignments", "description"}
+#: Keys that describe the product rather than how its events are read (docs/data.md).
+_PRODUCT = {"vision", "currency"}
 _KEYS: dict[str, set[str]] = {
-    "demo": {"kind", "seed", "users", "cache_dir", "tz", "assignments", "description"},
-    "files": _COMMON | {"path", "format", "separator", "time_format"},
+    "demo": {"kind", "seed", "users", "cache_dir", "tz", "assignments", "description"} | _PRODUCT,
+    "files": _COMMON | _PRODUCT | {"path", "format", "separator", "time_format"},
     "sql": _COMMON
+    | _PRODUCT
     | {"url", "table", "query", "schema", "engine", "timeout_seconds", "password_env"}
     | {"password_secret"},
 }
@@ -93,6 +98,25 @@ class SourceConfig:
             return str(self.settings["path"])
         where = self.settings.get("table") or "query"
         return f"{mask_secrets(str(self.settings['url']))} ({where})"
+
+    @property
+    def vision_file(self) -> Path | None:
+        """The product's vision file: ``vision`` (relative to sources.toml), else
+        ``visions/<name>.toml`` beside sources.toml; None for the demo without one (the app's
+        own vision.toml). The file need not exist yet: the Overview's guided setup writes it."""
+        given = self.settings.get("vision")
+        if given:
+            path = Path(str(given)).expanduser()
+            return path if path.is_absolute() else self.base / path
+        if self.kind == "demo":
+            return None
+        return self.base / VISIONS_FOLDER / f"{self.name}.toml"
+
+    @property
+    def currency(self) -> str | None:
+        """The currency of the source's money (an ISO 4217 code such as "GBP"), when given."""
+        value = self.settings.get("currency")
+        return str(value).strip().upper() if value else None
 
 
 def config_path(path: str | Path | None = None) -> Path:
@@ -194,6 +218,14 @@ def _check_source(name: str, settings: Mapping[str, Any]) -> list[str]:
         ZoneInfo(tz)
     except Exception:
         problems.append(f"tz {tz!r} is not an IANA time zone name (e.g. 'Europe/Berlin')")
+    vision = settings.get("vision")
+    if vision is not None and not (isinstance(vision, str) and vision.strip()):
+        problems.append('vision must be the path of a vision file, e.g. "visions/shop.toml"')
+    currency = settings.get("currency")
+    if currency is not None and not (
+        isinstance(currency, str) and currency.strip().isalpha() and len(currency.strip()) == 3
+    ):
+        problems.append(f"currency must be a three-letter code such as 'GBP', not {currency!r}")
     assignments = settings.get("assignments")
     if assignments is not None:
         if not isinstance(assignments, dict):
