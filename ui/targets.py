@@ -1,10 +1,11 @@
 """The Overview's glue: the vision file on disk, the cached scorecard, and editing targets safely.
 
-The vision file is ``vision.toml`` next to ``app.py`` unless the ``NORTHSTAR_VISION`` environment
-variable names another. Edits go through :mod:`tomlkit`, so comments, order and layout survive; the
-candidate text is validated with :func:`metrics.targets.parse_vision` before anything is written,
-and it is written only when the file on disk is still the one the page read (otherwise, or where
-the file cannot be written, the page offers the new file as a download).
+The vision file is the current source's (:mod:`ui.product`): the demo's is ``vision.toml`` next to
+``app.py`` (or ``$NORTHSTAR_VISION``), another source's is the one its ``vision`` key names. Edits
+go through :mod:`tomlkit`, so comments, order and layout survive; the candidate text is validated
+with :func:`metrics.targets.parse_vision` before anything is written, and it is written only when
+the file on disk is still the one the page read (otherwise, or where the file cannot be written,
+the page offers the new file as a download).
 """
 
 from __future__ import annotations
@@ -25,15 +26,16 @@ import tomlkit
 import tomlkit.exceptions
 
 from metrics import targets
-from ui import data
+from ui import data, product
 
-VISION_ENV = "NORTHSTAR_VISION"
-ROOT = Path(__file__).resolve().parent.parent
+VISION_ENV = product.VISION_ENV
+ROOT = product.ROOT
 
 
 def vision_path() -> Path:
-    """Where the vision file lives: ``$NORTHSTAR_VISION`` or ``vision.toml`` beside app.py."""
-    return Path(os.environ.get(VISION_ENV) or ROOT / "vision.toml")
+    """The current source's vision file (:func:`ui.product.vision_path`); the demo's is
+    ``$NORTHSTAR_VISION`` or ``vision.toml`` beside app.py."""
+    return product.vision_path()
 
 
 @dataclass(frozen=True)
