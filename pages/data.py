@@ -108,7 +108,7 @@ if source is not None:
     # -- schema and sample ----------------------------------------------------------------------
     st.header("Schema")
     st.dataframe(
-        datapage.schema_table(source.name),
+        datapage.schema_table(data.source_key()),
         hide_index=True,
         column_config={
             "column": "Column",
@@ -128,9 +128,9 @@ if source is not None:
         f"{datapage.SAMPLE_ROWS} rows picked at random (the same ones each time), in time order; "
         "times in UTC."
     )
-    st.dataframe(datapage.sample_rows(source.name), hide_index=True)
+    st.dataframe(datapage.sample_rows(data.source_key()), hide_index=True)
 
-    assignments = datapage.assignment_table(source.name)
+    assignments = datapage.assignment_table(data.source_key())
     if assignments is not None:
         st.header("Experiment assignments")
         st.dataframe(

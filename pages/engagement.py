@@ -15,7 +15,7 @@ st.caption(
 )
 
 shared = state.shared()
-source = data.source_name()
+source = data.source_key()
 options = eng.choices(source)
 
 # -- controls ---------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from_data, by_hand, planning = st.tabs(["From the data", "Type in counts", "Plan
 
 # --- from the data -------------------------------------------------------------------------------
 with from_data:
-    source = data.source_name()
+    source = data.source_key()
     listing = adapters.experiments(source)
     if listing.height == 0:
         st.info(

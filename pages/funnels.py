@@ -16,7 +16,7 @@ st.caption(
 )
 
 shared = state.shared()
-source = data.source_name()
+source = data.source_key()
 options = fun.choices(source)
 
 # -- controls ---------------------------------------------------------------------------------

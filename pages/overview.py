@@ -98,8 +98,9 @@ if file.vision is None:
 vision = file.vision
 shared = state.shared()
 source = data.source_name()
+key = data.source_key()  # the cached scorecard and drivers are keyed by the load generation
 today = tg.as_of(shared.end)
-card = tg.scorecard(source, file.text, today, shared.tz, vision)
+card = tg.scorecard(key, file.text, today, shared.tz, vision)
 rows = {row["kpi"]: row for row in card.table.iter_rows(named=True)}
 currency = vision.currency
 
@@ -194,7 +195,7 @@ summary = " ".join(
 )
 st.markdown(f"**{len(rows)} KPIs** {summary}")
 
-off_track = tg.off_track_drivers(source, file.text, card, shared.tz, vision)
+off_track = tg.off_track_drivers(key, file.text, card, shared.tz, vision)
 
 
 def review_html() -> str:
@@ -312,7 +313,7 @@ with add_tab:
         "Metric", list(kinds), format_func=kinds.get, key="ov_new_metric",
         help="The closed list of metric kinds Northstar can compute (docs/targets.md).",
     )  # fmt: skip
-    names = tg.event_names(source)
+    names = tg.event_names(key)
     with st.form(f"ov_add_{metric}"):
         c1, c2 = st.columns(2)
         new_id = c1.text_input(

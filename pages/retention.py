@@ -15,7 +15,7 @@ st.caption(
 )
 
 shared = state.shared()
-source = data.source_name()
+source = data.source_key()
 names = ret.event_names(source)
 
 # -- controls ---------------------------------------------------------------------------------

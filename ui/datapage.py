@@ -1,7 +1,8 @@
 """Adapters for the Data page: the source list, the load report as tables, schema and sample.
 
 The pure functions (``*_table``, :func:`describe_columns`) take a report or a frame and are tested
-without Streamlit; the cached ones take the *source name*, like every adapter.
+without Streamlit; the cached ones take the *source key* (:func:`ui.data.source_key`), like every
+adapter.
 """
 
 from __future__ import annotations
@@ -75,11 +76,9 @@ def pick_source() -> None:
 
 
 def reload_source() -> None:
-    """Button callback: forget the loaded source, so the next run reads it again."""
+    """Button callback: read the source again on the next run; every page's cached numbers are
+    keyed by the load generation this starts (:func:`ui.data.source_key`)."""
     data.forget()
-    sample_rows.clear()
-    schema_table.clear()
-    assignment_table.clear()
 
 
 # -- the load report as tables ------------------------------------------------------------------

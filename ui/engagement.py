@@ -1,9 +1,10 @@
 """The Engagement page's glue: cached adapters over :mod:`metrics.engagement`, and its choices.
 
-Every adapter takes the *source name* and the metric parameters (cheap to hash), fetches the
-events with :func:`ui.data.events` and calls one metric; ``st.cache_data`` sits on these adapters
-only. The small helpers below them turn results into what the page shows (headline numbers, the
-words of the definition cards, the KPI targets from the vision file), so the page stays layout.
+Every adapter takes the *source key* (name and load generation, :func:`ui.data.source_key`) and the
+metric parameters (cheap to hash), fetches the events with :func:`ui.data.events` and calls one
+metric; ``st.cache_data`` sits on these adapters only. The small helpers below them turn results
+into what the page shows (headline numbers, the words of the definition cards, the KPI targets from
+the vision file), so the page stays layout.
 """
 
 from __future__ import annotations

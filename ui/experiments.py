@@ -1,8 +1,9 @@
 """Thin adapters between the Experiments page and :mod:`metrics.experiments`.
 
-Cached functions take the *source name* and plain parameters (cheap to hash) and fetch the frames
-from :mod:`ui.data`; the rest turns results into what a PM reads: plain words for every status and
-verdict, percentages, and the days a test still needs at the traffic it gets.
+Cached functions take the *source key* (:func:`ui.data.source_key`: name and load generation) and
+plain parameters (cheap to hash) and fetch the frames from :mod:`ui.data`; the rest turns results
+into what a PM reads: plain words for every status and verdict, percentages, and the days a test
+still needs at the traffic it gets.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The Funnels page's glue: cached adapters over :mod:`metrics.funnels`, and its words.
 
-Every adapter takes the *source name*, the shared filters and a :class:`View` (all cheap to hash),
-fetches the events with :func:`ui.data.events`, applies the sidebar's property filters and calls
-one metric; ``st.cache_data`` sits on these adapters only. The helpers below them turn results into
-what the page shows (headline numbers, definition cards), so the page stays layout.
+Every adapter takes the *source key* (:func:`ui.data.source_key`), the shared filters and a
+:class:`View` (all cheap to hash), fetches the events with :func:`ui.data.events`, applies the
+sidebar's property filters and calls one metric; ``st.cache_data`` sits on these adapters only. The
+helpers below them turn results into what the page shows (headline numbers, definition cards), so
+the page stays layout.
 """
 
 from __future__ import annotations

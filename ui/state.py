@@ -67,7 +67,7 @@ def filterable_properties(events: pl.DataFrame) -> dict[str, list[str]]:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _sidebar_facts(source: str, tz: str) -> tuple[dt.date, dt.date, dict[str, list[str]]]:
-    # Keyed by the source name: scanning millions of events for filter values once per source.
+    # Keyed by the source key: scanning millions of events for filter values once per load.
     events = data.events()
     first, last = data_bounds(events, tz)
     return first, last, filterable_properties(events)
@@ -96,7 +96,7 @@ def render_sidebar() -> SharedFilters:
             bind="query-params",
             help="A 'day' is a calendar day in this zone, for every chart.",
         )
-        first, last, properties = _sidebar_facts(data.source_name(), tz)
+        first, last, properties = _sidebar_facts(data.source_key(), tz)
         default_start = max(first, last - dt.timedelta(days=89))
         picked = st.date_input(
             "Date range",
