@@ -10,7 +10,7 @@ import datetime as dt
 
 import streamlit as st
 
-from ui import components, data, state
+from ui import components, data, product, setup, state
 from ui import targets as tg
 from ui.charts import targets as charts
 
@@ -81,6 +81,10 @@ file = tg.read_vision()
 # The file as this user last saw it: an edit applies to that, and is refused if the file on disk
 # has changed since (someone else's edit is never silently overwritten).
 seen = st.session_state.get("ov_seen_text", file.text)
+if file.vision is None and not file.path.exists():
+    # A product without a vision file states its own: never another product's targets.
+    setup.guided(file.path)
+    st.stop()
 if file.vision is None:
     st.title("Overview")
     count = len(file.problems)
@@ -89,7 +93,10 @@ if file.vision is None:
         f"{file.path.name} has {count} problem{'s' if count != 1 else ''}: "
         "the scorecard needs them fixed",
     )
-    st.caption(f"The vision file is {file.path}. Fix it below or in your editor; docs/targets.md.")
+    st.caption(
+        f"The vision file is {product.display_path(file.path)}. Fix it below or in your editor; "
+        "docs/targets.md."
+    )
     if file.text:
         file_editor(file)
     st.session_state["ov_seen_text"] = file.text
@@ -102,7 +109,7 @@ key = data.source_key()  # the cached scorecard and drivers are keyed by the loa
 today = tg.as_of(shared.end)
 card = tg.scorecard(key, file.text, today, shared.tz, vision)
 rows = {row["kpi"]: row for row in card.table.iter_rows(named=True)}
-currency = vision.currency
+currency = product.currency(vision.currency)  # the source's own, else its vision's
 
 
 def explain_link(row: dict, key: str) -> None:
@@ -201,7 +208,15 @@ off_track = tg.off_track_drivers(key, file.text, card, shared.tz, vision)
 def review_html() -> str:
     from review import render
 
-    return render(vision, card, off_track, start=shared.start, end=shared.end, source=source)
+    return render(
+        vision,
+        card,
+        off_track,
+        start=shared.start,
+        end=shared.end,
+        source=source,
+        currency=currency,
+    )
 
 
 st.download_button(
@@ -265,7 +280,7 @@ components.numbers(
 # --- editing -------------------------------------------------------------------------------------
 
 st.subheader("Targets")
-st.caption(f"Saved in {file.path}; comments and order are kept.")
+st.caption(f"Saved in {product.display_path(file.path)}; comments and order are kept.")
 change_tab, add_tab, file_tab = st.tabs(["Change a target", "Add a KPI", "Edit the file"])
 
 with change_tab:

@@ -82,10 +82,14 @@ def render(
     start: dt.date,
     end: dt.date,
     source: str = "",
+    currency: str | None = None,
 ) -> str:
-    """The review as one HTML document: vision, North Star, scorecard, charts, drivers, method."""
+    """The review as one HTML document: vision, North Star, scorecard, charts, drivers, method.
+
+    ``currency`` is the source's (sources.toml ``currency``) when it names one, else the vision's.
+    """
     esc = html.escape
-    currency = vision.currency
+    currency = currency or vision.currency
     figure = _Figures()
     rows = {row["kpi"]: row for row in card.table.iter_rows(named=True)}
     star = rows[vision.north_star]
@@ -216,21 +220,29 @@ def build(
     *,
     start: dt.date,
     end: dt.date,
-    vision_path: str | Path = "vision.toml",
+    vision_path: str | Path | None = None,
     source: str | None = None,
     tz: str = "UTC",
 ) -> str:
     """The review for a date range: load the source and the vision, judge as of ``end`` + 1 day.
 
+    The vision is the source's own (its ``vision`` in sources.toml, else visions/<source>.toml;
+    the demo's is vision.toml) unless ``vision_path`` names another: one product's data is never
+    judged against another product's targets.
+
     Raises :class:`metrics.targets.VisionError` for a broken vision file and
     ``connectors.ConnectorError`` for a source that cannot be loaded.
     """
-    from connectors.config import default_source, load_source
+    from connectors.config import default_source, load_source, read_config
 
     if end < start:
         raise ValueError(f"end ({end}) is before start ({start})")
-    vision = targets.load_vision(vision_path)
     name = source or default_source()
+    config = read_config()[0].get(name)
+    if vision_path is None:
+        own = config.vision_file if config is not None else None
+        vision_path = own or "vision.toml"
+    vision = targets.load_vision(vision_path)
     loaded = load_source(name)
     today = end + dt.timedelta(days=1)
     card = targets.scorecard(
@@ -243,4 +255,5 @@ def build(
         for kpi_id, status in card.table.select("kpi", "status").iter_rows()
         if status == "off_track"
     }
-    return render(vision, card, off_track, start=start, end=end, source=name)
+    currency = config.currency if config is not None else None
+    return render(vision, card, off_track, start=start, end=end, source=name, currency=currency)

@@ -29,7 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=_date, required=True, help="first day shown (YYYY-MM-DD)")
     parser.add_argument("--end", type=_date, required=True, help="last day shown (YYYY-MM-DD)")
     parser.add_argument("--out", type=Path, default=Path("review.html"), help="the file to write")
-    parser.add_argument("--vision", default="vision.toml", help="the vision file")
+    parser.add_argument(
+        "--vision",
+        default=None,
+        help="the vision file (default: the source's own, as sources.toml names it; the demo's "
+        "is vision.toml)",
+    )
     parser.add_argument(
         "--source", default=None, help="a source of sources.toml (default: its default)"
     )

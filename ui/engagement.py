@@ -18,7 +18,8 @@ import polars as pl
 import streamlit as st
 
 from metrics import engagement
-from ui import data, state
+from ui import data, product, state
+from ui.text import code, md
 
 #: Shown in the event picker for "any event" (``event=None``).
 ANY_EVENT = "Any event"
@@ -266,14 +267,14 @@ def has_activity(table: pl.DataFrame, column: str = "active_users") -> bool:
 
 def describe_scope(event: str | None, filters: Filters, tz: str) -> str:
     """The words every definition card starts with: who counts, in which zone."""
-    what = "event of any kind" if event is None else f"`{event}` event"
+    what = "event of any kind" if event is None else f"{code(event)} event"
     where = ""
     if filters:
-        parts = [f"{k} = {', '.join(map(str, v))}" for k, v in sorted(filters.items())]
+        parts = [f"{md(k)} = {', '.join(map(md, v))}" for k, v in sorted(filters.items())]
         where = f" with {'; '.join(parts)}"
     return (
         f"Counting unit: a user (`user_id`) with at least one {what}{where}. "
-        f"Days are calendar days in **{tz}**."
+        f"Days are calendar days in **{md(tz)}**."
     )
 
 
@@ -297,7 +298,8 @@ class Targets:
 
 
 def vision_targets(event: str | None, filters: Filters) -> Targets:
-    """Targets of the vision's KPIs on the same metric, event and filters as the page's charts.
+    """Targets of the current source's own vision KPIs on the same metric, event and filters as
+    the page's charts (:func:`ui.product.vision_path`: never another product's).
 
     A KPI on ``active_users`` with a rolling window targets that line of the DAU/WAU/MAU chart;
     without one, the chart of its period; a ``dau_mau`` KPI targets the DAU/MAU chart. A missing
@@ -308,9 +310,10 @@ def vision_targets(event: str | None, filters: Filters) -> Targets:
     try:
         vision = vision_file.read_vision().vision
     except Exception:  # noqa: BLE001 - a broken vision file must not break this page
-        return Targets()
+        vision = None
     if vision is None:
-        return Targets()
+        # No vision of this product's own (never another product's): no target lines.
+        return Targets(currency=product.currency())
     rolling_targets: dict[int, float] = {}
     periodic_targets: dict[str, float] = {}
     ratio_target = None
@@ -328,7 +331,8 @@ def vision_targets(event: str | None, filters: Filters) -> Targets:
                 periodic_targets.setdefault(params.period, kpi.target)
         elif kpi.metric == "dau_mau" and ratio_target is None:
             ratio_target = kpi.target
-    return Targets(rolling_targets, periodic_targets, ratio_target, vision.currency)
+    currency = product.currency(vision.currency)
+    return Targets(rolling_targets, periodic_targets, ratio_target, currency)
 
 
 def _count_on(table: pl.DataFrame, day: dt.date) -> int | None:
