@@ -3,3 +3,16 @@
 Nothing in this package imports streamlit, sqlalchemy, plotly or connectors, and nothing reads the
 clock: "today" always comes in as a parameter.
 """
+
+from typing import Any
+
+
+def sql(function: Any, *args: Any, **kwargs: Any) -> list[str]:
+    """The statements ``function(*args, **kwargs)`` would run on a relation, values inline.
+
+    ``metrics.sql(engagement.active_users, relation, start=..., end=...)``: works on relations
+    that only compile SQL too (``connectors.warehouse(None, table=..., dialect=...)``).
+    """
+    from metrics.warehouse import statements
+
+    return statements(function, *args, **kwargs)

@@ -41,6 +41,8 @@ from metrics._common import (
     filter_expr,
     local_date,
 )
+from metrics.warehouse import Plan, Relation, pushdown
+from metrics.warehouse import engagement as sql_engagement
 
 __all__ = [
     "EngagementQuery",
@@ -133,6 +135,51 @@ class EngagementQuery:
 # ------------------------------------------------------------------------------------------------
 
 
+def _active_users_plan(events: Relation, **kwargs: Any) -> Plan:
+    query, keys, window_days = _active_users_query(**kwargs)
+    if window_days is not None:
+        return _rolling_plan(events, query, (window_days,), keys, per_window=False)
+
+    def finish(counts: pl.LazyFrame) -> pl.DataFrame:
+        filled = _fill_periods(counts, _period_grid(query), counts, keys, ["active_users"])
+        return filled.select("period_start", *keys, "active_users", "is_partial").collect()
+
+    return sql_engagement.active_users_plan(events, query, keys, finish)
+
+
+def _active_users_query(
+    *,
+    start: dt.date | dt.datetime | str,
+    end: dt.date | dt.datetime | str,
+    interval: Interval = "day",
+    window_days: int | None = None,
+    event: EventSelector = None,
+    filters: Mapping[str, Any] | None = None,
+    breakdown: str | None = None,
+    week_start: WeekStart = "monday",
+    tz: str = "UTC",
+) -> tuple[EngagementQuery, list[str], int | None]:
+    query = EngagementQuery.build(
+        start=start,
+        end=end,
+        interval=interval,
+        event=event,
+        filters=filters,
+        week_start=week_start,
+        tz=tz,
+    )
+    keys = _breakdown_keys(breakdown)
+    if window_days is not None:
+        _check_window("window_days", window_days)
+        if query.interval != "day":
+            raise ValueError(
+                f"window_days: a rolling window is counted per day; use interval='day', "
+                f"not {query.interval!r}"
+            )
+    return query, keys, window_days
+
+
+@pushdown(_active_users_plan)
 def active_users(
     events: pl.DataFrame | pl.LazyFrame,
     *,
@@ -162,23 +209,18 @@ def active_users(
     Returns ``period_start`` (Date), [breakdown], ``active_users`` (Int64), ``is_partial``
     (Boolean), one row per period (and breakdown value), zeros included.
     """
-    query = EngagementQuery.build(
+    query, keys, window_days = _active_users_query(
         start=start,
         end=end,
         interval=interval,
+        window_days=window_days,
         event=event,
         filters=filters,
+        breakdown=breakdown,
         week_start=week_start,
         tz=tz,
     )
-    keys = _breakdown_keys(breakdown)
     if window_days is not None:
-        _check_window("window_days", window_days)
-        if query.interval != "day":
-            raise ValueError(
-                f"window_days: a rolling window is counted per day; use interval='day', "
-                f"not {query.interval!r}"
-            )
         rolling = _rolling_counts(events, query, (window_days,), keys)
         return (
             rolling.select("period_start", *keys, "active_users")
@@ -456,6 +498,17 @@ def revenue(
 # ------------------------------------------------------------------------------------------------
 # Building blocks
 # ------------------------------------------------------------------------------------------------
+
+
+def _rolling_plan(
+    events: Relation,
+    query: EngagementQuery,
+    windows: tuple[int, ...],
+    keys: list[str],
+    *,
+    per_window: bool,
+) -> Plan:
+    raise NotImplementedError("rolling windows in SQL")
 
 
 def _matching(

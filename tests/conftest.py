@@ -15,8 +15,13 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import settings
 
 from metrics.schema import EVENT_REQUIRED
+
+# The cross-engine matrix repeats each example on an engine: no per-example deadline.
+settings.register_profile("northstar", deadline=None)
+settings.load_profile("northstar")
 
 
 def ts(text: str) -> dt.datetime:

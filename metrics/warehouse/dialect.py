@@ -1,0 +1,227 @@
+"""What differs between SQL engines, in one table: quoting, placeholders, integer division, types.
+
+Northstar writes its warehouse SQL in a small portable subset (integer arithmetic, CASE, GROUP BY,
+COUNT(DISTINCT), window functions, joins) and asks this module for the few pieces each engine
+spells its own way. We do not let a transpiler rewrite whole statements: measured with sqlglot
+30, ``a // b`` becomes float division then a cast on ClickHouse, Snowflake and Trino (wrong for
+microsecond timestamps, which need 53+ bits), and an exact median becomes an approximate one on
+Spark and Trino. sqlglot is still used for what it does well: quoting identifiers and string
+literals the way each dialect wants them, and parsing our output in every dialect in the tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sqlglot import exp
+
+#: Dialects a relation can name; the first four run here, the others compile only.
+DIALECTS: tuple[str, ...] = (
+    "duckdb",
+    "postgres",
+    "clickhouse",
+    "spark",
+    "sqlite",
+    "mysql",
+    "bigquery",
+    "snowflake",
+    "trino",
+    "databricks",
+)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """One engine's spelling of the pieces that are not portable."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.name not in DIALECTS:
+            raise ValueError(f"dialect: one of {', '.join(DIALECTS)}, not {self.name!r}")
+
+    @property
+    def sqlglot_name(self) -> str:
+        return self.name
+
+    # -- names and values ------------------------------------------------------------------------
+
+    def quote(self, name: str) -> str:
+        """An identifier quoted as the dialect wants it (so any column name is safe)."""
+        return exp.to_identifier(name, quoted=True).sql(dialect=self.sqlglot_name)
+
+    def table(self, name: str) -> str:
+        """A possibly schema-qualified table name (``schema.table``), each part quoted."""
+        parts = [part for part in name.split(".")]
+        if not all(parts):
+            raise ValueError(f"table: {name!r} is not a table name")
+        return ".".join(self.quote(part) for part in parts)
+
+    def literal(self, value: Any) -> str:
+        """A value written inline, for reading (execution binds values instead)."""
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValueError(f"{value!r} cannot be written in SQL")
+            return repr(value)
+        if isinstance(value, dt.datetime | dt.date):
+            value = value.isoformat()
+        return exp.Literal.string(str(value)).sql(dialect=self.sqlglot_name)
+
+    def placeholder(self, name: str, value: Any) -> str:
+        """The bound-parameter marker of ``name`` as the engine's driver expects it."""
+        if self.name == "duckdb":
+            return f"${name}"
+        if self.name == "clickhouse":
+            return "{" + name + ":" + _clickhouse_type(value) + "}"
+        if self.name == "bigquery":
+            return f"@{name}"
+        # SQLAlchemy text() (PostgreSQL, SQLite, MySQL, Snowflake, Trino), Spark's args=
+        return f":{name}"
+
+    # -- arithmetic and types --------------------------------------------------------------------
+
+    def idiv(self, a: str, b: str | int) -> str:
+        """Integer division of non-negative integers (truncation and floor agree there)."""
+        if self.name == "duckdb":
+            return f"(({a}) // {b})"
+        if self.name == "clickhouse":
+            return f"intDiv({a}, {b})"
+        if self.name in ("spark", "databricks", "mysql"):
+            return f"(({a}) DIV {b})"
+        if self.name == "bigquery":
+            return f"DIV({a}, {b})"
+        if self.name == "snowflake":
+            return f"FLOOR(({a}) / {b})"
+        return f"(({a}) / {b})"  # postgres, sqlite, trino: integer operands divide as integers
+
+    def mod(self, a: str, b: str | int) -> str:
+        if self.name in ("bigquery", "clickhouse"):
+            return f"MOD({a}, {b})"
+        return f"(({a}) % {b})"
+
+    @property
+    def bigint(self) -> str:
+        return {
+            "clickhouse": "Int64",
+            "bigquery": "INT64",
+            "mysql": "SIGNED",
+            "sqlite": "INTEGER",
+        }.get(self.name, "BIGINT")
+
+    @property
+    def double(self) -> str:
+        return {
+            "clickhouse": "Float64",
+            "bigquery": "FLOAT64",
+            "mysql": "DOUBLE",
+            "sqlite": "REAL",
+            "postgres": "DOUBLE PRECISION",
+        }.get(self.name, "DOUBLE")
+
+    @property
+    def text(self) -> str:
+        return {
+            "clickhouse": "String",
+            "bigquery": "STRING",
+            "spark": "STRING",
+            "databricks": "STRING",
+            "mysql": "CHAR",
+            "sqlite": "TEXT",
+        }.get(self.name, "VARCHAR")
+
+    def to_bigint(self, expr: str) -> str:
+        return f"CAST({expr} AS {self.bigint})"
+
+    def to_double(self, expr: str) -> str:
+        return f"CAST({expr} AS {self.double})"
+
+    def to_text(self, expr: str) -> str:
+        if self.name == "clickhouse":
+            # toString keeps NULL as NULL for Nullable columns; CAST(NULL AS String) fails.
+            return f"toString({expr})"
+        return f"CAST({expr} AS {self.text})"
+
+    def count_distinct(self, expr: str) -> str:
+        if self.name == "clickhouse":
+            return f"uniqExact({expr})"
+        return f"COUNT(DISTINCT {expr})"
+
+    def count(self) -> str:
+        return "COUNT(*)"
+
+    def least(self, a: str, b: str) -> str:
+        if self.name == "sqlite":
+            return f"MIN({a}, {b})"
+        return f"LEAST({a}, {b})"
+
+    def greatest(self, a: str, b: str) -> str:
+        if self.name == "sqlite":
+            return f"MAX({a}, {b})"
+        return f"GREATEST({a}, {b})"
+
+    def epoch_us(self, column: str, kind: str) -> str:
+        """Microseconds since 1970-01-01 UTC of a timestamp column.
+
+        ``kind`` is "timestamptz" (an instant), "timestamp" (naive: its wall time read as UTC,
+        the caller shifts it from the source's zone) or "text" (ISO text, cast by the engine).
+        """
+        n = self.name
+        if kind == "text":
+            column = self.cast_timestamp(column)
+            kind = "timestamp"
+        if n == "duckdb":
+            if kind == "timestamptz":
+                return f"epoch_us({column})"
+            return f"epoch_us(CAST({column} AS TIMESTAMP))"
+        if n == "postgres":
+            source = column if kind == "timestamptz" else f"({column} AT TIME ZONE 'UTC')"
+            # EXTRACT(EPOCH ...) is numeric (exact) since PostgreSQL 14.
+            return f"CAST(EXTRACT(EPOCH FROM {source}) * 1000000 AS BIGINT)"
+        if n == "clickhouse":
+            # ClickHouse times are instants whatever the column's display zone.
+            return f"toUnixTimestamp64Micro(toDateTime64({column}, 6, 'UTC'))"
+        if n in ("spark", "databricks"):
+            return f"unix_micros(CAST({column} AS TIMESTAMP))"
+        if n == "bigquery":
+            if kind == "timestamptz":
+                return f"UNIX_MICROS({column})"
+            return f"UNIX_MICROS(TIMESTAMP({column}, 'UTC'))"
+        if n == "snowflake":
+            return f"DATE_PART(EPOCH_MICROSECOND, {column})"
+        if n == "trino":
+            if kind == "timestamptz":
+                return f"CAST(to_unixtime({column}) * 1000000 AS BIGINT)"
+            return f"CAST(to_unixtime(with_timezone({column}, 'UTC')) * 1000000 AS BIGINT)"
+        if n == "sqlite":
+            return f"CAST(ROUND((julianday({column}) - 2440587.5) * 86400000000) AS INTEGER)"
+        if n == "mysql":
+            return f"CAST(UNIX_TIMESTAMP(CONVERT_TZ({column}, '+00:00', @@session.time_zone)) * 1000000 AS SIGNED)"
+        raise AssertionError(n)
+
+    def cast_timestamp(self, column: str) -> str:
+        if self.name == "clickhouse":
+            return f"parseDateTime64BestEffort({column}, 6, 'UTC')"
+        return f"CAST({column} AS TIMESTAMP)"
+
+    def limit(self, sql: str, rows: int) -> str:
+        """``sql`` returning at most ``rows`` rows (used for the row cap: cap + 1 tells too many)."""
+        return f"SELECT * FROM ({sql}) AS capped LIMIT {rows}"
+
+
+def _clickhouse_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "Bool"
+    if isinstance(value, int):
+        return "Int64"
+    if isinstance(value, float):
+        return "Float64"
+    return "String"

@@ -1,0 +1,35 @@
+"""One harness per engine for the whole test run (one Spark session, one PostgreSQL server)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.warehouse.engines import ChdbHarness, DuckDBHarness, PostgresHarness, SparkHarness
+
+
+@pytest.fixture(scope="session")
+def harnesses(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """Harnesses started on first use, stopped at the end of the run."""
+    started: dict[str, Any] = {}
+    yield started
+    for harness in started.values():
+        harness.close()
+
+
+def harness_for(name: str, started: dict[str, Any], request: pytest.FixtureRequest) -> Any:
+    if name not in started:
+        if name == "duckdb":
+            started[name] = DuckDBHarness()
+        elif name == "clickhouse":
+            started[name] = ChdbHarness()
+        elif name == "spark":
+            started[name] = SparkHarness()
+        elif name == "postgres":
+            server = request.getfixturevalue("pg_server")
+            started[name] = PostgresHarness(server)
+        else:
+            raise ValueError(name)
+    return started[name]
