@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import data, shell, state
+from ui import data, shell, state, text
 
 st.set_page_config(page_title="Northstar", page_icon=":material/star:", layout="wide")
 
@@ -27,7 +27,7 @@ try:
     data.loaded()
 except data.SourceError as exc:
     # The Data page is where a broken source gets fixed, so it still runs without filters.
-    st.error(f"Could not load the data source: {exc}")
+    st.error(f"Could not load the data source: {text.md(exc)}")
     if page.title != "Data":
         st.info("Open the Data page to pick another source.")
         st.stop()

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import components, data, datapage
 from ui.charts.data import events_by_name_figure
+from ui.text import md
 
 st.title("Data")
 st.caption(
@@ -18,7 +19,7 @@ choices = datapage.source_choices()
 if choices.problem:
     st.error(
         "sources.toml has problems; only the demo is offered until they are fixed. "
-        + datapage.markdown_text(choices.problem)
+        + md(choices.problem)
     )
 current = data.source_name()
 names = choices.names if current in choices.names else [current, *choices.names]
@@ -42,7 +43,7 @@ reload.button(
 try:
     source = data.loaded()
 except data.SourceError as exc:
-    st.error(f"**{current}** could not be loaded: {datapage.markdown_text(str(exc))}")
+    st.error(f"**{md(current)}** could not be loaded: {md(str(exc))}")
     st.info("Fix the file or the entry in sources.toml and press Reload, or pick another source.")
     source = None
 
@@ -51,7 +52,7 @@ if source is not None:
 
     # -- load report ----------------------------------------------------------------------------
     st.header("Load report")
-    st.caption(f"{datapage.markdown_text(report.source)} · format: {report.format}")
+    st.caption(f"{md(report.source)} · format: {md(report.format)}")
     read, kept, dropped, users, merged = st.columns(5)
     read.metric("Rows read", f"{report.rows_read:,}", border=True)
     kept.metric("Rows kept", f"{report.rows_kept:,}", border=True)
@@ -87,13 +88,13 @@ if source is not None:
     with right:
         st.subheader("What loading changed")
         if report.notes:
-            st.markdown("\n".join(f"- {datapage.markdown_text(note)}" for note in report.notes))
+            st.markdown("\n".join(f"- {md(note)}" for note in report.notes))
         else:
             st.markdown("Nothing: the source was already in the canonical shape.")
 
     st.subheader("Events by name")
     by_name = datapage.events_table(report)
-    st.plotly_chart(events_by_name_figure(by_name), key="data_events_chart")
+    components.chart(events_by_name_figure(by_name), key="data_events_chart")
     components.definition("Events kept after loading, per event name, over the whole source.")
     components.numbers(
         by_name,

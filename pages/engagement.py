@@ -7,6 +7,7 @@ import streamlit as st
 from ui import components, data, state
 from ui import engagement as eng
 from ui.charts import engagement as charts
+from ui.text import md
 
 st.title("Engagement")
 st.caption(
@@ -69,7 +70,7 @@ try:
     rolling = eng.rolling(*args, event)
     ratio = eng.dau_mau(*args, event)
 except ValueError as exc:
-    st.error(f"These settings cannot be computed: {exc}")
+    st.error(f"These settings cannot be computed: {md(exc)}")
     st.stop()
 
 if not eng.has_activity(rolling):
@@ -94,7 +95,7 @@ for column, headline in zip(st.columns(4), eng.headlines(rolling, ratio), strict
 # -- active users -----------------------------------------------------------------------------
 st.header("Active users")
 if interval == "day":
-    st.plotly_chart(
+    components.chart(
         charts.rolling_active_figure(rolling, data_start=first_day, targets=targets.rolling),
         key="eng_chart_rolling",
     )
@@ -108,7 +109,7 @@ if interval == "day":
     )
 else:
     active = eng.periodic(*args, event, interval, week_start, None)
-    st.plotly_chart(
+    components.chart(
         charts.active_users_figure(
             active, interval=interval, target=targets.periodic.get(interval)
         ),
@@ -129,7 +130,7 @@ if breakdown is None:
     st.info("Pick a property in **Break down by** above to split active users by its values.")
 else:
     split = eng.periodic(*args, event, interval, week_start, breakdown)
-    st.plotly_chart(
+    components.chart(
         charts.active_users_figure(split, interval=interval, breakdown=breakdown),
         key="eng_chart_breakdown",
     )
@@ -137,9 +138,9 @@ else:
         split, name=f"active_users_by_{breakdown}", key="eng_split", column_config=dates
     )
     components.definition(
-        f"{scope} Active users per {noun} for each value of **{breakdown}** on their events: a "
+        f"{scope} Active users per {noun} for each value of **{md(breakdown)}** on their events: a "
         "user active with two values counts once under each, so the lines can add up to more "
-        f"than the total. Events without a {breakdown} form '(not set)'. The chart shows the "
+        f"than the total. Events without a {md(breakdown)} form '(not set)'. The chart shows the "
         f"biggest values; the table has them all. {periods}"
     )
 
@@ -159,7 +160,7 @@ with left:
         help=f"2 counts pairs of {noun}s: a user active in either {noun} of a pair scores one.",
     )
     sticky = eng.stickiness(*args, event, interval, int(interval_count or 1), week_start)
-    st.plotly_chart(
+    components.chart(
         charts.stickiness_figure(
             sticky, interval=interval, interval_count=int(interval_count or 1)
         ),
@@ -174,7 +175,7 @@ with left:
     )
 with right:
     st.subheader("DAU/MAU")
-    st.plotly_chart(
+    components.chart(
         charts.dau_mau_figure(ratio, data_start=first_day, target=targets.dau_mau),
         key="eng_chart_dau_mau",
     )
@@ -195,7 +196,7 @@ with right:
 # -- lifecycle --------------------------------------------------------------------------------
 st.header("Lifecycle")
 life = eng.lifecycle(*args, event, interval, week_start)
-st.plotly_chart(charts.lifecycle_figure(life, interval=interval), key="eng_chart_lifecycle")
+components.chart(charts.lifecycle_figure(life, interval=interval), key="eng_chart_lifecycle")
 components.numbers(life, name=f"lifecycle_per_{noun}", key="eng_life", column_config=dates)
 components.definition(
     f"{scope} Per {noun}: **new** = active for the first time ever; **returning** = active in "
@@ -210,7 +211,7 @@ st.header("Revenue per active user")
 money = eng.revenue(*args, interval, week_start, breakdown)
 if not eng.has_activity(money, "paying_users"):
     st.info("No revenue was recorded in this range (no event with a positive `revenue`).")
-st.plotly_chart(
+components.chart(
     charts.revenue_figure(money, interval=interval, breakdown=breakdown, currency=targets.currency),
     key="eng_chart_revenue",
 )

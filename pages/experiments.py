@@ -136,7 +136,7 @@ with from_data:
             )
             with holder:
                 st.subheader("Lift by metric")
-                st.plotly_chart(charts.forest_plot(frame), key="exp_forest")
+                components.chart(charts.forest_plot(frame), key="exp_forest")
                 components.definition(adapters.FOREST_DEFINITION[method])
                 table = adapters.readable(
                     frame,
@@ -152,7 +152,7 @@ with from_data:
                 st.subheader("Effect over time")
                 shown = st.selectbox("Metric", chosen, key="exp_daily_metric")
                 daily = adapters.daily(source, settings, shown)
-                st.plotly_chart(charts.cumulative_chart(daily), key="exp_daily")
+                components.chart(charts.cumulative_chart(daily), key="exp_daily")
                 components.definition(adapters.DAILY_DEFINITION)
                 components.numbers(daily, name=f"{experiment}_daily", key="exp_daily_numbers")
 
@@ -209,7 +209,7 @@ with by_hand:
         st.error(problem)
     if not hand_problems:
         getattr(st, hand_banner["level"])(hand_banner["message"])
-        st.plotly_chart(charts.forest_plot(hand_frame), key="exp_hand_forest")
+        components.chart(charts.forest_plot(hand_frame), key="exp_hand_forest")
         components.definition(adapters.FOREST_DEFINITION[method])
         st.dataframe(
             adapters.readable(hand_frame, None, target_mde=0.05, method=method),
@@ -269,7 +269,7 @@ with planning:
     if not plan_problems:
         st.dataframe(summary, hide_index=True)
         components.definition(adapters.PLAN_DEFINITION)
-        st.plotly_chart(
+        components.chart(
             charts.sample_size_curve(curve, chosen_mde=adapters.target_share(lift)),
             key="exp_plan_curve",
         )

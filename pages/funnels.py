@@ -7,6 +7,7 @@ import streamlit as st
 from ui import components, data, state
 from ui import funnels as fun
 from ui.charts import funnels as charts
+from ui.text import md
 
 st.title("Funnels")
 st.caption(
@@ -139,14 +140,14 @@ args = (source, shared.start, shared.end, shared.tz, shared.filters)
 try:
     table = fun.overall(*args, view)
 except ValueError as exc:
-    st.error(f"This funnel cannot be computed: {exc}")
+    st.error(f"This funnel cannot be computed: {md(exc)}")
     st.stop()
 
 if not fun.has_users(table):
     st.info(
-        f"Nobody did **{view.steps[0]}** between {shared.start:%d %b %Y} and {shared.end:%d %b %Y}"
-        " with these settings. Widen the date range in the sidebar, pick another first step or "
-        "clear the filters."
+        f"Nobody did **{md(view.steps[0])}** between {shared.start:%d %b %Y} and "
+        f"{shared.end:%d %b %Y} with these settings. Widen the date range in the sidebar, pick "
+        "another first step or clear the filters."
     )
     st.stop()
 
@@ -162,7 +163,7 @@ for column, headline in zip(st.columns(4), fun.headlines(table), strict=False):
 
 # -- steps ------------------------------------------------------------------------------------
 st.header("Steps")
-st.plotly_chart(charts.steps_figure(table), key="fun_chart_steps")
+components.chart(charts.steps_figure(table), key="fun_chart_steps")
 components.numbers(table, name="funnel_steps", key="fun_steps_table")
 components.definition(fun.describe_steps(view, shared.tz, shared.filters))
 
@@ -172,7 +173,7 @@ if view.breakdown is None:
     st.info("Pick a property in **Break down by** above to compare the funnel across its values.")
 else:
     split = fun.steps(*args, view)
-    st.plotly_chart(
+    components.chart(
         charts.breakdown_figure(split, breakdown=view.breakdown), key="fun_chart_breakdown"
     )
     components.numbers(split, name=f"funnel_by_{view.breakdown}", key="fun_breakdown_table")
@@ -191,7 +192,7 @@ interval = st.segmented_control(
 )
 interval = interval or "day"
 over_time = fun.trends(*args, view, interval)
-st.plotly_chart(charts.trends_figure(over_time, interval=interval), key="fun_chart_trends")
+components.chart(charts.trends_figure(over_time, interval=interval), key="fun_chart_trends")
 components.numbers(
     over_time,
     name=f"funnel_conversion_by_{interval}",
@@ -206,7 +207,7 @@ histogram = fun.time_to_convert(*args, view)
 if histogram.height == 0:
     st.info("Nobody reached the last step, so there is no time to convert to show.")
 else:
-    st.plotly_chart(charts.time_to_convert_figure(histogram), key="fun_chart_time")
+    components.chart(charts.time_to_convert_figure(histogram), key="fun_chart_time")
     components.numbers(histogram, name="funnel_time_to_convert", key="fun_time_table")
     components.definition(fun.describe_time(view, shared.tz, shared.filters))
 
@@ -237,7 +238,7 @@ if gone.height == 0:
     st.info(f"Nobody has dropped off on the way to step {drop_step} (yet).")
 else:
     went = fun.next_events(*args, view, drop_step, tuple(ignored))
-    st.plotly_chart(charts.next_events_figure(went), key="fun_chart_next")
+    components.chart(charts.next_events_figure(went), key="fun_chart_next")
     components.numbers(
         went,
         name=f"funnel_next_events_step_{drop_step}",

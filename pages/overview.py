@@ -13,6 +13,7 @@ import streamlit as st
 from ui import components, data, product, setup, state
 from ui import targets as tg
 from ui.charts import targets as charts
+from ui.text import md
 
 PAGES = {
     "engagement": ("pages/engagement.py", "Engagement"),
@@ -28,11 +29,9 @@ PERIOD_WORDS = {
 }
 
 
-def _md(text: str) -> str:
-    """Text shown as Markdown without being read as Markdown (problems quote TOML like [[kpis]])."""
-    for char in "\\`*_[]<>#|$~":
-        text = text.replace(char, "\\" + char)
-    return text
+def _md(value: object) -> str:
+    """Text from the vision file or the data shown as text, never read as Markdown (ui.text.md)."""
+    return md(value)
 
 
 def show_problems(problems: list[str] | tuple[str, ...], heading: str) -> None:
@@ -49,9 +48,9 @@ def show_saved(result: tg.Saved, file_name: str, key: str) -> None:
     if problems:
         show_problems(problems, f"Not saved: {len(problems)} problem(s) to fix first")
         return
-    st.warning(result.message)
+    st.warning(_md(result.message))
     st.download_button(
-        f"Download the edited {file_name}",
+        f"Download the edited {_md(file_name)}",
         result.text,
         file_name=file_name,
         mime="application/toml",
@@ -64,7 +63,7 @@ def file_editor(file: tg.VisionFile) -> None:
     """Edit the whole file as text: checked before it is saved."""
     with st.form("ov_raw_form"):
         text = st.text_area(
-            f"{file.path.name}",
+            _md(file.path.name),
             file.text,
             height=420,
             help="Every field is described in docs/targets.md. Rates are fractions: 25% is 0.25.",
@@ -75,7 +74,7 @@ def file_editor(file: tg.VisionFile) -> None:
 
 
 if flash := st.session_state.pop("ov_flash", None):
-    st.success(flash, icon=":material/check_circle:")
+    st.success(_md(flash), icon=":material/check_circle:")
 
 file = tg.read_vision()
 # The file as this user last saw it: an edit applies to that, and is refused if the file on disk
@@ -94,8 +93,8 @@ if file.vision is None:
         "the scorecard needs them fixed",
     )
     st.caption(
-        f"The vision file is {product.display_path(file.path)}. Fix it below or in your editor; "
-        "docs/targets.md."
+        f"The vision file is {_md(product.display_path(file.path))}. Fix it below or in your "
+        "editor; docs/targets.md."
     )
     if file.text:
         file_editor(file)
@@ -120,7 +119,7 @@ def explain_link(row: dict, key: str) -> None:
 def kpi_metric(row: dict, *, label: str) -> None:
     if row["status"] == "no_data":
         st.metric(label, "No data", border=False)
-        st.caption(f"Missing, not zero: {row['reason']}.")
+        st.caption(f"Missing, not zero: {_md(row['reason'])}.")
         return
     period = row["period"]
     st.metric(
@@ -136,19 +135,19 @@ def kpi_metric(row: dict, *, label: str) -> None:
 
 def drivers_block(row: dict) -> None:
     found = off_track[row["kpi"]]
-    st.write(charts.drivers_sentence(found, row["unit"], row["period"], currency))
+    st.write(_md(charts.drivers_sentence(found, row["unit"], row["period"], currency)))
     if found.status != "ok":
         return
     left, right = st.columns(2)
     if found.split is not None:
         with left:
-            st.plotly_chart(
+            components.chart(
                 charts.split_chart(found, row["unit"], currency, row["direction"]),
                 key=f"ov_split_{row['kpi']}",
             )
     if found.segments.height:
         with right if found.split is not None else left:
-            st.plotly_chart(
+            components.chart(
                 charts.segments_chart(found.segments, row["unit"], currency, row["direction"]),
                 key=f"ov_segments_{row['kpi']}",
             )
@@ -168,7 +167,7 @@ def drivers_block(row: dict) -> None:
 
 # --- vision and North Star -----------------------------------------------------------------------
 
-st.title(f"Overview · {vision.product}")
+st.title(f"Overview · {_md(vision.product)}")
 st.markdown(f"## {_md(vision.statement)}")
 st.caption(
     f"As of {today:%A %d %B %Y}: each KPI at its latest complete period before that day "
@@ -184,12 +183,12 @@ with st.container(border=True):
         st.markdown(f"### {_md(star['name'])}")
         st.badge(charts.STATUS_LABELS[star["status"]], color=charts.STATUS_BADGES[star["status"]])
         kpi_metric(star, label=PERIOD_WORDS[star["period"]].capitalize())
-        st.write(charts.verdict(star, currency))
+        st.write(_md(charts.verdict(star, currency)))
         st.caption(f"{_md(star['description'])} Owner: {_md(star['owner'])}.")
         explain_link(star, "ns")
     with right:
         if star["status"] != "no_data":
-            st.plotly_chart(
+            components.chart(
                 charts.trend_chart(
                     tg.points(card, star["kpi"]), star, currency=currency, start=shared.start
                 ),
@@ -244,9 +243,9 @@ for kpi_id, row in rows.items():
         with value_col:
             kpi_metric(row, label=PERIOD_WORDS[row["period"]].capitalize())
         with chart_col:
-            st.write(charts.verdict(row, currency))
+            st.write(_md(charts.verdict(row, currency)))
             if row["status"] != "no_data":
-                st.plotly_chart(
+                components.chart(
                     charts.sparkline(
                         tg.points(card, kpi_id),
                         target=row["target"],
@@ -280,7 +279,7 @@ components.numbers(
 # --- editing -------------------------------------------------------------------------------------
 
 st.subheader("Targets")
-st.caption(f"Saved in {product.display_path(file.path)}; comments and order are kept.")
+st.caption(f"Saved in {_md(product.display_path(file.path))}; comments and order are kept.")
 change_tab, add_tab, file_tab = st.tabs(["Change a target", "Add a KPI", "Edit the file"])
 
 with change_tab:
@@ -318,7 +317,7 @@ with change_tab:
         try:
             edited = tg.set_kpi_fields(seen, kpi_id, changes)
         except ValueError as exc:
-            st.error(f"Not saved: {exc}. Reload the page and edit again.")
+            st.error(f"Not saved: {_md(exc)}. Reload the page and edit again.")
         else:
             show_saved(tg.save(file.path, seen, edited), file.path.name, "change")
 
@@ -393,14 +392,14 @@ with add_tab:
         try:
             edited = tg.add_kpi(seen, {k: v for k, v in fields_out.items() if v not in (None, "")})
         except ValueError as exc:
-            st.error(f"Not saved: {exc}. Reload the page and edit again.")
+            st.error(f"Not saved: {_md(exc)}. Reload the page and edit again.")
         else:
             show_saved(tg.save(file.path, seen, edited), file.path.name, "add")
 
 with file_tab:
     file_editor(file)
     st.download_button(
-        f"Download {file.path.name}",
+        f"Download {_md(file.path.name)}",
         file.text,
         file_name=file.path.name,
         mime="application/toml",

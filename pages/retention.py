@@ -7,6 +7,7 @@ import streamlit as st
 from ui import components, data, state
 from ui import retention as ret
 from ui.charts import retention as charts
+from ui.text import md
 
 st.title("Retention")
 st.caption(
@@ -115,7 +116,7 @@ if count > ret.MAX_COHORTS:
 try:
     table = ret.cohorts(*args)
 except ValueError as exc:
-    st.error(f"These settings cannot be computed: {exc}")
+    st.error(f"These settings cannot be computed: {md(exc)}")
     st.stop()
 
 if not ret.has_cohorts(table):
@@ -140,7 +141,7 @@ for column, headline in zip(st.columns(3), ret.headlines(table, curve, view), st
 
 # -- the triangle -----------------------------------------------------------------------------
 st.header("Cohort triangle")
-st.plotly_chart(charts.triangle_figure(table, interval=noun), key="ret_chart_triangle")
+components.chart(charts.triangle_figure(table, interval=noun), key="ret_chart_triangle")
 components.numbers(
     table, name=f"retention_by_{noun}", key="ret_table", column_config={**dates, **rates}
 )
@@ -148,7 +149,7 @@ components.definition(ret.describe(view, shared.tz, shared.filters))
 
 # -- curves -----------------------------------------------------------------------------------
 st.header("Retention curves")
-st.plotly_chart(charts.curves_figure(table, curve, interval=noun), key="ret_chart_curves")
+components.chart(charts.curves_figure(table, curve, interval=noun), key="ret_chart_curves")
 components.numbers(
     curve,
     name=f"average_retention_by_{noun}",
@@ -171,9 +172,9 @@ else:
     try:
         money = ret.revenue(*args)
     except ValueError as exc:
-        st.error(f"The revenue curve cannot be computed with these settings: {exc}")
+        st.error(f"The revenue curve cannot be computed with these settings: {md(exc)}")
     else:
-        st.plotly_chart(
+        components.chart(
             charts.ltv_figure(money, ret.average_ltv(money), interval=noun),
             key="ret_chart_ltv",
         )

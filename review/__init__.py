@@ -20,6 +20,7 @@ import polars as pl
 
 from metrics import targets
 from ui.charts import targets as charts
+from ui.text import safe_figure
 
 __all__ = ["build", "render"]
 
@@ -66,7 +67,8 @@ class _Figures:
 
     def __call__(self, fig: go.Figure, div_id: str) -> str:
         self.count += 1
-        return fig.to_html(
+        # Every text from the data (KPI names in titles, segment labels) as text, never HTML.
+        return safe_figure(fig).to_html(
             full_html=False,
             include_plotlyjs=self.count == 1,
             div_id=div_id,

@@ -1,9 +1,20 @@
-"""Small widgets every page uses: a chart's numbers a click away, a definition card."""
+"""Small widgets every page uses: a chart, its numbers a click away, a definition card."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
+
+from ui import text
+
+
+def chart(figure: go.Figure, **options: Any) -> None:
+    """``st.plotly_chart`` of the figure with every text from the data shown as text
+    (:func:`ui.text.safe_figure`): pages draw figures through here only."""
+    st.plotly_chart(text.safe_figure(figure), **options)
 
 
 def numbers(
@@ -27,5 +38,8 @@ def numbers(
 
 
 def definition(text: str) -> None:
-    """A short card that says exactly what the chart counts, so two readers mean the same thing."""
+    """A short card that says exactly what the chart counts, so two readers mean the same thing.
+
+    ``text`` is Markdown written by the app: values from the data in it go through
+    :func:`ui.text.md` or :func:`ui.text.code` first."""
     st.caption(f":material/info: {text}")

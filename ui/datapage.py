@@ -7,7 +7,6 @@ adapter.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import polars as pl
@@ -16,6 +15,7 @@ import streamlit as st
 import connectors
 from connectors.report import DROP_REASONS, LoadReport
 from ui import data
+from ui.text import md
 
 #: How the page names each drop reason.
 REASON_LABELS: dict[str, str] = {
@@ -160,7 +160,7 @@ def _type_name(dtype: pl.DataType) -> str:
 
 def markdown_text(text: str) -> str:
     """Text shown through st.markdown as written: "$insert_id" is no formula, "*" no emphasis."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|$<>~])", r"\\\1", text)
+    return md(text)
 
 
 # -- cached on the source name ------------------------------------------------------------------

@@ -17,6 +17,7 @@ import streamlit as st
 
 from metrics import experiments as ex
 from ui import data
+from ui.text import md
 
 #: Statuses (metrics.experiments codes, plus the control row) in a PM's words.
 STATUS_WORDS: dict[str, str] = {
@@ -303,7 +304,8 @@ def num(value: float | None, digits: int = 3) -> str:
 
 
 def srm_banner(frame: pl.DataFrame) -> dict[str, Any]:
-    """The split check in words: level ("error"/"success"/"info"), message, and mismatch.
+    """The split check in words: level ("error"/"success"/"info"), message (Markdown, the variant
+    and segment names escaped), and mismatch.
 
     Per segment (when results are split) any segment whose split is off counts as a mismatch.
     """
@@ -316,7 +318,7 @@ def srm_banner(frame: pl.DataFrame) -> dict[str, Any]:
         pl.col("srm_p_value").first(), pl.col("srm_mismatch").first()
     )
     counts = first_metric.group_by("variant", maintain_order=True).agg(pl.col("users").sum())
-    split = ", ".join(f"{r['variant']} {r['users']:,}" for r in counts.iter_rows(named=True))
+    split = ", ".join(f"{md(r['variant'])} {r['users']:,}" for r in counts.iter_rows(named=True))
     tested = checks.filter(pl.col("srm_p_value").is_not_null())
     if tested.height == 0:
         return {
@@ -326,7 +328,7 @@ def srm_banner(frame: pl.DataFrame) -> dict[str, Any]:
         }
     worst = tested.sort("srm_p_value").row(0, named=True)
     if tested["srm_mismatch"].any():
-        where = f" in segment {worst['segment']!r}" if keys else ""
+        where = f" in segment '{md(worst['segment'])}'" if keys else ""
         return {
             "level": "error",
             "mismatch": True,

@@ -19,6 +19,7 @@ import streamlit as st
 from metrics import funnels as metric
 from metrics._common import filter_expr
 from ui import data, state
+from ui.text import code, md
 
 #: The demo product's purchase funnel, offered first when its events are there.
 DEMO_STEPS = ("signup", "onboarding_complete", "add_to_cart", "checkout_start", "purchase")
@@ -112,8 +113,8 @@ def problem(view: View) -> str | None:
     overlap = sorted(set(view.exclusions) & set(view.steps))
     if overlap:
         return (
-            f"{', '.join(overlap)} is a step of the funnel, so it cannot also be an exclusion. "
-            "Remove it from one of the two lists."
+            f"{', '.join(map(code, overlap))} is a step of the funnel, so it cannot also be an "
+            "exclusion. Remove it from one of the two lists."
         )
     if view.exclusions and view.exclude_from >= view.last_exclusion_step:
         return "Exclusions need a range of at least two steps: pick where it starts and ends."
@@ -297,7 +298,7 @@ def scope(view: View, tz: str, filters: Filters) -> str:
     """The part every definition card shares: who counts, which events, which window."""
     where = ""
     if filters:
-        parts = [f"{k} = {', '.join(map(str, v))}" for k, v in sorted(filters.items())]
+        parts = [f"{md(k)} = {', '.join(map(md, v))}" for k, v in sorted(filters.items())]
         where = f" Only events with {'; '.join(parts)} count."
     order = {
         "ordered": "in this order (other events may happen in between)",
@@ -307,7 +308,7 @@ def scope(view: View, tz: str, filters: Filters) -> str:
     }[view.order]
     excluded = ""
     if view.exclusions:
-        names = ", ".join(f"`{e}`" for e in view.exclusions)
+        names = ", ".join(code(e) for e in view.exclusions)
         between = (
             "anywhere in the attempt"
             if view.order == "unordered"
@@ -316,7 +317,7 @@ def scope(view: View, tz: str, filters: Filters) -> str:
         excluded = f" An attempt with {names} {between} does not count."
     return (
         f"Counting unit: a user (`user_id`). Steps done {order}, within **{view.window_words()}** "
-        f"of step 1 (elapsed time), inside the date range in **{tz}**.{excluded}{where}"
+        f"of step 1 (elapsed time), inside the date range in **{md(tz)}**.{excluded}{where}"
     )
 
 
@@ -332,7 +333,7 @@ def describe_steps(view: View, tz: str, filters: Filters) -> str:
 
 def describe_breakdown(view: View, tz: str, filters: Filters, breakdown: str) -> str:
     return (
-        f"{scope(view, tz, filters)} Split by **{breakdown}** on each attempt's first event "
+        f"{scope(view, tz, filters)} Split by **{md(breakdown)}** on each attempt's first event "
         "(first touch): a user who started attempts with two values counts once under each. "
         "Conversion is from step 1 within each value; the table has the 95% intervals."
     )
@@ -340,7 +341,7 @@ def describe_breakdown(view: View, tz: str, filters: Filters, breakdown: str) ->
 
 def describe_trends(view: View, tz: str, filters: Filters, interval: str) -> str:
     return (
-        f"{scope(view, tz, filters)} Users are grouped by the {interval} (in {tz}) in which an "
+        f"{scope(view, tz, filters)} Users are grouped by the {interval} (in {md(tz)}) in which an "
         "attempt of theirs started; conversion is the share of them whose best attempt started "
         f"that {interval} reached the last step. The band is the 95% Wilson interval. Hollow "
         f"points: some of that {interval}'s users are still inside their window, so the rate can "
@@ -360,7 +361,7 @@ def describe_next(
     view: View, tz: str, filters: Filters, step: int, ignore: tuple[str, ...] = ()
 ) -> str:
     passed = (
-        f" Passed over: {', '.join(f'`{name}`' for name in ignore)}; users who did only those "
+        f" Passed over: {', '.join(code(name) for name in ignore)}; users who did only those "
         "afterwards show as *(only passed-over events)*, users who did nothing at all as "
         "*(no later event)*."
         if ignore

@@ -18,6 +18,7 @@ import streamlit as st
 from metrics import retention as metric
 from metrics._common import period_starts
 from ui import data
+from ui.text import code, md
 
 #: Shown in the event pickers for "any event" (``None``).
 ANY_EVENT = "Any event"
@@ -200,7 +201,7 @@ def headlines(table: pl.DataFrame, curve: pl.DataFrame, view: View) -> list[Head
 
 
 def _events_words(event: str | None) -> str:
-    return "any event" if event is None else f"`{event}`"
+    return "any event" if event is None else code(event)
 
 
 def describe(view: View, tz: str, filters: Filters, what: str = "retention") -> str:
@@ -208,7 +209,7 @@ def describe(view: View, tz: str, filters: Filters, what: str = "retention") -> 
     noun = view.noun
     where = ""
     if filters:
-        parts = [f"{k} = {', '.join(map(str, v))}" for k, v in sorted(filters.items())]
+        parts = [f"{md(k)} = {', '.join(map(md, v))}" for k, v in sorted(filters.items())]
         where = f" Only events with {'; '.join(parts)} count."
     start = _events_words(view.start_event)
     if view.retention_type == "first_time":
@@ -221,14 +222,15 @@ def describe(view: View, tz: str, filters: Filters, what: str = "retention") -> 
     if view.periods == "calendar":
         weeks = f", starting {WEEK_START_LABELS[view.week_start]}" if noun == "week" else ""
         periods = (
-            f"**Calendar** {noun}s in **{tz}**{weeks}; {noun} k is the k-th {noun} after the "
+            f"**Calendar** {noun}s in **{md(tz)}**{weeks}; {noun} k is the k-th {noun} after the "
             "cohort's."
         )
     else:
         length = {"day": "24 hours", "week": "7×24 hours", "month": "a whole calendar month"}[noun]
         periods = (
             f"**Rolling** periods: {noun} k starts k × {length} after the user's own start time "
-            f"(their first {start} in the cohort {noun}); cohorts are calendar {noun}s in **{tz}**."
+            f"(their first {start} in the cohort {noun}); cohorts are calendar {noun}s in "
+            f"**{md(tz)}**."
         )
     if what == "revenue":
         measure = (

@@ -13,6 +13,7 @@ import polars as pl
 import streamlit as st
 
 from ui import data, shell
+from ui.text import md
 
 #: Zones offered first; any IANA name present in the URL is accepted too.
 COMMON_ZONES: tuple[str, ...] = (
@@ -111,7 +112,7 @@ def render_sidebar() -> SharedFilters:
         filters: dict[str, list[str]] = {}
         for prop, values in properties.items():
             chosen = st.multiselect(
-                prop.replace("_", " ").capitalize(),
+                md(prop.replace("_", " ").capitalize()),  # a column name: a label is Markdown
                 values,
                 key=f"f_{prop}",
                 bind="query-params",

@@ -19,6 +19,8 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from ui.text import plot
+
 WINDOW_LABELS: dict[int, str] = {1: "DAU", 7: "WAU", 30: "MAU"}
 WINDOW_COLORS: dict[int, str] = {1: "#0969da", 7: "#8250df", 30: "#1a7f37"}
 LIFECYCLE_COLORS: dict[str, str] = {
@@ -274,7 +276,7 @@ def revenue_figure(
     ``arpu``, ``arppu``, ``is_partial`` (as :func:`metrics.engagement.revenue`).
     """
     noun = INTERVAL_NOUNS.get(interval, interval)
-    money = f"{currency} %{{y:,.2f}}"
+    money = f"{plot(currency)} %{{y:,.2f}}"
     figure = make_subplots(
         rows=2,
         cols=1,
@@ -363,7 +365,7 @@ def _add_line(
             legendgroup=name,
             line={"color": color, "width": 2},
             marker={"size": 6},
-            hovertemplate=f"{hover}<extra>{name}</extra>",
+            hovertemplate=f"{hover}<extra>{plot(name)}</extra>",
         )
     )
     if not any(dotted):
@@ -391,7 +393,7 @@ def _add_line(
             legendgroup=name,
             showlegend=False,
             marker={"size": 8, "symbol": "circle-open", "color": color},
-            hovertemplate=f"{hover} ({dotted_name})<extra>{name}</extra>",
+            hovertemplate=f"{hover} ({dotted_name})<extra>{plot(name)}</extra>",
         )
     )
     return True

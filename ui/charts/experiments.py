@@ -9,6 +9,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
+from ui.text import plot
+
 #: One colour per verdict, shared by the forest plot and the table.
 VERDICT_COLOURS: dict[str, str] = {
     "winner": "#1a7f37",
@@ -128,7 +130,7 @@ def cumulative_chart(daily: pl.DataFrame, *, scale: str = "relative") -> go.Figu
                 mode="lines",
                 line={"color": colour, "width": 2},
                 name=variant,
-                hovertemplate="%{x|%Y-%m-%d}: %{y:+.2f}<extra>" + variant + "</extra>",
+                hovertemplate="%{x|%Y-%m-%d}: %{y:+.2f}<extra>" + plot(variant) + "</extra>",
             )
         )
     figure.add_hline(y=0, line_dash="dash", line_color="#57606a")

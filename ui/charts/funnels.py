@@ -11,6 +11,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
+from ui.text import plot
+
 CONVERTED_COLOR = "#0969da"
 DROPPED_COLOR = "#cf222e"
 STILL_COLOR = "#bf8700"
@@ -156,7 +158,7 @@ def breakdown_figure(table: pl.DataFrame, *, breakdown: str) -> go.Figure:
                     "width": 3,
                 },
                 customdata=part["users"].to_list(),
-                hovertemplate=f"{breakdown} = {name}<br>%{{x}}: %{{y:.1%}} "
+                hovertemplate=f"{plot(breakdown)} = {plot(name)}<br>%{{x}}: %{{y:.1%}} "
                 "(%{customdata:,} users)<extra></extra>",
             )
         )

@@ -16,6 +16,8 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.colors import sample_colorscale
 
+from ui.text import plot
+
 AVERAGE_COLOR = "#1f2328"
 INCOMPLETE_NOTE = "period not over yet"
 _MARGIN = {"l": 10, "r": 10, "t": 30, "b": 40}
@@ -207,7 +209,7 @@ def ltv_figure(
             show_legend=not crowded or i == 0,
             color=colors[i],
             width=1.2,
-            hover=f"{name}<br>%{{x}}: {currency}%{{y:,.2f}} per user",
+            hover=f"{name}<br>%{{x}}: {plot(currency)}%{{y:,.2f}} per user",
         )
     if average.height:
         _add_curve(
@@ -220,7 +222,7 @@ def ltv_figure(
             show_legend=True,
             color=AVERAGE_COLOR,
             width=3,
-            hover=f"average %{{x}}: {currency}%{{y:,.2f}} per user",
+            hover=f"average %{{x}}: {plot(currency)}%{{y:,.2f}} per user",
         )
     if table.height and table["incomplete"].any():
         _incomplete_legend(figure)
