@@ -44,11 +44,18 @@ DEFAULT_PATH = "sources.toml"
 VISIONS_FOLDER = "visions"
 
 _COMMON = {"tz", "mapping", "start", "end", "columns", "assignments", "description"}
+_COMMON |= {"plausible_start", "plausible_end"}
+#: Options of a files source that make events of rows that are not yet events (SPEC §2).
+_DERIVE = {"event", "compute", "where"}
 #: Keys that describe the product rather than how its events are read (docs/data.md).
 _PRODUCT = {"vision", "currency"}
 _KEYS: dict[str, set[str]] = {
     "demo": {"kind", "seed", "users", "cache_dir", "tz", "assignments", "description"} | _PRODUCT,
-    "files": _COMMON | _PRODUCT | {"path", "format", "separator", "time_format"},
+    "files": _COMMON
+    | _PRODUCT
+    | _DERIVE
+    | {"path", "format", "separator", "time_format"}
+    | {"encoding"},
     "sql": _COMMON
     | _PRODUCT
     | {"url", "table", "query", "schema", "engine", "timeout_seconds", "password_env"}
@@ -203,9 +210,10 @@ def _check_source(name: str, settings: Mapping[str, Any]) -> list[str]:
     mapping = settings.get("mapping", {})
     if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
         problems.append('mapping must be a table of column names, e.g. { user_id = "customer" }')
-    for key in ("start", "end"):
+    for key in ("start", "end", "plausible_start", "plausible_end"):
         if key in settings and not isinstance(settings[key], dt.date | str):
             problems.append(f"{key} must be a date (2026-01-31)")
+    problems.extend(_derive_problems(settings))
     columns = settings.get("columns")
     if columns is not None and not (
         isinstance(columns, list) and all(isinstance(c, str) for c in columns)
@@ -241,6 +249,34 @@ def _check_source(name: str, settings: Mapping[str, Any]) -> list[str]:
                 problems.append("assignments: from_events cannot go with a path, table or query")
             if places and places[0] != "path" and kind != "sql":
                 problems.append("assignments: table or query needs a database (url) source")
+    return problems
+
+
+def _derive_problems(settings: Mapping[str, Any]) -> list[str]:
+    """What is wrong with the event, compute and where keys (their SQL is read on load)."""
+    problems: list[str] = []
+    event = settings.get("event")
+    if event is not None and not isinstance(event, str | dict):
+        problems.append(
+            'event must be an event name ("purchase") or a table '
+            '{ column = "type", values = { O = "order" } }'
+        )
+    if isinstance(event, dict):
+        if not isinstance(event.get("column"), str):
+            problems.append("event: column must name a column")
+        values = event.get("values", {})
+        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+            problems.append('event: values must map a value to an event name, { O = "order" }')
+        extra = sorted(set(event) - {"column", "values", "default"})
+        if extra:
+            problems.append(f"event: unknown key {', '.join(map(repr, extra))}")
+    compute = settings.get("compute")
+    if compute is not None and not (
+        isinstance(compute, dict) and all(isinstance(v, str) for v in compute.values())
+    ):
+        problems.append('compute must be a table of SQL expressions, { revenue = "Price * Qty" }')
+    if "where" in settings and not isinstance(settings["where"], str):
+        problems.append('where must be an SQL condition such as "Quantity > 0"')
     return problems
 
 
@@ -327,9 +363,9 @@ def _options(
 ) -> dict[str, Any]:
     settings = config.settings
     options: dict[str, Any] = {}
-    keys = {"start", "end", "columns"}
+    keys = {"start", "end", "columns", "plausible_start", "plausible_end"}
     if config.kind == "files":
-        keys |= {"format", "separator", "time_format"}
+        keys |= _DERIVE | {"format", "separator", "time_format", "encoding"}
         options["collect"] = True  # the app holds the events in memory: read the files once
     else:
         keys |= {"table", "query", "schema", "engine", "timeout_seconds"}

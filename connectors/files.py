@@ -21,7 +21,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import polars as pl
 
@@ -229,11 +229,18 @@ def load_files(
     columns: Sequence[str] | None = None,
     time_format: str | None = None,
     collect: bool = False,
+    event: str | Mapping[str, Any] | None = None,
+    compute: Mapping[str, str] | None = None,
+    where: str | None = None,
+    plausible_start: dt.date | dt.datetime | str | None = None,
+    plausible_end: dt.date | dt.datetime | str | None = None,
 ) -> tuple[pl.LazyFrame, LoadReport]:
     """The canonical events in the files ``source`` names, and the load report.
 
-    ``format`` overrides the type the file names say; ``separator`` the CSV delimiter. The other
-    options are those of :func:`connectors.normalise.to_canonical`.
+    ``format`` overrides the type the file names say; ``separator`` the CSV delimiter. ``event``,
+    ``compute`` and ``where`` make events of rows that are not yet events
+    (:mod:`connectors.derive`). The other options are those of
+    :func:`connectors.normalise.to_canonical`.
     """
     scanned = scan(source, format=format, separator=separator, mapping=mapping)
     try:
@@ -264,6 +271,11 @@ def load_files(
             time_format=time_format,
             columns=columns,
             collect=collect,
+            event=event,
+            compute=compute,
+            where=where,
+            plausible_start=plausible_start,
+            plausible_end=plausible_end,
         )
     except ConnectorError as exc:
         if "cannot be read" in str(exc):

@@ -32,9 +32,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
-from connectors import identity
+from connectors import derive, identity
 from connectors.errors import ConnectorError, mask_secrets
-from connectors.report import DROP_REASONS, LoadReport
+from connectors.report import CHANGE_REASONS, DROP_REASONS, LoadReport
 from metrics.schema import EVENT_OPTIONAL, EVENT_REQUIRED, UTC_MICROS
 
 #: Canonical column -> source column names recognised without a mapping, best first. Names are
@@ -73,8 +73,27 @@ _TS_RAW = "__ts_raw"
 _TS_READ = "__ts_read"
 _TS_KIND = "__ts_kind"
 _REASON = "__reason"
-_REVENUE_BAD = "__revenue_bad"
-_HELPERS = (_ROW, _FILE, _TS_RAW, _TS_KIND, _REASON, _REVENUE_BAD, identity.CHANGED)
+#: A kept row's value changed for a reason of CHANGE_REASONS: "__changed:<reason>:<column>".
+_CHANGED = "__changed:"
+_HELPERS = (
+    _ROW,
+    _FILE,
+    _TS_RAW,
+    _TS_KIND,
+    _REASON,
+    derive.KEEP,
+    derive.UNMAPPED,
+    identity.CHANGED,
+)
+
+#: Times a datetime can hold (year 1 to 9999); an epoch or Parquet time outside is unreadable.
+_EARLIEST = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
+#: Event times before this, or later than a day after the load, are implausible unless the source
+#: says otherwise (``plausible_start``/``plausible_end``): kept, counted, and kept out of the range
+#: a page opens on (a clock at 1970 or 9999 must not stretch it).
+PLAUSIBLE_START = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+PLAUSIBLE_AHEAD = dt.timedelta(days=1)
 
 
 def column_key(name: str) -> str:
@@ -103,6 +122,11 @@ def to_canonical(
     columns: Sequence[str] | None = None,
     time_format: str | None = None,
     collect: bool = False,
+    event: str | Mapping[str, Any] | None = None,
+    compute: Mapping[str, str] | None = None,
+    where: str | None = None,
+    plausible_start: dt.date | dt.datetime | str | None = None,
+    plausible_end: dt.date | dt.datetime | str | None = None,
 ) -> tuple[pl.LazyFrame, LoadReport]:
     """The canonical event frame of ``frame``, and a report of what was kept, dropped and changed.
 
@@ -114,6 +138,9 @@ def to_canonical(
     keeps only these property columns besides the canonical ones. ``time_format`` (a strftime
     pattern such as ``"%m/%d/%Y %H:%M"``) reads text times written in a spelling no reader can guess
     (is 01/02 January or February?); texts it does not fit still reach the general reader.
+    ``event``, ``compute`` and ``where`` make events of rows that are not yet events
+    (:mod:`connectors.derive`). Times before ``plausible_start`` (default 1990-01-01) or after
+    ``plausible_end`` (default a day after now) are kept and counted as implausible.
 
     The events stay lazy: the report reads only the columns it needs, once. With ``collect=True``
     the source is read once for both (about half the work when the caller collects anyway) and the
@@ -124,11 +151,30 @@ def to_canonical(
     """
     source = mask_secrets(source)
     _check_zone(tz, source)
+    window = _plausible_window(plausible_start, plausible_end, source)
+    bounds = (
+        _bound(start, tz, end_of_day=False, source=source, key="start"),
+        _bound(end, tz, end_of_day=True, source=source, key="end"),
+    )
     schema = _schema(frame, source)
     frame, schema, flat_notes = _flatten(frame, schema)
+    unmapped_words = None
+    if event is not None or compute is not None or where is not None:
+        derived = derive.apply(
+            frame,
+            schema,
+            source=source,
+            mapping=mapping,
+            event=event,
+            compute=compute,
+            where=where,
+        )
+        frame, schema, mapping = derived.frame, derived.schema, derived.mapping
+        flat_notes.extend(derived.notes)
+        unmapped_words = derived.unmapped_words
     plan = _plan_columns(schema, mapping, source, columns)
     plan.notes[:0] = flat_notes
-    coarse = _coarse_range(plan.chosen["timestamp"], schema, start, end, tz)
+    coarse = _coarse_range(plan.chosen["timestamp"], schema, bounds)
     if coarse is not None and {"user_id", "anonymous_id"} <= set(plan.chosen):
         # Rows linking an anonymous id to a user count from all history, not just the range.
         user, anon = pl.col(plan.chosen["user_id"]), pl.col(plan.chosen["anonymous_id"])
@@ -152,25 +198,22 @@ def to_canonical(
         time_format=time_format,
     )
     plan.notes.extend(ts_notes)
+    # A time no datetime can hold (an epoch of -2**63, a Parquet time in year 300000) is unreadable.
+    in_range = pl.col(_TS_READ).is_between(pl.lit(_EARLIEST), pl.lit(_LATEST))
+    timestamp = pl.when(in_range).then(pl.col(_TS_READ)).alias("timestamp")
     selected: list[pl.Expr] = [
-        _id_expr(plan.chosen.get("user_id"), schema, "user_id", source),
-        _id_expr(plan.chosen["event"], schema, "event", source),
-        pl.col(_TS_READ).alias("timestamp"),
+        *_id_exprs(plan.chosen.get("user_id"), schema, "user_id", source),
+        *_id_exprs(plan.chosen["event"], schema, "event", source),
+        timestamp,
     ]
     for target in ("event_id", "session_id", "anonymous_id"):
         if target in plan.chosen:
-            selected.append(_id_expr(plan.chosen[target], schema, target, source))
-    revenue_checked = False
+            selected.extend(_id_exprs(plan.chosen[target], schema, target, source))
     if "revenue" in plan.chosen:
-        raw = pl.col(plan.chosen["revenue"])
-        selected.append(raw.cast(pl.Float64, strict=False).alias("revenue"))
-        if schema[plan.chosen["revenue"]] == pl.String:
-            revenue_checked = True
-            selected.append(
-                (raw.is_not_null() & raw.cast(pl.Float64, strict=False).is_null()).alias(
-                    _REVENUE_BAD
-                )
-            )
+        selected.extend(_revenue_exprs(plan.chosen["revenue"], schema))
+    for helper in (derive.KEEP, derive.UNMAPPED):
+        if helper in schema:
+            selected.append(pl.col(helper))
     for name, new in plan.renamed.items():
         selected.append(_property_expr(name, schema[name]).alias(new))
     selected.append(pl.col(plan.chosen["timestamp"]).alias(_TS_RAW))
@@ -186,7 +229,7 @@ def to_canonical(
         # Before the date range: an identification outside the range still links the ids.
         plan_id = identity.resolve(staged)
         staged, links = plan_id.frame, plan_id.links
-    range_expr = _range_expr(start, end, tz)
+    range_expr = _range_expr(bounds)
     if range_expr is not None:
         staged = staged.filter(pl.col("timestamp").is_null() | range_expr)
         plan.notes.append(
@@ -199,13 +242,17 @@ def to_canonical(
         & pl.col("timestamp").is_not_null()
     )
     reason = (
-        pl.when(pl.col("user_id").is_null())
+        pl.when(~pl.col(derive.KEEP) if derive.KEEP in schema else pl.lit(False))
+        .then(pl.lit("filtered_out"))
+        .when(pl.col("user_id").is_null())
         .then(pl.lit("no_user"))
         .when(pl.col("event").is_null())
         .then(pl.lit("no_event"))
         .when(pl.col("timestamp").is_null())
         .then(pl.lit("unparseable_time"))
     )
+    if derive.KEEP in schema:
+        complete = complete & pl.col(derive.KEEP)
     if "event_id" in plan.chosen:
         key = pl.when(complete).then(pl.col("event_id"))
         reason = reason.when(key.is_not_null() & ~key.is_first_distinct()).then(
@@ -220,7 +267,9 @@ def to_canonical(
             raise ConnectorError(f"{source}: cannot be read ({polars_message(exc)})") from exc
         staged = gathered[0].lazy()
         links = None if links is None else gathered[1].lazy()
-    outputs = [c for c in staged.collect_schema() if c not in _HELPERS]
+    outputs = [
+        c for c in staged.collect_schema() if c not in _HELPERS and not c.startswith(_CHANGED)
+    ]
     events = staged.filter(pl.col(_REASON).is_null()).select(outputs)
     if collect:
         events = events.collect().lazy()
@@ -232,7 +281,8 @@ def to_canonical(
         format=format,
         tz=tz,
         notes=plan.notes,
-        revenue_checked=revenue_checked,
+        window=window,
+        unmapped_words=unmapped_words,
     )
     return events, report
 
@@ -393,15 +443,68 @@ def _list(names: Sequence[str]) -> str:
 # -- expressions ------------------------------------------------------------------------------
 
 
-def _id_expr(column: str | None, schema: pl.Schema, target: str, source: str) -> pl.Expr:
-    """A String id or name column; blank strings count as missing."""
+#: The largest whole number a float holds exactly (2**53): beyond it "7.0" may not be 7.
+_EXACT_FLOAT = 2.0**53
+
+
+def _id_exprs(column: str | None, schema: pl.Schema, target: str, source: str) -> list[pl.Expr]:
+    """A String id or name column (blank strings count as missing), and a change flag for ids.
+
+    An id read as a float (a CSV or spreadsheet column with gaps: ``13085.0``) is its whole number
+    as text (``"13085"``), counted as ``id_decimal_point``; so is such a text (``"13085.0"``) in an
+    id column. Other floats stay as written (``"7.5"``); NaN and infinities are missing.
+    """
     if column is None:
-        return pl.lit(None, dtype=pl.String).alias(target)
+        return [pl.lit(None, dtype=pl.String).alias(target)]
     dtype = schema[column]
     if dtype.is_nested() or dtype == pl.Binary:
         raise ConnectorError(f"{source}: column {column!r} ({target}) holds {dtype}, not text")
-    text = pl.col(column).cast(pl.String)
-    return pl.when(text.str.strip_chars() != "").then(text).alias(target)
+    raw = pl.col(column)
+    whole: pl.Expr | None = None
+    text: pl.Expr
+    if dtype.is_float():
+        finite = raw.is_finite()
+        whole = finite & (raw == raw.floor()) & (raw.abs() < _EXACT_FLOAT)
+        text = (
+            pl.when(whole)
+            .then(raw.cast(pl.Int64, strict=False).cast(pl.String))
+            .when(finite)
+            .then(raw.cast(pl.String))
+        )
+    else:
+        text = raw.cast(pl.String)
+        if target != "event" and _is_text(dtype):
+            whole = text.str.contains(r"^-?\d{1,15}\.0+$")
+            text = pl.when(whole).then(text.str.replace(r"\.0+$", "")).otherwise(text)
+    exprs = [pl.when(text.str.strip_chars() != "").then(text).alias(target)]
+    if whole is not None:
+        exprs.append(whole.fill_null(False).alias(f"{_CHANGED}id_decimal_point:{column}"))
+    return exprs
+
+
+def _revenue_exprs(column: str, schema: pl.Schema) -> list[pl.Expr]:
+    """Revenue as a finite Float64, and flags for the amounts left empty (``CHANGE_REASONS``).
+
+    Text that is no number, and booleans, dates or anything else that is not a number, are no
+    amount; NaN, infinities and overflowing texts ("1e400") are no finite one. Either would
+    poison a sum (ARPU) or count a non-payer as paying, so the amount is left empty and counted.
+    """
+    dtype = schema[column]
+    raw = pl.col(column)
+    if dtype.is_numeric():
+        number, no_number = raw.cast(pl.Float64), pl.lit(False)
+    elif _is_text(dtype):
+        text = raw.cast(pl.String).str.strip_chars()
+        number = text.cast(pl.Float64, strict=False)
+        no_number = (text != "") & number.is_null()
+    else:
+        number, no_number = pl.lit(None, dtype=pl.Float64), raw.is_not_null()
+    not_finite = number.is_not_null() & ~number.is_finite()
+    return [
+        pl.when(number.is_finite()).then(number).alias("revenue"),
+        no_number.fill_null(False).alias(f"{_CHANGED}revenue_not_a_number:{column}"),
+        not_finite.fill_null(False).alias(f"{_CHANGED}revenue_not_finite:{column}"),
+    ]
 
 
 def _property_expr(column: str, dtype: pl.DataType) -> pl.Expr:
@@ -629,32 +732,29 @@ def _timestamp_exprs(
     raise ConnectorError(f"{source}: column {column!r} (timestamp) holds {dtype}, not times")
 
 
-def _range_expr(
-    start: dt.date | dt.datetime | str | None, end: dt.date | dt.datetime | str | None, tz: str
-) -> pl.Expr | None:
+_Bounds = tuple[dt.datetime | None, dt.datetime | None]
+
+
+def _range_expr(bounds: _Bounds) -> pl.Expr | None:
+    start, end = bounds
     if start is None and end is None:
         return None
     expr = pl.lit(True)
     if start is not None:
-        expr = expr & (pl.col("timestamp") >= _instant(start, tz, end_of_day=False))
+        expr = expr & (pl.col("timestamp") >= start)
     if end is not None:
-        expr = expr & (pl.col("timestamp") < _instant(end, tz, end_of_day=True))
+        expr = expr & (pl.col("timestamp") < end)
     return expr
 
 
-def _coarse_range(
-    column: str,
-    schema: pl.Schema,
-    start: dt.date | dt.datetime | str | None,
-    end: dt.date | dt.datetime | str | None,
-    tz: str,
-) -> pl.Expr | None:
+def _coarse_range(column: str, schema: pl.Schema, bounds: _Bounds) -> pl.Expr | None:
     """A filter on a raw datetime column that keeps at least the range (exact one comes later).
 
     Zoned columns get the exact instants; wall-clock columns a day of margin each side (no zone is
     more than 14 hours from UTC). Text and epoch columns get none: their unit or zone is per row.
     """
     dtype = schema[column]
+    start, end = bounds
     if (start is None and end is None) or not isinstance(dtype, pl.Datetime):
         return None
     margin = dt.timedelta(0) if dtype.time_zone else dt.timedelta(days=1)
@@ -662,6 +762,7 @@ def _coarse_range(
     bound = pl.lit(True)
 
     def literal(instant: dt.datetime) -> pl.Expr:
+        instant = max(_EARLIEST + margin, min(instant, _LATEST - margin))
         if dtype.time_zone:
             value = pl.lit(instant).dt.convert_time_zone(dtype.time_zone)
         else:
@@ -669,28 +770,65 @@ def _coarse_range(
         return value.dt.cast_time_unit(dtype.time_unit or "us")
 
     if start is not None:
-        bound = bound & (raw >= literal(_instant(start, tz, end_of_day=False) - margin))
+        bound = bound & (raw >= literal(start - margin))
     if end is not None:
-        bound = bound & (raw < literal(_instant(end, tz, end_of_day=True) + margin))
+        bound = bound & (raw < literal(end + margin))
     return expr | bound
 
 
+def _bound(
+    value: dt.date | dt.datetime | str | None, tz: str, *, end_of_day: bool, source: str, key: str
+) -> dt.datetime | None:
+    """A range bound as a UTC instant (see :func:`_instant`); ConnectorError naming a bad one."""
+    if value is None:
+        return None
+    try:
+        return _instant(value, tz, end_of_day=end_of_day)
+    except (ValueError, TypeError) as exc:
+        raise ConnectorError(f"{source}: {key}: {exc}") from exc
+
+
 def _instant(value: dt.date | dt.datetime | str, tz: str, *, end_of_day: bool) -> dt.datetime:
-    """A range bound as a UTC instant: a date means its local midnight (the next one for an end)."""
+    """A range bound as a UTC instant: a date means its local midnight (the next one for an end).
+
+    Bounds at the ends of the calendar (0001-01-01, 9999-12-31) are clamped to the first or last
+    instant a datetime holds, so they mean "from the beginning" and "to the end".
+    """
     if isinstance(value, str):
         try:
             value = (
                 dt.datetime.fromisoformat(value)
-                if len(value) > 10
-                else dt.date.fromisoformat(value)
+                if len(value.strip()) > 10
+                else dt.date.fromisoformat(value.strip())
             )
-        except ValueError as exc:
-            raise ValueError(f"start/end: {value!r} is not an ISO date or datetime") from exc
-    if isinstance(value, dt.datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=ZoneInfo(tz))
-        return aware.astimezone(dt.UTC)
-    day = value + dt.timedelta(days=1) if end_of_day else value
-    return dt.datetime.combine(day, dt.time(), ZoneInfo(tz)).astimezone(dt.UTC)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO date or datetime (2026-01-31)") from None
+    if not isinstance(value, dt.date):
+        raise TypeError(f"{value!r} is not a date (2026-01-31)")
+    try:
+        if isinstance(value, dt.datetime):
+            aware = value if value.tzinfo else value.replace(tzinfo=ZoneInfo(tz))
+            return aware.astimezone(dt.UTC)
+        day = value + dt.timedelta(days=1) if end_of_day else value
+        return dt.datetime.combine(day, dt.time(), ZoneInfo(tz)).astimezone(dt.UTC)
+    except OverflowError:
+        late = value.year > 5000
+        return _LATEST if late else _EARLIEST
+
+
+def _plausible_window(
+    start: dt.date | dt.datetime | str | None,
+    end: dt.date | dt.datetime | str | None,
+    source: str,
+) -> tuple[dt.datetime, dt.datetime]:
+    """The times an event can plausibly have: from 1990 to a day after now, unless the source
+    says otherwise (dates are whole UTC days, both included)."""
+    lo = _bound(start, "UTC", end_of_day=False, source=source, key="plausible_start")
+    hi = _bound(end, "UTC", end_of_day=True, source=source, key="plausible_end")
+    return (
+        lo or PLAUSIBLE_START,
+        hi or dt.datetime.now(dt.UTC).replace(microsecond=0) + PLAUSIBLE_AHEAD,
+    )
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -705,7 +843,8 @@ def _report(
     format: str,
     tz: str,
     notes: list[str],
-    revenue_checked: bool,
+    window: tuple[dt.datetime, dt.datetime],
+    unmapped_words: str | None,
 ) -> LoadReport:
     reason, kind = pl.col(_REASON), pl.col(_TS_KIND)
     unreadable = (reason == "unparseable_time") & pl.col(_TS_RAW).is_not_null()
@@ -728,8 +867,24 @@ def _report(
         ]
     if has_file:
         counts.append(pl.col(_FILE).filter(unreadable).first().alias("bad_file"))
-    if revenue_checked:
-        counts.append((reason.is_null() & pl.col(_REVENUE_BAD)).sum().alias("revenue_bad"))
+    flags = [c for c in staged_schema if c.startswith(_CHANGED)]
+    counts += [(reason.is_null() & pl.col(c)).sum().alias(c) for c in flags]
+    if derive.UNMAPPED in staged_schema:
+        unmapped = pl.col(derive.UNMAPPED).filter(reason.is_null())
+        counts += [
+            unmapped.count().alias("unmapped"),
+            unmapped.unique(maintain_order=True).head(5).implode().alias("unmapped_values"),
+        ]
+    stamp = pl.col("timestamp").filter(reason.is_null())
+    plausible = stamp.filter(stamp.is_between(pl.lit(window[0]), pl.lit(window[1])))
+    implausible = stamp.filter(~stamp.is_between(pl.lit(window[0]), pl.lit(window[1])))
+    counts += [
+        plausible.min().alias("first_plausible"),
+        plausible.max().alias("last_plausible"),
+        implausible.count().alias("implausible"),
+        implausible.min().alias("first_implausible"),
+        implausible.max().alias("last_implausible"),
+    ]
     if links is not None:
         counts.append((reason.is_null() & pl.col(identity.CHANGED)).sum().alias("reattributed"))
     # One pass over the source: drop counts and what was kept, in a single select.
@@ -774,8 +929,33 @@ def _report(
             f"{_was(stats['duplicate_event_id'])} dropped "
             "(the first occurrence was kept)."
         )
-    if stats.get("revenue_bad"):
-        notes.append(f"{_n(stats['revenue_bad'], 'revenue value')} not a number; left empty.")
+    changed = dict.fromkeys(CHANGE_REASONS, 0)
+    columns_changed: dict[str, list[str]] = {}
+    for flag in flags:
+        _, why, column = flag.split(":", 2)
+        if stats[flag]:
+            changed[why] += stats[flag]
+            columns_changed.setdefault(why, []).append(column)
+    notes.extend(_change_notes(changed, columns_changed))
+    if stats.get("unmapped"):
+        values = ", ".join(repr(v) for v in stats["unmapped_values"])
+        more = ", …" if len(stats["unmapped_values"]) == 5 else ""
+        notes.append(
+            f"{_n(stats['unmapped'], 'row')} had a value {unmapped_words}: {values}{more}."
+        )
+    if stats["implausible"]:
+        notes.append(
+            f"{_n(stats['implausible'], 'time')} outside the plausible "
+            f"{window[0]:%Y-%m-%d} to {window[1]:%Y-%m-%d} (UTC), from "
+            f"{stats['first_implausible']:%Y-%m-%d %H:%M} to "
+            f"{stats['last_implausible']:%Y-%m-%d %H:%M}: kept, but the pages open on the "
+            "plausible range (set plausible_start or plausible_end when such times are real)."
+        )
+    if stats["filtered_out"]:
+        notes.append(
+            f"{_n(stats['filtered_out'], 'row')} did not meet the source's where condition and "
+            f"{_was(stats['filtered_out'])} left out."
+        )
     if merged:
         notes.append(
             f"{_n(merged, 'anonymous id')} linked to a known user; "
@@ -801,7 +981,38 @@ def _report(
         identities_merged=merged,
         columns={name: str(dtype) for name, dtype in events.collect_schema().items()},
         notes=tuple(notes),
+        changed=changed,
+        implausible_times=stats["implausible"],
+        first_plausible=stats["first_plausible"],
+        last_plausible=stats["last_plausible"],
+        plausible_window=window,
     )
+
+
+def _change_notes(changed: Mapping[str, int], columns: Mapping[str, list[str]]) -> list[str]:
+    def where(why: str) -> str:
+        return ", ".join(f"'{c}'" for c in columns.get(why, []))
+
+    notes = []
+    if changed["revenue_not_a_number"]:
+        count = changed["revenue_not_a_number"]
+        notes.append(
+            f"{_n(count, 'revenue value')} in {where('revenue_not_a_number')} "
+            f"{'was' if count == 1 else 'were'} not a number; left empty."
+        )
+    if changed["revenue_not_finite"]:
+        count = changed["revenue_not_finite"]
+        notes.append(
+            f"{_n(count, 'revenue value')} in {where('revenue_not_finite')} "
+            f"{'was' if count == 1 else 'were'} not a finite number (NaN, infinity or too "
+            "large); left empty."
+        )
+    if changed["id_decimal_point"]:
+        notes.append(
+            f"{_n(changed['id_decimal_point'], 'id')} in {where('id_decimal_point')} written "
+            "as whole numbers with a decimal point ('13085.0') read without it ('13085')."
+        )
+    return notes
 
 
 def _time_notes(stats: Mapping[str, Any], tz: str, has_file: bool) -> list[str]:

@@ -134,6 +134,7 @@ def load_sql(
     """
     engine = options.pop("engine", "auto")
     schema = options.pop("schema", None)
+    plausible = {k: options.pop(k) for k in ("plausible_start", "plausible_end") if k in options}
     target = _target(url, password, table, query, schema)
     if options:
         raise ConnectorError(
@@ -193,6 +194,7 @@ def load_sql(
         end=end,
         columns=columns,
         collect=True,  # the rows are in memory already: normalise them once, for both
+        **plausible,
     )
     pushed = []
     if where is not None:

@@ -19,6 +19,7 @@ from ui.text import md
 
 #: How the page names each drop reason.
 REASON_LABELS: dict[str, str] = {
+    "filtered_out": "Left out by the source's where condition",
     "no_user": "No user id",
     "no_event": "No event name",
     "unparseable_time": "Time missing or unreadable",

@@ -61,6 +61,7 @@ def test_story_every_reason_counted_once_and_the_rest_kept():
     assert report.rows_read == 8
     assert report.rows_kept == 3
     assert report.dropped == {
+        "filtered_out": 0,  # no where condition
         "no_user": 2,
         "no_event": 1,
         "unparseable_time": 1,

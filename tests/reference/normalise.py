@@ -45,7 +45,13 @@ def load(rows: list[Row]) -> tuple[list[Row], dict[str, int], int]:
         best = links.get(anon)
         if best is None or _earlier(order, best[0]):
             links[anon] = (order, user)
-    dropped = {"no_user": 0, "no_event": 0, "unparseable_time": 0, "duplicate_event_id": 0}
+    dropped = {
+        "filtered_out": 0,  # the reference has no where condition
+        "no_user": 0,
+        "no_event": 0,
+        "unparseable_time": 0,
+        "duplicate_event_id": 0,
+    }
     kept: list[Row] = []
     seen_ids: set[str] = set()
     for row in rows:
