@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import data, shell, state, text
+from ui import data, product, shell, state, text
 
 st.set_page_config(page_title="Northstar", page_icon=":material/star:", layout="wide")
 
@@ -22,12 +22,13 @@ PAGES = [
 
 shell.mark_ran()
 page = st.navigation(PAGES)
+shell.source_line()
 
 try:
     data.loaded()
 except data.SourceError as exc:
     # The Data page is where a broken source gets fixed, so it still runs without filters.
-    st.error(f"Could not load the data source: {text.md(exc)}")
+    st.error(text.md(product.load_failure(data.source_name(), str(exc))))
     if page.title != "Data":
         st.info("Open the Data page to pick another source.")
         st.stop()

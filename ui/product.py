@@ -110,6 +110,25 @@ def display_path(path: Path) -> str:
     return path.name
 
 
+def without_folders(message: str) -> str:
+    """A message with the folders of sources.toml and of the app left out of its paths, so a
+    page names files as sources.toml does, never by the server's absolute paths."""
+    from connectors.config import config_path
+
+    for base in (config_path().resolve().parent, ROOT):
+        message = message.replace(f"{base}{os.sep}", "")
+    return message
+
+
+def load_failure(name: str, reason: str) -> str:
+    """Why the page has no data: which source, whether it is the configured default, and why."""
+    config = configuration()
+    which = (
+        "the default source in sources.toml" if name == config.default else "the picked source"
+    )
+    return f"Could not load {name}, {which}: {without_folders(reason)}"
+
+
 def describe(name: str) -> str:
     """How the chrome names a source: its name and description."""
     config = source_config(name)

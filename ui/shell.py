@@ -28,3 +28,17 @@ def ensure() -> None:
     PagesManager.uses_pages_directory = False
     mark_ran()
     st.rerun()
+
+
+def source_line() -> None:
+    """Every page says which source its numbers come from (in the sidebar, above the filters)
+    and, when it is not the configured default because sources.toml is broken, why (on the page
+    itself): a broken configuration is never silent."""
+    from ui import data, product, text
+
+    name = data.source_name()
+    with st.sidebar:
+        st.caption(f":material/database: Data: **{text.md(product.describe(name))}**")
+    why = product.notice(name)
+    if why:
+        st.warning(text.md(why), icon=":material/warning:")

@@ -55,3 +55,54 @@ def test_a_shared_link_restores_the_filters():
         "2026-09-30",
     ]
     assert at.sidebar.multiselect(key="f_platform").value == ["web"]
+
+
+def _sources(tmp_path, monkeypatch, text: str) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("NORTHSTAR_SOURCES", str(path))
+
+
+def _sidebar_text(at: AppTest) -> str:
+    return " ".join(c.value for c in at.sidebar.caption).replace("\\", "")
+
+
+def _open(page: str) -> AppTest:
+    """A fresh session opening a page by its link, so the run goes through app.py's chrome."""
+    at = AppTest.from_file(str(APP), default_timeout=300)
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, (page, at.exception)
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_says_which_source_it_computes_on(page):
+    assert "Data: **demo" in _sidebar_text(_open(page))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_broken_sources_toml_is_said_on_every_page(tmp_path, monkeypatch, page):
+    """A wrong key (timezone for tz) makes the file unusable: every page says the demo is shown
+    instead, and why, not only the Data page."""
+    (tmp_path / "orders.csv").write_text("user_id,event,timestamp\na,buy,2026-01-01 10:00\n")
+    _sources(
+        tmp_path,
+        monkeypatch,
+        'default = "shop_tz"\n[sources.shop_tz]\npath = "orders.csv"\ntimezone = "Europe/London"\n',
+    )
+    at = _open(page)
+    warnings = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "built-in demo" in warnings and "timezone" in warnings
+    assert "Data: **demo" in _sidebar_text(at)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_default_source_that_cannot_be_loaded_is_said_on_every_page(tmp_path, monkeypatch, page):
+    _sources(
+        tmp_path, monkeypatch, 'default = "shop_gone"\n[sources.shop_gone]\npath = "gone.csv"\n'
+    )
+    at = _open(page)
+    errors = " ".join(e.value for e in at.error).replace("\\", "")
+    assert "gone.csv" in errors and "shop_gone" in errors
+    assert "Data: **shop_gone" in _sidebar_text(at)
