@@ -24,6 +24,7 @@ from metrics import suggest, targets
 from ui import data, product, state
 from ui import targets as tg
 from ui.charts import targets as charts
+from ui.text import md
 
 HEADER = (
     "Northstar's vision file for {source}: what the product is for, and the numbers that say\n"
@@ -109,12 +110,12 @@ def guided(path: Path) -> None:
     name = data.source_name()
     today = tg.as_of(shared.end)
     fixed_currency = product.source_currency()
-    st.title(f"Overview · set up {name}")
+    st.title(f"Overview · set up {md(name)}")
     st.info(
-        f"**{name}** has no vision file yet, so there is nothing to judge its numbers against: "
+        f"**{md(name)}** has no vision file yet, so there is nothing to judge its numbers against: "
         "Northstar never uses another product's targets. State what the product is for, pick its "
         "North Star, then the KPIs to follow: each is computed on this source's data, and its "
-        f"current value is the starting target. Saved as `{product.display_path(path)}` "
+        f"current value is the starting target. Saved as {md(product.display_path(path))} "
         '(docs/data.md, "Your own product").',
         icon=":material/flag:",
     )
@@ -160,7 +161,7 @@ def guided(path: Path) -> None:
         )
         st.subheader("3. The KPIs")
         st.caption(
-            f"Suggested from {name}'s own data, as of {today:%d %b %Y} (times in {shared.tz}). "
+            f"Suggested from {md(name)}'s own data, as of {today:%d %b %Y} (times in {shared.tz}). "
             "Each target starts at the current value: raise or lower it before saving."
         )
         picked: dict[str, bool] = {}
@@ -169,9 +170,11 @@ def guided(path: Path) -> None:
             with st.container(border=True):
                 text_col, value_col, target_col = st.columns([4, 2, 2])
                 picked[item.id] = text_col.checkbox(
-                    f"**{item.name}**", value=item.value is not None, key=f"setup_pick_{item.id}"
+                    f"**{md(item.name)}**",
+                    value=item.value is not None,
+                    key=f"setup_pick_{item.id}",
                 )
-                text_col.caption(item.why)
+                text_col.caption(md(item.why))
                 period = (
                     "7-day average" if item.period == "day" else f"latest complete {item.period}"
                 )
@@ -210,7 +213,7 @@ def guided(path: Path) -> None:
     except targets.VisionError as exc:
         st.error(
             "**Not saved yet:**\n\n"
-            + "\n".join(f"- {_plain(problem)}" for problem in _friendly(exc.problems))
+            + "\n".join(f"- {md(problem)}" for problem in _friendly(exc.problems))
         )
         return
     text = vision_text(document, name)
@@ -219,9 +222,9 @@ def guided(path: Path) -> None:
         st.session_state["ov_flash"] = saved.message
         st.session_state["ov_seen_text"] = text
         st.rerun()
-    st.warning(saved.message)
+    st.warning(md(saved.message))
     st.download_button(
-        f"Download {path.name}",
+        f"Download {md(path.name)}",
         text,
         file_name=path.name,
         mime="application/toml",
@@ -245,9 +248,3 @@ def _friendly(problems: list[str]) -> list[str]:
         if words not in out:
             out.append(words)
     return out
-
-
-def _plain(text: str) -> str:
-    for char in "\\`*_[]<>#|$~":
-        text = text.replace(char, "\\" + char)
-    return text

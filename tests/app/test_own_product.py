@@ -67,11 +67,11 @@ def test_a_source_without_a_vision_opens_on_the_guided_setup(tmp_path, monkeypat
     configure(tmp_path, monkeypatch, "own_setup")
     at = run_app()
     text = page_text(at)
-    assert at.title[0].value == "Overview · set up own_setup"
+    assert at.title[0].value.replace("\\", "") == "Overview · set up own_setup"
     for demo in DEMO_KPIS:
         assert demo not in text, demo
     # Suggestions come from this data: its events and its revenue, in its currency.
-    labels = [c.label for c in at.checkbox]
+    labels = [c.label.replace("\\", "") for c in at.checkbox]
     assert "**Weekly active users**" in labels
     assert "**Weekly users doing view_item**" in labels
     assert "**Monthly revenue**" in labels
