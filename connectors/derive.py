@@ -165,7 +165,7 @@ def _event_map(derived: Derived, event: Mapping[str, Any], source: str) -> None:
     raw = pl.col(column).cast(pl.String)
     keys = pl.Series([str(k) for k in values], dtype=pl.String)
     named = raw.replace_strict(keys, pl.Series(list(values.values())), default=None)
-    unmapped = pl.when(raw.is_not_null() & ~raw.is_in(keys)).then(raw)
+    unmapped = pl.when(raw.is_not_null() & ~raw.is_in(keys.implode())).then(raw)
     fallback = raw if default is None else pl.when(raw.is_not_null()).then(pl.lit(default))
     became = "kept its own value as the event name" if default is None else f"became {default!r}"
     derived.unmapped_words = f"of '{column}' that the event map does not name; each {became}"

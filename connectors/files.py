@@ -278,7 +278,7 @@ def load_files(
             plausible_end=plausible_end,
         )
     except ConnectorError as exc:
-        if "cannot be read" in str(exc):
+        if str(exc).startswith(f"{scanned.label}: cannot be read ("):
             raise _located(scanned, exc.__cause__ or exc) from exc
         raise
     return events, dataclasses.replace(report, notes=(*notes, *report.notes))

@@ -870,7 +870,7 @@ def _report(
     flags = [c for c in staged_schema if c.startswith(_CHANGED)]
     counts += [(reason.is_null() & pl.col(c)).sum().alias(c) for c in flags]
     if derive.UNMAPPED in staged_schema:
-        unmapped = pl.col(derive.UNMAPPED).filter(reason.is_null())
+        unmapped = pl.col(derive.UNMAPPED).filter(reason.is_null()).drop_nulls()
         counts += [
             unmapped.count().alias("unmapped"),
             unmapped.unique(maintain_order=True).head(5).implode().alias("unmapped_values"),
