@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
@@ -21,3 +22,101 @@ def test_weekly_active_users_across_the_march_dst_change_match_polars(on_engine,
     args = dict(start="2026-03-01", end="2026-03-31", interval="week", tz=tz)
     expected = engagement.active_users(MARCH, **args)
     assert_frame_equal(engagement.active_users(on_engine(MARCH), **args), expected)
+
+
+def _daily(events, **kw):
+    return engagement.active_users(events, start="2026-03-07", end="2026-03-09", **kw)
+
+
+@pytest.mark.parametrize(
+    "unit,scale", [("s", 1), ("ms", 1_000), ("us", 1_000_000), ("ns", 1_000_000_000)]
+)
+def test_integer_epochs_take_their_unit_from_their_magnitude(on_engine, unit, scale):
+    # 2026-03-08 06:30 UTC = 1772951400 s.
+    frame = pl.DataFrame(
+        {
+            "user_id": ["a", "b"],
+            "event": ["x", "x"],
+            "timestamp": [1772951400 * scale, 1772951400 * scale + 86_400 * scale],
+        }
+    )
+    got = _daily(on_engine(frame))
+    assert got["active_users"].to_list() == [0, 1, 1]
+
+
+def test_iso_text_times_are_read(on_engine):
+    frame = pl.DataFrame(
+        {
+            "user_id": ["a", "b"],
+            "event": ["x", "x"],
+            "timestamp": ["2026-03-08 06:30:00", "2026-03-09 23:59:59"],
+        }
+    )
+    assert _daily(on_engine(frame))["active_users"].to_list() == [0, 1, 1]
+
+
+def test_mapping_renames_source_columns_in_the_sql(on_engine):
+    frame = MARCH.rename({"user_id": "Customer ID", "event": "kind", "timestamp": "at"})
+    rel = on_engine(frame, mapping={"user_id": "Customer ID", "event": "kind", "timestamp": "at"})
+    args = dict(start="2026-03-01", end="2026-03-31", interval="week")
+    assert_frame_equal(engagement.active_users(rel, **args), engagement.active_users(MARCH, **args))
+
+
+def test_rows_without_user_or_time_are_left_out_and_duplicate_event_ids_kept_once(on_engine):
+    frame = pl.DataFrame(
+        {
+            "user_id": ["a", None, "b", "c", "c"],
+            "event": ["x", "x", "x", "x", "x"],
+            "timestamp": [
+                MARCH["timestamp"][0],
+                MARCH["timestamp"][0],
+                None,
+                MARCH["timestamp"][1],
+                MARCH["timestamp"][1],
+            ],
+            "event_id": ["1", "2", "3", "4", "4"],
+        },
+        schema_overrides={"timestamp": pl.Datetime("us", "UTC")},
+    )
+    got = engagement.active_users(on_engine(frame), start="2026-03-08", end="2026-03-09")
+    assert got["active_users"].to_list() == [1, 1]
+
+
+def test_an_anonymous_id_linked_to_a_user_becomes_that_user(on_engine):
+    frame = pl.DataFrame(
+        {
+            "user_id": [None, "alice", None],
+            "anonymous_id": ["cookie1", "cookie1", "cookie2"],
+            "event": ["page_view", "signup", "page_view"],
+            "timestamp": [MARCH["timestamp"][0], MARCH["timestamp"][1], MARCH["timestamp"][1]],
+        },
+        schema_overrides={"timestamp": pl.Datetime("us", "UTC")},
+    )
+    got = engagement.active_users(
+        on_engine(frame), start="2026-03-08", end="2026-03-09", interval="week"
+    )
+    # Week of Mar 2: cookie1's page view is alice's. Week of Mar 9: alice and cookie2 (unlinked).
+    assert got["active_users"].to_list() == [1, 2]
+
+
+def test_hostile_values_are_bound_and_hostile_names_quoted(on_engine):
+    evil = "x'); DROP TABLE events; --"
+    frame = pl.DataFrame(
+        {
+            "user_id": ["a", "b"],
+            "event": [evil, "x"],
+            'plat"form`': ["o'k", "o'k"],
+            "timestamp": [MARCH["timestamp"][0]] * 2,
+        },
+        schema_overrides={"timestamp": pl.Datetime("us", "UTC")},
+    )
+    rel = on_engine(frame)
+    got = engagement.active_users(
+        rel,
+        start="2026-03-08",
+        end="2026-03-08",
+        event=evil,
+        filters={'plat"form`': "o'k"},
+        breakdown='plat"form`',
+    )
+    assert got["active_users"].to_list() == [1]
