@@ -255,3 +255,60 @@ def test_sources_toml_checks_the_types_of_the_new_keys(tmp_path):
     text = str(caught.value)
     for part in ("event must be", "compute must be", "where must be", "plausible_start must be"):
         assert part in text
+
+
+# -- docs/data.md, "From a raw export to the Overview" -------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "data.md"
+
+
+def _walk_through() -> str:
+    text = DOCS.read_text(encoding="utf-8")
+    start = text.index("## From a raw export to the Overview")
+    end = text.index("\n## ", start + 1)
+    return text[start:end]
+
+
+def _block(section: str, language: str) -> str:
+    start = section.index(f"```{language}\n") + len(language) + 4
+    return section[start : section.index("```", start)]
+
+
+def test_the_walk_through_in_docs(tmp_path):
+    section = _walk_through()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "online_retail_II.csv").write_text(
+        _block(section, "csv"), encoding="utf-8"
+    )
+    config = tmp_path / "sources.toml"
+    config.write_text(_block(section, "toml"), encoding="utf-8")
+
+    loaded = load_source("retail", config)
+    # December is winter time in London: its wall clock is UTC, so the story's frame holds.
+    assert_frame_equal(loaded.events, EXPECTED)
+    # The page's table shows the same rows.
+    table = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("| 1")
+    ]
+    shown = [(r[0], r[1], r[2], float(r[3]), r[4], int(r[5]), float(r[6]), r[7]) for r in table]
+    assert shown == [
+        (
+            row["user_id"],
+            row["event"],
+            f"{row['timestamp']:%Y-%m-%d %H:%M}",
+            pytest.approx(row["revenue"]),
+            row["Invoice"],
+            row["Quantity"],
+            row["Price"],
+            row["Country"],
+        )
+        for row in loaded.events.iter_rows(named=True)
+    ]
+    # And step 3's counts are the report's.
+    report = loaded.report
+    assert (report.rows_read, report.rows_kept) == (5, 3)
+    assert report.dropped["filtered_out"] == report.dropped["no_user"] == 1
+    assert report.changed["id_decimal_point"] == 3
+    assert "3 times with no zone read in Europe/London and converted to UTC." in report.notes
