@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any, Literal
@@ -43,6 +43,7 @@ from metrics._common import (
 )
 from metrics.warehouse import Plan, Relation, pushdown
 from metrics.warehouse import engagement as sql_engagement
+from metrics.warehouse import rolling as sql_rolling
 
 __all__ = [
     "EngagementQuery",
@@ -138,7 +139,9 @@ class EngagementQuery:
 def _active_users_plan(events: Relation, **kwargs: Any) -> Plan:
     query, keys, window_days = _active_users_query(**kwargs)
     if window_days is not None:
-        return _rolling_plan(events, query, (window_days,), keys, per_window=False)
+        return _rolling_plan(
+            events, query, (window_days,), keys, lambda r: _window_as_active_users(r, keys)
+        )
 
     def finish(counts: pl.LazyFrame) -> pl.DataFrame:
         filled = _fill_periods(counts, _period_grid(query), counts, keys, ["active_users"])
@@ -221,12 +224,7 @@ def active_users(
         tz=tz,
     )
     if window_days is not None:
-        rolling = _rolling_counts(events, query, (window_days,), keys)
-        return (
-            rolling.select("period_start", *keys, "active_users")
-            .with_columns(is_partial=pl.lit(False))
-            .collect()
-        )
+        return _window_as_active_users(_rolling_counts(events, query, (window_days,), keys), keys)
 
     lf = _matching(events, query, query.start, query.end, keys)
     pairs = lf.select("user_id", *keys, period=query.period_number(pl.col("day"))).unique()
@@ -235,6 +233,47 @@ def active_users(
     return filled.select("period_start", *keys, "active_users", "is_partial").collect()
 
 
+def _window_as_active_users(rolling: pl.LazyFrame, keys: list[str]) -> pl.DataFrame:
+    """One rolling window's counts as ``active_users`` returns them (never partial)."""
+    return (
+        rolling.select("period_start", *keys, "active_users")
+        .with_columns(is_partial=pl.lit(False))
+        .collect()
+    )
+
+
+def _rolling_active_users_plan(events: Relation, **kwargs: Any) -> Plan:
+    query, windows, keys = _rolling_active_users_query(**kwargs)
+    return _rolling_plan(
+        events,
+        query,
+        windows,
+        keys,
+        lambda r: r.select("period_start", *keys, "window_days", "active_users").collect(),
+    )
+
+
+def _rolling_active_users_query(
+    *,
+    start: dt.date | dt.datetime | str,
+    end: dt.date | dt.datetime | str,
+    windows: Sequence[int] = (1, 7, 30),
+    event: EventSelector = None,
+    filters: Mapping[str, Any] | None = None,
+    breakdown: str | None = None,
+    tz: str = "UTC",
+) -> tuple[EngagementQuery, tuple[int, ...], list[str]]:
+    query = EngagementQuery.build(start=start, end=end, event=event, filters=filters, tz=tz)
+    if isinstance(windows, int) or not windows:
+        raise ValueError(
+            "windows: give a non-empty sequence of window lengths in days, e.g. (1, 7, 30)"
+        )
+    for n in windows:
+        _check_window("windows", n)
+    return query, tuple(sorted(set(windows))), _breakdown_keys(breakdown)
+
+
+@pushdown(_rolling_active_users_plan)
 def rolling_active_users(
     events: pl.DataFrame | pl.LazyFrame,
     *,
@@ -253,18 +292,50 @@ def rolling_active_users(
 
     Returns ``period_start`` (Date), [breakdown], ``window_days`` (Int64), ``active_users`` (Int64).
     """
-    query = EngagementQuery.build(start=start, end=end, event=event, filters=filters, tz=tz)
-    if isinstance(windows, int) or not windows:
-        raise ValueError(
-            "windows: give a non-empty sequence of window lengths in days, e.g. (1, 7, 30)"
-        )
-    for n in windows:
-        _check_window("windows", n)
-    keys = _breakdown_keys(breakdown)
-    rolling = _rolling_counts(events, query, tuple(sorted(set(windows))), keys)
+    query, chosen, keys = _rolling_active_users_query(
+        start=start,
+        end=end,
+        windows=windows,
+        event=event,
+        filters=filters,
+        breakdown=breakdown,
+        tz=tz,
+    )
+    rolling = _rolling_counts(events, query, chosen, keys)
     return rolling.select("period_start", *keys, "window_days", "active_users").collect()
 
 
+def _dau_mau_plan(events: Relation, **kwargs: Any) -> Plan:
+    query, window_days = _dau_mau_query(**kwargs)
+    windows = tuple(sorted({1, window_days}))
+    return _rolling_plan(events, query, windows, [], lambda r: _dau_mau_frame(r, window_days))
+
+
+def _dau_mau_query(
+    *,
+    start: dt.date | dt.datetime | str,
+    end: dt.date | dt.datetime | str,
+    event: EventSelector = None,
+    filters: Mapping[str, Any] | None = None,
+    window_days: int = 30,
+    tz: str = "UTC",
+) -> tuple[EngagementQuery, int]:
+    query = EngagementQuery.build(start=start, end=end, event=event, filters=filters, tz=tz)
+    _check_window("window_days", window_days)
+    return query, window_days
+
+
+def _dau_mau_frame(rolling: pl.LazyFrame, window_days: int) -> pl.DataFrame:
+    """The one-day and ``window_days`` counts side by side, and their ratio."""
+    by_day = rolling.group_by("period_start").agg(
+        dau=pl.col("active_users").filter(pl.col("window_days") == 1).first(),
+        mau=pl.col("active_users").filter(pl.col("window_days") == window_days).first(),
+    )
+    ratio = pl.when(pl.col("mau") > 0).then(pl.col("dau") / pl.col("mau"))
+    return by_day.with_columns(ratio=ratio.cast(pl.Float64)).sort("period_start").collect()
+
+
+@pushdown(_dau_mau_plan)
 def dau_mau(
     events: pl.DataFrame | pl.LazyFrame,
     *,
@@ -284,16 +355,11 @@ def dau_mau(
 
     Returns ``period_start`` (Date), ``dau``, ``mau`` (Int64), ``ratio`` (Float64).
     """
-    query = EngagementQuery.build(start=start, end=end, event=event, filters=filters, tz=tz)
-    _check_window("window_days", window_days)
-    windows = tuple(sorted({1, window_days}))
-    rolling = _rolling_counts(events, query, windows, [])
-    by_day = rolling.group_by("period_start").agg(
-        dau=pl.col("active_users").filter(pl.col("window_days") == 1).first(),
-        mau=pl.col("active_users").filter(pl.col("window_days") == window_days).first(),
+    query, window_days = _dau_mau_query(
+        start=start, end=end, event=event, filters=filters, window_days=window_days, tz=tz
     )
-    ratio = pl.when(pl.col("mau") > 0).then(pl.col("dau") / pl.col("mau"))
-    return by_day.with_columns(ratio=ratio.cast(pl.Float64)).sort("period_start").collect()
+    windows = tuple(sorted({1, window_days}))
+    return _dau_mau_frame(_rolling_counts(events, query, windows, []), window_days)
 
 
 def stickiness(
@@ -505,10 +571,30 @@ def _rolling_plan(
     query: EngagementQuery,
     windows: tuple[int, ...],
     keys: list[str],
-    *,
-    per_window: bool,
+    finish: Callable[[pl.LazyFrame], pl.DataFrame],
 ) -> Plan:
-    raise NotImplementedError("rolling windows in SQL")
+    """The rolling counts in SQL: the engine gives the day-by-day changes, clamped to ``start``.
+
+    The same pieces and changes as :func:`_rolling_counts`; the engine moves every change that
+    happens before ``start`` onto ``start`` (so the running sum there is already right) and
+    ``finish`` gets the same series the Polars path builds, from :func:`_rolling_series`.
+    """
+    start_number, end_number = _day_number(query.start), _day_number(query.end)
+
+    def series(deltas: pl.LazyFrame) -> pl.DataFrame:
+        key_values = deltas.select(keys).unique() if keys else None
+        return finish(_rolling_series(deltas, query, windows, keys, key_values, start_number))
+
+    return sql_rolling.rolling_plan(
+        events,
+        query,
+        windows,
+        keys,
+        first_day=query.start - dt.timedelta(days=max(windows) - 1),
+        first_number=start_number,
+        last_number=end_number,
+        finish=series,
+    )
 
 
 def _matching(
@@ -558,12 +644,13 @@ def _rolling_counts(
     reach = max(windows) - 1
     first_day = query.start - dt.timedelta(days=reach)
     origin = _day_number(first_day)
-    start_number, end_number = _day_number(query.start), _day_number(query.end)
+    end_number = _day_number(query.end)
 
     matching = _matching(events, query, first_day, query.end, keys)
     longest = max(windows)
     found = None if keys else _packed_pieces(matching, origin, end_number, longest)
     pieces = (found if found is not None else _exact_pieces(matching, keys, longest)).lazy()
+    key_values = pieces.select(keys).unique() if keys else None
     changes = []
     for n in windows:
         piece_end = pl.col("day") + pl.min_horizontal(pl.col("gap"), pl.lit(n))
@@ -578,13 +665,29 @@ def _rolling_counts(
         .group_by(*keys, "window_days", "day")
         .agg(pl.col("delta").sum())
     )
+    return _rolling_series(deltas, query, windows, keys, key_values, origin)
 
-    days = pl.LazyFrame({"day": pl.int_range(origin, end_number + 1, eager=True).cast(pl.Int32)})
+
+def _rolling_series(
+    deltas: pl.LazyFrame,
+    query: EngagementQuery,
+    windows: tuple[int, ...],
+    keys: list[str],
+    key_values: pl.LazyFrame | None,
+    first: int,
+) -> pl.LazyFrame:
+    """Running sums of the changes per ([breakdown], window) over the days ``first..end``.
+
+    ``deltas``: ([breakdown], ``window_days``, ``day``, ``delta``), the summed +1/-1 of the
+    pieces; both back ends finish with this, so the day grid and the zero days are built once.
+    """
+    start_number, end_number = _day_number(query.start), _day_number(query.end)
+    days = pl.LazyFrame({"day": pl.int_range(first, end_number + 1, eager=True).cast(pl.Int32)})
     grid = days.join(
         pl.LazyFrame({"window_days": list(windows)}, schema={"window_days": pl.Int64}), how="cross"
     )
-    if keys:
-        grid = pieces.select(keys).unique().join(grid, how="cross")
+    if key_values is not None:
+        grid = key_values.join(grid, how="cross")
     series = (
         grid.join(deltas, on=[*keys, "window_days", "day"], how="left", nulls_equal=True)
         .with_columns(pl.col("delta").fill_null(0))

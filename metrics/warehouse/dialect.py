@@ -158,6 +158,16 @@ class Dialect:
     def count(self) -> str:
         return "COUNT(*)"
 
+    def nullable(self, expr: str) -> str:
+        """``expr`` as a value that may be NULL, for LAG/LEAD past a partition's edge.
+
+        ClickHouse's ``lag``/``lead`` give the type's default (0) there unless the argument is
+        Nullable; every other engine gives NULL.
+        """
+        if self.name == "clickhouse":
+            return f"toNullable({expr})"
+        return expr
+
     def least(self, a: str, b: str) -> str:
         if self.name == "sqlite":
             return f"MIN({a}, {b})"
