@@ -170,7 +170,9 @@ def test_review_states_vision_scorecard_and_statuses(html):
 def test_command_line_writes_the_review(tmp_path, monkeypatch, capsys):
     data = tmp_path / "events.parquet"
     story_events().write_parquet(data)
-    (tmp_path / "sources.toml").write_text(f'default = "story"\n[sources.story]\npath = "{data}"\n')
+    (tmp_path / "sources.toml").write_text(
+        f'default = "story"\n[sources.story]\npath = "{data}"\nvision = "vision.toml"\n'
+    )
     (tmp_path / "vision.toml").write_text(VISION)
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "review.html"

@@ -14,6 +14,8 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 
+from ui.charts import money
+
 STATUS_LABELS: dict[str, str] = {
     "met": "Met",
     "on_track": "On track",
@@ -38,7 +40,6 @@ STATUS_BADGES: dict[str, str] = {
     "no_data": "gray",
 }
 STATUS_ORDER: tuple[str, ...] = ("off_track", "at_risk", "on_track", "met", "no_data")
-_CURRENCY = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "BRL": "R$"}
 TARGET_COLOR = "#6e7781"
 LINE_COLOR = "#24292f"
 
@@ -52,10 +53,7 @@ def format_value(value: float | None, unit: str, currency: str = "USD") -> str:
     if unit == "lift":
         return f"{value:+.1%}"
     if unit == "currency":
-        symbol = _CURRENCY.get(currency, currency + " ")
-        sign = "-" if value < 0 else ""
-        amount = abs(value)
-        return f"{sign}{symbol}{amount:,.0f}" if amount >= 100 else f"{sign}{symbol}{amount:,.2f}"
+        return money.money(value, currency)
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}".removesuffix(".0")
 
 
