@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
@@ -55,6 +55,8 @@ from metrics._common import (
     utc_bounds,
 )
 from metrics.intervals import wilson_exprs
+from metrics.warehouse import Plan, Relation, pushdown
+from metrics.warehouse import retention as sql_retention
 
 RetentionType = Literal["recurring", "first_time"]
 Mode = Literal["exact", "on_or_after"]
@@ -203,10 +205,100 @@ def period_index(ts_us: pl.Expr, bounds_us: Sequence[int]) -> pl.Expr:
     return guess
 
 
+def _retention_params(
+    *,
+    start: dt.date | dt.datetime | str,
+    end: dt.date | dt.datetime | str,
+    interval: Interval = "week",
+    start_event: EventSpec = None,
+    return_event: EventSpec = None,
+    retention_type: RetentionType = "recurring",
+    mode: Mode = "exact",
+    periods: PeriodBasis = "calendar",
+    week_start: WeekStart = "monday",
+    tz: str = "UTC",
+    filters: Filters = None,
+) -> RetentionParams:
+    """The checked parameters of a :func:`retention` call (its Polars path and its planner)."""
+    first, last = date_range(start, end)
+    return RetentionParams(
+        first,
+        last,
+        interval,
+        start_event,
+        return_event,
+        retention_type,
+        mode,
+        periods,
+        week_start,
+        tz,
+        filters,
+    )
+
+
+def _revenue_params(
+    *,
+    start: dt.date | dt.datetime | str,
+    end: dt.date | dt.datetime | str,
+    interval: Interval = "week",
+    start_event: EventSpec = None,
+    retention_type: RetentionType = "first_time",
+    periods: PeriodBasis = "calendar",
+    week_start: WeekStart = "monday",
+    tz: str = "UTC",
+    filters: Filters = None,
+) -> RetentionParams:
+    """The checked parameters of a :func:`revenue_retention` call (cohorts as in retention)."""
+    first, last = date_range(start, end)
+    return RetentionParams(
+        first,
+        last,
+        interval,
+        start_event,
+        None,
+        retention_type,
+        "exact",
+        periods,
+        week_start,
+        tz,
+        filters,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Planners: the same parameters and grid compiled to SQL for a Relation (metrics/warehouse)
+
+
+def _retention_plan(events: Relation, **kwargs: Any) -> Plan:
+    params = _retention_params(**kwargs)
+    grid = PeriodGrid.build(params)
+
+    def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
+        cells, counted = sql_retention.split_sizes(frames[0], "len")
+        sizes, retained = _retained_matrix(cells, counted, grid, params.mode)
+        return _retention_table(grid, params, sizes, retained)
+
+    return sql_retention.retention_plan(events, params, grid, finish)
+
+
+def _revenue_retention_plan(
+    events: Relation, *, revenue_column: str = "revenue", **kwargs: Any
+) -> Plan:
+    params = _revenue_params(**kwargs)
+    grid = PeriodGrid.build(params)
+
+    def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
+        by_cell, counted = sql_retention.split_sizes(frames[0], "paying_users")
+        return _revenue_table(grid, params, by_cell, counted)
+
+    return sql_retention.revenue_plan(events, params, grid, revenue_column, finish)
+
+
 # --------------------------------------------------------------------------------------------------
 # Public functions
 
 
+@pushdown(_retention_plan)
 def retention(
     events: pl.DataFrame | pl.LazyFrame,
     *,
@@ -235,19 +327,18 @@ def retention(
     in period cohort + k; ``"on_or_after"`` in that period or any later one. ``periods``:
     ``"calendar"`` or ``"rolling"`` (see the module notes). ``None`` as an event means any event.
     """
-    first, last = date_range(start, end)
-    params = RetentionParams(
-        first,
-        last,
-        interval,
-        start_event,
-        return_event,
-        retention_type,
-        mode,
-        periods,
-        week_start,
-        tz,
-        filters,
+    params = _retention_params(
+        start=start,
+        end=end,
+        interval=interval,
+        start_event=start_event,
+        return_event=return_event,
+        retention_type=retention_type,
+        mode=mode,
+        periods=periods,
+        week_start=week_start,
+        tz=tz,
+        filters=filters,
     )
     grid = PeriodGrid.build(params)
     rows = _relevant_rows(events, params, grid)
@@ -258,6 +349,7 @@ def retention(
     return _retention_table(grid, params, sizes, retained)
 
 
+@pushdown(_revenue_retention_plan)
 def revenue_retention(
     events: pl.DataFrame | pl.LazyFrame,
     *,
@@ -285,19 +377,16 @@ def revenue_retention(
     ``cumulative_revenue_per_user`` (revenue of offsets 0..k over the cohort size; null for an
     empty cohort) and ``incomplete``.
     """
-    first, last = date_range(start, end)
-    params = RetentionParams(
-        first,
-        last,
-        interval,
-        start_event,
-        None,
-        retention_type,
-        "exact",
-        periods,
-        week_start,
-        tz,
-        filters,
+    params = _revenue_params(
+        start=start,
+        end=end,
+        interval=interval,
+        start_event=start_event,
+        retention_type=retention_type,
+        periods=periods,
+        week_start=week_start,
+        tz=tz,
+        filters=filters,
     )
     grid = PeriodGrid.build(params)
     frame = as_lazy(events)
@@ -332,6 +421,16 @@ def revenue_retention(
     )
     # One collect for both, so the cohorts are computed once.
     by_cell, counted = pl.collect_all([by_cell_query, _sizes_query(cohorts)])
+    return _revenue_table(grid, params, by_cell, counted)
+
+
+def _revenue_table(
+    grid: PeriodGrid, params: RetentionParams, by_cell: pl.DataFrame, counted: pl.DataFrame
+) -> pl.DataFrame:
+    """The LTV table from revenue and paying users per (c, k) and cohort sizes per c (``len``).
+
+    Shared by both back ends: the warehouse path fetches exactly these two small frames.
+    """
     sizes = _sizes_array(counted, grid)
     table = _cells(grid).join(by_cell, on=["c", "k"], how="left")
     table = table.with_columns(
@@ -718,10 +817,22 @@ def _rolling_counts(
     join with the cohorts is then at most one row per cohort membership and bucket.
     """
     cells, counted = pl.collect_all(_rolling_queries(rows, params, grid))
+    return _retained_matrix(cells, counted, grid, params.mode)
+
+
+def _retained_matrix(
+    cells: pl.DataFrame, counted: pl.DataFrame, grid: PeriodGrid, mode: Mode
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cohort sizes and retained[c, k] from users per cell (c, k >= 1) and per cohort (``len``).
+
+    In ``on_or_after`` mode a cell holds the users whose *last* return is at offset k; the
+    reverse running sum makes it "at k or later". Shared by both back ends (the warehouse path
+    fetches exactly these small frames, for calendar periods too).
+    """
     n = grid.n
     retained = np.zeros((n, n), dtype=np.int64)
     np.add.at(retained, (cells["c"].to_numpy(), cells["k"].to_numpy()), cells["len"].to_numpy())
-    if params.mode == "on_or_after":
+    if mode == "on_or_after":
         retained = np.cumsum(retained[:, ::-1], axis=1)[:, ::-1]
     sizes = _sizes_array(counted, grid)
     retained[:, 0] = sizes
