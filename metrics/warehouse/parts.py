@@ -148,6 +148,29 @@ def month_of_day(d: Dialect, day: str) -> str:
     return f"(YEAR({date}) * 12 + MONTH({date}) - 1)"
 
 
+def day_of_month(d: Dialect, day: str) -> str:
+    """The day of the month (1..31) of a day number, as a BIGINT-compatible integer."""
+    n = d.name
+    if n == "duckdb":
+        return f"CAST(day(DATE '1970-01-01' + CAST({day} AS INTEGER)) AS BIGINT)"
+    if n == "postgres":
+        date = f"(DATE '1970-01-01' + CAST({day} AS INTEGER))"
+        return f"CAST(EXTRACT(DAY FROM {date}) AS BIGINT)"
+    if n == "clickhouse":
+        return f"toInt64(toDayOfMonth(addDays(toDate32('1970-01-01'), toInt32({day}))))"
+    if n in ("spark", "databricks"):
+        return f"CAST(dayofmonth(date_add(DATE '1970-01-01', CAST({day} AS INT))) AS BIGINT)"
+    if n == "bigquery":
+        return f"EXTRACT(DAY FROM DATE_ADD(DATE '1970-01-01', INTERVAL {day} DAY))"
+    if n == "snowflake":
+        return f"DAYOFMONTH(DATEADD(DAY, {day}, DATE '1970-01-01'))"
+    if n == "trino":
+        return f"day_of_month(date_add('day', {day}, DATE '1970-01-01'))"
+    if n == "sqlite":
+        return f"CAST(strftime('%d', date('1970-01-01', '+' || ({day}) || ' days')) AS INTEGER)"
+    return f"DAYOFMONTH(DATE_ADD(DATE '1970-01-01', INTERVAL {day} DAY))"
+
+
 def period_of_day(d: Dialect, day: str, interval: str, week_start: str = "monday") -> str:
     """The period number of a day number, numbered as ``metrics.engagement`` numbers them."""
     if interval == "day":
