@@ -280,7 +280,8 @@ def _user_values(
     ts, exposure = pl.col("timestamp"), pl.col("exposure")
     post = ts >= exposure
     if window is not None:
-        post = post & (ts < exposure + window)
+        # GrowthBook: metric time <= exposure + delay + window; the window's last instant counts.
+        post = post & (ts <= exposure + window)
     pre = (ts < exposure) & (ts >= exposure - pre_period)
     aggs: list[pl.Expr] = []
     for key, part in plan.parts.items():
@@ -308,21 +309,33 @@ def _user_values(
     )
 
 
+def _capped_stems(plan: _Plan) -> list[str]:
+    """The components winsorization caps: counts and sums (a conversion is 0 or 1 already)."""
+    return [
+        plan.columns[key] for key, part in plan.parts.items() if not isinstance(part, Conversion)
+    ]
+
+
 def _winsorized(frame: pl.LazyFrame, plan: _Plan, percentile: float | None) -> pl.LazyFrame:
-    """Cap each count/sum component at its pooled (all variants) percentile, before and after."""
+    """Cap each count/sum component at its pooled (all variants) percentile after exposure.
+
+    The pre-period covariate is capped at the same value, the metric's cap, as GrowthBook does
+    (its covariate is ``LEAST(cap, value)`` with the cap computed on the experiment period).
+    """
     if percentile is None:
         return frame
-    capped = [
-        plan.columns[key] + suffix
-        for key, part in plan.parts.items()
-        if not isinstance(part, Conversion)
-        for suffix in ("", "_pre")
-    ]
-    if not capped:
+    stems = _capped_stems(plan)
+    if not stems:
         return frame
-    return frame.with_columns(
-        pl.col(name).clip(upper_bound=pl.col(name).quantile(percentile, interpolation="linear"))
-        for name in capped
+    caps = [pl.col(s).quantile(percentile, interpolation="linear").alias(f"{s}_cap") for s in stems]
+    return (
+        frame.with_columns(caps)
+        .with_columns(
+            pl.col(s + suffix).clip(upper_bound=pl.col(f"{s}_cap"))
+            for s in stems
+            for suffix in ("", "_pre")
+        )
+        .drop(f"{s}_cap" for s in stems)
     )
 
 
@@ -396,6 +409,91 @@ def _empty_result(segment: str | None) -> pl.DataFrame:
     return pl.DataFrame(schema=columns)
 
 
+@dataclass(frozen=True)
+class AnalyzeQuery:
+    """One :func:`analyze` call, checked: what both back ends (Polars, SQL) compute.
+
+    The reduction (clean users, per-user values, winsorization, per-variant sums) is compiled from
+    it twice, by :func:`analyze` for Polars and by ``metrics.warehouse.experiments`` for SQL; the
+    statistics that follow are one function, :func:`analysis_answer`, for both.
+    """
+
+    experiment: str
+    metrics: tuple[Metric, ...]
+    control: str = "control"
+    window: dt.timedelta | None = None
+    winsorize: float | None = None
+    segment: str | None = None
+    method: str = "frequentist"
+    alpha: float = 0.05
+    cuped: bool = False
+    pre_period: dt.timedelta = dt.timedelta(days=14)
+    sequential_tuning: float = 5000
+    prior_sd: float | None = None
+    weights: tuple[tuple[str, float], ...] | None = None
+    srm_threshold: float = 0.001
+    correction: str | None = None
+    end: dt.datetime | None = None
+
+    @property
+    def plan(self) -> _Plan:
+        return _Plan.of(list(self.metrics))
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        experiment: str,
+        metrics: MetricSpec | Sequence[MetricSpec],
+        control: str = "control",
+        window: float | dt.timedelta | None = None,
+        winsorize: float | None = None,
+        segment: str | None = None,
+        method: Literal["frequentist", "bayesian", "sequential"] = "frequentist",
+        alpha: float = 0.05,
+        cuped: bool = False,
+        pre_period: float | dt.timedelta = 14,
+        sequential_tuning: float = 5000,
+        prior_sd: float | None = None,
+        weights: Mapping[str, float] | None = None,
+        srm_threshold: float = 0.001,
+        correction: Literal["holm", "bh"] | None = None,
+        end: dt.datetime | None = None,
+    ) -> AnalyzeQuery:
+        """A checked query; ``ValueError`` names the argument that is wrong."""
+        listed = _check_metrics(metrics)
+        check_choice("method", method, METHODS)
+        if correction is not None:
+            check_choice("correction", correction, CORRECTIONS)
+        if winsorize is not None and not 0 < winsorize <= 1:
+            raise ValueError(
+                f"winsorize must be a percentile in (0, 1], e.g. 0.99, not {winsorize!r}"
+            )
+        span = _window(window, "window")
+        pre_span = _window(pre_period, "pre_period")
+        assert pre_span is not None
+        if end is not None and end.tzinfo is None:
+            raise ValueError("end must be a timezone-aware datetime (UTC)")
+        return cls(
+            experiment=experiment,
+            metrics=tuple(listed),
+            control=control,
+            window=span,
+            winsorize=winsorize,
+            segment=segment,
+            method=method,
+            alpha=alpha,
+            cuped=cuped,
+            pre_period=pre_span,
+            sequential_tuning=sequential_tuning,
+            prior_sd=prior_sd,
+            weights=tuple(weights.items()) if weights is not None else None,
+            srm_threshold=srm_threshold,
+            correction=correction,
+            end=end,
+        )
+
+
 def analyze(
     events: pl.DataFrame | pl.LazyFrame,
     assignments: pl.DataFrame | pl.LazyFrame,
@@ -420,28 +518,38 @@ def analyze(
     """Did the experiment move each metric? One row per metric × variant (control rows included).
 
     Each user's metric counts their events from their first exposure on (within ``window`` days
-    when given, up to ``end`` when given). Users assigned to several variants are counted in
-    ``excluded_users`` and left out. ``winsorize`` (e.g. 0.99) caps each user's count or sum at that
-    pooled percentile. ``cuped`` uses the same metric over the ``pre_period`` days before exposure
-    as covariate (not for ratio metrics). ``segment`` names a property: results come per value
-    (taken from the assignments if they carry it, else from the user's first event that has it).
-    The SRM check of the split against ``weights`` (equal by default) is on every row
+    when given, its last instant included as in GrowthBook; up to ``end`` when given). Users
+    assigned to several variants are counted in ``excluded_users`` and left out. ``winsorize``
+    (e.g. 0.99) caps each user's count or sum at that pooled percentile. ``cuped`` uses the same
+    metric over the ``pre_period`` days before exposure as covariate (not for ratio metrics),
+    capped at the metric's cap when winsorizing. ``segment`` names a property: results come per
+    value (taken from the assignments if they carry it, else from the user's first event that has
+    it). The SRM check of the split against ``weights`` (equal by default) is on every row
     (``srm_p_value``, ``srm_mismatch``): read it before any lift. ``correction`` ("holm" or "bh")
-    fills ``p_value_adjusted`` across all variants × metrics (× segments).
+    fills ``p_value_adjusted`` across all variants × metrics (× segments). An experiment the
+    assignments do not hold is a ``ValueError`` listing those they do. ``events`` and
+    ``assignments`` may be two relations on one connection: the engine then returns only the
+    per-variant sums.
     """
-    listed = _check_metrics(metrics)
-    check_choice("method", method, METHODS)
-    if correction is not None:
-        check_choice("correction", correction, CORRECTIONS)
-    if winsorize is not None and not 0 < winsorize <= 1:
-        raise ValueError(f"winsorize must be a percentile in (0, 1], e.g. 0.99, not {winsorize!r}")
-    span = _window(window, "window")
-    pre_span = _window(pre_period, "pre_period")
-    assert pre_span is not None
-    if end is not None and end.tzinfo is None:
-        raise ValueError("end must be a timezone-aware datetime (UTC)")
-
-    users = _clean_assignments(assignments, experiment, end)
+    query = AnalyzeQuery.build(
+        experiment=experiment,
+        metrics=metrics,
+        control=control,
+        window=window,
+        winsorize=winsorize,
+        segment=segment,
+        method=method,
+        alpha=alpha,
+        cuped=cuped,
+        pre_period=pre_period,
+        sequential_tuning=sequential_tuning,
+        prior_sd=prior_sd,
+        weights=weights,
+        srm_threshold=srm_threshold,
+        correction=correction,
+        end=end,
+    )
+    users = _clean_assignments(assignments, experiment, query.end)
     assignment_columns = as_lazy(assignments).collect_schema().names()
     segment_from_events = segment is not None and segment not in assignment_columns
     if segment is not None and not segment_from_events:
@@ -457,25 +565,19 @@ def analyze(
         pl.len().alias("all"), (pl.col("variant_count") > 1).sum().alias("multi")
     ).collect()
     if counts["all"][0] == 0:
+        _require_experiment(assignments, experiment)
         return _empty_result(segment)
     excluded = int(counts["multi"][0])
     clean = users.filter(pl.col("variant_count") == 1)
-    variants = sorted(clean.select(pl.col("variant").unique()).collect().to_series().to_list())
-    if control not in variants:
-        raise ValueError(
-            f"control {control!r} is not a variant of experiment {experiment!r} "
-            f"(variants: {', '.join(map(repr, variants))})"
-        )
-    treatments = [v for v in variants if v != control]
 
-    plan = _Plan.of(listed)
+    plan = query.plan
     table = _user_values(
         events,
         clean,
         plan,
-        window=span,
-        pre_period=pre_span,
-        end=end,
+        window=query.window,
+        pre_period=query.pre_period,
+        end=query.end,
         segment=segment,
         segment_from_events=segment_from_events,
     )
@@ -484,14 +586,53 @@ def analyze(
         table = table.with_columns(pl.col(source).cast(pl.String).fill_null("(none)").alias("_seg"))
     table = _winsorized(table, plan, winsorize)
     keys = (["_seg"] if segment is not None else []) + ["variant"]
-    sums = _sums(table, listed, plan, keys)
+    sums = _sums(table, list(query.metrics), plan, keys)
+    return analysis_answer(query, sums, excluded)
+
+
+def unknown_experiment(experiment: str, known: Sequence[str]) -> ValueError:
+    """The error for an experiment the assignments do not hold, listing (some of) those they do."""
+    names = sorted({k for k in known if k is not None})
+    shown = ", ".join(repr(k) for k in names[:20]) + (", …" if len(names) > 20 else "")
+    return ValueError(
+        f"experiment {experiment!r} is not in the assignments (experiments: {shown or 'none'})"
+    )
+
+
+def _require_experiment(assignments: pl.DataFrame | pl.LazyFrame, experiment: str) -> None:
+    """``ValueError`` (see :func:`unknown_experiment`) when no assignment names ``experiment``."""
+    lf = as_lazy(assignments)
+    if lf.filter(pl.col("experiment") == experiment).select(pl.len()).collect().item():
+        return
+    known = lf.select(pl.col("experiment").unique()).collect().to_series().to_list()
+    raise unknown_experiment(experiment, known)
+
+
+def analysis_answer(query: AnalyzeQuery, sums: pl.DataFrame, excluded: int) -> pl.DataFrame:
+    """:func:`analyze`'s frame from the per-variant sums (``_seg``?, ``variant``, ``n``, ``m0_y``…).
+
+    Shared by both back ends: only these few rows come from Polars or from the engine.
+    """
+    segment = query.segment
+    control = query.control
+    experiment = query.experiment
+    listed = list(query.metrics)
+    weights = dict(query.weights) if query.weights is not None else None
+    method = query.method
+    variants = sorted(sums["variant"].unique().to_list())
+    if control not in variants:
+        raise ValueError(
+            f"control {control!r} is not a variant of experiment {experiment!r} "
+            f"(variants: {', '.join(map(repr, variants))})"
+        )
+    treatments = [v for v in variants if v != control]
 
     groups = sorted(sums["_seg"].unique().to_list()) if segment is not None else [None]
     rows: list[dict[str, Any]] = []
     for group in groups:
         part = sums if group is None else sums.filter(pl.col("_seg") == group)
         by_variant = {r["variant"]: r for r in part.iter_rows(named=True)}
-        srm_p, srm_mismatch = _srm_check(by_variant, variants, weights, srm_threshold)
+        srm_p, srm_mismatch = _srm_check(by_variant, variants, weights, query.srm_threshold)
         for i, metric in enumerate(listed):
             kind = METRIC_KINDS[type(metric)]
             base = _stats(by_variant.get(control, {}), i, metric)
@@ -523,12 +664,12 @@ def analyze(
                     base,
                     arm,
                     kind=kind,  # type: ignore[arg-type]
-                    method=method,
-                    alpha=alpha,
-                    cuped=cuped and kind != "ratio",
+                    method=method,  # type: ignore[arg-type]
+                    alpha=query.alpha,
+                    cuped=query.cuped and kind != "ratio",
                     inverse=metric.inverse,
-                    sequential_tuning=sequential_tuning,
-                    prior_sd=prior_sd,
+                    sequential_tuning=query.sequential_tuning,
+                    prior_sd=query.prior_sd,
                 )
                 flat = {
                     **comparison_row(result),
@@ -539,9 +680,12 @@ def analyze(
                 }
                 rows.append({**common, **flat})
 
-    if correction is not None:
+    if query.correction is not None:
         treated = [i for i, r in enumerate(rows) if not r["is_control"]]
-        adjusted = adjust_p_values([rows[i].get("p_value") for i in treated], correction)
+        adjusted = adjust_p_values(
+            [rows[i].get("p_value") for i in treated],
+            query.correction,  # type: ignore[arg-type]
+        )
         for i, p in zip(treated, adjusted, strict=True):
             rows[i]["p_value_adjusted"] = p
     columns = (["segment"] if segment is not None else []) + list(RESULT_COLUMNS)
@@ -626,13 +770,24 @@ def assignment_counts(
         .alias("variant"),
         pl.col("exposure").dt.convert_time_zone(tz).dt.date().alias("day"),
     )
-    return (
+    counts = (
         users.group_by("variant")
         .agg(
             pl.len().alias("users"),
             pl.col("day").min().alias("first_day"),
             pl.col("day").max().alias("last_day"),
         )
+        .collect()
+    )
+    if counts.height == 0:
+        _require_experiment(assignments, experiment)
+    return counts_answer(counts)
+
+
+def counts_answer(counts: pl.DataFrame) -> pl.DataFrame:
+    """:func:`assignment_counts`' frame from users, first and last day per variant (both paths)."""
+    return (
+        counts.lazy()
         .with_columns(
             ((pl.col("last_day") - pl.col("first_day")).dt.total_days() + 1).alias("days"),
         )
@@ -701,6 +856,7 @@ def cumulative_effect(
         "status": pl.String(),
     }
     if users.height == 0:
+        _require_experiment(assignments, experiment)
         return pl.DataFrame(schema=schema)
     variants = sorted(users["variant"].unique().to_list())
     if control not in variants:
@@ -728,9 +884,7 @@ def cumulative_effect(
             stem = plan.column(part)
             if not isinstance(part, Conversion):
                 caps[stem] = float(final[stem].quantile(winsorize, interpolation="linear") or 0.0)
-                caps[stem + "_pre"] = float(
-                    final[stem + "_pre"].quantile(winsorize, interpolation="linear") or 0.0
-                )
+                caps[stem + "_pre"] = caps[stem]  # the covariate takes the metric's cap
 
     increments = _daily_increments(events, users, plan, span=span, tz=tz)
     first_day: dt.date = users["day"].min()  # type: ignore[assignment]
@@ -851,7 +1005,7 @@ def _daily_increments(
     ts, exposure = pl.col("timestamp"), pl.col("exposure")
     post = ts >= exposure
     if span is not None:
-        post = post & (ts < exposure + span)
+        post = post & (ts <= exposure + span)
     joined = (
         lf.select(sorted(needed))
         .filter(pl.col("event").is_in(names))

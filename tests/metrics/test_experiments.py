@@ -853,6 +853,59 @@ def test_analyze_winsorizes_at_the_pooled_percentile(story):
     assert result["mean"].to_list() == pytest.approx([(min(25, cap) + 0) / 2, (cap + 20 + 0) / 3])
 
 
+def test_analyze_window_includes_its_last_instant():
+    # GrowthBook counts a metric event when `metric time <= exposure + delay + window`: the
+    # window's last instant is in. With day-truncated times that is the whole last day.
+    events = make_events(
+        ("ann", "purchase", "2026-09-08 09:00", {"revenue": 10.0}),  # exactly 7 days on: in
+        ("ann", "purchase", "2026-09-08 09:01", {"revenue": 99.0}),  # a minute later: out
+        ("ben", "purchase", "2026-09-01 09:00", {"revenue": 4.0}),  # at exposure: in
+        ("cat", "purchase", "2026-09-09 00:00", {"revenue": 7.0}),  # day-truncated, day 7: in
+        ("dan", "purchase", "2026-09-10 00:00", {"revenue": 50.0}),  # day 8: out
+    )
+    exposures = assignments(
+        ("ann", "w", "control", "2026-09-01 09:00"),
+        ("ben", "w", "control", "2026-09-01 09:00"),
+        ("cat", "w", "treatment", "2026-09-02 00:00"),
+        ("dan", "w", "treatment", "2026-09-02 00:00"),
+    )
+    metrics = [Sum("purchase", name="revenue"), Conversion("purchase")]
+    result = analyze(events, exposures, experiment="w", metrics=metrics, window=7)
+    # revenue: control (10 + 4) / 2 = 7, treatment (7 + 0) / 2 = 3.5; conversion 2/2 and 1/2.
+    # (Before the fix: control (0 + 4) / 2 = 2 and treatment 0, ann and cat not converted.)
+    assert result["mean"].to_list() == [7.0, 3.5, 1.0, 0.5]
+    daily = cumulative_effect(events, exposures, experiment="w", metric=metrics[0], window=7)
+    last = daily.tail(1).row(0, named=True)
+    assert (last["control_mean"], last["mean"]) == (7.0, 3.5)
+
+
+def test_analyze_cuped_with_winsorization_caps_the_covariate_at_the_metric_cap(story):
+    events, exposures = story
+    result = analyze(
+        events,
+        exposures,
+        experiment="checkout_redesign",
+        metrics=Sum("purchase", name="revenue"),
+        winsorize=0.8,
+        cuped=True,
+    )
+    # After exposure: alice 25, bob 0 | carol 40, dave 20, frank 0. The cap is their pooled 80th
+    # percentile: sorted 0, 0, 20, 25, 40, index 0.8 x 4 = 3.2, so 25 + 0.2 x 15 = 28.
+    # Before exposure: alice 5, bob 0 | carol 15, dave 0, frank 30, capped at the same 28 (as
+    # GrowthBook caps its covariate; frank's 30 used to be capped at the pre-period's own
+    # percentile, 18). So y = 25, 0 | 28, 20, 0 and x = 5, 0 | 15, 0, 28.
+    # Pooled: n 5, Σy 73, Σx 48, Σxy 545, Σx² 1034: var x = (1034 - 48²/5) / 4 = 143.3,
+    # cov = (545 - 73·48/5) / 4 = -38.95, θ = -38.95 / 143.3 = -779/2866.
+    theta = -779 / 2866
+    control = result.filter(pl.col("is_control")).row(0, named=True)
+    treated = result.filter(~pl.col("is_control")).row(0, named=True)
+    assert (control["mean"], treated["mean"]) == (12.5, 16.0)  # (25 + 0) / 2, (28 + 20 + 0) / 3
+    assert treated["theta"] == pytest.approx(theta, rel=1e-12)
+    # Adjusted means ȳ - θ·x̄: 12.5 - 2.5θ and 16 - (43/3)θ; their difference 3.5 - (35.5/3)θ.
+    assert treated["absolute_effect"] == pytest.approx(3.5 - theta * 35.5 / 3, rel=1e-12)
+    assert treated["absolute_effect"] == pytest.approx(6.716388, abs=1e-6)
+
+
 def test_analyze_segments_from_assignments_and_events(story):
     events, exposures = story
     platform = {
@@ -943,7 +996,17 @@ def test_analyze_many_variants_srm_and_correction():
 
 def test_analyze_edge_cases(story):
     events, exposures = story
-    empty = analyze(events, exposures, experiment="nope", metrics=Conversion("purchase"))
+    # A typo is an error naming it and the experiments there are (issue 13 item 6)...
+    with pytest.raises(ValueError, match=r"'nope'.*'checkout_redesign', 'other_test'"):
+        analyze(events, exposures, experiment="nope", metrics=Conversion("purchase"))
+    # ...while a real experiment nobody was exposed to yet (as of `end`) is an empty answer.
+    empty = analyze(
+        events,
+        exposures,
+        experiment="checkout_redesign",
+        metrics=Conversion("purchase"),
+        end=ts("2026-08-31 00:00"),
+    )
     assert empty.height == 0 and "relative_effect" in empty.columns
     with pytest.raises(ValueError, match="control"):
         analyze(
@@ -1077,8 +1140,9 @@ def reference_rows(events, exposures, metric, *, window, pre_period, winsorize, 
     parts = [metric.numerator, metric.denominator] if isinstance(metric, Ratio) else [metric]
     values = {}
     for i, part in enumerate(parts):
+        raw = {}
         for pre in (False, True):
-            column = [
+            raw[pre] = [
                 ref.component_value(
                     events,
                     u,
@@ -1091,8 +1155,11 @@ def reference_rows(events, exposures, metric, *, window, pre_period, winsorize, 
                 )
                 for u in order
             ]
+        for pre in (False, True):
+            column = raw[pre]
             if not isinstance(part, Conversion):
-                column = ref.cap(column, winsorize)
+                # Before and after exposure alike, the cap is the metric's (after exposure).
+                column = ref.cap(column, winsorize, of=raw[False])
             values[(i, pre)] = dict(zip(order, column, strict=True))
     arms: dict[str, Any] = {}
     for variant in ("control", "treatment"):

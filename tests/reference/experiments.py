@@ -71,7 +71,7 @@ def component_value(
         if pre:
             inside = exposure - pre_period <= when < exposure
         else:
-            inside = when >= exposure and (window is None or when < exposure + window)
+            inside = when >= exposure and (window is None or when <= exposure + window)
         if not inside:
             continue
         hit = True
@@ -85,9 +85,12 @@ def component_value(
     return total
 
 
-def cap(values: list[float], percentile: float | None) -> list[float]:
-    """Winsorize at the pooled percentile (linear interpolation, as numpy's default)."""
+def cap(
+    values: list[float], percentile: float | None, of: list[float] | None = None
+) -> list[float]:
+    """Winsorize at the pooled percentile (linear interpolation, as numpy's default) of ``of``
+    (the metric's values after exposure; the pre-period covariate takes the metric's cap)."""
     if percentile is None or not values:
         return values
-    limit = float(np.percentile(values, percentile * 100))
+    limit = float(np.percentile(values if of is None else of, percentile * 100))
     return [min(v, limit) for v in values]
