@@ -28,6 +28,12 @@ public functions and judges it:
 Expected data situations are results: a KPI whose event is absent from the data, whose filter names
 a missing property, or whose periods are all incomplete comes back as ``no_data`` with a ``reason``
 in plain words. ``today`` is always a parameter; this module never reads the clock.
+
+Events may be a :class:`~metrics.warehouse.Relation` (SPEC §6): each KPI's series then comes from
+the families' functions computing in the engine, and what this module reads from the events
+itself (coverage, filters, needed events, event counts, funnel entry periods, exposures,
+segments) is compiled by :mod:`metrics.warehouse.targets`; the frames are the same as in Polars.
+A KPI kind whose family does not compute in SQL yet raises :class:`NotPushedDown`.
 """
 
 from __future__ import annotations
@@ -83,6 +89,8 @@ from metrics.vision import (
     load_vision,
     parse_vision,
 )
+from metrics.warehouse import Relation
+from metrics.warehouse import targets as sql_targets
 
 __all__ = [
     "AT_RISK_MARGIN",
@@ -127,6 +135,8 @@ __all__ = [
 ]
 
 Status = Literal["met", "on_track", "at_risk", "off_track", "no_data"]
+#: Events in Polars, or a relation whose events stay in an engine.
+Events = pl.LazyFrame | Relation
 Unit = Literal["users", "events", "ratio", "currency", "lift"]
 
 STATUSES: tuple[str, ...] = ("met", "on_track", "at_risk", "off_track", "no_data")
@@ -151,7 +161,7 @@ class MetricSpec:
     """One metric kind: its parameters, how to compute its series, and how to show it."""
 
     params: type
-    compute: Callable[[pl.LazyFrame, Any, _Context], pl.DataFrame]
+    compute: Callable[[Events, Any, _Context], pl.DataFrame]
     unit: Unit
     #: The page that explains the number (``pages/<page>.py``).
     page: str
@@ -180,7 +190,7 @@ class _Context:
     last_day: dt.date  # last complete day: the data's last day, at most the day before today
     tz: str
     week_start: WeekStart
-    assignments: pl.DataFrame | None
+    assignments: pl.DataFrame | Relation | None
 
     def period_end(self, start: dt.date, period: Interval, count: int = 1) -> dt.date:
         return add_periods(start, period, count) - dt.timedelta(days=1)
@@ -235,6 +245,12 @@ def _on_grid(
     return out.select(list(SERIES_SCHEMA)).sort("period_start")
 
 
+def _fed(events: Any) -> Any:
+    """Events for a family's function: a frame, or a relation its ``@pushdown`` computes on
+    in the engine (the functions' signatures name only frames)."""
+    return events
+
+
 def _event_arg(event: str | tuple[str, ...] | None) -> str | list[str] | None:
     return list(event) if isinstance(event, tuple) else event
 
@@ -246,7 +262,7 @@ def _with_share(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _active_users_series(events: pl.LazyFrame, p: ActiveUsers, ctx: _Context) -> pl.DataFrame:
+def _active_users_series(events: Events, p: ActiveUsers, ctx: _Context) -> pl.DataFrame:
     from metrics import engagement
 
     common: dict[str, Any] = {
@@ -258,10 +274,10 @@ def _active_users_series(events: pl.LazyFrame, p: ActiveUsers, ctx: _Context) ->
     }
     if p.window_days is not None:
         common["window_days"] = p.window_days
-    value = engagement.active_users(events, event=_event_arg(p.event), **common)
+    value = engagement.active_users(_fed(events), event=_event_arg(p.event), **common)
     found = value.select("period_start", pl.col("active_users").alias("value"))
     if p.event is not None:
-        everyone = engagement.active_users(events, **common)
+        everyone = engagement.active_users(_fed(events), **common)
         found = found.join(
             everyone.select("period_start", pl.col("active_users").alias("volume")),
             on="period_start",
@@ -283,11 +299,11 @@ def _active_users_series(events: pl.LazyFrame, p: ActiveUsers, ctx: _Context) ->
     )
 
 
-def _dau_mau_series(events: pl.LazyFrame, p: DauMau, ctx: _Context) -> pl.DataFrame:
+def _dau_mau_series(events: Events, p: DauMau, ctx: _Context) -> pl.DataFrame:
     from metrics import engagement
 
     ratio = engagement.dau_mau(
-        events, start=ctx.start, end=ctx.last_day, event=_event_arg(p.event), tz=ctx.tz
+        _fed(events), start=ctx.start, end=ctx.last_day, event=_event_arg(p.event), tz=ctx.tz
     )
     found = ratio.select(
         "period_start", pl.col("ratio").alias("value"), pl.col("mau").alias("weight")
@@ -299,11 +315,11 @@ def _dau_mau_series(events: pl.LazyFrame, p: DauMau, ctx: _Context) -> pl.DataFr
     return _on_grid(found, ctx, "day", fill_zero=False, complete=complete)
 
 
-def _lifecycle_series(events: pl.LazyFrame, p: Lifecycle, ctx: _Context) -> pl.DataFrame:
+def _lifecycle_series(events: Events, p: Lifecycle, ctx: _Context) -> pl.DataFrame:
     from metrics import engagement
 
     states = engagement.lifecycle(
-        events,
+        _fed(events),
         start=ctx.start,
         end=ctx.last_day,
         interval=p.period,
@@ -323,11 +339,11 @@ def _lifecycle_series(events: pl.LazyFrame, p: Lifecycle, ctx: _Context) -> pl.D
     return out.with_columns(pl.lit(None, pl.Float64).alias("volume"))
 
 
-def _retention_series(events: pl.LazyFrame, p: Retention, ctx: _Context) -> pl.DataFrame:
+def _retention_series(events: Events, p: Retention, ctx: _Context) -> pl.DataFrame:
     from metrics import retention
 
     table = retention.retention(
-        events,
+        _fed(events),
         start=ctx.start,
         end=ctx.last_day,
         interval=p.period,
@@ -354,16 +370,21 @@ def _retention_series(events: pl.LazyFrame, p: Retention, ctx: _Context) -> pl.D
     return _on_grid(found, ctx, p.period, fill_zero=False, complete=complete)
 
 
-def _funnel_series(events: pl.LazyFrame, p: FunnelConversion, ctx: _Context) -> pl.DataFrame:
+def _funnel_series(events: Events, p: FunnelConversion, ctx: _Context) -> pl.DataFrame:
     from metrics import funnels
 
     # Entry cohorts via a breakdown: an attempt takes the period of its step-1 event (first touch).
     entry = "__kpi_entry_period"
-    tagged = events.with_columns(
-        period_start(local_date(ctx.tz), p.period, ctx.week_start).cast(pl.String).alias(entry)
-    )
+    tagged: Events
+    if isinstance(events, Relation):
+        # In SQL the tag is the period's number; its first day is worked out below.
+        tagged = sql_targets.with_period(events, entry, p.period, ctx.week_start, ctx.tz)
+    else:
+        tagged = events.with_columns(
+            period_start(local_date(ctx.tz), p.period, ctx.week_start).cast(pl.String).alias(entry)
+        )
     table = funnels.funnel(
-        tagged,
+        _fed(tagged),
         list(p.steps),
         window=dt.timedelta(days=p.window_days),
         order=p.order,
@@ -375,8 +396,15 @@ def _funnel_series(events: pl.LazyFrame, p: FunnelConversion, ctx: _Context) -> 
     last = len(p.steps)
     entered = table.filter(pl.col("step") == 1).select(entry, pl.col("users").alias("weight"))
     converted = table.filter(pl.col("step") == last).select(entry, pl.col("users").alias("done"))
+    if isinstance(events, Relation):
+        from metrics.engagement import EngagementQuery
+
+        grid = EngagementQuery(ctx.start, ctx.last_day, p.period, week_start=ctx.week_start)
+        entry_day = pl.col(entry).map_elements(grid.first_day, return_dtype=pl.Date)
+    else:
+        entry_day = pl.col(entry).cast(pl.String).str.to_date()
     found = entered.join(converted, on=entry, how="left").select(
-        pl.col(entry).cast(pl.String).str.to_date().alias("period_start"),
+        entry_day.alias("period_start"),
         pl.when(pl.col("weight") > 0)
         .then(pl.col("done").fill_null(0) / pl.col("weight"))
         .alias("value"),
@@ -390,11 +418,11 @@ def _funnel_series(events: pl.LazyFrame, p: FunnelConversion, ctx: _Context) -> 
     return _on_grid(found, ctx, p.period, fill_zero=False, complete=complete)
 
 
-def _revenue_table(events: pl.LazyFrame, period: Interval, ctx: _Context) -> pl.DataFrame:
+def _revenue_table(events: Events, period: Interval, ctx: _Context) -> pl.DataFrame:
     from metrics import engagement
 
     return engagement.revenue(
-        events,
+        _fed(events),
         start=ctx.start,
         end=ctx.last_day,
         interval=period,
@@ -403,7 +431,7 @@ def _revenue_table(events: pl.LazyFrame, period: Interval, ctx: _Context) -> pl.
     )
 
 
-def _revenue_series(events: pl.LazyFrame, p: Revenue, ctx: _Context) -> pl.DataFrame:
+def _revenue_series(events: Events, p: Revenue, ctx: _Context) -> pl.DataFrame:
     # Revenue = paying users × revenue per paying user.
     found = _revenue_table(events, p.period, ctx).select(
         "period_start", pl.col("revenue").alias("value"), pl.col("paying_users").alias("volume")
@@ -411,7 +439,7 @@ def _revenue_series(events: pl.LazyFrame, p: Revenue, ctx: _Context) -> pl.DataF
     return _with_share(_on_grid(found, ctx, p.period, fill_zero=True))
 
 
-def _arpu_series(events: pl.LazyFrame, p: Arpu, ctx: _Context) -> pl.DataFrame:
+def _arpu_series(events: Events, p: Arpu, ctx: _Context) -> pl.DataFrame:
     # ARPU = paying share of active users × revenue per paying user.
     found = _revenue_table(events, p.period, ctx).select(
         "period_start",
@@ -424,7 +452,7 @@ def _arpu_series(events: pl.LazyFrame, p: Arpu, ctx: _Context) -> pl.DataFrame:
     return _with_share(_on_grid(found, ctx, p.period, fill_zero=False))
 
 
-def _paying_users_series(events: pl.LazyFrame, p: PayingUsers, ctx: _Context) -> pl.DataFrame:
+def _paying_users_series(events: Events, p: PayingUsers, ctx: _Context) -> pl.DataFrame:
     # Paying users = active users × paying share.
     found = _revenue_table(events, p.period, ctx).select(
         "period_start",
@@ -434,11 +462,13 @@ def _paying_users_series(events: pl.LazyFrame, p: PayingUsers, ctx: _Context) ->
     return _with_share(_on_grid(found, ctx, p.period, fill_zero=True))
 
 
-def _event_count_series(events: pl.LazyFrame, p: EventCount, ctx: _Context) -> pl.DataFrame:
+def _event_count_series(events: Events, p: EventCount, ctx: _Context) -> pl.DataFrame:
     from metrics import engagement
 
     counts = (
-        events.filter(event_expr(_event_arg(p.event)))
+        _event_counts(events, p, ctx)
+        if isinstance(events, Relation)
+        else events.filter(event_expr(_event_arg(p.event)))
         .with_columns(
             period_start(local_date(ctx.tz), p.period, ctx.week_start).alias("period_start")
         )
@@ -448,7 +478,7 @@ def _event_count_series(events: pl.LazyFrame, p: EventCount, ctx: _Context) -> p
         .collect()
     )
     doers = engagement.active_users(
-        events,
+        _fed(events),
         start=ctx.start,
         end=ctx.last_day,
         interval=p.period,
@@ -466,9 +496,40 @@ def _event_count_series(events: pl.LazyFrame, p: EventCount, ctx: _Context) -> p
     return _with_share(_on_grid(found, ctx, p.period, fill_zero=True))
 
 
-def _assignments(events: pl.LazyFrame, p: Experiment, ctx: _Context) -> pl.LazyFrame:
+def _event_counts(events: Relation, p: EventCount, ctx: _Context) -> pl.DataFrame:
+    """Events per period in the engine, from the first period on (as the Polars path counts)."""
+    from metrics.engagement import EngagementQuery
+
+    last = add_periods(period_of(ctx.last_day, p.period, ctx.week_start), p.period, 1)
+    query = EngagementQuery.build(
+        start=ctx.start,
+        end=last - dt.timedelta(days=1),
+        interval=p.period,
+        event=_event_arg(p.event),
+        week_start=ctx.week_start,
+        tz=ctx.tz,
+    )
+    return sql_targets.period_counts(events, query)
+
+
+def _assignments(events: Events, p: Experiment, ctx: _Context) -> pl.LazyFrame | Relation:
     """The experiment's exposures (SPEC §2 assignments): given, or read from exposure events."""
+    if isinstance(events, Relation):
+        if ctx.assignments is not None:
+            if not isinstance(ctx.assignments, Relation):
+                raise TypeError(
+                    "assignments: with events in an engine, give the assignments as a relation "
+                    "on the same connection (connectors.warehouse)"
+                )
+            return sql_targets.of_experiment(ctx.assignments, p.experiment)
+        if not (events.has("experiment") and events.has("variant")):
+            raise _NoData(
+                "the data has no experiment assignments (no 'experiment'/'variant' columns)"
+            )
+        return sql_targets.exposures(events, p.exposure_event, p.experiment)
     if ctx.assignments is not None:
+        if isinstance(ctx.assignments, Relation):
+            raise TypeError("assignments: a relation needs the events as a relation too")
         return as_lazy(ctx.assignments).filter(pl.col("experiment") == p.experiment)
     names = events.collect_schema().names()
     if "experiment" not in names or "variant" not in names:
@@ -478,13 +539,20 @@ def _assignments(events: pl.LazyFrame, p: Experiment, ctx: _Context) -> pl.LazyF
     ).select("user_id", "experiment", "variant", "timestamp")
 
 
-def _experiment_series(events: pl.LazyFrame, p: Experiment, ctx: _Context) -> pl.DataFrame:
+def _experiment_series(events: Events, p: Experiment, ctx: _Context) -> pl.DataFrame:
     from metrics import experiments
 
-    exposures = _assignments(events, p, ctx).collect()
-    if exposures.height == 0:
+    given = _assignments(events, p, ctx)
+    exposures: pl.DataFrame | Relation
+    if isinstance(given, Relation):
+        exposures = given
+        arm_values = sql_targets.variants(given)
+    else:
+        exposures = given.collect()
+        arm_values = exposures.get_column("variant").unique().to_list()
+    if not arm_values:
         raise _NoData(f"nobody was exposed to experiment {p.experiment!r}")
-    arms = sorted(exposures.get_column("variant").unique().to_list())
+    arms = sorted(arm_values)
     others = [arm for arm in arms if arm != p.control]
     treatment = (
         p.treatment if p.treatment is not None else (others[0] if len(others) == 1 else None)
@@ -497,8 +565,8 @@ def _experiment_series(events: pl.LazyFrame, p: Experiment, ctx: _Context) -> pl
     # The running read-out: as it stood at the end of each day, everyone exposed so far.
     by_day = (
         experiments.cumulative_effect(
-            events,
-            exposures,
+            _fed(events),
+            _fed(exposures),
             experiment=p.experiment,
             metric=experiments.Conversion(p.event),
             control=p.control,
@@ -588,20 +656,70 @@ METRICS: dict[str, MetricSpec] = {
 }  # fmt: skip
 
 
-def _required(kpi: Kpi) -> tuple[pl.Expr, str]:
-    """The events a KPI cannot do without, and how to say they are missing."""
+def _required(kpi: Kpi) -> tuple[sql_targets.Need, str]:
+    """The events a KPI cannot do without, and how to say they are missing.
+
+    The need is a description both back ends compile: ("event", names), ("revenue",), ("any",).
+    """
     p = kpi.params
     if isinstance(p, ActiveUsers | DauMau | Lifecycle | EventCount) and p.event is not None:
-        return event_expr(_event_arg(p.event)), f"no {_names(p.event)} events in the data"
+        return ("event", _event_arg(p.event)), f"no {_names(p.event)} events in the data"
     if isinstance(p, Retention) and p.start_event is not None:
-        return event_expr(p.start_event), f"no {_names(p.start_event)} events in the data"
+        return ("event", p.start_event), f"no {_names(p.start_event)} events in the data"
     if isinstance(p, FunnelConversion):
-        return event_expr(p.steps[0]), f"no {_names(p.steps[0])} events (the funnel's first step)"
+        return ("event", p.steps[0]), f"no {_names(p.steps[0])} events (the funnel's first step)"
     if isinstance(p, Revenue | Arpu | PayingUsers):
-        return pl.col("revenue").is_not_null(), "no revenue in the data"
-    if isinstance(p, Experiment):
-        return pl.lit(True), "no events in the data"
-    return pl.lit(True), "no events in the data"
+        return ("revenue",), "no revenue in the data"
+    return ("any",), "no events in the data"
+
+
+def _need_expr(need: sql_targets.Need) -> pl.Expr:
+    """The Polars twin of ``metrics.warehouse.targets.need_condition``."""
+    if need[0] == "event":
+        return event_expr(need[1])
+    if need[0] == "revenue":
+        return pl.col("revenue").is_not_null()
+    return pl.lit(True)
+
+
+class NotPushedDown(NotImplementedError):
+    """A KPI kind asked of a relation whose family cannot compute in the engine yet."""
+
+
+#: The family functions each kind's series calls on the events (``module.function``).
+SQL_FAMILIES: dict[str, tuple[str, ...]] = {
+    "active_users": ("metrics.engagement.active_users",),
+    "dau_mau": ("metrics.engagement.dau_mau",),
+    "lifecycle": ("metrics.engagement.lifecycle",),
+    "retention": ("metrics.retention.retention",),
+    "funnel_conversion": ("metrics.funnels.funnel",),
+    "revenue": ("metrics.engagement.revenue",),
+    "arpu": ("metrics.engagement.revenue",),
+    "paying_users": ("metrics.engagement.revenue",),
+    "experiment": ("metrics.experiments.cumulative_effect",),
+    "event_count": ("metrics.engagement.active_users",),
+}
+
+
+def not_pushed_down(metric: str) -> list[str]:
+    """The functions a KPI kind needs that do not compute in SQL yet (empty when all do)."""
+    import importlib
+
+    missing = []
+    for path in SQL_FAMILIES[metric]:
+        module, _, name = path.rpartition(".")
+        if not hasattr(getattr(importlib.import_module(module), name), "__planner__"):
+            missing.append(path)
+    return missing
+
+
+def _check_pushed_down(kpi: Kpi) -> None:
+    missing = not_pushed_down(kpi.metric)
+    if missing:
+        raise NotPushedDown(
+            f"KPI {kpi.id!r}: {kpi.metric} KPIs cannot be computed in the engine yet "
+            f"({', '.join(missing)} has no SQL form); load the events into Polars for it"
+        )
 
 
 def _names(event: str | tuple[str, ...]) -> str:
@@ -610,12 +728,12 @@ def _names(event: str | tuple[str, ...]) -> str:
 
 def kpi_series(
     kpi: Kpi,
-    events: pl.DataFrame | pl.LazyFrame,
+    events: pl.DataFrame | pl.LazyFrame | Relation,
     *,
     today: dt.date,
     tz: str = "UTC",
     week_start: WeekStart = "monday",
-    assignments: pl.DataFrame | None = None,
+    assignments: pl.DataFrame | Relation | None = None,
 ) -> pl.DataFrame:
     """A KPI's value in every period of its history, and whether each period is complete.
 
@@ -624,19 +742,29 @@ def kpi_series(
     ``complete``. Raises nothing for missing data: an empty result means no data (see
     :func:`evaluate`'s ``reason`` for why).
     """
+    prepared = _prepared(events)
     series, _ = _kpi_series(
-        kpi, as_lazy(events), _coverage(as_lazy(events), today, tz), tz, week_start, assignments
+        kpi, prepared, _coverage(prepared, today, tz), tz, week_start, assignments
     )
     return series
 
 
-def _coverage(events: pl.LazyFrame, today: dt.date, tz: str) -> tuple[dt.date, dt.date] | None:
+def _prepared(events: pl.DataFrame | pl.LazyFrame | Relation) -> Events:
+    """A relation as it is; a frame in the canonical types (``as_lazy``)."""
+    return events if isinstance(events, Relation) else as_lazy(events)
+
+
+def _coverage(events: Events, today: dt.date, tz: str) -> tuple[dt.date, dt.date] | None:
     """First day with data and the last complete day (at most the day before ``today``), or None."""
-    bounds = events.select(
-        local_date(tz).min().alias("lo"),
-        local_date(tz).max().alias("hi"),
-    ).collect()
-    lo, hi = bounds.row(0)
+    if isinstance(events, Relation):
+        found = sql_targets.coverage(events, tz)
+        lo, hi = found if found is not None else (None, None)
+    else:
+        bounds = events.select(
+            local_date(tz).min().alias("lo"),
+            local_date(tz).max().alias("hi"),
+        ).collect()
+        lo, hi = bounds.row(0)
     if lo is None or hi is None:
         return None
     last = min(hi, today - dt.timedelta(days=1))
@@ -651,28 +779,42 @@ def _empty_series() -> pl.DataFrame:
 
 def _kpi_series(
     kpi: Kpi,
-    events: pl.LazyFrame,
+    events: Events,
     coverage: tuple[dt.date, dt.date] | None,
     tz: str,
     week_start: WeekStart,
-    assignments: pl.DataFrame | None,
+    assignments: pl.DataFrame | Relation | None,
     extra_filters: Mapping[str, Any] | None = None,
 ) -> tuple[pl.DataFrame, str | None]:
     """The series and, when it is empty, the reason in plain words."""
+    in_engine = isinstance(events, Relation)
+    if in_engine:
+        _check_pushed_down(kpi)
     if coverage is None:
         return _empty_series(), "no data before today in the loaded source"
     first_day, last_day = coverage
     filters = {**kpi.filter_map, **(extra_filters or {})}
-    columns = set(events.collect_schema().names())
-    missing = sorted(set(filters) - columns)
+
+    def has(column: str) -> bool:
+        if isinstance(events, Relation):
+            return events.has(column)
+        return column in events.collect_schema().names()
+
+    missing = sorted(c for c in set(filters) if not has(c))
     if missing:
         return _empty_series(), f"the data has no {', '.join(map(repr, missing))} property"
-    if kpi.metric in ("revenue", "arpu", "paying_users") and "revenue" not in columns:
+    if kpi.metric in ("revenue", "arpu", "paying_users") and not has("revenue"):
         return _empty_series(), "the data has no revenue column"
-    scoped = events.filter(filter_expr(filters)) if filters else events
-    needed, why = _required(kpi)
+    need, why = _required(kpi)
+    scoped: Events
     try:
-        if scoped.filter(needed).select(pl.len()).collect().item() == 0:
+        if isinstance(events, Relation):
+            scoped = sql_targets.scoped(events, filters)
+            found = sql_targets.has_any(scoped, need)
+        else:
+            scoped = events.filter(filter_expr(filters)) if filters else events
+            found = scoped.filter(_need_expr(need)).select(pl.len()).collect().item() > 0
+        if not found:
             return _empty_series(), why + (" for these filters" if filters else "")
         start = period_of(
             max(first_day, last_day - dt.timedelta(days=HISTORY_DAYS)), kpi.period, week_start
@@ -681,6 +823,10 @@ def _kpi_series(
         series = kpi.spec.compute(scoped, kpi.params, ctx)
     except _NoData as exc:
         return _empty_series(), str(exc)
+    except NotImplementedError as exc:
+        if in_engine:
+            raise  # an engine that cannot compute a KPI says so; it is never a quiet no_data
+        return _empty_series(), f"could not be computed ({type(exc).__name__}: {exc})"
     except (ValueError, pl.exceptions.PolarsError) as exc:
         # A KPI the data cannot answer (e.g. a filter value of the wrong type) must not break the
         # whole scorecard: it is reported on its own row.
@@ -893,18 +1039,21 @@ class Scorecard:
 
 def scorecard(
     vision: Vision,
-    events: pl.DataFrame | pl.LazyFrame,
+    events: pl.DataFrame | pl.LazyFrame | Relation,
     *,
     today: dt.date,
     tz: str = "UTC",
     week_start: WeekStart = "monday",
-    assignments: pl.DataFrame | None = None,
+    assignments: pl.DataFrame | Relation | None = None,
 ) -> Scorecard:
-    """Every KPI of the vision judged against its target as of ``today``, with its series."""
+    """Every KPI of the vision judged against its target as of ``today``, with its series.
+
+    ``events`` (and ``assignments``) may be relations: the KPIs are then computed in the engine.
+    """
     today = to_date(today, "today")
     check_tz(tz)
     check_choice("week_start", week_start, ("monday", "sunday"))
-    lazy = as_lazy(events)
+    lazy = _prepared(events)
     coverage = _coverage(lazy, today, tz)
     rows: list[dict[str, Any]] = []
     sparks: list[pl.DataFrame] = []
@@ -964,12 +1113,12 @@ def scorecard(
 
 def evaluate(
     vision: Vision,
-    events: pl.DataFrame | pl.LazyFrame,
+    events: pl.DataFrame | pl.LazyFrame | Relation,
     *,
     today: dt.date,
     tz: str = "UTC",
     week_start: WeekStart = "monday",
-    assignments: pl.DataFrame | None = None,
+    assignments: pl.DataFrame | Relation | None = None,
 ) -> pl.DataFrame:
     """How each KPI stands against its target as of ``today``: one row per KPI, in the file's order.
 
@@ -982,6 +1131,7 @@ def evaluate(
     ``direction``, ``unit``, ``period``, ``as_of`` (last day of the latest complete period),
     ``deadline``, ``owner``, ``description``, ``page`` (the page that explains the number).
     Missing data is ``no_data`` with nulls, never zero. The series are in :func:`scorecard`.
+    ``events`` (and ``assignments``) may be relations in an engine (SPEC §6): the same frame.
     """
     return scorecard(
         vision, events, today=today, tz=tz, week_start=week_start, assignments=assignments
@@ -1046,15 +1196,38 @@ def _point(series: pl.DataFrame, period: Interval, end: dt.date) -> dict[str, fl
     return {"value": means["value"], "weight": means["weight"], "volume": volume, "rate": rate}
 
 
+def _segment_values(events: Events, prop: str, max_segments: int) -> list[str] | None:
+    """The sorted values of a text property (at most ``max_segments`` + 1); None for no such text
+    column. In an engine, the values' type tells text from numbers."""
+    if isinstance(events, Relation):
+        if events.columns is not None and prop not in events.columns:
+            return None
+        found = sql_targets.distinct_values(events, prop, max_segments + 1)
+        if found.dtype not in (pl.String, pl.Categorical):
+            return None
+        return sorted(found.cast(pl.String).to_list())
+    schema = events.collect_schema()
+    if prop not in schema or schema[prop] not in (pl.String, pl.Categorical):
+        return None
+    values: list[str] = (
+        events.select(pl.col(prop).drop_nulls().cast(pl.String).unique().sort())
+        .head(max_segments + 1)
+        .collect()
+        .get_column(prop)
+        .to_list()
+    )
+    return values
+
+
 def explain(
     vision: Vision,
     kpi_id: str,
-    events: pl.DataFrame | pl.LazyFrame,
+    events: pl.DataFrame | pl.LazyFrame | Relation,
     *,
     today: dt.date,
     tz: str = "UTC",
     week_start: WeekStart = "monday",
-    assignments: pl.DataFrame | None = None,
+    assignments: pl.DataFrame | Relation | None = None,
     properties: Sequence[str] = ("platform", "country"),
     lookback: int | None = None,
     max_segments: int = 12,
@@ -1070,7 +1243,7 @@ def explain(
     """
     kpi = vision.kpi(kpi_id)
     today = to_date(today, "today")
-    lazy = as_lazy(events)
+    lazy = _prepared(events)
     coverage = _coverage(lazy, today, tz)
     series, why = _kpi_series(kpi, lazy, coverage, tz, week_start, assignments)
     points = levels(series, kpi.period).filter(pl.col("level").is_not_null())
@@ -1116,21 +1289,10 @@ def explain(
         )
 
     rows: list[dict[str, Any]] = []
-    schema = lazy.collect_schema()
     for prop in properties:
-        if (
-            prop not in schema
-            or prop in kpi.filter_map
-            or schema[prop] not in (pl.String, pl.Categorical)
-        ):
+        if prop in kpi.filter_map:
             continue
-        values = (
-            lazy.select(pl.col(prop).drop_nulls().cast(pl.String).unique().sort())
-            .head(max_segments + 1)
-            .collect()
-            .get_column(prop)
-            .to_list()
-        )
+        values = _segment_values(lazy, prop, max_segments)
         if not values or len(values) > max_segments:
             continue
         for segment in values:

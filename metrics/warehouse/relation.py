@@ -42,6 +42,8 @@ class Relation:
     columns: tuple[str, ...] | None
     engine: Engine | None = field(default=None, compare=False, repr=False)
     description: str = ""
+    #: Values bound by markers in ``source`` (a relation derived in SQL, e.g. a KPI's filters).
+    params: tuple[tuple[str, Any], ...] = ()
 
     @property
     def compile_only(self) -> bool:
@@ -69,7 +71,8 @@ class Sql:
     def __init__(self, relation: Relation) -> None:
         self.relation = relation
         self.d = relation.dialect
-        self.params: dict[str, Any] = {}
+        # A derived relation's source carries markers of its own values (named p0, p1, ...).
+        self.params: dict[str, Any] = dict(relation.params)
 
     def value(self, value: Any) -> str:
         """A bound value: a marker now, a placeholder or a literal once rendered."""
