@@ -11,21 +11,17 @@ columns (:mod:`connectors.exports`) and reshaped before the canonical normalisat
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
 import glob
-import gzip
-import io
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import polars as pl
 
-from connectors import exports
+from connectors import exports, textfiles
 from connectors.errors import ConnectorError
 from connectors.normalise import ALIASES, column_key, polars_message, to_canonical
 from connectors.report import LoadReport
@@ -55,6 +51,8 @@ class Scanned:
     format: str  # csv, tsv, parquet or ndjson
     files: tuple[Path, ...]
     label: str  # how messages name the source
+    texts: tuple[textfiles.TextFile, ...] = ()  # the text files, checked (not Parquet)
+    notes: tuple[str, ...] = ()  # what reading the files changed (decoding, header names)
 
 
 def file_format(path: str | Path) -> str | None:
@@ -77,16 +75,18 @@ def resolve(source: str | Path, format: str | None = None) -> list[Path]:
 
     if any(ch in text for ch in "*?["):
         found = [Path(p) for p in sorted(glob.glob(text, recursive=True)) if Path(p).is_file()]
-        files = [p for p in found if readable(p)]
+        files = _once([p for p in found if readable(p)])
         if not files:
             raise ConnectorError(f"{text}: no event files match (read: {_suffix_list()})")
         return files
     path = Path(text).expanduser()
     if path.is_dir():
-        files = sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file() and file_format(p) and not p.name.startswith((".", "_"))
+        files = _once(
+            sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and file_format(p) and not p.name.startswith((".", "_"))
+            )
         )
         if not files:
             raise ConnectorError(
@@ -102,6 +102,19 @@ def resolve(source: str | Path, format: str | None = None) -> list[Path]:
     return [path]
 
 
+def _once(files: list[Path]) -> list[Path]:
+    """Each file once, though links reach it by several paths (a ``**`` glob through a link to a
+    parent folder reaches the same file at every depth)."""
+    seen: set[str] = set()
+    kept = []
+    for path in files:
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            kept.append(path)
+    return kept
+
+
 def _suffix_list() -> str:
     return ", ".join(sorted({*SUFFIXES, ".gz"}))
 
@@ -112,8 +125,10 @@ def scan(
     format: str | None = None,
     separator: str | None = None,
     mapping: Mapping[str, str] | None = None,
+    encoding: str | None = None,
 ) -> Scanned:
-    """A lazy scan of the files ``source`` names (see :func:`resolve`)."""
+    """A lazy scan of the files ``source`` names (see :func:`resolve`); text files are checked
+    first (:mod:`connectors.textfiles`)."""
     files = resolve(source, format)
     label = str(source)
     formats = {format or file_format(p) for p in files}
@@ -130,12 +145,18 @@ def scan(
             raise ConnectorError(f"{path}: the file is empty")
     if fmt == "parquet":
         frame = _scan_parquet(files, label)
-    elif fmt == "ndjson":
-        frame = _concat([_scan_json(p, len(files) > 1) for p in files])
+        return Scanned(frame=frame, format=fmt, files=tuple(files), label=label)
+    sep = separator or _SEPARATORS.get(fmt, ",")
+    texts = [textfiles.prepare(p, format=fmt, separator=sep, encoding=encoding) for p in files]
+    many = len(files) > 1
+    if fmt == "ndjson":
+        frame = _concat([_scan_json(t, many) for t in texts])
     else:
-        sep = separator or _SEPARATORS[fmt]
-        frame = _concat([_scan_csv(p, sep, mapping, len(files) > 1) for p in files])
-    return Scanned(frame=frame, format=fmt, files=tuple(files), label=label)
+        frame = _concat([_scan_csv(t, sep, mapping, many) for t in texts])
+    notes = tuple(note for t in texts for note in t.notes)
+    return Scanned(
+        frame=frame, format=fmt, files=tuple(files), label=label, texts=tuple(texts), notes=notes
+    )
 
 
 def _concat(frames: list[pl.LazyFrame]) -> pl.LazyFrame:
@@ -145,11 +166,14 @@ def _concat(frames: list[pl.LazyFrame]) -> pl.LazyFrame:
 def _scan_parquet(files: list[Path], label: str) -> pl.LazyFrame:
     hive = any("=" in part for p in files for part in p.parts[:-1])
     try:
-        return pl.scan_parquet(
+        frame = pl.scan_parquet(
             files, hive_partitioning=hive, missing_columns="insert", extra_columns="ignore"
         )
+        names = frame.collect_schema().names()
     except Exception as exc:
         raise ConnectorError(f"{label}: cannot be read as Parquet ({polars_message(exc)})") from exc
+    textfiles.check_names(label, names)
+    return frame
 
 
 def _text_columns(names: Sequence[str], mapping: Mapping[str, str] | None) -> set[str]:
@@ -164,57 +188,62 @@ def _text_columns(names: Sequence[str], mapping: Mapping[str, str] | None) -> se
 
 
 def _scan_csv(
-    path: Path, separator: str, mapping: Mapping[str, str] | None, many: bool
+    text: textfiles.TextFile, separator: str, mapping: Mapping[str, str] | None, many: bool
 ) -> pl.LazyFrame:
+    path = text.path
+    new_columns = list(text.columns) if text.columns else None
     try:
         names = list(
-            pl.scan_csv(path, separator=separator, infer_schema=False).collect_schema().names()
+            pl.scan_csv(text.data, separator=separator, infer_schema=False, new_columns=new_columns)
+            .collect_schema()
+            .names()
         )
     except pl.exceptions.NoDataError as exc:
         raise ConnectorError(f"{path}: the file is empty") from exc
     except Exception as exc:
         raise ConnectorError(f"{path}: cannot be read ({polars_message(exc)})") from exc
     frame = pl.scan_csv(
-        path,
+        text.data,
         separator=separator,
         infer_schema_length=None,
         schema_overrides=dict.fromkeys(_text_columns(names, mapping), pl.String),
         row_index_name=_ROW,
         row_index_offset=1,
+        new_columns=new_columns,
     )
     return frame.with_columns(pl.lit(path.name).alias(_FILE)) if many else frame
 
 
-def _scan_json(path: Path, many: bool) -> pl.LazyFrame:
-    with _open_text(path) as handle:
-        head = handle.read(4096).lstrip()
+def _scan_json(text: textfiles.TextFile, many: bool) -> pl.LazyFrame:
+    path, data = text.path, text.data
+    head = (data if isinstance(data, bytes) else textfiles.read_head(path))[:4096]
+    head = head.lstrip(b" \t\r\n\xef\xbb\xbf")
     if not head:
         raise ConnectorError(f"{path}: the file is empty")
-    if head.startswith("["):
+    if head.startswith(b"["):
         # A JSON array (some exports): read whole, it is small by nature.
+        whole = data if isinstance(data, bytes) else textfiles.read_bytes(path)
         try:
-            frame = pl.read_json(path, infer_schema_length=None).lazy()
+            frame = pl.read_json(whole, infer_schema_length=None).lazy()
         except Exception as exc:
             raise ConnectorError(
                 f"{path}: not a JSON array of events ({polars_message(exc)})"
             ) from exc
+        textfiles.check_names(path, frame.collect_schema().names())
         frame = frame.with_row_index(_ROW, offset=1)
     else:
         # Every line is read for the schema: keys that first appear late are kept, not dropped.
         # That pass is made once, here; given the schema, later plans do not repeat it.
         try:
-            schema = pl.scan_ndjson(path, infer_schema_length=None).collect_schema()
+            schema = pl.scan_ndjson(data, infer_schema_length=None).collect_schema()
         except Exception as exc:
-            where = _json_problem(path) or f"cannot be read ({polars_message(exc)})"
+            where = textfiles.json_problem(path, data) or (
+                f"cannot be read ({polars_message(exc)})"
+            )
             raise ConnectorError(f"{path}: {where}") from exc
-        frame = pl.scan_ndjson(path, schema=schema, row_index_name=_ROW, row_index_offset=1)
+        textfiles.check_names(path, schema.names())
+        frame = pl.scan_ndjson(data, schema=schema, row_index_name=_ROW, row_index_offset=1)
     return frame.with_columns(pl.lit(path.name).alias(_FILE)) if many else frame
-
-
-def _open_text(path: Path) -> IO[str]:
-    if path.name.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
 
 
 def load_files(
@@ -224,6 +253,7 @@ def load_files(
     tz: str = "UTC",
     format: str | None = None,
     separator: str | None = None,
+    encoding: str | None = None,
     start: dt.date | dt.datetime | str | None = None,
     end: dt.date | dt.datetime | str | None = None,
     columns: Sequence[str] | None = None,
@@ -237,12 +267,13 @@ def load_files(
 ) -> tuple[pl.LazyFrame, LoadReport]:
     """The canonical events in the files ``source`` names, and the load report.
 
-    ``format`` overrides the type the file names say; ``separator`` the CSV delimiter. ``event``,
+    ``format`` overrides the type the file names say; ``separator`` the CSV delimiter;
+    ``encoding`` the text's encoding when it is not UTF-8 (a BOM says so by itself). ``event``,
     ``compute`` and ``where`` make events of rows that are not yet events
     (:mod:`connectors.derive`). The other options are those of
     :func:`connectors.normalise.to_canonical`.
     """
-    scanned = scan(source, format=format, separator=separator, mapping=mapping)
+    scanned = scan(source, format=format, separator=separator, mapping=mapping, encoding=encoding)
     try:
         schema = scanned.frame.collect_schema()
     except Exception as exc:
@@ -250,7 +281,7 @@ def load_files(
     if not [c for c in schema if c not in (_ROW, _FILE)]:
         raise ConnectorError(f"{scanned.label}: the file is empty")
     frame, fmt = scanned.frame, scanned.format
-    notes: list[str] = []
+    notes: list[str] = list(scanned.notes)
     prepared = exports.prepare(frame, source=scanned.label)
     if prepared is not None:
         frame, fmt = prepared.frame, f"{prepared.format} ({scanned.format})"
@@ -286,45 +317,9 @@ def load_files(
 
 def _located(scanned: Scanned, exc: BaseException) -> ConnectorError:
     """The reading error of a text file, with the file and row where it happens when we find it."""
-    if scanned.format in ("csv", "tsv", "ndjson"):
-        for path in scanned.files:
-            where = (
-                _json_problem(path)
-                if scanned.format == "ndjson"
-                else _csv_problem(path, _SEPARATORS[scanned.format])
-            )
+    if scanned.format == "ndjson":
+        for text in scanned.texts:
+            where = textfiles.json_problem(text.path, text.data)
             if where:
-                return ConnectorError(f"{path}: {where}")
+                return ConnectorError(f"{text.path}: {where}")
     return ConnectorError(f"{scanned.label}: cannot be read ({polars_message(exc)})")
-
-
-def _csv_problem(path: Path, separator: str) -> str | None:
-    with _open_text(path) as handle:
-        reader = csv.reader(handle, delimiter=separator, strict=True)
-        try:
-            header = next(reader)
-        except (StopIteration, csv.Error):
-            return "the file is empty or has no header row"
-        try:
-            for row_number, row in enumerate(reader, start=1):
-                if len(row) != len(header) and row:
-                    if any("\n" in field for field in row):
-                        return f"row {row_number} opens a quote that is never closed"
-                    return f"row {row_number} has {len(row)} fields, the header has {len(header)}"
-        except csv.Error as exc:
-            return f"row {reader.line_num - 1} is malformed ({exc})"
-    return None
-
-
-def _json_problem(path: Path) -> str | None:
-    with _open_text(path) as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                return f"line {line_number} is not JSON ({exc.msg}): {line.strip()[:80]!r}"
-            if not isinstance(value, dict):
-                return f"line {line_number} is not a JSON object: {line.strip()[:80]!r}"
-    return None

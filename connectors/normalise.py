@@ -89,7 +89,7 @@ _HELPERS = (
 #: Times a datetime can hold (year 1 to 9999); an epoch or Parquet time outside is unreadable.
 _EARLIEST = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 _LATEST = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
-#: Event times before this, or later than a day after the load, are implausible unless the source
+#: Event times before this, or later than the day after the load, are implausible unless the source
 #: says otherwise (``plausible_start``/``plausible_end``): kept, counted, and kept out of the range
 #: a page opens on (a clock at 1970 or 9999 must not stretch it).
 PLAUSIBLE_START = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
@@ -825,10 +825,12 @@ def _plausible_window(
     says otherwise (dates are whole UTC days, both included)."""
     lo = _bound(start, "UTC", end_of_day=False, source=source, key="plausible_start")
     hi = _bound(end, "UTC", end_of_day=True, source=source, key="plausible_end")
-    return (
-        lo or PLAUSIBLE_START,
-        hi or dt.datetime.now(dt.UTC).replace(microsecond=0) + PLAUSIBLE_AHEAD,
-    )
+    if hi is None:
+        # The end of tomorrow (UTC): a day after the load at least, and the same all day long,
+        # so two loads of one source on one day report the same window.
+        today = dt.datetime.now(dt.UTC).date()
+        hi = dt.datetime.combine(today + 2 * PLAUSIBLE_AHEAD, dt.time(), dt.UTC)
+    return lo or PLAUSIBLE_START, hi
 
 
 # -- the report -------------------------------------------------------------------------------

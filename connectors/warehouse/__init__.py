@@ -19,6 +19,7 @@ from typing import Any
 
 from connectors.errors import ConnectorError
 from connectors.warehouse.engines import (
+from connectors.warehouse.assignments import assignments_select, source_kind
     DEFAULT_MAX_ROWS,
     DEFAULT_TIMEOUT,
     ChdbEngine,
@@ -58,6 +59,7 @@ def warehouse(
     preset: str | None = None,
     timeout_seconds: float = DEFAULT_TIMEOUT,
     max_rows: int = DEFAULT_MAX_ROWS,
+    kind: str | None = None,
 ) -> Relation:
     """A relation over the events in ``table`` (or ``query``) on ``connection``.
 
@@ -68,6 +70,10 @@ def warehouse(
     timeout and a row cap; a bad argument is a ``ConnectorError`` naming it.
     """
     if (table is None) == (query is None) and preset is None:
+
+    ``kind="assignments"`` reads experiment assignments (``user_id``, ``experiment``, ``variant``,
+    a time) instead of events; without ``kind`` a source with experiment and variant columns and
+    no event column is read so (connectors/warehouse/assignments.py).
         raise ConnectorError("warehouse: name the events with table= or query= (one of them)")
     if table is not None and (not isinstance(table, str) or not table.strip()):
         raise ConnectorError(f"warehouse: table= must be a table name, not {table!r}")
@@ -93,6 +99,20 @@ def warehouse(
         where = table or "events_*"
     if preset == "ga4":
         source, columns = ga4_select(sql_dialect, base, mapping or {})
+    if preset is None:
+        found_columns = _probe(engine, sql_dialect, base) if engine is not None else None
+        if source_kind(found_columns, mapping or {}, table, kind) == "assignments":
+            source, columns = assignments_select(
+                sql_dialect, base, found_columns, mapping or {}, tz
+            )
+            return Relation(
+                dialect=sql_dialect,
+                source=source,
+                columns=columns,
+                engine=engine,
+                kind="assignments",
+                description=f"{label} ({where}, assignments)",
+            )
     elif preset is not None:
         raise ConnectorError(f"warehouse: preset must be 'ga4', not {preset!r}")
     else:

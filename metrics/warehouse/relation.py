@@ -41,6 +41,9 @@ class Relation:
     source: str
     columns: tuple[str, ...] | None
     engine: Engine | None = field(default=None, compare=False, repr=False)
+    #: "events", or "assignments": rows of ``user_id``, ``experiment``, ``variant``, ``ts_us``
+    #: and properties (SPEC §2's experiment exposures, read by connectors/warehouse/assignments.py).
+    kind: str = "events"
     description: str = ""
     #: Values bound by markers in ``source`` (a relation derived in SQL, e.g. a KPI's filters).
     params: tuple[tuple[str, Any], ...] = ()
