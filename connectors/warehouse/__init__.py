@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.errors import ConnectorError
-from connectors.warehouse.engines import (
 from connectors.warehouse.assignments import assignments_select, source_kind
+from connectors.warehouse.engines import (
     DEFAULT_MAX_ROWS,
     DEFAULT_TIMEOUT,
     ChdbEngine,
@@ -57,9 +57,9 @@ def warehouse(
     tz: str = "UTC",
     dialect: str | None = None,
     preset: str | None = None,
+    kind: str | None = None,
     timeout_seconds: float = DEFAULT_TIMEOUT,
     max_rows: int = DEFAULT_MAX_ROWS,
-    kind: str | None = None,
 ) -> Relation:
     """A relation over the events in ``table`` (or ``query``) on ``connection``.
 
@@ -68,12 +68,12 @@ def warehouse(
     SQL ("bigquery", "snowflake", "trino", "clickhouse", "databricks", "postgres", "duckdb",
     "spark"). ``preset="ga4"`` reads a GA4 BigQuery export (``events_*``). Every statement has a
     timeout and a row cap; a bad argument is a ``ConnectorError`` naming it.
-    """
-    if (table is None) == (query is None) and preset is None:
 
     ``kind="assignments"`` reads experiment assignments (``user_id``, ``experiment``, ``variant``,
     a time) instead of events; without ``kind`` a source with experiment and variant columns and
     no event column is read so (connectors/warehouse/assignments.py).
+    """
+    if (table is None) == (query is None) and preset is None:
         raise ConnectorError("warehouse: name the events with table= or query= (one of them)")
     if table is not None and (not isinstance(table, str) or not table.strip()):
         raise ConnectorError(f"warehouse: table= must be a table name, not {table!r}")
@@ -97,8 +97,6 @@ def warehouse(
         assert table is not None or preset is not None
         base = f"{sql_dialect.table(table or 'events_*')} AS src"
         where = table or "events_*"
-    if preset == "ga4":
-        source, columns = ga4_select(sql_dialect, base, mapping or {})
     if preset is None:
         found_columns = _probe(engine, sql_dialect, base) if engine is not None else None
         if source_kind(found_columns, mapping or {}, table, kind) == "assignments":
@@ -113,6 +111,8 @@ def warehouse(
                 kind="assignments",
                 description=f"{label} ({where}, assignments)",
             )
+    if preset == "ga4":
+        source, columns = ga4_select(sql_dialect, base, mapping or {})
     elif preset is not None:
         raise ConnectorError(f"warehouse: preset must be 'ga4', not {preset!r}")
     else:
