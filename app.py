@@ -5,11 +5,16 @@ Run it with ``streamlit run app.py``; with no configuration it opens on the buil
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from ui import data, product, shell, state, text
 
-st.set_page_config(page_title="Northstar", page_icon=":material/star:", layout="wide")
+# A favicon served by the app itself: a Material icon name would make every browser fetch it from
+# fonts.gstatic.com, and nothing the app shows may need an outside address.
+FAVICON = Path(__file__).resolve().parent / "ui" / "assets" / "favicon.png"
+st.set_page_config(page_title="Northstar", page_icon=str(FAVICON), layout="wide")
 
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/star:", default=True),

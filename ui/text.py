@@ -31,6 +31,10 @@ import plotly.graph_objects as go
 #: Every ASCII punctuation character: CommonMark lets a backslash escape each of them, and with all
 #: of them escaped no Markdown (or GFM, math, directive, autolink) construct can start.
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+#: Where GFM's autolink literals start (http://, www., an e-mail's @): a zero-width space breaks
+#: each.
+_AUTOLINK = re.compile(r":(?=//)|(?i:www)(?=\.)|@")
+_ZWSP = "\u200b"
 #: Plotly properties that are templates (their ``%{…}`` and markup are the builder's own).
 _TEMPLATES = frozenset({"hovertemplate", "texttemplate", "hovertemplatefallback"})
 
@@ -41,8 +45,11 @@ def _one_line(value: Any) -> str:
 
 def md(value: Any) -> str:
     """``value`` as literal text inside Markdown: every punctuation mark backslash-escaped and line
-    breaks made spaces, so it can neither start a Markdown construct nor a new block."""
-    return _PUNCTUATION.sub(r"\\\1", _one_line(value))
+    breaks made spaces, so it can neither start a Markdown construct nor a new block; a zero-width
+    space after ``://``'s colon, ``www`` and ``@`` keeps GFM from turning a bare address into a
+    link (it finds them in the text after escapes are read, so escaping alone is not enough)."""
+    text = _AUTOLINK.sub(lambda found: found.group(0) + _ZWSP, _one_line(value))
+    return _PUNCTUATION.sub(r"\\\1", text)
 
 
 def code(value: Any) -> str:
