@@ -62,6 +62,7 @@ from metrics._common import (
     add_periods,
     as_lazy,
     check_choice,
+    check_filters,
     check_tz,
     event_expr,
     filter_expr,
@@ -72,6 +73,9 @@ from metrics._common import (
     utc_bounds,
 )
 from metrics.intervals import wilson_exprs
+from metrics.warehouse import Plan, Relation, pushdown
+from metrics.warehouse import funnels as sql_funnels
+from metrics.warehouse.parts import WEEK_SHIFT
 
 Order = Literal["ordered", "strict", "unordered"]
 ORDERS: tuple[str, ...] = ("ordered", "strict", "unordered")
@@ -361,6 +365,10 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
     if missing:
         what = "breakdown" if query.breakdown in missing else "a step or exclusion filter"
         raise ValueError(f"{what} names column(s) {missing} that the events do not have")
+    for j, step in enumerate(query.steps, start=1):
+        check_filters(schema, step.filters, f"step {j} filters")
+    for ex in query.exclusions:
+        check_filters(schema, ex.filters, f"exclusion {ex.event!r} filters")
     sig = pl.lit(0, dtype=pl.UInt64)
     for j, step in enumerate(query.steps):
         sig = sig | pl.when(_step_expr(step)).then(pl.lit(1 << j, dtype=pl.UInt64)).otherwise(0)
@@ -1012,6 +1020,12 @@ def _group_key(groups: list[I64]) -> I64 | None:
 
 
 def _stats(best: pl.DataFrame, query: FunnelQuery, keys: list[str]) -> pl.DataFrame:
+    return _step_table(_step_rows(best, query, keys), query, keys)
+
+
+def _step_rows(best: pl.DataFrame, query: FunnelQuery, keys: list[str]) -> pl.DataFrame:
+    """Per (breakdown value, step): ``users`` who reached it, ``still_in_window`` (reached the
+    step before, window open), the median and mean seconds from the previous step."""
     n = query.n_steps
     aggs: list[pl.Expr] = []
     for k in range(1, n + 1):
@@ -1030,10 +1044,7 @@ def _stats(best: pl.DataFrame, query: FunnelQuery, keys: list[str]) -> pl.DataFr
             wide.select(
                 *keys,
                 pl.lit(k, dtype=pl.Int64).alias("step"),
-                pl.lit(query.labels[k - 1], dtype=pl.String).alias("event"),
                 pl.col(f"users_{k}").alias("users"),
-                pl.col(f"users_{k - 1}" if k > 1 else "users_1").alias("_prev"),
-                pl.col("users_1").alias("_first"),
                 (pl.col(f"still_{k}") if k > 1 else pl.lit(0, dtype=pl.Int64)).alias(
                     "still_in_window"
                 ),
@@ -1045,7 +1056,31 @@ def _stats(best: pl.DataFrame, query: FunnelQuery, keys: list[str]) -> pl.DataFr
                 ),
             )
         )
-    long = pl.concat(parts, how="vertical")
+    return pl.concat(parts, how="vertical")
+
+
+def _step_table(rows: pl.DataFrame, query: FunnelQuery, keys: list[str]) -> pl.DataFrame:
+    """The funnel table from :func:`_step_rows` (computed by Polars or by an engine): labels,
+    rates with their intervals, drop-offs, sorted by breakdown value and step. Without a
+    breakdown every step has a row, zeros when nobody entered."""
+    n = query.n_steps
+    if not keys:
+        grid = pl.DataFrame({"step": list(range(1, n + 1))}, schema={"step": pl.Int64})
+        rows = grid.join(rows, on="step", how="left").with_columns(
+            pl.col("users", "still_in_window").fill_null(0)
+        )
+    labels = pl.Series(query.labels, dtype=pl.String)
+    long = rows.sort([*keys, "step"], nulls_last=True, maintain_order=True).with_columns(
+        pl.col("step")
+        .map_batches(lambda s: labels.gather(s - 1), return_dtype=pl.String)
+        .alias("event"),
+        (
+            pl.col("users").shift(1).over(keys).fill_null(pl.col("users"))
+            if keys
+            else pl.col("users").shift(1).fill_null(pl.col("users"))
+        ).alias("_prev"),
+        (pl.col("users").first().over(keys) if keys else pl.col("users").first()).alias("_first"),
+    )
     rate = _rate("users", "_first")
     step_rate = _rate("users", "_prev")
     out = long.with_columns(
@@ -1075,10 +1110,7 @@ def _stats(best: pl.DataFrame, query: FunnelQuery, keys: list[str]) -> pl.DataFr
         "dropped_off",
         "still_in_window",
     ]
-    out = out.select(columns)
-    if keys:
-        out = out.sort([*keys, "step"], nulls_last=True, maintain_order=True)
-    return out
+    return out.select(columns)
 
 
 def _rate(num: str, den: str) -> pl.Expr:
@@ -1097,9 +1129,150 @@ def _rename_breakdown(frame: pl.DataFrame, query: FunnelQuery) -> pl.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------------
+# Warehouse planners: the same query, compiled to SQL (metrics/warehouse/funnels), finished here
+
+
+def _engine_rows(frame: pl.DataFrame, types: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """An engine's result with the breakdown as ``_bd`` and the Polars path's column types."""
+    if "bd" in frame.columns:
+        frame = frame.rename({"bd": "_bd"})
+    return frame.with_columns(pl.col(c).cast(t) for c, t in types.items())
+
+
+def _funnel_plan(events: Relation, steps: Sequence[str | Step], **options: Any) -> Plan:
+    query = FunnelQuery.build(steps, **options)
+    keys = _keys(query)
+    types = {
+        "step": pl.Int64(),
+        "users": pl.Int64(),
+        "still_in_window": pl.Int64(),
+        "median_seconds_to_convert": pl.Float64(),
+        "mean_seconds_to_convert": pl.Float64(),
+    }
+
+    def finish(rows: pl.DataFrame) -> pl.DataFrame:
+        return _rename_breakdown(_step_table(_engine_rows(rows, types), query, keys), query)
+
+    return sql_funnels.steps_plan(events, query, finish)
+
+
+def _funnel_users_plan(events: Relation, steps: Sequence[str | Step], **options: Any) -> Plan:
+    query = FunnelQuery.build(steps, **options)
+    n = query.n_steps
+    types: dict[str, pl.DataType] = {"user_id": pl.String(), "reached": pl.Int64()}
+    types |= {f"s{j}": pl.Int64() for j in range(n)}
+
+    def finish(rows: pl.DataFrame) -> pl.DataFrame:
+        best = _engine_rows(rows, types).rename({f"s{j}": f"t_{j + 1}" for j in range(n)})
+        best = best.with_columns((pl.col("isopen") == 1).alias("open"))
+        return _users_from_best(best, query)
+
+    return sql_funnels.users_plan(events, query, finish)
+
+
+def _dropped_users_plan(
+    events: Relation, steps: Sequence[str | Step], *, step: int, **options: Any
+) -> Plan:
+    query = FunnelQuery.build(steps, **options)
+    _check_drop_step(query, step)
+    types = {"user_id": pl.String(), "last_step_at": pl.Int64()}
+
+    def finish(rows: pl.DataFrame) -> pl.DataFrame:
+        return _dropped_table(_engine_rows(rows, types), query, step)
+
+    return sql_funnels.dropped_plan(events, query, step, finish)
+
+
+def _period_day(number: int, interval: str, week_start: str) -> dt.date:
+    """The first day of period ``number`` as ``metrics.warehouse.parts.period_of_day`` numbers
+    them (days since 1970; weeks shifted to their first day; months as year * 12 + month - 1)."""
+    if interval == "day":
+        return dt.date(1970, 1, 1) + dt.timedelta(days=number)
+    if interval == "week":
+        return dt.date(1970, 1, 1) + dt.timedelta(days=number * 7 - WEEK_SHIFT[week_start])
+    return dt.date(number // 12, number % 12 + 1, 1)
+
+
+def _funnel_trends_plan(
+    events: Relation,
+    steps: Sequence[str | Step],
+    *,
+    interval: Interval = "day",
+    week_start: WeekStart = "monday",
+    from_step: int = 1,
+    to_step: int | None = None,
+    **options: Any,
+) -> Plan:
+    check_choice("interval", interval, INTERVALS)
+    check_choice("week_start", week_start, WEEK_STARTS)
+    query = FunnelQuery.build(steps, **options)
+    lo, hi = _step_range(query, from_step, to_step)
+    types = {"entered": pl.Int64(), "converted": pl.Int64(), "still_in_window": pl.Int64()}
+
+    def finish(rows: pl.DataFrame) -> pl.DataFrame:
+        counts = _engine_rows(rows, types)
+        days = [_period_day(int(p), interval, week_start) for p in counts.get_column("pnum")]
+        counts = counts.with_columns(pl.Series("period_start", days, dtype=pl.Date())).drop("pnum")
+        return _trend_table(counts, query, interval, week_start)
+
+    return sql_funnels.trends_plan(events, query, interval, week_start, lo, hi, finish)
+
+
+def _time_to_convert_plan(
+    events: Relation,
+    steps: Sequence[str | Step],
+    *,
+    from_step: int = 1,
+    to_step: int | None = None,
+    bins: int | None = None,
+    **options: Any,
+) -> Plan:
+    query = FunnelQuery.build(steps, **options)
+    lo, hi = _step_range(query, from_step, to_step)
+    _check_bins(lo, hi, bins)
+    keys = _keys(query)
+
+    def finish(rows: pl.DataFrame) -> pl.DataFrame:
+        counts = _engine_rows(rows, {"bn": pl.Int64(), "users": pl.Int64()}).rename({"bn": "_bin"})
+        if counts.height == 0:
+            return _rename_breakdown(_empty_histogram(counts.select(keys)), query)
+        low, high = float(counts["low"][0]), float(counts["high"][0])
+        count = int(counts["nbins"][0])
+        return _histogram_table(counts.select(*keys, "_bin", "users"), query, low, high, count)
+
+    return sql_funnels.histogram_plan(events, query, lo, hi, bins, finish)
+
+
+def _next_events_plan(
+    events: Relation,
+    steps: Sequence[str | Step],
+    *,
+    step: int,
+    top: int = 10,
+    ignore: Iterable[str] = (),
+    **options: Any,
+) -> Plan:
+    query = FunnelQuery.build(steps, **options)
+    skipped = _check_next_events(query, step, top, ignore)
+    keys = [query.breakdown] if query.breakdown is not None else []
+
+    def finish(rows: pl.DataFrame) -> pl.DataFrame:
+        if "bd" in rows.columns:
+            rows = rows.rename({"bd": keys[0]})
+        counts = rows.with_columns(
+            pl.col("event").cast(pl.String), pl.col("users").cast(pl.Int64), pl.col("share")
+        )
+        return _top_next_events(counts, keys, top)
+
+    labels = (NO_LATER_EVENT, ONLY_IGNORED_EVENTS)
+    return sql_funnels.next_events_plan(events, query, step, top, skipped, labels, finish)
+
+
+# --------------------------------------------------------------------------------------------------
 # Public functions
 
 
+@pushdown(_funnel_plan)
 def funnel(
     events: pl.DataFrame | pl.LazyFrame,
     steps: Sequence[str | Step],
@@ -1135,6 +1308,7 @@ def funnel(
     return _rename_breakdown(_stats(best, query, _keys(query)), query)
 
 
+@pushdown(_funnel_users_plan)
 def funnel_users(
     events: pl.DataFrame | pl.LazyFrame,
     steps: Sequence[str | Step],
@@ -1167,8 +1341,12 @@ def funnel_users(
 
 
 def _user_table(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> pl.DataFrame:
+    return _users_from_best(_best(_run(events, query)), query)
+
+
+def _users_from_best(best: pl.DataFrame, query: FunnelQuery) -> pl.DataFrame:
+    """``funnel_users``' table from the best attempts (computed by Polars or by an engine)."""
     keys = _keys(query)
-    best = _best(_run(events, query))
     stamp = pl.Datetime("us", "UTC")
     out = best.select(
         "user_id",
@@ -1180,6 +1358,7 @@ def _user_table(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> pl.D
     return _rename_breakdown(out.sort(["user_id", *keys], nulls_last=True), query)
 
 
+@pushdown(_funnel_trends_plan)
 def funnel_trends(
     events: pl.DataFrame | pl.LazyFrame,
     steps: Sequence[str | Step],
@@ -1242,6 +1421,15 @@ def funnel_trends(
         (entered & ~converted & pl.col("open")).sum().cast(pl.Int64).alias("still_in_window"),
     ]
     counts = per_user.group_by([*keys, "period_start"]).agg(agg)
+    return _trend_table(counts, query, interval, week_start)
+
+
+def _trend_table(
+    counts: pl.DataFrame, query: FunnelQuery, interval: Interval, week_start: WeekStart
+) -> pl.DataFrame:
+    """``funnel_trends``' table from the counts per (breakdown value, period_start): the period
+    grid with zeros, rates and their intervals."""
+    keys = _keys(query)
     grid = _period_grid(counts, query, interval, week_start)
     if keys:
         values = counts.select(keys).unique()
@@ -1296,6 +1484,7 @@ def _step_range(query: FunnelQuery, from_step: int, to_step: int | None) -> tupl
     return from_step, hi
 
 
+@pushdown(_time_to_convert_plan)
 def time_to_convert(
     events: pl.DataFrame | pl.LazyFrame,
     steps: Sequence[str | Step],
@@ -1329,10 +1518,7 @@ def time_to_convert(
         tz=tz,
     )
     lo, hi = _step_range(query, from_step, to_step)
-    if lo == hi:
-        raise ValueError("to_step must come after from_step to measure a time to convert")
-    if bins is not None and (not isinstance(bins, int) or bins < 1):
-        raise ValueError(f"bins must be a positive number of bins, not {bins!r}")
+    _check_bins(lo, hi, bins)
     run = _run(events, query)
     keys = _keys(query)
     best = _best(run)
@@ -1340,24 +1526,52 @@ def time_to_convert(
         *keys,
         ((pl.col(f"t_{hi}") - pl.col(f"t_{lo}")).cast(pl.Float64) / _US).alias("seconds"),
     )
+    if secs.height == 0:
+        return _rename_breakdown(_empty_histogram(best.select(keys)), query)
+    low = float(secs.get_column("seconds").min())  # type: ignore[arg-type]
+    high = float(secs.get_column("seconds").max())  # type: ignore[arg-type]
+    count = bins if bins is not None else min(30, math.ceil(math.log2(secs.height)) + 1)
+    count, width, _ = _bin_edges(low, high, count)
+    binned = secs.with_columns(
+        ((pl.col("seconds") - low) / width).floor().cast(pl.Int64).clip(0, count - 1).alias("_bin")
+    )
+    counts = binned.group_by([*keys, "_bin"]).agg(pl.len().cast(pl.Int64).alias("users"))
+    return _histogram_table(counts, query, low, high, count)
+
+
+def _check_bins(lo: int, hi: int, bins: int | None) -> None:
+    if lo == hi:
+        raise ValueError("to_step must come after from_step to measure a time to convert")
+    if bins is not None and (not isinstance(bins, int) or bins < 1):
+        raise ValueError(f"bins must be a positive number of bins, not {bins!r}")
+
+
+def _empty_histogram(keys: pl.DataFrame) -> pl.DataFrame:
+    """No user converted: the histogram's columns (the breakdown's type kept), no rows."""
     schema: dict[str, pl.DataType] = {
         "bin_start_seconds": pl.Float64(),
         "bin_end_seconds": pl.Float64(),
         "users": pl.Int64(),
     }
-    if secs.height == 0:
-        empty = pl.DataFrame(schema={**({"_bd": best.schema["_bd"]} if keys else {}), **schema})
-        return _rename_breakdown(empty, query)
-    low = float(secs.get_column("seconds").min())  # type: ignore[arg-type]
-    high = float(secs.get_column("seconds").max())  # type: ignore[arg-type]
-    count = bins if bins is not None else min(30, math.ceil(math.log2(secs.height)) + 1)
+    return pl.DataFrame(schema={**keys.schema, **schema})
+
+
+def _bin_edges(low: float, high: float, count: int) -> tuple[int, float, list[float]]:
+    """(bins, width, edges) of ``count`` equal bins from ``low`` to ``high``."""
     if high == low:
         # Everyone took the same time: one bin of no width.
-        count, width = 1, 1.0
-        edges = [low, high]
-    else:
-        width = (high - low) / count
-        edges = [low + i * width for i in range(count)] + [high]
+        return 1, 1.0, [low, high]
+    width = (high - low) / count
+    return count, width, [low + i * width for i in range(count)] + [high]
+
+
+def _histogram_table(
+    counts: pl.DataFrame, query: FunnelQuery, low: float, high: float, count: int
+) -> pl.DataFrame:
+    """``time_to_convert``'s table from the users per (breakdown value, ``_bin``): every bin of
+    every breakdown value, with its edges."""
+    keys = _keys(query)
+    count, _, edges = _bin_edges(low, high, count)
     grid = pl.DataFrame(
         {
             "_bin": list(range(count)),
@@ -1370,10 +1584,6 @@ def time_to_convert(
             "bin_end_seconds": pl.Float64(),
         },
     )
-    binned = secs.with_columns(
-        ((pl.col("seconds") - low) / width).floor().cast(pl.Int64).clip(0, count - 1).alias("_bin")
-    )
-    counts = binned.group_by([*keys, "_bin"]).agg(pl.len().cast(pl.Int64).alias("users"))
     if keys:
         grid = counts.select(keys).unique().join(grid, how="cross")
     out = (
@@ -1385,6 +1595,7 @@ def time_to_convert(
     return _rename_breakdown(out, query)
 
 
+@pushdown(_dropped_users_plan)
 def dropped_users(
     events: pl.DataFrame | pl.LazyFrame,
     steps: Sequence[str | Step],
@@ -1430,15 +1641,25 @@ def _check_drop_step(query: FunnelQuery, step: int) -> None:
 def _dropped(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery, step: int) -> pl.DataFrame:
     keys = _keys(query)
     best = _best(_run(events, query))
-    out = best.filter((pl.col("reached") == step - 1) & ~pl.col("open")).select(
+    rows = best.filter((pl.col("reached") == step - 1) & ~pl.col("open")).select(
+        "user_id", *keys, pl.col(f"t_{step - 1}").alias("last_step_at")
+    )
+    return _dropped_table(rows, query, step)
+
+
+def _dropped_table(rows: pl.DataFrame, query: FunnelQuery, step: int) -> pl.DataFrame:
+    """``dropped_users``' table from (user_id, [_bd], last_step_at in µs) of the dropped users."""
+    keys = _keys(query)
+    out = rows.select(
         "user_id",
         *keys,
         pl.lit(step - 1, dtype=pl.Int64).alias("last_step"),
-        pl.col(f"t_{step - 1}").cast(pl.Datetime("us", "UTC")).alias("last_step_at"),
+        pl.col("last_step_at").cast(pl.Datetime("us", "UTC")),
     )
     return _rename_breakdown(out.sort(["user_id", *keys], nulls_last=True), query)
 
 
+@pushdown(_next_events_plan)
 def next_events_after_drop(
     events: pl.DataFrame | pl.LazyFrame,
     steps: Sequence[str | Step],
@@ -1474,12 +1695,7 @@ def next_events_after_drop(
         end=end,
         tz=tz,
     )
-    _check_drop_step(query, step)
-    if not isinstance(top, int) or isinstance(top, bool) or top < 1:
-        raise ValueError(f"top must be a positive number of events, not {top!r}")
-    if isinstance(ignore, str):
-        raise TypeError(f"ignore must be a list of event names, not the string {ignore!r}")
-    skipped = sorted(set(ignore))
+    skipped = _check_next_events(query, step, top, ignore)
     dropped = _dropped(events, query, step)
     keys = [query.breakdown] if query.breakdown is not None else []
     lf = as_lazy(events)
@@ -1526,10 +1742,25 @@ def next_events_after_drop(
         counts = counts.join(total, on=keys, how="left", nulls_equal=True)
     else:
         counts = counts.with_columns(pl.lit(nxt.height).alias("_total"))
+    shares = counts.with_columns((pl.col("users") / pl.col("_total")).alias("share"))
+    return _top_next_events(shares.select(*keys, "event", "users", "share"), keys, top)
+
+
+def _check_next_events(query: FunnelQuery, step: int, top: int, ignore: Iterable[str]) -> list[str]:
+    """Check the arguments of :func:`next_events_after_drop`; the names passed over, sorted."""
+    _check_drop_step(query, step)
+    if not isinstance(top, int) or isinstance(top, bool) or top < 1:
+        raise ValueError(f"top must be a positive number of events, not {top!r}")
+    if isinstance(ignore, str):
+        raise TypeError(f"ignore must be a list of event names, not the string {ignore!r}")
+    return sorted(set(ignore))
+
+
+def _top_next_events(counts: pl.DataFrame, keys: list[str], top: int) -> pl.DataFrame:
+    """The ``top`` next events per breakdown value, most common first (then by name)."""
     rank = pl.int_range(pl.len()).over(keys) if keys else pl.int_range(pl.len())
     out = (
-        counts.with_columns((pl.col("users") / pl.col("_total")).alias("share"))
-        .sort(
+        counts.sort(
             [*keys, "users", "event"],
             descending=[*([False] * len(keys)), True, False],
             nulls_last=True,

@@ -150,6 +150,15 @@ class Dialect:
             return f"toString({expr})"
         return f"CAST({expr} AS {self.text})"
 
+    def binary(self, text: str) -> str:
+        """A text expression that sorts by code point, as Polars sorts strings (PostgreSQL and
+        MySQL would otherwise follow the database's locale collation)."""
+        if self.name == "postgres":
+            return f'({text}) COLLATE "C"'
+        if self.name == "mysql":
+            return f"CAST({text} AS BINARY)"
+        return text
+
     def count_distinct(self, expr: str) -> str:
         if self.name == "clickhouse":
             return f"uniqExact({expr})"

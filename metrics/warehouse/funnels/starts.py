@@ -1,0 +1,59 @@
+"""Attempts of ordered and strict funnels start at step-1 events: the ``st`` CTE.
+
+Attempts whose first events share (user, instant, the classes that event matches, breakdown
+value) are the same attempt (same steps, times and spoiling), so they are one row. ``f`` is the
+last step (0-based) placed at the first instant: step 0 is the attempt's own event, set aside
+with it, and the following steps join while they can each get another event of that instant.
+The row carries the instant's number and next-instant columns (``ix``, ``nc<i>``, ``nx<i>``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metrics.warehouse.funnels.classes import StepClasses
+from metrics.warehouse.funnels.events import flag, union_of
+
+
+def key_columns(classes: StepClasses, query: Any) -> list[str]:
+    """An attempt's identity besides uid and t1: its first event's class flags, breakdown."""
+    cols = [f"c{i}" for i in range(len(classes.definitions))]
+    if query.breakdown is not None:
+        cols.append("bd")
+    return cols
+
+
+def starts_ctes(classes: StepClasses, query: Any) -> list[tuple[str, str]]:
+    keys = key_columns(classes, query)
+    first = classes.of_step[0]
+    grouped = (
+        f"SELECT uid, ts, {', '.join(keys)} FROM ev WHERE c{first} = 1 "
+        f"GROUP BY uid, ts, {', '.join(keys)}"
+    )
+    fit0 = classes.fit(0, lambda m: f"i.k{m}", lambda m: flag(union_of(m, "s.")))
+    cols = ["s.uid AS uid", "s.ts AS t1", *(f"s.{k} AS {k}" for k in keys)]
+    cols += [f"{fit0} AS f", "i.ix AS ix"]
+    cols += [f"i.nc{c} AS nc{c}" for c in range(len(classes.definitions))]
+    cols += [f"i.nx{x} AS nx{x}" for x in range(len(query.exclusions))]
+    body = (
+        f"SELECT {', '.join(cols)} FROM ({grouped}) AS s "
+        "JOIN ins AS i ON i.uid = s.uid AND i.ts = s.ts"
+    )
+    return [("st", body)]
+
+
+def spoiled(query: Any, n: int) -> str:
+    """1 when an exclusion spoils the attempt (columns f, s<j>, e<x>), as the Polars path says:
+    an exclusion event strictly after the from-step's instant and strictly before the to-step's,
+    or, when the attempt never reached the to-step, no later than its window's end."""
+    terms = []
+    window = query.window_us
+    for x, (lo, hi) in enumerate(query._resolved):
+        terms.append(
+            f"(f >= {lo} AND e{x} IS NOT NULL AND "
+            f"(CASE WHEN f >= {hi} THEN (CASE WHEN e{x} < s{hi} THEN 1 ELSE 0 END) "
+            f"ELSE (CASE WHEN e{x} <= s0 + {window} THEN 1 ELSE 0 END) END) = 1)"
+        )
+    if not terms:
+        return "0"
+    return flag(" OR ".join(terms))
