@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import components, data, state
+from ui import components, data, explain, state
 from ui import engagement as eng
 from ui.charts import engagement as charts
 from ui.text import md
@@ -80,6 +80,22 @@ if not eng.has_activity(rolling):
     )
     st.stop()
 
+# -- the KPI this page was opened to explain (the Overview's "Explain this number") -----------
+if (explained := explain.current("engagement")) is not None:
+    explain.show(
+        explained,
+        *explain.engagement_value(
+            explained,
+            rolling=rolling,
+            ratio=ratio,
+            periodic=eng.periodic(*args, event, interval, week_start, None)
+            if interval != "day"
+            else None,
+            lifecycle=eng.lifecycle(*args, event, interval, week_start),
+            money=eng.revenue(*args, interval, week_start, None),
+        ),
+    )
+
 # -- headline numbers -------------------------------------------------------------------------
 for column, headline in zip(st.columns(4), eng.headlines(rolling, ratio), strict=False):
     column.metric(
@@ -149,6 +165,7 @@ st.header("Stickiness")
 left, right = st.columns(2)
 with left:
     st.subheader(f"How many {noun}s do users come?")
+    state.finite_param("eng_interval_count")
     interval_count = st.number_input(
         f"Count {noun}s in blocks of",
         min_value=1,
@@ -207,10 +224,22 @@ components.definition(
 )
 
 # -- revenue ----------------------------------------------------------------------------------
-st.header("Revenue per active user")
+st.header("Revenue")
 money = eng.revenue(*args, interval, week_start, breakdown)
 if not eng.has_activity(money, "paying_users"):
     st.info("No revenue was recorded in this range (no event with a positive `revenue`).")
+st.metric(
+    f"Revenue, {shared.start:%d %b %Y} – {shared.end:%d %b %Y}",
+    eng.money_text(eng.revenue_total(money), targets.currency),
+    help="The sum of `revenue` over every event in the date range (refunds lower it).",
+)
+components.chart(
+    charts.revenue_total_figure(
+        money, interval=interval, breakdown=breakdown, currency=targets.currency
+    ),
+    key="eng_chart_revenue_total",
+)
+st.subheader("Revenue per active user")
 components.chart(
     charts.revenue_figure(money, interval=interval, breakdown=breakdown, currency=targets.currency),
     key="eng_chart_revenue",

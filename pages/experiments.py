@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import components, data
+from ui import components, data, explain, state
 from ui import experiments as adapters
 from ui.charts import experiments as charts
 
@@ -13,6 +13,13 @@ st.caption(
     "Did the change work? Each variant against control, with how sure we can be. "
     "Experiments use their whole run; the sidebar's date range does not apply here."
 )
+
+# -- the KPI this page was opened to explain (the Overview's "Explain this number") -----------
+if (explained := explain.current("experiments")) is not None:
+    explain.show(
+        explained,
+        *explain.experiment_value(explained, data.source_key(), state.shared().tz),
+    )
 
 top_left, top_right = st.columns([3, 1])
 method = top_left.radio(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import components, data, state
+from ui import components, data, explain, state
 from ui import funnels as fun
 from ui.charts import funnels as charts
 from ui.text import md
@@ -23,6 +23,7 @@ options = fun.choices(source)
 # -- controls ---------------------------------------------------------------------------------
 defaults = fun.default_steps(options.events)
 count_column, _ = st.columns([1, 4])
+state.finite_param("fun_step_count")
 step_count = count_column.number_input(
     "Number of steps",
     min_value=fun.MIN_STEPS,
@@ -65,6 +66,7 @@ order = pick_order.segmented_control(
     help="Ordered: steps in this order, other events allowed in between. Strict: each step must be "
     "the user's very next event. Any order: the steps in any order within the window.",
 )
+state.finite_param("fun_window")
 window_value = pick_value.number_input(
     "Conversion window",
     min_value=1,
@@ -150,6 +152,12 @@ if not fun.has_users(table):
         "another first step or clear the filters."
     )
     st.stop()
+
+# -- the KPI this page was opened to explain (the Overview's "Explain this number") -----------
+if (explained := explain.current("funnels")) is not None:
+    explain.show(
+        explained, *explain.funnel_value(explained, fun.trends(*args, view, explained.kpi.period))
+    )
 
 # -- headline numbers -------------------------------------------------------------------------
 for column, headline in zip(st.columns(4), fun.headlines(table), strict=False):

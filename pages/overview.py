@@ -10,7 +10,8 @@ import datetime as dt
 
 import streamlit as st
 
-from ui import components, data, product, setup, state
+from ui import components, data, explain, product, setup, state
+from ui import engagement as eng
 from ui import targets as tg
 from ui.charts import targets as charts
 from ui.text import md
@@ -111,9 +112,25 @@ rows = {row["kpi"]: row for row in card.table.iter_rows(named=True)}
 currency = product.currency(vision.currency)  # the source's own, else its vision's
 
 
+first_day = eng.first_data_day(key, shared.tz)
+
+
 def explain_link(row: dict, key: str) -> None:
+    """Open the KPI's page at the KPI's own definition and period (ui.explain)."""
     page, title = PAGES.get(row["page"], PAGES["engagement"])
-    st.page_link(page, label=f"Explain this number on {title}", icon=":material/arrow_forward:")
+    _, params = explain.link(
+        vision.kpi(row["kpi"]),
+        row,
+        tz=shared.tz,
+        first_day=first_day,
+        last_day=card.today - dt.timedelta(days=1),
+    )
+    st.page_link(
+        page,
+        label=f"Explain this number on {title}",
+        icon=":material/arrow_forward:",
+        query_params=params,
+    )
 
 
 def kpi_metric(row: dict, *, label: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import components, data, state
+from ui import components, data, explain, state
 from ui import retention as ret
 from ui.charts import retention as charts
 from ui.text import md
@@ -128,6 +128,10 @@ if not ret.has_cohorts(table):
     st.stop()
 
 curve = ret.average(table)
+
+# -- the KPI this page was opened to explain (the Overview's "Explain this number") -----------
+if (explained := explain.current("retention")) is not None:
+    explain.show(explained, *explain.retention_value(explained, table))
 
 # -- headline numbers -------------------------------------------------------------------------
 for column, headline in zip(st.columns(3), ret.headlines(table, curve, view), strict=False):

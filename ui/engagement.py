@@ -260,6 +260,18 @@ def headlines(rolling_table: pl.DataFrame, ratio_table: pl.DataFrame) -> list[He
     return out
 
 
+def revenue_total(table: pl.DataFrame) -> float:
+    """The revenue of a revenue table (every period, every breakdown value) added up."""
+    return float(table.get_column("revenue").sum() or 0.0) if table.height else 0.0
+
+
+def money_text(value: float | None, currency: str) -> str:
+    """An amount in the product's currency (:func:`ui.charts.money.money`)."""
+    from ui.charts import money
+
+    return money.money(value, currency)
+
+
 def has_activity(table: pl.DataFrame, column: str = "active_users") -> bool:
     """Whether a result counted anyone at all (an empty range is a message, not a chart)."""
     return table.height > 0 and bool(table.get_column(column).sum())

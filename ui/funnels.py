@@ -31,7 +31,7 @@ UNIT_LABELS = {
     "week": "weeks",
     "month": "months (31 days)",
 }
-INTERVAL_LABELS = {"day": "Day", "week": "Week"}
+INTERVAL_LABELS = {"day": "Day", "week": "Week", "month": "Month"}
 NO_BREAKDOWN = "No breakdown"
 #: A funnel needs at least two steps to say anything about conversion; more is unreadable.
 MIN_STEPS, MAX_STEPS = 2, 10

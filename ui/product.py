@@ -123,9 +123,7 @@ def without_folders(message: str) -> str:
 def load_failure(name: str, reason: str) -> str:
     """Why the page has no data: which source, whether it is the configured default, and why."""
     config = configuration()
-    which = (
-        "the default source in sources.toml" if name == config.default else "the picked source"
-    )
+    which = "the default source in sources.toml" if name == config.default else "the picked source"
     return f"Could not load {name}, {which}: {without_folders(reason)}"
 
 

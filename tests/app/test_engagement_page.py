@@ -36,12 +36,17 @@ def test_the_page_runs_and_draws_its_charts(page):
         "By property",
         "Stickiness",
         "Lifecycle",
-        "Revenue per active user",
+        "Revenue",
     ):
         assert section in headers
-    # DAU/WAU/MAU, stickiness, DAU/MAU, lifecycle, revenue (no breakdown picked yet).
-    assert chart_count(page) == 5
-    assert [m.label for m in page.metric] == ["DAU", "WAU", "MAU", "DAU/MAU"]
+    assert "Revenue per active user" in [h.value for h in page.subheader]
+    # DAU/WAU/MAU, stickiness, DAU/MAU, lifecycle, revenue totals and per user (no breakdown yet).
+    assert chart_count(page) == 6
+    assert [m.label for m in page.metric][:4] == ["DAU", "WAU", "MAU", "DAU/MAU"]
+    # The range's revenue, in the product's currency (the demo's: USD), with separators.
+    total = page.metric[4]
+    assert total.label.startswith("Revenue, ") and total.value.startswith("$")
+    assert "," in total.value
     # Every chart has its numbers (an expander with a CSV download) and a definition card.
     assert len(page.get("download_button")) == 5
     assert sum("Counting unit" in c.value for c in page.caption) >= 5
@@ -52,8 +57,8 @@ def test_weekly_interval_with_a_breakdown(page):
     assert not page.exception, page.exception
     page.selectbox(key="eng_breakdown").set_value("platform").run()
     assert not page.exception, page.exception
-    # Weekly active users, the platform split, stickiness, DAU/MAU, lifecycle, revenue.
-    assert chart_count(page) == 6
+    # Weekly active users, the platform split, stickiness, DAU/MAU, lifecycle, revenue (2).
+    assert chart_count(page) == 7
     assert any("platform" in c.value for c in page.caption)
     assert any("Active users per calendar week" in c.value for c in page.caption)
 

@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from ui.charts import money as cash
 from ui.text import plot
 
 WINDOW_LABELS: dict[int, str] = {1: "DAU", 7: "WAU", 30: "MAU"}
@@ -276,7 +277,7 @@ def revenue_figure(
     ``arpu``, ``arppu``, ``is_partial`` (as :func:`metrics.engagement.revenue`).
     """
     noun = INTERVAL_NOUNS.get(interval, interval)
-    money = f"{plot(currency)} %{{y:,.2f}}"
+    money = f"{plot(cash.symbol(currency))}%{{y:,.2f}}"
     figure = make_subplots(
         rows=2,
         cols=1,
@@ -304,13 +305,69 @@ def revenue_figure(
                 figure.add_trace(trace, row=row, col=1)
     if flagged:
         _dotted_legend(figure, "partial period")
-    figure.update_yaxes(tickformat=",.2f", rangemode="tozero", title_text=f"{currency} per user")
+    figure.update_yaxes(
+        tickformat=",.2f",
+        rangemode="tozero",
+        title_text=f"{currency} per user",
+        **cash.axis(currency),
+    )
     figure.update_layout(
         height=600,
         margin={**_MARGIN, "t": 90},
         hovermode="x unified",
         legend={"orientation": "h", "y": 1.16, "x": 0, "title": {"text": breakdown or ""}},
         title={"text": f"per {noun}", "x": 1, "xanchor": "right", "font": {"size": 12}},
+    )
+    return figure
+
+
+def revenue_total_figure(
+    table: pl.DataFrame,
+    *,
+    interval: str,
+    breakdown: str | None = None,
+    currency: str = "USD",
+    max_series: int = 8,
+) -> go.Figure:
+    """Revenue per period (the sum of ``revenue``), in the product's currency; a period that sticks
+    out of the date range (or is not over yet) is a hatched bar, never drawn as a finished one.
+    """
+    noun = INTERVAL_NOUNS.get(interval, interval)
+    figure = go.Figure()
+    for i, (label, part) in enumerate(_series(table, breakdown, "active_users", max_series)):
+        partial = part.get_column("is_partial").to_list()
+        figure.add_trace(
+            go.Bar(
+                x=part.get_column("period_start").to_list(),
+                y=part.get_column("revenue").to_list(),
+                name=label,
+                marker={
+                    "color": PALETTE[i % len(PALETTE)],
+                    "pattern": {"shape": ["/" if flag else "" for flag in partial]},
+                    "opacity": [0.55 if flag else 1.0 for flag in partial],
+                },
+                hovertemplate=f"{plot(cash.symbol(currency))}%{{y:,.0f}}<extra>{plot(label)}</extra>",
+            )
+        )
+    figure.update_yaxes(
+        tickformat=",.0f",
+        rangemode="tozero",
+        title_text=f"Revenue ({currency})",
+        **cash.axis(currency),
+    )
+    figure.update_layout(
+        height=360,
+        margin=_MARGIN,
+        barmode="group",
+        hovermode="x unified",
+        showlegend=breakdown is not None,
+        legend={"orientation": "h", "y": 1.12, "x": 0, "title": {"text": breakdown or ""}},
+        title={
+            "text": f"per {noun}; hatched: partial {noun}",
+            "x": 1,
+            "xanchor": "right",
+            "font": {"size": 12},
+        },
     )
     return figure
 
