@@ -401,10 +401,13 @@ def _plan_columns(
     if "user_id" not in plan.chosen and "anonymous_id" not in plan.chosen:
         missing.insert(0, "user_id")
     if missing:
+        hint = ""
+        if len(available) == 1 and any(sep in available[0] for sep in "\t;|,"):
+            hint = " The header is one column: give the source its separator (separator = ';')."
         raise ConnectorError(
             f"{source}: required column {' and '.join(repr(m) for m in missing)} not found. "
             f"Columns: {_list(available)}. Name the source column in the mapping "
-            f'(e.g. {missing[0]} = "your_column").'
+            f'(e.g. {missing[0]} = "your_column").{hint}'
         )
     wanted = None if columns is None else set(columns)
     if wanted is not None:
@@ -443,6 +446,7 @@ def _list(names: Sequence[str]) -> str:
 # -- expressions ------------------------------------------------------------------------------
 
 
+_NOT_A_TIME = -(2**63)
 #: The largest whole number a float holds exactly (2**53): beyond it "7.0" may not be 7.
 _EXACT_FLOAT = 2.0**53
 
@@ -515,7 +519,7 @@ def _property_expr(column: str, dtype: pl.DataType) -> pl.Expr:
 
 def _epoch(value: pl.Expr, integer: bool) -> tuple[pl.Expr, pl.Expr]:
     """(UTC timestamp, unit name) of a numeric epoch whose unit follows from its magnitude."""
-    size = value.abs()
+    size = value.cast(pl.Float64).abs()  # as a float: abs(-2**63) overflows an Int64
     factors = {"s": 1_000_000, "ms": 1_000, "us": 1}
     # Built from the largest unit down: each step wraps the previous in when/then/otherwise.
     unit: pl.Expr = pl.lit("ns")
@@ -524,8 +528,10 @@ def _epoch(value: pl.Expr, integer: bool) -> tuple[pl.Expr, pl.Expr]:
         scaled = value * factors[name]
         unit = pl.when(size < limit).then(pl.lit(name)).otherwise(unit)
         micros = pl.when(size < limit).then(scaled if integer else scaled.round()).otherwise(micros)
-    unit = pl.when(value.is_not_null()).then(unit)
-    return micros.cast(pl.Int64, strict=False).cast(UTC_MICROS), unit
+    # -2**63 is no instant but NumPy's and pandas' "not a time" (NaT): missing, so unreadable.
+    real = value.is_not_null() & (value != _NOT_A_TIME)
+    unit = pl.when(real).then(unit)
+    return pl.when(real).then(micros.cast(pl.Int64, strict=False)).cast(UTC_MICROS), unit
 
 
 def _localise(naive: pl.Expr, tz: str) -> pl.Expr:
@@ -724,7 +730,8 @@ def _timestamp_exprs(
         value = _localise(raw.cast(pl.Datetime("us")), tz)
         return value, pl.when(raw.is_not_null()).then(pl.lit("date")), notes
     if dtype.is_integer():
-        value, unit = _epoch(raw.cast(pl.Int64), integer=True)
+        # Beyond Int64 (a UInt64 or Int128 column) no time fits: null, so unreadable.
+        value, unit = _epoch(raw.cast(pl.Int64, strict=False), integer=True)
         return value, unit, notes
     if dtype.is_float():
         value, unit = _epoch(raw, integer=False)
@@ -762,7 +769,6 @@ def _coarse_range(column: str, schema: pl.Schema, bounds: _Bounds) -> pl.Expr | 
     bound = pl.lit(True)
 
     def literal(instant: dt.datetime) -> pl.Expr:
-        instant = max(_EARLIEST + margin, min(instant, _LATEST - margin))
         if dtype.time_zone:
             value = pl.lit(instant).dt.convert_time_zone(dtype.time_zone)
         else:
@@ -770,9 +776,9 @@ def _coarse_range(column: str, schema: pl.Schema, bounds: _Bounds) -> pl.Expr | 
         return value.dt.cast_time_unit(dtype.time_unit or "us")
 
     if start is not None:
-        bound = bound & (raw >= literal(start - margin))
+        bound = bound & (raw >= literal(max(start, _EARLIEST + margin) - margin))
     if end is not None:
-        bound = bound & (raw < literal(end + margin))
+        bound = bound & (raw < literal(min(end, _LATEST - margin) + margin))
     return expr | bound
 
 

@@ -59,20 +59,35 @@ def is_gzip_name(path: Path) -> bool:
     return path.name.lower().endswith(".gz")
 
 
+def _gzipped(path: Path, raw: bytes) -> bool:
+    """Whether the file holds gzip data (Polars reads it so whatever its name says)."""
+    if raw.startswith(_GZIP_MAGIC):
+        return True
+    if is_gzip_name(path):
+        raise ConnectorError(f"{path}: is named .gz but does not hold gzip data")
+    return False
+
+
 def read_bytes(path: Path) -> bytes:
     """The file's bytes, decompressed when its name ends in .gz; ConnectorError when they cannot."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConnectorError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    if not is_gzip_name(path):
+    if not _gzipped(path, raw):
         return raw
-    if not raw.startswith(_GZIP_MAGIC):
-        raise ConnectorError(f"{path}: is named .gz but does not hold gzip data")
     try:
         return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as exc:
         raise ConnectorError(f"{path}: the gzip data is damaged or cut short ({exc})") from exc
+
+
+def _first_bytes(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(2)
+    except OSError as exc:
+        raise ConnectorError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
 
 
 def read_head(path: Path) -> bytes:
@@ -81,10 +96,8 @@ def read_head(path: Path) -> bytes:
             raw = handle.read(_HEAD)
     except OSError as exc:
         raise ConnectorError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    if not is_gzip_name(path):
+    if not _gzipped(path, raw):
         return raw
-    if not raw.startswith(_GZIP_MAGIC):
-        raise ConnectorError(f"{path}: is named .gz but does not hold gzip data")
     try:
         with gzip.open(path, "rb") as handle:
             return handle.read(_HEAD)
@@ -152,7 +165,7 @@ def _lines(path: Path, data: Path | bytes) -> Iterator[str]:
     """The file's text, line by line, checked to be UTF-8 without NUL bytes."""
     if isinstance(data, bytes):
         stream: io.TextIOBase = io.StringIO(data.decode("utf-8"), newline="")
-    elif is_gzip_name(path):
+    elif _gzipped(path, _first_bytes(path)):
         stream = io.TextIOWrapper(
             gzip.open(path, "rb"),  # noqa: SIM115 (closed with the wrapper below)
             encoding="utf-8-sig",
@@ -160,10 +173,9 @@ def _lines(path: Path, data: Path | bytes) -> Iterator[str]:
         )
     else:
         stream = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
-    number = 0
     try:
         with stream:
-            for number, line in enumerate(stream, start=1):  # noqa: B007 (read in except)
+            for number, line in enumerate(stream, start=1):
                 if "\x00" in line:
                     raise ConnectorError(
                         f"{path}: line {number} holds a NUL byte: a binary file, or UTF-16 "
@@ -171,12 +183,24 @@ def _lines(path: Path, data: Path | bytes) -> Iterator[str]:
                     )
                 yield line
     except UnicodeDecodeError as exc:
+        bad_line, byte = _first_bad_line(path)
         raise ConnectorError(
-            f"{path}: is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} near line "
-            f"{number + 1}); give the source its encoding (encoding = 'cp1252', 'latin-1', ...)"
+            f"{path}: is not UTF-8 text (byte 0x{byte:02x} on line {bad_line}); give the source "
+            "its encoding (encoding = 'cp1252', 'latin-1', ...)"
         ) from exc
     except (OSError, EOFError, zlib.error) as exc:
         raise ConnectorError(f"{path}: cannot be read whole ({exc})") from exc
+
+
+def _first_bad_line(path: Path) -> tuple[int, int]:
+    """The first line that is not UTF-8 and its first bad byte (read again, as bytes)."""
+    raw = read_bytes(path)
+    for number, line in enumerate(raw.splitlines(), start=1):
+        try:
+            line.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            return number, line[exc.start]
+    return 1, 0
 
 
 def check_csv(path: Path, data: Path | bytes, separator: str) -> list[str]:
