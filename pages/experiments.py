@@ -21,6 +21,16 @@ if (explained := explain.current("experiments")) is not None:
         *explain.experiment_value(explained, data.source_key(), state.shared().tz),
     )
 
+if state.shared().filters:
+    st.info(
+        f"The sidebar's property filters ({components.filters_text(state.shared().filters)}) "
+        "do **not** apply on this page: an experiment compares its whole randomised groups, and "
+        "filtering events would quietly change who counts. To read one segment, pick its property "
+        "under "
+        "**Options → Split results by**.",
+        icon=":material/filter_alt_off:",
+    )
+
 top_left, top_right = st.columns([3, 1])
 method = top_left.radio(
     "How to read the test",

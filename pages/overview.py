@@ -192,6 +192,14 @@ st.caption(
     "do not apply here."
 )
 
+if shared.filters:
+    st.info(
+        f"The sidebar's property filters ({components.filters_text(shared.filters)}) do **not** "
+        "apply on the Overview: every KPI is judged for the whole product, as its target is "
+        "set. The other pages apply them.",
+        icon=":material/filter_alt_off:",
+    )
+
 star = rows[vision.north_star]
 with st.container(border=True):
     left, right = st.columns([2, 3])

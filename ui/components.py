@@ -43,3 +43,11 @@ def definition(text: str) -> None:
     ``text`` is Markdown written by the app: values from the data in it go through
     :func:`ui.text.md` or :func:`ui.text.code` first."""
     st.caption(f":material/info: {text}")
+
+
+def filters_text(filters: dict[str, list[str]]) -> str:
+    """The sidebar's property filters in words ("country = DE; platform = web, mobile"), escaped."""
+    return "; ".join(
+        f"{text.md(name)} = {', '.join(text.md(v) for v in values)}"
+        for name, values in sorted(filters.items())
+    )

@@ -1,4 +1,4 @@
-""""Explain this number": a KPI's link opens its page at the KPI's own definition and period.
+"""Explain this number: a KPI's link opens its page at the KPI's own definition and period.
 
 The Overview's link carries the KPI's definition in the URL parameters the page's widgets are
 bound to (event, interval, retention type, funnel steps and window, ...; written as the widgets

@@ -1,4 +1,4 @@
-""""Explain this number" means the same number: each KPI's link opens its page at the KPI's own
+"""Explain this number means the same number: each KPI's link opens its page at the KPI's own
 definition and period, and the page's first headline equals the scorecard's value.
 
 Checked for every KPI of the demo vision (every kind it uses: active users with and without an

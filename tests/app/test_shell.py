@@ -106,3 +106,15 @@ def test_a_default_source_that_cannot_be_loaded_is_said_on_every_page(tmp_path, 
     errors = " ".join(e.value for e in at.error).replace("\\", "")
     assert "gone.csv" in errors and "shop_gone" in errors
     assert "Data: **shop_gone" in _sidebar_text(at)
+
+
+@pytest.mark.parametrize("page", ["pages/experiments.py", "pages/overview.py"])
+def test_pages_that_ignore_the_property_filters_say_so(page):
+    """Experiments and the Overview do not apply the sidebar's property filters: they say so."""
+    at = AppTest.from_file(str(APP), default_timeout=300)
+    at.query_params["f_country"] = "DE"
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    said = " ".join(i.value for i in at.info).replace("\\", "")
+    assert "country = DE" in said and "do **not** apply" in said
