@@ -25,6 +25,7 @@ from metrics.experiments.statistics import (
     compare,
     per_user_std,
 )
+from metrics.warehouse import pushdown
 
 Filters = Mapping[str, Any] | None
 
@@ -494,6 +495,13 @@ class AnalyzeQuery:
         )
 
 
+def _analyze_plan(events: Any, assignments: Any, **kwargs: Any) -> Any:
+    from metrics.warehouse import experiments as sql_experiments
+
+    return sql_experiments.analyze_plan(events, assignments, AnalyzeQuery.build(**kwargs))
+
+
+@pushdown(_analyze_plan)
 def analyze(
     events: pl.DataFrame | pl.LazyFrame,
     assignments: pl.DataFrame | pl.LazyFrame,
@@ -741,6 +749,13 @@ def comparison_row(result: Comparison) -> dict[str, Any]:
 # --- what the experiment looks like --------------------------------------------------------------
 
 
+def _listing_plan(assignments: Any) -> Any:
+    from metrics.warehouse import experiments as sql_experiments
+
+    return sql_experiments.listing_plan(assignments)
+
+
+@pushdown(_listing_plan)
 def list_experiments(assignments: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """Every experiment in the assignments: its variants, users and first/last exposure."""
     return (
@@ -757,6 +772,46 @@ def list_experiments(assignments: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     )
 
 
+def listing_answer(per_experiment: pl.DataFrame, arms: pl.DataFrame) -> pl.DataFrame:
+    """:func:`list_experiments`' frame from the engine's rows: (experiment, users, first and last
+    exposure in µs) and the distinct (experiment, variant) pairs."""
+    variants = (
+        arms.lazy()
+        .select(pl.col("experiment").cast(pl.String), pl.col("variant").cast(pl.String))
+        .group_by("experiment")
+        .agg(pl.col("variant").unique().sort().alias("variants"))
+    )
+    exposure = {
+        name: pl.col(f"{name.split('_')[0]}_us")
+        .cast(pl.Int64)
+        .cast(pl.Datetime("us"))
+        .dt.replace_time_zone("UTC")
+        .alias(name)
+        for name in ("first_exposure", "last_exposure")
+    }
+    return (
+        per_experiment.lazy()
+        .select(
+            pl.col("experiment").cast(pl.String),
+            pl.col("users").cast(pl.UInt32),
+            exposure["first_exposure"],
+            exposure["last_exposure"],
+        )
+        .join(variants, on="experiment", how="left")
+        .select("experiment", "variants", "users", "first_exposure", "last_exposure")
+        .sort("experiment")
+        .collect()
+    )
+
+
+def _counts_plan(assignments: Any, *, experiment: str, tz: str = "UTC") -> Any:
+    from metrics.warehouse import experiments as sql_experiments
+
+    check_tz(tz)
+    return sql_experiments.counts_plan(assignments, experiment, tz)
+
+
+@pushdown(_counts_plan)
 def assignment_counts(
     assignments: pl.DataFrame | pl.LazyFrame, *, experiment: str, tz: str = "UTC"
 ) -> pl.DataFrame:
@@ -800,6 +855,94 @@ def counts_answer(counts: pl.DataFrame) -> pl.DataFrame:
 # --- the effect day by day -------------------------------------------------------------------
 
 
+_CUMULATIVE_SCHEMA: dict[str, pl.DataType] = {
+    "day": pl.Date(),
+    "variant": pl.String(),
+    "control_users": pl.Int64(),
+    "users": pl.Int64(),
+    "control_mean": pl.Float64(),
+    "mean": pl.Float64(),
+    "absolute_effect": pl.Float64(),
+    "absolute_ci_low": pl.Float64(),
+    "absolute_ci_high": pl.Float64(),
+    "relative_effect": pl.Float64(),
+    "relative_ci_low": pl.Float64(),
+    "relative_ci_high": pl.Float64(),
+    "p_value": pl.Float64(),
+    "chance_to_win": pl.Float64(),
+    "significant": pl.Boolean(),
+    "status": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class CumulativeQuery:
+    """One :func:`cumulative_effect` call, checked: what both back ends compute."""
+
+    experiment: str
+    metric: Metric
+    control: str = "control"
+    tz: str = "UTC"
+    window: dt.timedelta | None = None
+    winsorize: float | None = None
+    method: str = "frequentist"
+    alpha: float = 0.05
+    cuped: bool = False
+    pre_period: dt.timedelta = dt.timedelta(days=14)
+    sequential_tuning: float = 5000
+    prior_sd: float | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        experiment: str,
+        metric: MetricSpec,
+        control: str = "control",
+        tz: str = "UTC",
+        window: float | dt.timedelta | None = None,
+        winsorize: float | None = None,
+        method: Literal["frequentist", "bayesian", "sequential"] = "frequentist",
+        alpha: float = 0.05,
+        cuped: bool = False,
+        pre_period: float | dt.timedelta = 14,
+        sequential_tuning: float = 5000,
+        prior_sd: float | None = None,
+    ) -> CumulativeQuery:
+        (checked,) = _check_metrics([metric])
+        check_tz(tz)
+        check_choice("method", method, METHODS)
+        pre_span = _window(pre_period, "pre_period")
+        assert pre_span is not None
+        return cls(
+            experiment=experiment,
+            metric=checked,
+            control=control,
+            tz=tz,
+            window=_window(window, "window"),
+            winsorize=winsorize,
+            method=method,
+            alpha=alpha,
+            cuped=cuped,
+            pre_period=pre_span,
+            sequential_tuning=sequential_tuning,
+            prior_sd=prior_sd,
+        )
+
+    @property
+    def stems(self) -> list[str]:
+        plan = _Plan.of([self.metric])
+        return [plan.column(p) for p in _components(self.metric)]
+
+
+def _cumulative_plan(events: Any, assignments: Any, **kwargs: Any) -> Any:
+    from metrics.warehouse import experiments as sql_experiments
+
+    query = CumulativeQuery.build(**kwargs)
+    return sql_experiments.cumulative_plan(events, assignments, query)
+
+
+@pushdown(_cumulative_plan)
 def cumulative_effect(
     events: pl.DataFrame | pl.LazyFrame,
     assignments: pl.DataFrame | pl.LazyFrame,
@@ -822,50 +965,38 @@ def cumulative_effect(
     One row per day × treatment variant: the users exposed by the end of that day (in ``tz``),
     each counted up to that day, compared with :func:`compare`. Users seen in several variants are
     left out of every day (one population throughout). With ``winsorize``, each day uses the cap
-    of the final day (a cap that moves daily would make the curve jump for no reason).
+    of the final day (a cap that moves daily would make the curve jump for no reason). On two
+    relations, the engine returns per (variant, day) entries and changes of the sums only.
     """
-    (metric,) = _check_metrics([metric])
-    check_tz(tz)
-    check_choice("method", method, METHODS)
-    span = _window(window, "window")
-    pre_span = _window(pre_period, "pre_period")
-    assert pre_span is not None
-    kind = METRIC_KINDS[type(metric)]
+    query = CumulativeQuery.build(
+        experiment=experiment,
+        metric=metric,
+        control=control,
+        tz=tz,
+        window=window,
+        winsorize=winsorize,
+        method=method,
+        alpha=alpha,
+        cuped=cuped,
+        pre_period=pre_period,
+        sequential_tuning=sequential_tuning,
+        prior_sd=prior_sd,
+    )
+    metric = query.metric
+    span, pre_span = query.window, query.pre_period
     users = (
         _clean_assignments(assignments, experiment, None)
         .filter(pl.col("variant_count") == 1)
         .with_columns(pl.col("exposure").dt.convert_time_zone(tz).dt.date().alias("day"))
         .collect()
     )
-    schema = {
-        "day": pl.Date(),
-        "variant": pl.String(),
-        "control_users": pl.Int64(),
-        "users": pl.Int64(),
-        "control_mean": pl.Float64(),
-        "mean": pl.Float64(),
-        "absolute_effect": pl.Float64(),
-        "absolute_ci_low": pl.Float64(),
-        "absolute_ci_high": pl.Float64(),
-        "relative_effect": pl.Float64(),
-        "relative_ci_low": pl.Float64(),
-        "relative_ci_high": pl.Float64(),
-        "p_value": pl.Float64(),
-        "chance_to_win": pl.Float64(),
-        "significant": pl.Boolean(),
-        "status": pl.String(),
-    }
     if users.height == 0:
         _require_experiment(assignments, experiment)
-        return pl.DataFrame(schema=schema)
+        return pl.DataFrame(schema=_CUMULATIVE_SCHEMA)
     variants = sorted(users["variant"].unique().to_list())
-    if control not in variants:
-        raise ValueError(
-            f"control {control!r} is not a variant of experiment {experiment!r} "
-            f"(variants: {', '.join(map(repr, variants))})"
-        )
+    _check_control(control, experiment, variants)
     plan = _Plan.of([metric])
-    stems = [plan.column(p) for p in _components(metric)]
+    stems = query.stems
 
     # Final per-user values give the covariate, the winsorization caps and the last day.
     final = _user_values(
@@ -887,8 +1018,6 @@ def cumulative_effect(
                 caps[stem + "_pre"] = caps[stem]  # the covariate takes the metric's cap
 
     increments = _daily_increments(events, users, plan, span=span, tz=tz)
-    first_day: dt.date = users["day"].min()  # type: ignore[assignment]
-    last_day: dt.date = max(users["day"].max(), increments["day"].max() or first_day)  # type: ignore[assignment,type-var]
     is_conversion = {plan.column(p): isinstance(p, Conversion) for p in _components(metric)}
 
     def shaped(expr: pl.Expr, stem: str) -> pl.Expr:
@@ -930,6 +1059,36 @@ def cumulative_effect(
         pre = shaped(pl.col(f"{s}_pre"), f"{s}_pre")
         entry_exprs += [pre.sum().alias(f"{s}_x"), (pre * pre).sum().alias(f"{s}_x2")]
     entries = final.group_by("variant", "day").agg(entry_exprs)
+    return cumulative_answer(query, entries, daily_changes)
+
+
+def _check_control(control: str, experiment: str, variants: list[str]) -> None:
+    if control not in variants:
+        raise ValueError(
+            f"control {control!r} is not a variant of experiment {experiment!r} "
+            f"(variants: {', '.join(map(repr, variants))})"
+        )
+
+
+def cumulative_answer(
+    query: CumulativeQuery, entries: pl.DataFrame, daily_changes: pl.DataFrame
+) -> pl.DataFrame:
+    """:func:`cumulative_effect`'s frame from per (variant, day) rows (both back ends).
+
+    ``entries``: users exposed that day (``n``) and their covariate sums (``c0_x``, ``c0_x2``);
+    ``daily_changes``: how that day's events moved each variant's sums (``c0_y``, ``c0_y2``,
+    ``c0_xy``, ``cross`` for a ratio). Cumulated over the day grid, they are each day's statistics.
+    """
+    if entries.height == 0:
+        return pl.DataFrame(schema=_CUMULATIVE_SCHEMA)
+    metric, control = query.metric, query.control
+    kind = METRIC_KINDS[type(metric)]
+    stems = query.stems
+    variants = sorted(entries["variant"].unique().to_list())
+    _check_control(control, query.experiment, variants)
+    first_day: dt.date = entries["day"].min()  # type: ignore[assignment]
+    changed = daily_changes["day"].max() if daily_changes.height else None
+    last_day: dt.date = max(entries["day"].max(), changed or first_day)  # type: ignore[assignment,type-var]
     grid = pl.DataFrame({"variant": variants}).join(
         pl.DataFrame({"day": pl.date_range(first_day, last_day, eager=True)}),
         how="cross",
@@ -956,12 +1115,12 @@ def cumulative_effect(
                 base,
                 arm,
                 kind=kind,  # type: ignore[arg-type]
-                method=method,
-                alpha=alpha,
-                cuped=cuped and kind != "ratio",
+                method=query.method,  # type: ignore[arg-type]
+                alpha=query.alpha,
+                cuped=query.cuped and kind != "ratio",
                 inverse=metric.inverse,
-                sequential_tuning=sequential_tuning,
-                prior_sd=prior_sd,
+                sequential_tuning=query.sequential_tuning,
+                prior_sd=query.prior_sd,
             )
             flat = comparison_row(result)
             rows.append(
@@ -970,10 +1129,10 @@ def cumulative_effect(
                     "variant": variant,
                     "control_users": base.n,
                     "users": arm.n,
-                    **{k: flat[k] for k in schema if k in flat},
+                    **{k: flat[k] for k in _CUMULATIVE_SCHEMA if k in flat},
                 }
             )
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return pl.DataFrame(rows, schema=_CUMULATIVE_SCHEMA, orient="row")
 
 
 def _cumulative_stats(row: dict[str, Any], metric: Metric, stems: list[str]) -> Stats | RatioStats:

@@ -1,0 +1,682 @@
+"""Experiments compiled to SQL, GrowthBook style: the engine returns per-variant sums only.
+
+The same :class:`~metrics.experiments.analysis.AnalyzeQuery` (and its component plan) the Polars
+path reduces is compiled here into one chain of common table expressions over two relations on
+one connection, the events and the assignments:
+
+1. the experiment's users: first exposure, their variant, how many variants they saw (those in
+   several are counted, flagged and left out, in SQL);
+2. each clean user's metric components after exposure (within the window, its last instant
+   included) and over the pre-period before it, for CUPED;
+3. winsorization: each count or sum capped at its pooled percentile, computed in the engine exactly
+   as Polars' ``quantile(p, "linear")`` (the value at ``floor((n - 1) p)`` in sort order plus the
+   fraction of the gap to the next, with ROW_NUMBER/COUNT); the covariate takes the metric's cap;
+4. per (segment,) variant: n, sums, sums of squares and cross-products (``m0_y``, ``m0_x2``…).
+
+Only those rows travel; ``analysis_answer`` (the Polars path's own) turns them into effects, SRM
+checks and corrections. ``cumulative_effect`` returns per (variant, day) changes of the same sums,
+``assignment_counts`` and ``list_experiments`` their few rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+
+from metrics.experiments.analysis import (
+    METRIC_KINDS,
+    AnalyzeQuery,
+    Conversion,
+    CumulativeQuery,
+    Ratio,
+    Sum,
+    _components,
+    _empty_result,
+    _Plan,
+    analysis_answer,
+    counts_answer,
+    cumulative_answer,
+    listing_answer,
+    unknown_experiment,
+)
+from metrics.warehouse.parts import day_of, local_us
+from metrics.warehouse.relation import _MARK, Plan, Relation, Sql
+from metrics.warehouse.targets import property_condition
+
+_US = dt.timedelta(microseconds=1)
+
+
+# --- the two relations ---------------------------------------------------------------------------
+
+
+def check_pair(events: Relation, assignments: Any) -> Relation:
+    """The assignments relation beside ``events``: same dialect and connection, assignments kind."""
+    if not isinstance(assignments, Relation):
+        raise ValueError(
+            "assignments: with events in an engine, the assignments must be a relation on the same "
+            "connection (connectors.warehouse.warehouse(conn, table=..., kind='assignments'))"
+        )
+    check_assignments(assignments)
+    if assignments.dialect != events.dialect or not _same_connection(events, assignments):
+        raise ValueError(
+            "assignments: the events and the assignments must be relations on one connection "
+            f"(events: {events.description or events.dialect.name}, "
+            f"assignments: {assignments.description or assignments.dialect.name})"
+        )
+    return assignments
+
+
+def check_assignments(assignments: Relation) -> None:
+    if assignments.kind != "assignments":
+        raise ValueError(
+            "assignments: this relation holds events; read the assignments with "
+            "connectors.warehouse.warehouse(conn, table=..., kind='assignments') "
+            "(columns user_id, experiment, variant and a time)"
+        )
+
+
+def _same_connection(a: Relation, b: Relation) -> bool:
+    if a.engine is None or b.engine is None:
+        return a.engine is None and b.engine is None
+    if type(a.engine) is not type(b.engine):
+        return False
+    for attribute in ("connection", "session", "spark", "engine"):
+        left, right = getattr(a.engine, attribute, None), getattr(b.engine, attribute, None)
+        if left is not None:
+            return left is right or str(getattr(left, "url", id(left))) == str(
+                getattr(right, "url", id(right))
+            )
+    return True
+
+
+def _embedded(sql: Sql, relation: Relation) -> str:
+    """``relation``'s source as a derived table in ``sql``'s statement, its bound values renamed
+    to fresh markers (a derived relation carries values of its own)."""
+    values = dict(getattr(relation, "params", ()) or ())
+    if not values:
+        return f"({relation.source})"
+    pattern = re.compile(re.escape(_MARK) + r"(p\d+)" + re.escape(_MARK))
+    return "(" + pattern.sub(lambda m: sql.value(values[m.group(1)]), relation.source) + ")"
+
+
+def _events(sql: Sql) -> str:
+    return f"({sql.relation.source})"
+
+
+# --- the chain of CTEs ---------------------------------------------------------------------------
+
+
+class _Chain:
+    """One statement's WITH clauses, named and in order."""
+
+    def __init__(self, sql: Sql) -> None:
+        self.sql = sql
+        self.parts: list[tuple[str, str]] = []
+
+    def add(self, name: str, body: str) -> str:
+        self.parts.append((name, body))
+        return name
+
+    def statement(self, select: str) -> Any:
+        clauses = ", ".join(f"{name} AS ({body})" for name, body in self.parts)
+        return self.sql.statement(f"WITH {clauses} {select}" if clauses else select)
+
+
+def _users(
+    chain: _Chain, assignments: Relation, experiment: str, end: dt.datetime | None, tz: str | None
+) -> str:
+    """x_users: per user of the experiment: variants seen, variant, first exposure (µs)[, day]."""
+    sql, d = chain.sql, chain.sql.d
+    q = sql.q
+    conditions = [f"{q('experiment')} = {sql.value(experiment)}"]
+    if end is not None:
+        conditions.append(f"{q('ts_us')} <= {sql.value(_instant(end))}")
+    grouped = (
+        f"SELECT {q('user_id')} AS x_user, "
+        f"{d.to_bigint(d.count_distinct(q('variant')))} AS x_arms, "
+        f"MIN({q('variant')}) AS x_arm, MIN({q('ts_us')}) AS x_exposure "
+        f"FROM {_embedded(sql, assignments)} AS a WHERE {' AND '.join(conditions)} "
+        f"GROUP BY {q('user_id')}"
+    )
+    if tz is None:
+        return chain.add("x_users", grouped)
+    day = d.to_bigint(day_of(d, local_us(d, "g.x_exposure", tz)))
+    return chain.add(
+        "x_users",
+        f"SELECT g.x_user, g.x_arms, g.x_arm, g.x_exposure, {day} AS x_day FROM ({grouped}) AS g",
+    )
+
+
+def _instant(moment: dt.datetime) -> int:
+    return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // _US
+
+
+def _needed_columns(plan: _Plan) -> list[str]:
+    needed: set[str] = set()
+    for part in plan.parts.values():
+        needed.update((part.filters or {}).keys())
+        if isinstance(part, Sum):
+            needed.add(part.column)
+    return sorted(needed)
+
+
+def _joined_events(
+    chain: _Chain,
+    plan: _Plan,
+    *,
+    end: dt.datetime | None,
+    pre_period: dt.timedelta,
+    extra: list[str],
+    all_events: bool,
+) -> str:
+    """x_joined: the clean users' events from the earliest pre-period on, with their exposure."""
+    sql = chain.sql
+    q = sql.q
+    columns = [c for c in dict.fromkeys([*_needed_columns(plan), *extra])]
+    sql.relation.require(columns, "metrics")
+    conditions = [
+        f"{q('ts_us')} >= (SELECT MIN(x_exposure) FROM x_clean) - {sql.value(pre_period // _US)}"
+    ]
+    if not all_events:
+        names = sorted({part.event for part in plan.parts.values()})
+        conditions.append(f"{q('event')} IN ({', '.join(sql.value(n) for n in names)})")
+    if end is not None:
+        conditions.append(f"{q('ts_us')} <= {sql.value(_instant(end))}")
+    listed = "".join(f", e.{q(c)}" for c in columns)
+    return chain.add(
+        "x_joined",
+        f"SELECT e.{q('user_id')} AS x_user, e.{q('event')} AS x_event, e.{q('ts_us')} AS x_ts"
+        f"{listed}, c.x_exposure FROM (SELECT * FROM {_events(sql)} AS s "
+        f"WHERE {' AND '.join(conditions)}) AS e JOIN x_clean AS c "
+        f"ON e.{q('user_id')} = c.x_user",
+    )
+
+
+def _match(sql: Sql, part: Any) -> str:
+    condition = f"x_event = {sql.value(part.event)}"
+    if part.filters:
+        condition += f" AND {property_condition(sql, part.filters)}"
+    return condition
+
+
+def _value(sql: Sql, part: Any) -> str:
+    d = sql.d
+    if isinstance(part, Sum):
+        return f"COALESCE({d.to_double(sql.q(part.column))}, {d.to_double('0')})"
+    return d.to_double("1")
+
+
+def _periods(sql: Sql, window: dt.timedelta | None, pre_period: dt.timedelta) -> tuple[str, str]:
+    """(after exposure, within the window's last instant; the pre-period before exposure)."""
+    post = "x_ts >= x_exposure"
+    if window is not None:
+        post += f" AND x_ts <= x_exposure + {sql.value(window // _US)}"
+    pre = f"x_ts < x_exposure AND x_ts >= x_exposure - {sql.value(pre_period // _US)}"
+    return post, pre
+
+
+def _per_user(
+    chain: _Chain, plan: _Plan, window: dt.timedelta | None, pre_period: dt.timedelta
+) -> str:
+    """x_per_user: each user's components after (``c0``) and before (``c0_pre``) exposure."""
+    sql, d = chain.sql, chain.sql.d
+    post, pre = _periods(sql, window, pre_period)
+    zero = d.to_double("0")
+    aggregates = []
+    for key, part in plan.parts.items():
+        stem = plan.columns[key]
+        match = _match(sql, part)
+        for suffix, period in (("", post), ("_pre", pre)):
+            hit = f"CASE WHEN {match} AND {period} THEN {_value(sql, part)} ELSE {zero} END"
+            function = "MAX" if isinstance(part, Conversion) else "SUM"
+            aggregates.append(f"{d.to_double(f'{function}({hit})')} AS {stem}{suffix}")
+    return chain.add(
+        "x_per_user", f"SELECT x_user, {', '.join(aggregates)} FROM x_joined GROUP BY x_user"
+    )
+
+
+def _first_value(chain: _Chain, name: str, body_from: str, value: str, order: str) -> str:
+    """``name``: per x_user, the first non-null ``value`` in ``order`` (ties by the value)."""
+    d = chain.sql.d
+    text = d.to_text(value)
+    return chain.add(
+        name,
+        f"SELECT x_user, x_value FROM (SELECT x_user, {text} AS x_value, ROW_NUMBER() OVER "
+        f"(PARTITION BY x_user ORDER BY {order}, {text}) AS x_rank FROM {body_from} "
+        f"WHERE {value} IS NOT NULL) AS r WHERE x_rank = 1",
+    )
+
+
+def _values(chain: _Chain, plan: _Plan, segment: str | None, *, with_day: bool = False) -> str:
+    """x_values: every clean user, their arm (and segment), components filled with zeros."""
+    sql, d = chain.sql, chain.sql.d
+    zero = d.to_double("0")
+    columns = [
+        f"COALESCE(p.{stem}{suffix}, {zero}) AS {stem}{suffix}"
+        for stem in plan.columns.values()
+        for suffix in ("", "_pre")
+    ]
+    joins = "LEFT JOIN x_per_user AS p ON p.x_user = c.x_user"
+    if segment is not None:
+        columns.append(f"COALESCE(g.x_value, {sql.value('(none)')}) AS x_seg")
+        joins += " LEFT JOIN x_segments AS g ON g.x_user = c.x_user"
+    extra = ", c.x_day" if with_day else ""
+    return chain.add(
+        "x_values",
+        f"SELECT c.x_user, c.x_arm{extra}, {', '.join(columns)} FROM x_clean AS c {joins}",
+    )
+
+
+def _capped(chain: _Chain, plan: _Plan, percentile: float | None) -> dict[str, str]:
+    """Per capped stem, the CTE holding its cap (x_cap); the pooled linear percentile of Polars.
+
+    Polars: i = (n - 1) p, lo = floor(i); cap = v[lo] when i is whole or v[lo] = v[lo + 1], else
+    (i - lo) (v[lo + 1] - v[lo]) + v[lo] (0-based, ascending). The same doubles in the same
+    order of operations give the same cap bit for bit.
+    """
+    if percentile is None:
+        return {}
+    stems = [plan.columns[k] for k, p in plan.parts.items() if not isinstance(p, Conversion)]
+    if not stems:
+        return {}
+    sql, d = chain.sql, chain.sql.d
+    rank = chain.add(
+        "x_rank",
+        f"SELECT x_index, {d.to_bigint('FLOOR(x_index)')} AS x_low FROM (SELECT "
+        f"({d.to_double('COUNT(*)')} - {d.to_double('1')}) * "
+        f"{d.to_double(sql.value(float(percentile)))} AS x_index FROM x_values) AS n",
+    )
+    caps: dict[str, str] = {}
+    for stem in stems:
+        ordered = (
+            f"SELECT {stem} AS x_v, ROW_NUMBER() OVER (ORDER BY {stem}) AS x_row FROM x_values"
+        )
+        picked = (
+            f"SELECT MAX(CASE WHEN o.x_row = k.x_low + 1 THEN o.x_v END) AS x_lo, "
+            f"MAX(CASE WHEN o.x_row = k.x_low + 2 THEN o.x_v END) AS x_hi, "
+            f"MAX(k.x_index) AS x_index, MAX(k.x_low) AS x_low "
+            f"FROM ({ordered}) AS o CROSS JOIN {rank} AS k"
+        )
+        caps[stem] = chain.add(
+            f"x_cap_{stem}",
+            "SELECT CASE WHEN t.x_hi IS NULL OR t.x_hi = t.x_lo THEN t.x_lo ELSE "
+            f"(t.x_index - {d.to_double('t.x_low')}) * (t.x_hi - t.x_lo) + t.x_lo END AS x_cap "
+            f"FROM ({picked}) AS t",
+        )
+    return caps
+
+
+def _winsorized(chain: _Chain, plan: _Plan, caps: dict[str, str], keep: list[str]) -> str:
+    """x_final: x_values with each capped stem (and its covariate) at most its cap."""
+    d = chain.sql.d
+    columns = [f"v.{c}" for c in keep]
+    joins = ""
+    for stem in plan.columns.values():
+        for suffix in ("", "_pre"):
+            name = stem + suffix
+            if stem in caps:
+                columns.append(f"{d.least(f'v.{name}', f'k_{stem}.x_cap')} AS {name}")
+            else:
+                columns.append(f"v.{name}")
+    for stem, cte in caps.items():
+        joins += f" CROSS JOIN {cte} AS k_{stem}"
+    return chain.add("x_final", f"SELECT {', '.join(columns)} FROM x_values AS v{joins}")
+
+
+def _sum(d: Any, expr: str) -> str:
+    return d.to_double(f"SUM({expr})")
+
+
+def _metric_sums(d: Any, metrics: list[Any], plan: _Plan, q: Callable[[str], str]) -> list[str]:
+    """The sums :func:`analysis_answer` reads per metric (``m{i}_y``… or ``m{i}_num``…)."""
+    out = []
+    for i, metric in enumerate(metrics):
+        if isinstance(metric, Ratio):
+            num, den = plan.column(metric.numerator), plan.column(metric.denominator)
+            pairs = [
+                ("num", num),
+                ("num2", f"{num} * {num}"),
+                ("den", den),
+                ("den2", f"{den} * {den}"),
+                ("numden", f"{num} * {den}"),
+            ]
+        else:
+            y = plan.column(metric)
+            x = y + "_pre"
+            pairs = [
+                ("y", y),
+                ("y2", f"{y} * {y}"),
+                ("x", x),
+                ("x2", f"{x} * {x}"),
+                ("xy", f"{x} * {y}"),
+            ]
+        out += [f"{_sum(d, expr)} AS {q(f'm{i}_{name}')}" for name, expr in pairs]
+    return out
+
+
+def _counts_statement(sql: Sql, assignments: Relation, experiment: str, end: Any) -> Any:
+    """users, several (in more than one variant), hits (assignment rows of the experiment)."""
+    chain = _Chain(sql)
+    _users(chain, assignments, experiment, end, None)
+    d, q = sql.d, sql.q
+    several = d.to_bigint("COALESCE(SUM(CASE WHEN x_arms > 1 THEN 1 ELSE 0 END), 0)")
+    hits = (
+        f"SELECT {d.to_bigint('COUNT(*)')} AS x_hits FROM {_embedded(sql, assignments)} AS a "
+        f"WHERE {q('experiment')} = {sql.value(experiment)}"
+    )
+    return chain.statement(
+        f"SELECT u.x_all AS {q('users')}, u.x_several AS {q('several')}, h.x_hits AS {q('hits')} "
+        f"FROM (SELECT {d.to_bigint('COUNT(*)')} AS x_all, {several} AS x_several "
+        f"FROM x_users) AS u CROSS JOIN ({hits}) AS h"
+    )
+
+
+def _known_statement(sql: Sql, assignments: Relation, experiment: str) -> Any:
+    """The experiments there are, only when ``experiment`` is not one of them (at most 1000)."""
+    q = sql.q
+    names = f"SELECT DISTINCT {q('experiment')} AS x_name FROM {_embedded(sql, assignments)} AS a"
+    hits = (
+        f"SELECT COUNT(*) AS x_hits FROM {_embedded(sql, assignments)} AS b "
+        f"WHERE {q('experiment')} = {sql.value(experiment)}"
+    )
+    return sql.statement(
+        f"SELECT k.x_name AS {q('experiment')} FROM ({names}) AS k CROSS JOIN ({hits}) AS h "
+        "WHERE h.x_hits = 0 LIMIT 1000"
+    )
+
+
+def _clean(chain: _Chain, *, with_day: bool = False) -> str:
+    extra = ", x_day" if with_day else ""
+    return chain.add(
+        "x_clean", f"SELECT x_user, x_arm, x_exposure{extra} FROM x_users WHERE x_arms = 1"
+    )
+
+
+def _known_or_empty(frames: list[pl.DataFrame], experiment: str) -> bool:
+    """Raise for an unknown experiment; True when nobody is in it (an empty answer)."""
+    counts, known = frames[0], frames[1]
+    users = int(counts["users"][0] or 0) if counts.height else 0
+    if users:
+        return False
+    hits = int(counts["hits"][0] or 0) if counts.height else 0
+    if not hits:
+        raise unknown_experiment(experiment, [str(v) for v in known["experiment"].to_list()])
+    return True
+
+
+# --- analyze -------------------------------------------------------------------------------------
+
+
+def analyze_plan(events: Relation, assignments: Any, query: AnalyzeQuery) -> Plan:
+    """Three statements: user counts, the experiments (only for a typo), per-variant sums."""
+    assignments = check_pair(events, assignments)
+    plan = query.plan
+    segment = query.segment
+    from_assignments = segment is not None and assignments.has(segment)
+    if segment is not None and not from_assignments:
+        events.require([segment], "segment")
+
+    sql = Sql(events)
+    chain = _Chain(sql)
+    _users(chain, assignments, query.experiment, query.end, None)
+    _clean(chain)
+    extra = [segment] if segment is not None and not from_assignments else []
+    _joined_events(
+        chain,
+        plan,
+        end=query.end,
+        pre_period=query.pre_period,
+        extra=extra,
+        all_events=bool(extra),
+    )
+    _per_user(chain, plan, query.window, query.pre_period)
+    q = sql.q
+    if segment is not None:
+        if from_assignments:
+            seg = q(segment)
+            source = (
+                f"(SELECT {q('user_id')} AS x_user, {q('ts_us')} AS x_ts, {seg} FROM "
+                f"{_embedded(sql, assignments)} AS a WHERE {q('experiment')} = "
+                f"{sql.value(query.experiment)}) AS s"
+            )
+            _first_value(chain, "x_segments", source, seg, "x_ts")
+        else:
+            _first_value(chain, "x_segments", "x_joined", q(segment), "x_ts")
+    _values(chain, plan, segment)
+    caps = _capped(chain, plan, query.winsorize)
+    keep = ["x_arm"] + (["x_seg"] if segment is not None else [])
+    _winsorized(chain, plan, caps, keep)
+    d = sql.d
+    keys = (["x_seg"] if segment is not None else []) + ["x_arm"]
+    names = ([f"x_seg AS {q('_seg')}"] if segment is not None else []) + [
+        f"x_arm AS {q('variant')}"
+    ]
+    sums = _metric_sums(d, list(query.metrics), plan, q)
+    statement = chain.statement(
+        f"SELECT {', '.join(names)}, {d.to_bigint('COUNT(*)')} AS {q('n')}, {', '.join(sums)} "
+        f"FROM x_final GROUP BY {', '.join(keys)}"
+    )
+    counts = _counts_statement(Sql(events), assignments, query.experiment, query.end)
+    known = _known_statement(Sql(events), assignments, query.experiment)
+
+    def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
+        if _known_or_empty(frames, query.experiment):
+            return _empty_result(segment)
+        several = int(frames[0]["several"][0] or 0)
+        return analysis_answer(query, _typed_sums(frames[2], segment), several)
+
+    return Plan((counts, known, statement), finish)
+
+
+def _typed_sums(frame: pl.DataFrame, segment: str | None) -> pl.DataFrame:
+    """The sums with the Polars path's types (whatever the driver made of an empty result)."""
+    casts = []
+    for name in frame.columns:
+        if name in ("_seg", "variant"):
+            casts.append(pl.col(name).cast(pl.String))
+        elif name == "n":
+            casts.append(pl.col(name).cast(pl.Int64))
+        else:
+            casts.append(pl.col(name).cast(pl.Float64))
+    return frame.with_columns(casts)
+
+
+# --- cumulative_effect ---------------------------------------------------------------------------
+
+
+def cumulative_plan(events: Relation, assignments: Any, query: CumulativeQuery) -> Plan:
+    """User counts, the experiments (for a typo), entries and changes per (variant, day)."""
+    assignments = check_pair(events, assignments)
+    metric = query.metric
+    plan = _Plan.of([metric])
+    stems = [plan.column(p) for p in _components(metric)]
+    conversion = {plan.column(p): isinstance(p, Conversion) for p in _components(metric)}
+
+    def common(sql: Sql) -> tuple[_Chain, dict[str, str]]:
+        chain = _Chain(sql)
+        _users(chain, assignments, query.experiment, None, query.tz)
+        _clean(chain, with_day=True)
+        _joined_events(
+            chain, plan, end=None, pre_period=query.pre_period, extra=[], all_events=False
+        )
+        _per_user(chain, plan, query.window, query.pre_period)
+        _values(chain, plan, None, with_day=True)
+        caps = _capped(chain, plan, query.winsorize)
+        _winsorized(chain, plan, caps, ["x_user", "x_arm", "x_day"])
+        return chain, caps
+
+    def shaped(expr: str, stem: str, caps: dict[str, str], d: Any) -> str:
+        """A running value as the statistics see it: a conversion at most 1, a capped value at
+        most its cap (the final cap, cross-joined as ``k_<stem>``)."""
+        if conversion[stem]:
+            return d.least(expr, d.to_double("1"))
+        if stem in caps:
+            return d.least(expr, f"k_{stem}.x_cap")
+        return expr
+
+    # Entries: users per (variant, exposure day) with the sums of their (shaped) covariates.
+    sql = Sql(events)
+    chain, caps = common(sql)
+    d, q = sql.d, sql.q
+    entry_columns = [f"{d.to_bigint('COUNT(*)')} AS {q('n')}"]
+    for s in stems:
+        pre = f"{s}_pre"  # x_final's covariates are capped already (a conversion's is 0 or 1)
+        entry_columns += [
+            f"{_sum(d, pre)} AS {q(f'{s}_x')}",
+            f"{_sum(d, f'{pre} * {pre}')} AS {q(f'{s}_x2')}",
+        ]
+    entries = chain.statement(
+        f"SELECT x_arm AS {q('variant')}, x_day AS {q('day')}, {', '.join(entry_columns)} "
+        "FROM x_final GROUP BY x_arm, x_day"
+    )
+
+    # Changes: each user's cumulative components by local day, as increments of the sums.
+    sql = Sql(events)
+    chain, caps = common(sql)
+    d, q = sql.d, sql.q
+    post, _ = _periods(sql, query.window, query.pre_period)
+    day = d.to_bigint(day_of(d, local_us(d, "x_ts", query.tz)))
+    zero = d.to_double("0")
+    increments = [
+        f"{_sum(d, f'CASE WHEN {_match(sql, part)} THEN {_value(sql, part)} ELSE {zero} END')} "
+        f"AS {plan.columns[key]}"
+        for key, part in plan.parts.items()
+    ]
+    chain.add(
+        "x_daily",
+        f"SELECT x_user, {day} AS x_on, {', '.join(increments)} FROM x_joined "
+        f"WHERE {post} GROUP BY x_user, {day}",
+    )
+    running = [
+        f"{s} AS {s}_inc, SUM({s}) OVER (PARTITION BY x_user ORDER BY x_on "
+        f"ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS {s}_now"
+        for s in stems
+    ]
+    chain.add("x_running", f"SELECT x_user, x_on, {', '.join(running)} FROM x_daily")
+    deltas: list[str] = []
+    shaped_now = {s: shaped(f"r.{s}_now", s, caps, d) for s in stems}
+    shaped_before = {s: shaped(f"(r.{s}_now - r.{s}_inc)", s, caps, d) for s in stems}
+    for s in stems:
+        now, before = shaped_now[s], shaped_before[s]
+        pre = f"f.{s}_pre"
+        deltas += [
+            f"{_sum(d, f'{now} - {before}')} AS {q(f'{s}_y')}",
+            f"{_sum(d, f'{now} * {now} - {before} * {before}')} AS {q(f'{s}_y2')}",
+            f"{_sum(d, f'({now} - {before}) * {pre}')} AS {q(f'{s}_xy')}",
+        ]
+    if isinstance(metric, Ratio):
+        a, b = stems
+        cross = f"{shaped_now[a]} * {shaped_now[b]} - {shaped_before[a]} * {shaped_before[b]}"
+        deltas.append(f"{_sum(d, cross)} AS {q('cross')}")
+    changes = chain.statement(
+        f"SELECT f.x_arm AS {q('variant')}, r.x_on AS {q('day')}, {', '.join(deltas)} "
+        "FROM x_running AS r JOIN x_final AS f ON f.x_user = r.x_user"
+        + "".join(f" CROSS JOIN {cte} AS k_{stem}" for stem, cte in caps.items())
+        + " GROUP BY f.x_arm, r.x_on"
+    )
+    counts = _counts_statement(Sql(events), assignments, query.experiment, None)
+    known = _known_statement(Sql(events), assignments, query.experiment)
+
+    def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
+        if _known_or_empty(frames, query.experiment):
+            return cumulative_answer(query, pl.DataFrame(), pl.DataFrame())
+        return cumulative_answer(query, _by_day(frames[2]), _by_day(frames[3]))
+
+    return Plan((counts, known, entries, changes), finish)
+
+
+def _by_day(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows per (variant, day number) with the Polars path's types: a Date, Int64 n, floats."""
+    epoch = dt.date(1970, 1, 1)
+    casts = []
+    for name in frame.columns:
+        if name == "variant":
+            casts.append(pl.col(name).cast(pl.String))
+        elif name == "day":
+            casts.append(
+                (pl.lit(epoch) + pl.duration(days=pl.col(name).cast(pl.Int64))).alias("day")
+            )
+        elif name == "n":
+            casts.append(pl.col(name).cast(pl.UInt32))
+        else:
+            casts.append(pl.col(name).cast(pl.Float64))
+    return frame.with_columns(casts)
+
+
+# --- assignment_counts and list_experiments -------------------------------------------------------
+
+
+def counts_plan(assignments: Relation, experiment: str, tz: str) -> Plan:
+    """Users, first and last local exposure day per variant ("(several)" apart)."""
+    check_assignments(assignments)
+    sql = Sql(assignments)
+    chain = _Chain(sql)
+    _users(chain, assignments, experiment, None, tz)
+    d, q = sql.d, sql.q
+    label = f"CASE WHEN x_arms > 1 THEN {sql.value('(several)')} ELSE x_arm END"
+    statement = chain.statement(
+        f"SELECT x_label AS {q('variant')}, {d.to_bigint('COUNT(*)')} AS {q('users')}, "
+        f"MIN(x_day) AS {q('first_day')}, MAX(x_day) AS {q('last_day')} "
+        f"FROM (SELECT {label} AS x_label, x_day FROM x_users) AS l GROUP BY x_label"
+    )
+    counts = _counts_statement(Sql(assignments), assignments, experiment, None)
+    known = _known_statement(Sql(assignments), assignments, experiment)
+    epoch = dt.date(1970, 1, 1)
+
+    def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
+        _known_or_empty(frames, experiment)
+        found = frames[2]
+        day = {
+            c: (pl.lit(epoch) + pl.duration(days=pl.col(c).cast(pl.Int64))).alias(c)
+            for c in ("first_day", "last_day")
+        }
+        typed = found.select(
+            pl.col("variant").cast(pl.String),
+            pl.col("users").cast(pl.UInt32),
+            day["first_day"].cast(pl.Date),
+            day["last_day"].cast(pl.Date),
+        )
+        return counts_answer(typed)
+
+    return Plan((counts, known, statement), finish)
+
+
+def listing_plan(assignments: Relation) -> Plan:
+    """Per experiment: users, first and last exposure; and its variants (a few rows each)."""
+    check_assignments(assignments)
+    sql = Sql(assignments)
+    d, q = sql.d, sql.q
+    src = _embedded(sql, assignments)
+    ts = q("ts_us")
+    per_experiment = sql.statement(
+        f"SELECT {q('experiment')} AS x_name, "
+        f"{d.to_bigint(d.count_distinct(q('user_id')))} AS {q('users')}, "
+        f"{d.to_bigint(f'MIN({ts})')} AS {q('first_us')}, "
+        f"{d.to_bigint(f'MAX({ts})')} AS {q('last_us')} "
+        f"FROM {src} AS a GROUP BY {q('experiment')}"
+    )
+    sql = Sql(assignments)
+    arms = sql.statement(
+        f"SELECT DISTINCT {q('experiment')} AS x_name, {q('variant')} AS x_arm "
+        f"FROM {_embedded(sql, assignments)} AS a"
+    )
+
+    def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
+        per_experiment = frames[0].rename({"x_name": "experiment"})
+        pairs = frames[1].rename({"x_name": "experiment", "x_arm": "variant"})
+        return listing_answer(per_experiment, pairs)
+
+    return Plan((per_experiment, arms), finish)
+
+
+__all__ = [
+    "METRIC_KINDS",
+    "analyze_plan",
+    "counts_plan",
+    "cumulative_plan",
+    "listing_plan",
+]
