@@ -35,6 +35,7 @@ from metrics._common import (
     WeekStart,
     as_lazy,
     check_choice,
+    check_filters,
     check_tz,
     date_range,
     event_expr,
@@ -43,6 +44,7 @@ from metrics._common import (
 )
 from metrics.warehouse import Plan, Relation, pushdown
 from metrics.warehouse import engagement as sql_engagement
+from metrics.warehouse import lifecycle as sql_lifecycle
 from metrics.warehouse import rolling as sql_rolling
 
 __all__ = [
@@ -58,6 +60,7 @@ __all__ = [
 EventSelector = str | Iterable[str] | None
 NewMeans = Literal["first_active", "first_seen"]
 NEW_MEANINGS: tuple[str, ...] = ("first_active", "first_seen")
+LIFECYCLE_STATUSES: tuple[str, ...] = ("new", "returning", "resurrecting", "dormant")
 
 _EPOCH = dt.date(1970, 1, 1)
 #: The packed rolling-window keys: a user code of 64 - 17 = 47 hash bits times at most 2^16 days
@@ -362,6 +365,58 @@ def dau_mau(
     return _dau_mau_frame(_rolling_counts(events, query, windows, []), window_days)
 
 
+def _stickiness_plan(events: Relation, **kwargs: Any) -> Plan:
+    query, interval_count, intervals = _stickiness_query(**kwargs)
+    return sql_engagement.stickiness_plan(
+        events,
+        query,
+        query.number_of(query.start),
+        interval_count,
+        lambda histogram: _stickiness_frame(histogram, intervals),
+    )
+
+
+def _stickiness_query(
+    *,
+    start: dt.date | dt.datetime | str,
+    end: dt.date | dt.datetime | str,
+    interval: Interval = "day",
+    interval_count: int = 1,
+    event: EventSelector = None,
+    filters: Mapping[str, Any] | None = None,
+    week_start: WeekStart = "monday",
+    tz: str = "UTC",
+) -> tuple[EngagementQuery, int, int]:
+    """The query, the periods per interval and the number of intervals."""
+    query = EngagementQuery.build(
+        start=start,
+        end=end,
+        interval=interval,
+        event=event,
+        filters=filters,
+        week_start=week_start,
+        tz=tz,
+    )
+    _check_count("interval_count", interval_count)
+    periods = query.number_of(query.end) - query.number_of(query.start) + 1
+    return query, interval_count, math.ceil(periods / interval_count)
+
+
+def _stickiness_frame(histogram: pl.LazyFrame, intervals: int) -> pl.DataFrame:
+    """Users per number of active intervals on the grid 1..intervals, and the cumulative view."""
+    grid = pl.LazyFrame(
+        {"intervals_active": pl.int_range(1, intervals + 1, eager=True).cast(pl.Int64)}
+    )
+    return (
+        grid.join(histogram, on="intervals_active", how="left")
+        .with_columns(pl.col("users").fill_null(0))
+        .sort("intervals_active")
+        .with_columns(users_at_least=pl.col("users").cum_sum(reverse=True))
+        .collect()
+    )
+
+
+@pushdown(_stickiness_plan)
 def stickiness(
     events: pl.DataFrame | pl.LazyFrame,
     *,
@@ -385,20 +440,17 @@ def stickiness(
     Returns ``intervals_active`` (1 … number of intervals), ``users`` (exactly that many),
     ``users_at_least`` (that many or more, PostHog's "cumulative" view); zeros included.
     """
-    query = EngagementQuery.build(
+    query, interval_count, intervals = _stickiness_query(
         start=start,
         end=end,
         interval=interval,
+        interval_count=interval_count,
         event=event,
         filters=filters,
         week_start=week_start,
         tz=tz,
     )
-    _check_count("interval_count", interval_count)
     origin = query.number_of(query.start)
-    periods = query.number_of(query.end) - origin + 1
-    intervals = math.ceil(periods / interval_count)
-
     lf = _matching(events, query, query.start, query.end, [])
     bucket = (query.period_number(pl.col("day")) - origin) // interval_count
     per_user = (
@@ -408,18 +460,61 @@ def stickiness(
         .agg(intervals_active=pl.len().cast(pl.Int64))
     )
     histogram = per_user.group_by("intervals_active").agg(users=pl.len().cast(pl.Int64))
-    grid = pl.LazyFrame(
-        {"intervals_active": pl.int_range(1, intervals + 1, eager=True).cast(pl.Int64)}
-    )
-    return (
-        grid.join(histogram, on="intervals_active", how="left")
-        .with_columns(pl.col("users").fill_null(0))
-        .sort("intervals_active")
-        .with_columns(users_at_least=pl.col("users").cum_sum(reverse=True))
-        .collect()
+    return _stickiness_frame(histogram, intervals)
+
+
+def _lifecycle_plan(events: Relation, **kwargs: Any) -> Plan:
+    query, new_means = _lifecycle_query(**kwargs)
+    first, last, last_day = _lifecycle_span(query)
+    return sql_lifecycle.lifecycle_plan(
+        events,
+        query,
+        new_means,
+        first=first,
+        last=last,
+        last_day=last_day,
+        finish=lambda counts: _lifecycle_frame(counts, query),
     )
 
 
+def _lifecycle_query(
+    *,
+    start: dt.date | dt.datetime | str,
+    end: dt.date | dt.datetime | str,
+    interval: Interval = "day",
+    event: EventSelector = None,
+    filters: Mapping[str, Any] | None = None,
+    week_start: WeekStart = "monday",
+    tz: str = "UTC",
+    new_means: NewMeans = "first_active",
+) -> tuple[EngagementQuery, NewMeans]:
+    query = EngagementQuery.build(
+        start=start,
+        end=end,
+        interval=interval,
+        event=event,
+        filters=filters,
+        week_start=week_start,
+        tz=tz,
+    )
+    check_choice("new_means", new_means, NEW_MEANINGS)
+    return query, new_means
+
+
+def _lifecycle_span(query: EngagementQuery) -> tuple[int, int, dt.date]:
+    """The first and last period numbers, and the last day of the last (whole) period."""
+    first = query.number_of(query.start)
+    last = query.number_of(query.end)
+    return first, last, query.first_day(last + 1) - dt.timedelta(days=1)
+
+
+def _lifecycle_frame(counts: pl.LazyFrame, query: EngagementQuery) -> pl.DataFrame:
+    """The status counts per period on the period grid, zeros where none."""
+    filled = _fill_periods(counts, _period_grid(query), None, [], list(LIFECYCLE_STATUSES))
+    return filled.select("period_start", *LIFECYCLE_STATUSES, "is_partial").collect()
+
+
+@pushdown(_lifecycle_plan)
 def lifecycle(
     events: pl.DataFrame | pl.LazyFrame,
     *,
@@ -451,7 +546,7 @@ def lifecycle(
     Returns ``period_start`` (Date), ``new``, ``returning``, ``resurrecting``, ``dormant`` (Int64),
     ``is_partial`` (Boolean).
     """
-    query = EngagementQuery.build(
+    query, new_means = _lifecycle_query(
         start=start,
         end=end,
         interval=interval,
@@ -459,11 +554,9 @@ def lifecycle(
         filters=filters,
         week_start=week_start,
         tz=tz,
+        new_means=new_means,
     )
-    check_choice("new_means", new_means, NEW_MEANINGS)
-    first = query.number_of(query.start)
-    last = query.number_of(query.end)
-    last_day = query.first_day(last + 1) - dt.timedelta(days=1)
+    first, last, last_day = _lifecycle_span(query)
 
     lf = _matching(events, query, None, last_day, [])
     active = (
@@ -498,17 +591,62 @@ def lifecycle(
     went_dormant = marked.filter(
         pl.col("following").is_null() | (pl.col("following") != pl.col("period") + 1)
     ).select(period=pl.col("period") + 1, status=pl.lit("dormant"))
-    statuses = ("new", "returning", "resurrecting", "dormant")
     counts = (
         pl.concat([now_active, went_dormant])
         .filter(pl.col("period").is_between(first, last))
         .group_by("period")
-        .agg(*[(pl.col("status") == s).sum().cast(pl.Int64).alias(s) for s in statuses])
+        .agg(*[(pl.col("status") == s).sum().cast(pl.Int64).alias(s) for s in LIFECYCLE_STATUSES])
     )
-    filled = _fill_periods(counts, _period_grid(query), None, [], list(statuses))
-    return filled.select("period_start", *statuses, "is_partial").collect()
+    return _lifecycle_frame(counts, query)
 
 
+def _revenue_plan(events: Relation, **kwargs: Any) -> Plan:
+    query, keys = _revenue_query(**kwargs)
+    return sql_engagement.revenue_plan(
+        events, query, keys, lambda totals: _revenue_frame(totals, query, totals, keys)
+    )
+
+
+def _revenue_query(
+    *,
+    start: dt.date | dt.datetime | str,
+    end: dt.date | dt.datetime | str,
+    interval: Interval = "day",
+    filters: Mapping[str, Any] | None = None,
+    breakdown: str | None = None,
+    week_start: WeekStart = "monday",
+    tz: str = "UTC",
+) -> tuple[EngagementQuery, list[str]]:
+    query = EngagementQuery.build(
+        start=start,
+        end=end,
+        interval=interval,
+        filters=filters,
+        week_start=week_start,
+        tz=tz,
+    )
+    return query, _breakdown_keys(breakdown)
+
+
+_REVENUE_VALUES = ["revenue", "paying_users", "active_users"]
+
+
+def _revenue_frame(
+    totals: pl.LazyFrame, query: EngagementQuery, rows: pl.LazyFrame, keys: list[str]
+) -> pl.DataFrame:
+    """Totals per period on the period grid (× breakdown values in ``rows``), and the ratios."""
+    filled = _fill_periods(totals, _period_grid(query), rows, keys, _REVENUE_VALUES)
+    per_user = filled.with_columns(
+        pl.col("revenue").cast(pl.Float64),
+        arpu=pl.when(pl.col("active_users") > 0).then(pl.col("revenue") / pl.col("active_users")),
+        arppu=pl.when(pl.col("paying_users") > 0).then(pl.col("revenue") / pl.col("paying_users")),
+    )
+    return per_user.select(
+        "period_start", *keys, *_REVENUE_VALUES, "arpu", "arppu", "is_partial"
+    ).collect()
+
+
+@pushdown(_revenue_plan)
 def revenue(
     events: pl.DataFrame | pl.LazyFrame,
     *,
@@ -531,15 +669,15 @@ def revenue(
     Returns ``period_start`` (Date), [breakdown], ``revenue`` (Float64), ``paying_users``,
     ``active_users`` (Int64), ``arpu``, ``arppu`` (Float64), ``is_partial`` (Boolean).
     """
-    query = EngagementQuery.build(
+    query, keys = _revenue_query(
         start=start,
         end=end,
         interval=interval,
         filters=filters,
+        breakdown=breakdown,
         week_start=week_start,
         tz=tz,
     )
-    keys = _breakdown_keys(breakdown)
     lf = as_lazy(events)
     has_revenue = "revenue" in lf.collect_schema().names()
     extra = ["revenue"] if has_revenue else []
@@ -551,14 +689,7 @@ def revenue(
         paying_users=pl.col("user_id").filter(pl.col("amount") > 0).n_unique().cast(pl.Int64),
         active_users=pl.col("user_id").n_unique().cast(pl.Int64),
     )
-    values = ["revenue", "paying_users", "active_users"]
-    filled = _fill_periods(totals, _period_grid(query), rows, keys, values)
-    per_user = filled.with_columns(
-        pl.col("revenue").cast(pl.Float64),
-        arpu=pl.when(pl.col("active_users") > 0).then(pl.col("revenue") / pl.col("active_users")),
-        arppu=pl.when(pl.col("paying_users") > 0).then(pl.col("revenue") / pl.col("paying_users")),
-    )
-    return per_user.select("period_start", *keys, *values, "arpu", "arppu", "is_partial").collect()
+    return _revenue_frame(totals, query, rows, keys)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -612,6 +743,7 @@ def _matching(
     """
     lf = as_lazy(events)
     _check_columns(lf, [c for c, _ in query.filters], "filters")
+    check_filters(lf.collect_schema(), query.filter_mapping, "filters")
     _check_columns(lf, [c for c in columns if c != "revenue"], "breakdown")
     zone = ZoneInfo(query.tz)
     upper = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
@@ -623,10 +755,13 @@ def _matching(
         conditions.append(event_expr(query.event))
     if query.filters:
         conditions.append(filter_expr(query.filter_mapping))
+    # A property no event has (a Null column of a hand-built frame) is text with no values, as
+    # it is in any database, so a breakdown by it has the same type on every back end.
+    schema = lf.collect_schema() if columns else {}
     return lf.filter(*conditions).select(
         pl.col("user_id"),
         local_date(query.tz).cast(pl.Int32).alias("day"),
-        *[pl.col(c) for c in columns],
+        *[pl.col(c).cast(pl.String) if schema.get(c) == pl.Null else pl.col(c) for c in columns],
     )
 
 
