@@ -139,9 +139,15 @@ class Dialect:
         }.get(self.name, "VARCHAR")
 
     def to_bigint(self, expr: str) -> str:
+        if self.name == "clickhouse":
+            # toInt64 keeps NULL as NULL for Nullable values; CAST(NULL AS Int64) fails.
+            return f"toInt64({expr})"
         return f"CAST({expr} AS {self.bigint})"
 
     def to_double(self, expr: str) -> str:
+        if self.name == "clickhouse":
+            # toFloat64 keeps NULL as NULL for Nullable values; CAST(NULL AS Float64) fails.
+            return f"toFloat64({expr})"
         return f"CAST({expr} AS {self.double})"
 
     def to_text(self, expr: str) -> str:
