@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import streamlit as st
@@ -69,13 +70,28 @@ def filterable_properties(events: pl.DataFrame) -> dict[str, list[str]]:
 @st.cache_data(max_entries=8, show_spinner=False)
 def _sidebar_facts(source: str, tz: str) -> tuple[dt.date, dt.date, dict[str, list[str]]]:
     # Keyed by the source key: scanning millions of events for filter values once per load.
-    events = data.events()
-    first, last = data_bounds(events, tz)
+    source_data = data.loaded()
+    events = source_data.events
+    first, last = data_bounds(events, tz, source_data.report.time_range)
     return first, last, filterable_properties(events)
 
 
-def data_bounds(events: pl.DataFrame, tz: str) -> tuple[dt.date, dt.date]:
-    """First and last local day with data (today-independent: the clock is never read for data)."""
+def data_bounds(
+    events: pl.DataFrame,
+    tz: str,
+    time_range: tuple[dt.datetime, dt.datetime] | None = None,
+) -> tuple[dt.date, dt.date]:
+    """First and last local day with data (today-independent: the clock is never read for data).
+
+    ``time_range`` is the load report's range of plausible events (``LoadReport.time_range``):
+    given, it wins, so one stray row dated 9999-12-31 or 1970-01-01 cannot stretch the range.
+    """
+    if time_range is not None:
+        zone = ZoneInfo(tz)
+        try:
+            return time_range[0].astimezone(zone).date(), time_range[1].astimezone(zone).date()
+        except OverflowError:  # an instant at the very end of the calendar, in a zone ahead
+            return time_range[0].date(), time_range[1].date()
     if events.height == 0:
         today = dt.date.today()
         return today, today
