@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import components, data, explain, state
+from ui import components, data, explain, product, state
 from ui import retention as ret
 from ui.charts import retention as charts
 from ui.text import md
@@ -179,7 +179,9 @@ else:
         st.error(f"The revenue curve cannot be computed with these settings: {md(exc)}")
     else:
         components.chart(
-            charts.ltv_figure(money, ret.average_ltv(money), interval=noun),
+            charts.ltv_figure(
+                money, ret.average_ltv(money), interval=noun, currency=product.money_currency()
+            ),
             key="ret_chart_ltv",
         )
         components.numbers(

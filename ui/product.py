@@ -96,6 +96,14 @@ def currency(vision_currency: str | None = None, name: str | None = None) -> str
     return source_currency(name) or vision_currency or DEFAULT_CURRENCY
 
 
+def money_currency() -> str:
+    """The current source's currency, as :func:`currency` decides it with its own vision's."""
+    from ui import targets as vision_file
+
+    vision = vision_file.read_vision().vision
+    return currency(vision.currency if vision is not None else None)
+
+
 def display_path(path: Path) -> str:
     """A file's path as a page may show it: relative to sources.toml's folder or the app's
     folder, else its name alone (nothing of the server's file system beyond the project)."""

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.colors import sample_colorscale
 
+from ui.charts import money
 from ui.text import plot
 
 AVERAGE_COLOR = "#1f2328"
@@ -180,13 +181,16 @@ def curves_figure(table: pl.DataFrame, average: pl.DataFrame, *, interval: str) 
 
 
 def ltv_figure(
-    table: pl.DataFrame, average: pl.DataFrame, *, interval: str, currency: str = "$"
+    table: pl.DataFrame, average: pl.DataFrame, *, interval: str, currency: str = "USD"
 ) -> go.Figure:
     """Cumulative revenue per cohort user by offset: each cohort (thin), the pooled average (bold).
+
+    ``currency`` is the product's ISO code, written as :mod:`ui.charts.money` writes it.
 
     ``table`` is :func:`metrics.retention.revenue_retention`'s result, ``average``
     :func:`metrics.retention.average_ltv`'s. Incomplete points are dashed with hollow markers.
     """
+    prefix = money.symbol(currency)
     figure = go.Figure()
     cohorts = (
         table.filter(pl.col("cohort_size") > 0)
@@ -209,7 +213,7 @@ def ltv_figure(
             show_legend=not crowded or i == 0,
             color=colors[i],
             width=1.2,
-            hover=f"{name}<br>%{{x}}: {plot(currency)}%{{y:,.2f}} per user",
+            hover=f"{name}<br>%{{x}}: {plot(prefix)}%{{y:,.2f}} per user",
         )
     if average.height:
         _add_curve(
@@ -222,7 +226,7 @@ def ltv_figure(
             show_legend=True,
             color=AVERAGE_COLOR,
             width=3,
-            hover=f"average %{{x}}: {plot(currency)}%{{y:,.2f}} per user",
+            hover=f"average %{{x}}: {plot(prefix)}%{{y:,.2f}} per user",
         )
     if table.height and table["incomplete"].any():
         _incomplete_legend(figure)
@@ -231,7 +235,7 @@ def ltv_figure(
         margin=_MARGIN,
         yaxis={
             "title": "Revenue per cohort user, so far",
-            "tickprefix": currency,
+            "tickprefix": prefix,
             "rangemode": "tozero",
         },
         legend={"orientation": "h", "y": -0.2, "x": 0},
