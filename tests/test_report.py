@@ -280,11 +280,11 @@ def test_values_read_as_a_pm_reads_them(value, unit, text):
 def test_deltas_and_paces():
     assert charts.format_delta(56.0, "users") == "+56"
     assert charts.format_delta(-191.0, "users") == "-191"
-    assert charts.format_delta(0.0104, "ratio") == "+1.0 pts"  # rates move in points
-    assert charts.format_delta(0.0004, "ratio") == "+0.04 pts"  # tiny moves keep a digit
+    assert charts.format_delta(0.0104, "ratio") == "+1.0 pp"  # rates move in points
+    assert charts.format_delta(0.0004, "ratio") == "+0.04 pp"  # tiny moves keep a digit
     assert charts.format_delta(None, "users") is None
     assert charts.format_value(950.0, "currency", "EUR") == "€950"
-    assert charts.pace(0.0001, "ratio", "day") == "+0.07 pts/week"  # daily KPIs: per week
+    assert charts.pace(0.0001, "ratio", "day") == "+0.07 pp/week"  # daily KPIs: per week
     assert charts.pace(13.77, "users", "week") == "+13.8/week"
 
 

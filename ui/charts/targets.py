@@ -58,18 +58,18 @@ def format_value(value: float | None, unit: str, currency: str = "USD") -> str:
 
 
 def format_delta(delta: float | None, unit: str, currency: str = "USD") -> str | None:
-    """A change with its sign: +56, -3.6 pts (rates move in percentage points), +$1,204."""
+    """A change with its sign: +56, -3.6 pp (rates move in percentage points), +$1,204."""
     if delta is None:
         return None
     if unit in ("ratio", "lift"):
         points = delta * 100
-        return f"{points:+.2f} pts" if 0 < abs(points) < 0.1 else f"{points:+.1f} pts"
+        return f"{points:+.2f} pp" if 0 < abs(points) < 0.1 else f"{points:+.1f} pp"
     text = format_value(abs(delta), unit, currency)
     return ("-" if delta < 0 else "+") + text
 
 
 def pace(value: float | None, unit: str, period: str, currency: str = "USD") -> str:
-    """A change per period: "+14/week", "-0.3 pts/month"; a daily KPI's pace is given per week."""
+    """A change per period: "+14/week", "-0.3 pp/month"; a daily KPI's pace is given per week."""
     if value is None:
         return "—"
     if period == "day":
