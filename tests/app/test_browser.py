@@ -1,7 +1,7 @@
 """The real thing: the app served by Streamlit, every page opened in Debian's Chromium.
 
-Fails on any exception box; saves a full-page screenshot of each page to ``screenshots/``
-(git-ignored) so a person can read the pages as a PM would.
+Fails on any exception box; saves full-page screenshots of each page at 1400 and 800 px wide to
+``screenshots/`` (git-ignored, ``<page>-<width>.png``) so a person can read the pages as a PM would.
 """
 
 from __future__ import annotations
@@ -127,13 +127,19 @@ def wait_until_idle(page, timeout_s: float = 120) -> None:
     raise TimeoutError("the page kept running")
 
 
-def screenshot_whole_page(page, path: Path) -> None:
+#: Window widths every page is photographed at: a desktop and a narrow laptop window / tablet.
+WIDTHS = (1400, 800)
+
+
+def screenshot_whole_page(page, path: Path, width: int = 1440) -> None:
     """Streamlit scrolls inside its main block, so grow the window to the content, then shoot."""
+    page.set_viewport_size({"width": width, "height": 1000})
+    page.wait_for_timeout(600)  # the layout settles at the new width
     height = page.evaluate(
         "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
         " return m ? m.scrollHeight : document.body.scrollHeight; }"
     )
-    page.set_viewport_size({"width": 1440, "height": max(1000, min(int(height) + 40, 16000))})
+    page.set_viewport_size({"width": width, "height": max(1000, min(int(height) + 40, 16000))})
     page.wait_for_timeout(1200)  # charts redraw at the new size
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size({"width": 1440, "height": 1000})
@@ -174,7 +180,8 @@ def test_every_page_renders_without_exceptions(app_url, browser_page):
         except playwright_api.TimeoutError:
             problems.append(f"{label}: no page heading")
         page.wait_for_timeout(800)  # let Plotly finish drawing before the screenshot
-        screenshot_whole_page(page, SHOTS / f"{name}.png")
+        for width in WIDTHS:
+            screenshot_whole_page(page, SHOTS / f"{name}-{width}.png", width)
         errors = page.locator('[data-testid="stException"]')
         if errors.count():
             problems.append(f"{label}: {errors.first.inner_text()[:500]}")
