@@ -20,6 +20,7 @@ price of never reading a misaligned row.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import dataclasses
 import gzip
@@ -30,6 +31,7 @@ import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 from connectors.errors import ConnectorError
 
@@ -161,10 +163,12 @@ def _decode(path: Path, raw: bytes, codec: str) -> str:
         ) from exc
 
 
-def _lines(path: Path, data: Path | bytes) -> Iterator[str]:
-    """The file's text, line by line, checked to be UTF-8 without NUL bytes."""
+@contextlib.contextmanager
+def _text(path: Path, data: Path | bytes) -> Iterator[IO[str]]:
+    """The file's text, checked to be UTF-8 without NUL bytes (an error names the line)."""
+    _check_nul(path, data)
     if isinstance(data, bytes):
-        stream: io.TextIOBase = io.StringIO(data.decode("utf-8"), newline="")
+        stream: IO[str] = io.StringIO(data.decode("utf-8"), newline="")
     elif _gzipped(path, _first_bytes(path)):
         stream = io.TextIOWrapper(
             gzip.open(path, "rb"),  # noqa: SIM115 (closed with the wrapper below)
@@ -175,13 +179,7 @@ def _lines(path: Path, data: Path | bytes) -> Iterator[str]:
         stream = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
     try:
         with stream:
-            for number, line in enumerate(stream, start=1):
-                if "\x00" in line:
-                    raise ConnectorError(
-                        f"{path}: line {number} holds a NUL byte: a binary file, or UTF-16 "
-                        "without a byte order mark (give the source encoding = 'utf-16-le')"
-                    )
-                yield line
+            yield stream
     except UnicodeDecodeError as exc:
         bad_line, byte = _first_bad_line(path)
         raise ConnectorError(
@@ -190,6 +188,32 @@ def _lines(path: Path, data: Path | bytes) -> Iterator[str]:
         ) from exc
     except (OSError, EOFError, zlib.error) as exc:
         raise ConnectorError(f"{path}: cannot be read whole ({exc})") from exc
+
+
+def _check_nul(path: Path, data: Path | bytes) -> None:
+    """A NUL byte means binary data or UTF-16 without a BOM, which Polars would misread."""
+    found: int | None = None
+    if isinstance(data, bytes):
+        at = data.find(b"\x00")
+        found = None if at < 0 else data.count(b"\n", 0, at) + 1
+    else:
+        lines = 0
+        opener = gzip.open if _gzipped(path, _first_bytes(path)) else open
+        try:
+            with opener(path, "rb") as handle:
+                while chunk := handle.read(1 << 22):
+                    at = chunk.find(b"\x00")
+                    if at >= 0:
+                        found = lines + chunk.count(b"\n", 0, at) + 1
+                        break
+                    lines += chunk.count(b"\n")
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ConnectorError(f"{path}: cannot be read whole ({exc})") from exc
+    if found is not None:
+        raise ConnectorError(
+            f"{path}: line {found} holds a NUL byte: a binary file, or UTF-16 without a byte "
+            "order mark (give the source encoding = 'utf-16-le')"
+        )
 
 
 def _first_bad_line(path: Path) -> tuple[int, int]:
@@ -211,9 +235,13 @@ def check_csv(path: Path, data: Path | bytes, separator: str) -> list[str]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     if len(separator) != 1:
         raise ConnectorError(f"{path}: separator must be one character, not {separator!r}")
-    reader = csv.reader(_lines(path, data), delimiter=separator, strict=True)
+    with _text(path, data) as stream:
+        return _check_rows(path, csv.reader(stream, delimiter=separator, strict=True))
+
+
+def _check_rows(path: Path, reader: Any) -> list[str]:
     try:
-        header = next(reader)
+        header: list[str] = next(reader)
     except StopIteration:
         raise ConnectorError(f"{path}: the file is empty") from None
     except csv.Error as exc:
@@ -287,19 +315,24 @@ def check_names(path: Path | str, names: list[str]) -> None:
 def json_problem(path: Path, data: Path | bytes) -> str | None:
     """Where an NDJSON file stops being one JSON object per line, in words; None when it is."""
     try:
-        for number, line in enumerate(_lines(path, data), start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line, parse_constant=_no_constant, parse_float=_float)
-            except json.JSONDecodeError as exc:
-                return f"line {number} is not JSON ({exc.msg}): {line.strip()[:80]!r}"
-            except ValueError as exc:
-                return f"line {number}: {exc}: {line.strip()[:80]!r}"
-            if not isinstance(value, dict):
-                return f"line {number} is not a JSON object: {line.strip()[:80]!r}"
+        with _text(path, data) as stream:
+            return _first_bad_json(stream)
     except ConnectorError as exc:
         return str(exc).removeprefix(f"{path}: ")
+
+
+def _first_bad_json(stream: IO[str]) -> str | None:
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line, parse_constant=_no_constant, parse_float=_float)
+        except json.JSONDecodeError as exc:
+            return f"line {number} is not JSON ({exc.msg}): {line.strip()[:80]!r}"
+        except ValueError as exc:
+            return f"line {number}: {exc}: {line.strip()[:80]!r}"
+        if not isinstance(value, dict):
+            return f"line {number} is not a JSON object: {line.strip()[:80]!r}"
     return None
 
 
