@@ -20,11 +20,12 @@ from typing import Any, Literal
 import polars as pl
 
 from connectors.errors import ConnectorError
-from connectors.normalise import column_key, polars_message, with_times
+from connectors.normalise import _id_exprs, column_key, polars_message, with_times
 from metrics.schema import ASSIGNMENT_SCHEMA
 
 #: The read time's working column (the source's own columns keep their names).
 _WHEN = "__assignment_time"
+_DECIMAL = "__assignment_id_decimal_point"
 
 Keep = Literal["first", "all"]
 
@@ -163,14 +164,24 @@ def to_assignments(
         value = pl.col(chosen[target]).cast(pl.String)
         return pl.when(value.str.strip_chars() != "").then(value).alias(target)
 
+    # User ids read as the events read them ("13085.0" is user "13085"), so the two frames join.
+    user, *flag = _id_exprs(chosen["user_id"], schema, "user_id", source)
+    decimal = flag[0].alias(_DECIMAL) if flag else pl.lit(False).alias(_DECIMAL)
     staged = lazy.select(
-        text("user_id"), text("experiment"), text("variant"), pl.col(_WHEN).alias("timestamp")
+        user, text("experiment"), text("variant"), pl.col(_WHEN).alias("timestamp"), decimal
     )
     try:
         rows_read = staged.select(pl.len()).collect().item()
         complete = staged.drop_nulls().collect()
     except Exception as exc:
         raise ConnectorError(f"{source}: cannot be read ({polars_message(exc)})") from exc
+    decimals = int(complete.get_column(_DECIMAL).sum())
+    complete = complete.drop(_DECIMAL)
+    if decimals:
+        notes.append(
+            f"{decimals:,} assignment user id{'' if decimals == 1 else 's'} written as whole "
+            "numbers with a decimal point ('13085.0') read without it ('13085')."
+        )
     dropped = rows_read - complete.height
     if dropped:
         notes.append(

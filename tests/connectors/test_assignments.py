@@ -162,3 +162,21 @@ def test_load_assignments_from_a_sqlite_table(tmp_path):
         ),
     )
     assert dt.datetime(2026, 9, 7, 10, tzinfo=dt.UTC) in loaded.assignments.get_column("timestamp")
+
+
+def test_user_ids_written_as_floats_match_the_events(tmp_path):
+    # A spreadsheet export writes the id column with gaps as floats: 7.0 is the events' user "7".
+    path = tmp_path / "assignments.csv"
+    path.write_text(
+        "user_id,experiment,variant,timestamp\n"
+        "7.0,checkout,control,2026-03-02\n"
+        "8,checkout,treatment,2026-03-02\n"
+        "9.5,checkout,treatment,2026-03-02\n",
+        encoding="utf-8",
+    )
+    loaded = load_assignments(path)
+    assert loaded.assignments.get_column("user_id").to_list() == ["7", "8", "9.5"]
+    assert (
+        "1 assignment user id written as whole numbers with a decimal point ('13085.0') "
+        "read without it ('13085')."
+    ) in loaded.notes
