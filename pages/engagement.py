@@ -20,7 +20,9 @@ source = data.source_key()
 options = eng.choices(source)
 
 # -- controls ---------------------------------------------------------------------------------
-pick_event, pick_interval, pick_week, pick_breakdown = st.columns([3, 2.6, 2, 3])
+# Two rows of two, so every picker stays readable in a narrow window.
+pick_event, pick_breakdown = st.columns(2)
+pick_interval, pick_week = st.columns(2)
 event_label = pick_event.selectbox(
     "Active means doing",
     [eng.ANY_EVENT, *options.events],
@@ -97,8 +99,11 @@ if (explained := explain.current("engagement")) is not None:
     )
 
 # -- headline numbers -------------------------------------------------------------------------
-for column, headline in zip(st.columns(4), eng.headlines(rolling, ratio), strict=False):
-    column.metric(
+# A wrapping row of fixed-width cards: four across on a wide window, two by two at 800 px, so a
+# number is never cut short ("14,2…").
+headline_row = st.container(horizontal=True, gap="small")
+for headline in eng.headlines(rolling, ratio):
+    headline_row.metric(
         headline.label,
         headline.value,
         delta=headline.delta_text,
@@ -106,6 +111,7 @@ for column, headline in zip(st.columns(4), eng.headlines(rolling, ratio), strict
         format="percent" if headline.percent else "localized",
         delta_description="vs a week before",
         border=True,
+        width=eng.HEADLINE_WIDTH,
     )
 
 # -- active users -----------------------------------------------------------------------------

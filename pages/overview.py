@@ -127,7 +127,8 @@ def explain_link(row: dict, key: str) -> None:
     )
     st.page_link(
         page,
-        label=f"Explain this number on {title}",
+        label="Explain this number",
+        help=f"Opens {title} at this KPI's own definition and period.",
         icon=":material/arrow_forward:",
         query_params=params,
     )
