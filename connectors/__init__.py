@@ -55,6 +55,15 @@ def load_events(
         from connectors.sql import load_sql  # written alongside; imported only when used
 
         return load_sql(str(source), mapping=mapping, tz=tz, **options)  # type: ignore[no-any-return]
+    import inspect
+
     from connectors.files import load_files
 
+    known = set(inspect.signature(load_files).parameters) - {"source", "mapping", "tz"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConnectorError(
+            f"{source}: unknown option {', '.join(map(repr, unknown))} "
+            f"(files take {', '.join(sorted(known - {'collect'}))})"
+        )
     return load_files(source, mapping=mapping, tz=tz, **options)

@@ -146,14 +146,17 @@ def scan(
     if fmt == "parquet":
         frame = _scan_parquet(files, label)
         return Scanned(frame=frame, format=fmt, files=tuple(files), label=label)
+    if separator is not None and not (isinstance(separator, str) and len(separator) <= 1):
+        raise ConnectorError(f"{label}: separator must be one character, not {separator!r}")
     sep = separator or _SEPARATORS.get(fmt, ",")
     texts = [textfiles.prepare(p, format=fmt, separator=sep, encoding=encoding) for p in files]
     many = len(files) > 1
+    scan_notes: list[str] = []
     if fmt == "ndjson":
         frame = _concat([_scan_json(t, many) for t in texts])
     else:
-        frame = _concat([_scan_csv(t, sep, mapping, many) for t in texts])
-    notes = tuple(note for t in texts for note in t.notes)
+        frame = _concat([_scan_csv(t, sep, mapping, many, scan_notes) for t in texts])
+    notes = (*(note for t in texts for note in t.notes), *scan_notes)
     return Scanned(
         frame=frame, format=fmt, files=tuple(files), label=label, texts=tuple(texts), notes=notes
     )
@@ -188,7 +191,11 @@ def _text_columns(names: Sequence[str], mapping: Mapping[str, str] | None) -> se
 
 
 def _scan_csv(
-    text: textfiles.TextFile, separator: str, mapping: Mapping[str, str] | None, many: bool
+    text: textfiles.TextFile,
+    separator: str,
+    mapping: Mapping[str, str] | None,
+    many: bool,
+    notes: list[str],
 ) -> pl.LazyFrame:
     path = text.path
     new_columns = list(text.columns) if text.columns else None
@@ -211,6 +218,26 @@ def _scan_csv(
         row_index_offset=1,
         new_columns=new_columns,
     )
+    try:
+        schema = frame.collect_schema()  # the types pass; Polars keeps it with the plan
+    except Exception:  # located, with its row, by load_files
+        return frame
+    wide = [name for name, dtype in schema.items() if dtype == pl.Int128]
+    if wide:
+        # Integers too large for Int64 are read as Int128, and one too large for that fails the
+        # whole read: such columns are read as text (ids, properties), every digit kept.
+        fixed = {n: pl.String if n in wide else t for n, t in schema.items() if n != _ROW}
+        frame = pl.scan_csv(
+            text.data,
+            separator=separator,
+            schema=fixed,
+            row_index_name=_ROW,
+            row_index_offset=1,
+        )
+        notes.append(
+            f"{path.name}: {', '.join(repr(n) for n in wide)} hold{'s' * (len(wide) == 1)} "
+            "integers too large for 64 bits; read as text, every digit kept."
+        )
     return frame.with_columns(pl.lit(path.name).alias(_FILE)) if many else frame
 
 

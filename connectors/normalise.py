@@ -293,7 +293,7 @@ def to_canonical(
 def _check_zone(tz: str, source: str) -> None:
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
         raise ConnectorError(
             f"{source}: time zone {tz!r} is not an IANA zone name (e.g. 'Europe/Berlin')"
         ) from exc
