@@ -185,6 +185,7 @@ class SQLAlchemyEngine(_Base):
                         )
                     result = conn.execute(sa.text(self._capped(sql)), dict(params))
                     names = list(result.keys())
+                    oids = _type_codes(result)
                     rows = result.fetchall()
                 finally:
                     conn.rollback()
@@ -200,6 +201,8 @@ class SQLAlchemyEngine(_Base):
             if rows
             else pl.DataFrame({name: [] for name in names})
         )
+        if self.dialect == "postgres":
+            frame = _postgres_typed(frame, oids)
         return self._check_size(frame)
 
 
@@ -208,3 +211,40 @@ def _timed_out(dialect: str, seconds: float) -> ConnectorError:
         f"{dialect}: the statement ran longer than {seconds:g} s and was cancelled "
         "(raise timeout_seconds, or narrow the query)"
     )
+
+
+#: PostgreSQL type OIDs -> Polars types, for columns Python values cannot type (no rows, or
+#: only NULLs): an empty table's time column must still read as a time (``_probe``).
+_PG_TYPES: dict[int, pl.DataType] = {
+    16: pl.Boolean(),
+    20: pl.Int64(),
+    21: pl.Int64(),
+    23: pl.Int64(),
+    700: pl.Float64(),
+    701: pl.Float64(),
+    1700: pl.Float64(),
+    25: pl.String(),
+    1042: pl.String(),
+    1043: pl.String(),
+    1082: pl.Date(),
+    1114: pl.Datetime("us"),
+    1184: pl.Datetime("us", "UTC"),
+}
+
+
+def _type_codes(result: Any) -> list[Any]:
+    cursor = getattr(result, "cursor", None)
+    description = getattr(cursor, "description", None) or []
+    return [column[1] for column in description]
+
+
+def _postgres_typed(frame: pl.DataFrame, oids: list[Any]) -> pl.DataFrame:
+    """Null-typed columns (no rows, or only NULLs) cast to the type the server reported."""
+    if len(oids) != frame.width:
+        return frame
+    casts = [
+        pl.col(name).cast(_PG_TYPES[oid])
+        for name, oid in zip(frame.columns, oids, strict=True)
+        if frame.schema[name] == pl.Null and oid in _PG_TYPES
+    ]
+    return frame.with_columns(casts) if casts else frame
