@@ -43,7 +43,9 @@ def matches(sql: Sql, event: str | None, filters: Mapping[str, Any] | None) -> s
             terms.append(f"{col} = {sql.value(present[0])}")
         else:
             terms.append(f"{col} IN ({', '.join(sql.value(v) for v in present)})")
-    return " AND ".join(f"({t})" for t in terms) if terms else "1 = 1"
+    # Any event: still a condition on the row, not a constant (ClickHouse fails on constant
+    # columns that later meet non-constant ones in a GROUP BY or a join).
+    return " AND ".join(f"({t})" for t in terms) if terms else f"e.{q('ts_us')} = e.{q('ts_us')}"
 
 
 def flag(condition: str) -> str:
