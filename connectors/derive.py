@@ -50,6 +50,20 @@ class Derived:
     notes: list[str] = field(default_factory=list)
     #: How the report words rows whose value the event map does not name (None: no map).
     unmapped_words: str | None = None
+    #: Each expression as the option wrote it ("compute 'revenue' = 'Price * Quantity'").
+    expressions: list[tuple[str, pl.Expr]] = field(default_factory=list)
+
+    def blame(self) -> str | None:
+        """The first expression that fails on the data (a CAST of a text, a string compared with
+        a number), in words; None when each reads alone. Called only once reading has failed."""
+        from connectors.normalise import polars_message
+
+        for what, expr in self.expressions:
+            try:
+                self.frame.select(expr).collect()
+            except Exception as exc:
+                return f"{what} fails on the data ({polars_message(exc)})"
+        return None
 
 
 def apply(
@@ -87,6 +101,7 @@ def _sql(derived: Derived, text: object, source: str, what: str) -> tuple[pl.Exp
             f"{source}: {what} = {text!r} cannot be read ({polars_message(exc)}). "
             f"Columns: {', '.join(repr(c) for c in derived.schema if not c.startswith('__'))}"
         ) from exc
+    derived.expressions.append((f"{what} = {text!r}", expr))
     return expr, dtype
 
 

@@ -159,6 +159,7 @@ def to_canonical(
     schema = _schema(frame, source)
     frame, schema, flat_notes = _flatten(frame, schema)
     unmapped_words = None
+    derived: derive.Derived | None = None
     if event is not None or compute is not None or where is not None:
         derived = derive.apply(
             frame,
@@ -264,7 +265,7 @@ def to_canonical(
         try:
             gathered = pl.collect_all([staged] if links is None else [staged, links])
         except Exception as exc:
-            raise ConnectorError(f"{source}: cannot be read ({polars_message(exc)})") from exc
+            raise _read_error(source, exc, derived) from exc
         staged = gathered[0].lazy()
         links = None if links is None else gathered[1].lazy()
     outputs = [
@@ -273,18 +274,31 @@ def to_canonical(
     events = staged.filter(pl.col(_REASON).is_null()).select(outputs)
     if collect:
         events = events.collect().lazy()
-    report = _report(
-        staged,
-        events,
-        links,
-        source=source,
-        format=format,
-        tz=tz,
-        notes=plan.notes,
-        window=window,
-        unmapped_words=unmapped_words,
-    )
+    try:
+        report = _report(
+            staged,
+            events,
+            links,
+            source=source,
+            format=format,
+            tz=tz,
+            notes=plan.notes,
+            window=window,
+            unmapped_words=unmapped_words,
+        )
+    except ConnectorError as exc:
+        if derived is None or exc.__cause__ is None:
+            raise
+        raise _read_error(source, exc.__cause__, derived) from exc.__cause__
     return events, report
+
+
+def _read_error(source: str, exc: BaseException, derived: derive.Derived | None) -> ConnectorError:
+    """A reading error, naming the source's own expression (compute, where) when one fails."""
+    blamed = None if derived is None else derived.blame()
+    if blamed is not None:
+        return ConnectorError(f"{source}: {blamed}")
+    return ConnectorError(f"{source}: cannot be read ({polars_message(exc)})")
 
 
 # -- schema-level decisions -------------------------------------------------------------------

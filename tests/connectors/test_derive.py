@@ -222,6 +222,12 @@ def test_compute_may_replace_a_column_and_use_earlier_ones(retail):
             {"event": "purchase", "mapping": {"event": "Country"}},
             r"either in the mapping or as the event option",
         ),
+        # Errors only the data shows are still pinned on the expression.
+        (
+            {"compute": {"revenue": "CAST(Description AS INTEGER)"}},
+            r"compute 'revenue' = 'CAST\(Description AS INTEGER\)' fails on the data",
+        ),
+        ({"where": "Quantity > 'many'"}, r"""where = "Quantity > 'many'" fails on the data"""),
         # No eval: Python is not SQL.
         ({"compute": {"x": "__import__('os').system('true')"}}, r"compute 'x' = .* cannot be read"),
     ],
