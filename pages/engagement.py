@@ -101,7 +101,7 @@ if (explained := explain.current("engagement")) is not None:
 # -- headline numbers -------------------------------------------------------------------------
 # A wrapping row of fixed-width cards: four across on a wide window, two by two at 800 px, so a
 # number is never cut short ("14,2…").
-headline_row = st.container(horizontal=True, gap="small")
+headline_row = components.headline_row()
 for headline in eng.headlines(rolling, ratio):
     headline_row.metric(
         headline.label,
@@ -111,7 +111,7 @@ for headline in eng.headlines(rolling, ratio):
         format="percent" if headline.percent else "localized",
         delta_description="vs a week before",
         border=True,
-        width=eng.HEADLINE_WIDTH,
+        width=components.HEADLINE_WIDTH,
     )
 
 # -- active users -----------------------------------------------------------------------------

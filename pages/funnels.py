@@ -54,7 +54,9 @@ for row_start in range(0, int(step_count or fun.MIN_STEPS), fun.STEPS_PER_ROW):
             )
         )
 chosen = [name for name in picked if name]
-pick_order, pick_value, pick_unit, pick_breakdown = st.columns([2.6, 1.4, 1.8, 2.2])
+# Two rows of two, so every picker stays readable in a narrow window.
+pick_order, pick_breakdown = st.columns(2)
+pick_value, pick_unit = st.columns(2)
 order = pick_order.segmented_control(
     "Order",
     list(fun.ORDER_LABELS),
@@ -160,13 +162,15 @@ if (explained := explain.current("funnels")) is not None:
     )
 
 # -- headline numbers -------------------------------------------------------------------------
-for column, headline in zip(st.columns(4), fun.headlines(table), strict=False):
-    column.metric(
+headline_row = components.headline_row()
+for headline in fun.headlines(table):
+    headline_row.metric(
         headline.label,
         headline.value,
         help=headline.help,
         format="percent" if headline.percent else "localized",
         border=True,
+        width=components.HEADLINE_WIDTH,
     )
 
 # -- steps ------------------------------------------------------------------------------------

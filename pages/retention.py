@@ -134,13 +134,15 @@ if (explained := explain.current("retention")) is not None:
     explain.show(explained, *explain.retention_value(explained, table))
 
 # -- headline numbers -------------------------------------------------------------------------
-for column, headline in zip(st.columns(3), ret.headlines(table, curve, view), strict=False):
-    column.metric(
+headline_row = components.headline_row()
+for headline in ret.headlines(table, curve, view):
+    headline_row.metric(
         headline.label,
         headline.value,
         help=headline.help,
         format="percent" if headline.percent else "localized",
         border=True,
+        width=components.HEADLINE_WIDTH,
     )
 
 # -- the triangle -----------------------------------------------------------------------------

@@ -17,6 +17,16 @@ def chart(figure: go.Figure, **options: Any) -> None:
     st.plotly_chart(text.safe_figure(figure), **options)
 
 
+#: Width of a headline card in pixels: the number and its change fit whole; cards wrap onto a new
+#: row in a narrow window rather than shrink and cut the number short ("14,2…").
+HEADLINE_WIDTH = 190
+
+
+def headline_row() -> st.delta_generator.DeltaGenerator:
+    """A wrapping row for headline cards (``st.metric(..., width=HEADLINE_WIDTH)``)."""
+    return st.container(horizontal=True, gap="small")
+
+
 def numbers(
     frame: pl.DataFrame,
     *,

@@ -28,8 +28,6 @@ NO_BREAKDOWN = "No breakdown"
 INTERVAL_LABELS = {"day": "Day", "week": "Week", "month": "Month"}
 WEEK_START_LABELS = {"monday": "Monday", "sunday": "Sunday"}
 WINDOWS = (1, 7, 30)
-#: Width of a headline card in pixels: "26,412" and its change fit whole; they wrap, never shrink.
-HEADLINE_WIDTH = 190
 
 Filters = Mapping[str, list[str]]
 
