@@ -74,6 +74,7 @@ def test_the_load_report_of_a_csv_source(tmp_path, monkeypatch):
     }
     dropped = pl.from_pandas(at.dataframe[0].value)
     assert dropped.select("reason", "rows").rows() == [
+        ("Left out by the source's where condition", 0),
         ("No user id", 1),
         ("No event name", 0),
         ("Time missing or unreadable", 1),
