@@ -326,7 +326,9 @@ def _first_bad_json(stream: IO[str]) -> str | None:
         if not line.strip():
             continue
         try:
-            value = json.loads(line, parse_constant=_no_constant, parse_float=_float)
+            value = json.loads(
+                line, parse_constant=_no_constant, parse_float=_float, parse_int=_int
+            )
         except json.JSONDecodeError as exc:
             return f"line {number} is not JSON ({exc.msg}): {line.strip()[:80]!r}"
         except ValueError as exc:
@@ -338,6 +340,13 @@ def _first_bad_json(stream: IO[str]) -> str | None:
 
 def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
+
+
+def _int(text: str) -> int:
+    value = int(text)
+    if abs(value) >= 2**127:  # past Int128, the widest integer Polars reads
+        raise ValueError(f"the number {text[:40]} is too large for an integer")
+    return value
 
 
 def _float(text: str) -> float:

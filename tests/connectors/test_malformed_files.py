@@ -811,6 +811,18 @@ CASES: list[Case] = [
         kept=0,
         options={"start": "2026-03-05", "end": "2026-03-01"},
     ),
+    fails(
+        "ndjson int past int128",
+        "e.ndjson",
+        ndjson(event(big=10**45)),
+        r"e\.ndjson: line 1: the number 1000000000000000000000000000000000000000 is too large",
+    ),
+    fails(
+        "json array mixed",
+        "e.json",
+        b'[{"user_id": "u", "event": "e", "timestamp": 1}, 5]',
+        r"e\.json: not a JSON array of events",
+    ),
 ]
 
 
