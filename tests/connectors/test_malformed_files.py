@@ -1031,3 +1031,19 @@ def test_random_ndjson_loads_or_names_the_file(tmp_path, rows):
         assert "random.ndjson" in str(exc)
         return
     check_invariants(events, report)
+
+
+def test_sources_toml_passes_encoding_and_the_plausible_window(tmp_path):
+    from connectors.config import load_source
+
+    (tmp_path / "old.csv").write_bytes(
+        "user_id,event,timestamp\nJos\xe9,visit,1985-06-01T10:00:00Z\n".encode("cp1252")
+    )
+    (tmp_path / "sources.toml").write_text(
+        '[sources.museum]\npath = "old.csv"\nencoding = "cp1252"\nplausible_start = 1980-01-01\n',
+        encoding="utf-8",
+    )
+    loaded = load_source("museum", tmp_path / "sources.toml")
+    assert loaded.events.get_column("user_id").to_list() == ["José"]
+    assert loaded.report.implausible_times == 0
+    assert loaded.report.time_range == (dt.datetime(1985, 6, 1, 10, tzinfo=UTC),) * 2
