@@ -62,11 +62,12 @@ def choices(source: str) -> Choices:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def first_data_day(source: str, tz: str) -> dt.date | None:
-    """The first local day with any event (rolling windows before it are not yet full)."""
-    events = data.events()
-    if events.height == 0:
+    """The first local day with any plausible event (rolling windows before it are not yet full;
+    a stray row at the epoch does not count, see LoadReport.time_range)."""
+    loaded = data.loaded()
+    if loaded.events.height == 0:
         return None
-    return state.data_bounds(events, tz)[0]
+    return state.data_bounds(loaded.events, tz, loaded.report.time_range)[0]
 
 
 # ---------------------------------------------------------------------------------------------
