@@ -38,6 +38,12 @@ def as_lazy(events: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
             f"events must be a Polars DataFrame or LazyFrame, not {type(events).__name__}"
         )
     schema = lazy.collect_schema()
+    missing = [name for name in ("user_id", "timestamp") if name not in schema]
+    if missing:
+        raise ValueError(
+            f"events: no column {', '.join(map(repr, missing))} (the columns are "
+            f"{', '.join(schema.names())}); name the source's columns with mapping="
+        )
     if schema.get("timestamp") == pl.String:
         lazy = _parse_text_times(lazy)
         schema = lazy.collect_schema()
@@ -130,18 +136,62 @@ def date_range(
     return first, last
 
 
+#: How a breakdown names the events without a value; a filter on it selects them (PostHog's "is not
+#: set"), so every series a breakdown shows can be picked in a filter.
+NOT_SET = "(not set)"
+
+
 def filter_expr(filters: Filters) -> pl.Expr:
     """One boolean expression for a mapping property -> value or list of values.
 
-    A list means membership; a scalar means equality. ``None`` or an empty mapping keeps everything.
+    A list means membership; a scalar means equality; :data:`NOT_SET` (or ``None``) matches events
+    without a value. ``None`` or an empty mapping keeps everything.
     """
     expr = pl.lit(True)
     for column, wanted in (filters or {}).items():
-        if isinstance(wanted, list | tuple | set | frozenset):
-            expr = expr & pl.col(column).is_in(list(wanted))
+        many = isinstance(wanted, list | tuple | set | frozenset)
+        values = list(wanted) if many else [wanted]
+        present = [v for v in values if v is not None and v != NOT_SET]
+        if not many and present:
+            match = pl.col(column) == present[0]
         else:
-            expr = expr & (pl.col(column) == wanted)
+            match = pl.col(column).is_in(present) if present else pl.lit(False)
+        if len(present) < len(values):
+            expr = expr & (match | pl.col(column).is_null())
+        else:
+            expr = expr & match
     return expr
+
+
+def check_filters(schema: Mapping[str, pl.DataType], filters: Filters, argument: str) -> None:
+    """Raise ValueError naming the column when ``filters`` names a column the events do not have,
+    or a value that cannot be one of the column's (text for a number column, a number for text)."""
+    for column, wanted in (filters or {}).items():
+        if column not in schema:
+            raise ValueError(f"{argument}: the events have no column {column!r}")
+        dtype = schema[column]
+        values = list(wanted) if isinstance(wanted, list | tuple | set | frozenset) else [wanted]
+        for value in values:
+            if value is None or value == NOT_SET or _fits(dtype, value):
+                continue
+            raise ValueError(
+                f"{argument}: column {column!r} holds {dtype} values, so {value!r} "
+                f"({type(value).__name__}) can never match it"
+            )
+
+
+def _fits(dtype: pl.DataType, value: object) -> bool:
+    if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum):
+        return isinstance(value, str)
+    if dtype == pl.Boolean:
+        return isinstance(value, bool)
+    if dtype.is_numeric():
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(dtype, pl.Datetime):
+        return isinstance(value, dt.datetime)
+    if dtype == pl.Date:
+        return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+    return True  # other types: left to Polars
 
 
 def event_expr(event: str | Iterable[str] | None) -> pl.Expr:

@@ -47,6 +47,7 @@ from metrics._common import (
     add_periods,
     as_lazy,
     check_choice,
+    check_filters,
     check_tz,
     date_range,
     event_expr,
@@ -570,9 +571,7 @@ def _relevant_rows(
         columns.append(pl.col(revenue_column).cast(pl.Float64).alias("revenue"))
     frame = as_lazy(events)
     schema = frame.collect_schema()
-    missing = [name for name in (params.filters or {}) if name not in schema]
-    if missing:
-        raise ValueError(f"filters: the events have no column {', '.join(map(repr, missing))}")
+    check_filters(schema, params.filters, "filters")
     rows = frame.filter(keep).select(columns)
     rows = rows.with_columns(
         pl.when(pl.col("in_window"))

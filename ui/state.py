@@ -7,16 +7,18 @@ They are drawn once in the sidebar by ``app.py`` (before the page runs) and boun
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import polars as pl
 import streamlit as st
 
+from metrics._common import NOT_SET
 from ui import data, shell
 from ui.text import md
 
-#: Zones offered first; any IANA name present in the URL is accepted too.
+#: Zones offered first; every other IANA zone follows them (a link may name any of them).
 COMMON_ZONES: tuple[str, ...] = (
     "UTC",
     "Europe/London",
@@ -29,6 +31,9 @@ COMMON_ZONES: tuple[str, ...] = (
     "Australia/Sydney",
 )
 
+ZONES: tuple[str, ...] = COMMON_ZONES + tuple(
+    sorted(zone for zone in available_timezones() if zone not in COMMON_ZONES)
+)
 #: A string property with at most this many values is offered as a filter.
 MAX_FILTER_VALUES = 50
 #: ...and only when most events carry it: filtering on a property that a few event types carry
@@ -53,7 +58,8 @@ class SharedFilters:
 
 
 def filterable_properties(events: pl.DataFrame) -> dict[str, list[str]]:
-    """String properties most events carry, with few distinct values, and those values (sorted)."""
+    """String properties most events carry, with few distinct values, and those values (sorted,
+    then "(not set)" where some events have none)."""
     out: dict[str, list[str]] = {}
     for name, dtype in events.schema.items():
         if name in NOT_PROPERTIES or dtype not in (pl.String, pl.Categorical, pl.Enum):
@@ -63,7 +69,9 @@ def filterable_properties(events: pl.DataFrame) -> dict[str, list[str]]:
             continue
         values = column.drop_nulls().unique()
         if 0 < values.len() <= MAX_FILTER_VALUES:
-            out[name] = sorted(values.cast(pl.String).to_list())
+            # Events without a value are "(not set)", as the breakdowns show them.
+            missing = [NOT_SET] if column.null_count() else []
+            out[name] = sorted(values.cast(pl.String).to_list()) + missing
     return out
 
 
@@ -108,7 +116,7 @@ def render_sidebar() -> SharedFilters:
         st.subheader("Filters")
         tz = st.selectbox(
             "Reporting time zone",
-            COMMON_ZONES,
+            ZONES,
             key="tz",
             bind="query-params",
             help="A 'day' is a calendar day in this zone, for every chart.",
@@ -153,6 +161,36 @@ def _as_range(
     if isinstance(picked, dt.date):
         return picked, picked
     return default_start, default_end
+
+
+def finite_param(key: str) -> None:
+    """Drop a number widget's URL value that is no finite number (``?fun_window=1e309``), before
+    the widget reads it: Streamlit would fail converting it; the widget's default is used instead.
+    """
+    value = st.query_params.get(key)
+    if value is None:
+        return
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        st.query_params.pop(key, None)
+        _forget_seed(key)
+        st.toast(f"The link's {md(key)} is not a number: the default is used.")
+
+
+def _forget_seed(key: str) -> None:
+    # A bound widget is seeded from the URL as the session first saw it, not from
+    # st.query_params: drop the value there too (Streamlit 1.67 keeps it on the session's
+    # QueryParams as _initial_query_params).
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    state = getattr(getattr(ctx, "session_state", None), "_state", None)
+    seeds = getattr(getattr(state, "query_params", None), "_initial_query_params", None)
+    if isinstance(seeds, dict):
+        seeds.pop(key, None)
 
 
 def shared() -> SharedFilters:
