@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.errors import ConnectorError
+from connectors.report import LoadReport
 from connectors.warehouse.assignments import assignments_select, source_kind
 from connectors.warehouse.engines import (
     DEFAULT_MAX_ROWS,
@@ -28,6 +29,7 @@ from connectors.warehouse.engines import (
     SparkEngine,
     SQLAlchemyEngine,
 )
+from connectors.warehouse.report import sql_load_report
 from connectors.warehouse.source import SourceColumns, canonical_select, ga4_select
 from metrics._common import check_tz
 from metrics.warehouse import Dialect, Relation
@@ -112,18 +114,19 @@ def warehouse(
                 description=f"{label} ({where}, assignments)",
             )
     if preset == "ga4":
-        source, columns = ga4_select(sql_dialect, base, mapping or {})
+        source, columns, raw = ga4_select(sql_dialect, base, mapping or {})
     elif preset is not None:
         raise ConnectorError(f"warehouse: preset must be 'ga4', not {preset!r}")
     else:
         found = _probe(engine, sql_dialect, base) if engine is not None else None
-        source, columns = canonical_select(sql_dialect, base, found, mapping or {}, tz)
+        source, columns, raw = canonical_select(sql_dialect, base, found, mapping or {}, tz)
     return Relation(
         dialect=sql_dialect,
         source=source,
         columns=columns,
         engine=engine,
         description=f"{label} ({where})",
+        raw=raw,
     )
 
 
@@ -181,10 +184,6 @@ def _probe(engine: Any, d: Dialect, base: str) -> SourceColumns:
     return SourceColumns.from_frame(frame)
 
 
-def load_report(relation: Relation) -> dict[str, Any]:
-    """What the relation's source holds and what the canonical events keep, counted in SQL."""
-    from metrics.warehouse.report import report_plan
-
-    from metrics.warehouse.relation import run
-
-    return run(relation, report_plan(relation))
+def load_report(relation: Relation) -> LoadReport:
+    """The load report of a relation (docs/data.md), every figure counted in the engine."""
+    return sql_load_report(relation)

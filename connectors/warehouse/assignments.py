@@ -44,7 +44,7 @@ def _lookup(names: list[str], mapping: Mapping[str, str], canonical: str) -> str
 def source_kind(
     found: SourceColumns | None, mapping: Mapping[str, str], table: str | None, kind: str | None
 ) -> str:
-    """"events" or "assignments": as given, else from the columns (experiment and variant and no
+    """ "events" or "assignments": as given, else from the columns (experiment and variant and no
     event column), else (compile only) from ``mapping`` or a table named like assignments."""
     if kind is not None:
         if kind not in KINDS:
@@ -115,8 +115,6 @@ def assignments_select(
     listed = ", ".join(f"{e} AS {q(n)}" for n, e in exprs.items())
     sql = f"SELECT {listed} FROM {base} WHERE {present}"
     columns = (
-        None
-        if found is None
-        else ("user_id", "experiment", "variant", "timestamp", *properties)
+        None if found is None else ("user_id", "experiment", "variant", "timestamp", *properties)
     )
     return sql, columns

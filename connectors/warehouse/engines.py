@@ -10,10 +10,14 @@ Northstar only ever sends SELECTs, and a timed-out statement's jobs are cancelle
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import math
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from typing import Any
 
@@ -40,6 +44,12 @@ class _Base:
             raise ValueError("max_rows must be a positive whole number")
         self.timeout = float(timeout_seconds)
         self.max_rows = max_rows
+
+    def with_limits(self, *, timeout_seconds: float, max_rows: int) -> _Base:
+        """The same engine with other limits (a page may allow a longer statement)."""
+        other = copy.copy(self)
+        _Base.__init__(other, timeout_seconds=timeout_seconds, max_rows=max_rows)
+        return other
 
     def _capped(self, sql: str) -> str:
         return f"SELECT * FROM ({sql}) AS capped LIMIT {self.max_rows + 1}"
@@ -121,6 +131,10 @@ class ChdbEngine(_Base):
         try:
             table = self.session.query(sql + settings, "ArrowTable", params=dict(params))
         except Exception as exc:
+            # chdb 4.4 garbles the result that follows a failed query (seen: "Invalid
+            # flatbuffers message", or an empty table): a throwaway query takes that slot.
+            with contextlib.suppress(Exception):
+                self.session.query("SELECT 1", "CSV")
             text = str(exc)
             if "TIMEOUT_EXCEEDED" in text or "Timeout exceeded" in text:
                 raise _timed_out(self.dialect, self.timeout) from exc
@@ -134,6 +148,13 @@ class ChdbEngine(_Base):
 
 
 class SparkEngine(_Base):
+    """Spark: the statement runs in a job group that is cancelled at the deadline.
+
+    Spark cannot interrupt every task at once (a tight generated loop runs on until its
+    partition ends), so the call itself returns at the deadline with the error and the
+    cancelled jobs stop in the background.
+    """
+
     dialect = "spark"
 
     def __init__(self, spark: Any, **limits: Any) -> None:
@@ -143,27 +164,35 @@ class SparkEngine(_Base):
     def run(self, sql: str, params: Mapping[str, Any]) -> pl.DataFrame:
         context = self.spark.sparkContext
         group = f"northstar-{uuid.uuid4().hex}"
-        conf = self.spark.conf
-        zone = conf.get("spark.sql.session.timeZone")
-        conf.set("spark.sql.session.timeZone", "UTC")  # the SQL's time functions assume it
-        context.setJobGroup(group, "Northstar metric", interruptOnCancel=True)
+        capped = self._capped(sql)
+
+        def collect() -> pa.Table:
+            # Job groups are per thread: set it in the thread that runs the job.
+            context.setJobGroup(group, "Northstar metric", interruptOnCancel=True)
+            conf = self.spark.conf
+            zone = conf.get("spark.sql.session.timeZone")
+            conf.set("spark.sql.session.timeZone", "UTC")  # the SQL's time functions assume it
+            try:
+                return self.spark.sql(capped, args=dict(params) or None).toArrow()
+            finally:
+                conf.set("spark.sql.session.timeZone", zone)
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="northstar-spark")
+        future = pool.submit(collect)
         try:
-            with _deadline(self.timeout, lambda: context.cancelJobGroup(group)) as fired:
-                try:
-                    frame = self.spark.sql(self._capped(sql), args=dict(params) or None)
-                    table = frame.toArrow()
-                except Exception as exc:
-                    if fired.is_set():
-                        raise _timed_out(self.dialect, self.timeout) from exc
-                    raise self._failed(exc) from exc
+            table = future.result(timeout=self.timeout)
+        except FutureTimeout as exc:
+            context.cancelJobGroup(group)
+            raise _timed_out(self.dialect, self.timeout) from exc
+        except Exception as exc:
+            raise self._failed(exc) from exc
         finally:
-            context.setLocalProperty("spark.jobGroup.id", None)
-            conf.set("spark.sql.session.timeZone", zone)
+            pool.shutdown(wait=False)
         return self._check_size(_arrow_to_polars(table))
 
 
 class SQLAlchemyEngine(_Base):
-    """Any database SQLAlchemy reaches; PostgreSQL in a READ ONLY transaction that is rolled back."""
+    """Any database SQLAlchemy reaches; PostgreSQL in a READ ONLY transaction, rolled back."""
 
     def __init__(self, engine: Any, dialect: str, **limits: Any) -> None:
         super().__init__(**limits)

@@ -138,8 +138,8 @@ def canonical_select(
     found: SourceColumns | None,
     mapping: Mapping[str, str],
     tz: str,
-) -> tuple[str, tuple[str, ...] | None]:
-    """(the canonical SELECT, the canonical column names or None when unknown)."""
+) -> tuple[str, tuple[str, ...] | None, str]:
+    """(the canonical SELECT, its column names or None when unknown, the rows as read)."""
     chosen = _resolve(found, mapping)
     q = d.quote
     time_kind = found.kind(chosen["timestamp"]) if found is not None else "timestamptz"
@@ -204,7 +204,14 @@ def canonical_select(
     columns = (
         None if found is None else tuple(["user_id", "event", "timestamp"] + [c for c in out[3:]])
     )
-    return inner, columns
+    person = exprs["user_id"]
+    if "anonymous_id" in exprs:
+        person = f"COALESCE({exprs['user_id']}, {exprs['anonymous_id']})"
+    as_read = (
+        f"SELECT {person} AS {q('user_id')}, src.{q(chosen['event'])} AS {q('event')}, "
+        f"src.{q(chosen['timestamp'])} AS {q('timestamp')} FROM {base}"
+    )
+    return inner, columns, as_read
 
 
 #: GA4's BigQuery export: one row per event, parameters in a repeated ``event_params`` record.
@@ -213,7 +220,7 @@ GA4_PARAMS = ("ga_session_id", "page_location", "page_title", "engagement_time_m
 
 def ga4_select(
     d: Dialect, base: str, mapping: Mapping[str, str]
-) -> tuple[str, tuple[str, ...] | None]:
+) -> tuple[str, tuple[str, ...] | None, str]:
     """The canonical SELECT of a GA4 export: ``user_id`` (else ``user_pseudo_id``), µs times,
     ``event_name``, revenue from ``ecommerce.purchase_revenue``, and common ``event_params``
     unnested as properties. Other parameters: ``mapping={"<property>": "<param key>"}``."""
@@ -247,4 +254,4 @@ def ga4_select(
         "AND src.event_timestamp IS NOT NULL "
         "AND COALESCE(src.user_id, src.user_pseudo_id) IS NOT NULL"
     )
-    return sql, None
+    return sql, None, ""

@@ -45,6 +45,8 @@ class Relation:
     #: and properties (SPEC §2's experiment exposures, read by connectors/warehouse/assignments.py).
     kind: str = "events"
     description: str = ""
+    #: The source's rows as read (user, event, time before any rule), for the load report.
+    raw: str = field(default="", compare=False, repr=False)
     #: Values bound by markers in ``source`` (a relation derived in SQL, e.g. a KPI's filters).
     params: tuple[tuple[str, Any], ...] = ()
 

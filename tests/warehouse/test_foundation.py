@@ -120,3 +120,34 @@ def test_hostile_values_are_bound_and_hostile_names_quoted(on_engine):
         breakdown='plat"form`',
     )
     assert got["active_users"].to_list() == [1]
+
+
+def test_the_load_report_is_counted_in_the_engine(on_engine):
+    from connectors.warehouse import load_report
+
+    frame = pl.DataFrame(
+        {
+            "user_id": ["a", None, "b", "c", "c", "d"],
+            "event": ["x", "x", "x", "y", "y", None],
+            "timestamp": [
+                MARCH["timestamp"][0],
+                MARCH["timestamp"][0],
+                None,
+                MARCH["timestamp"][1],
+                MARCH["timestamp"][1],
+                MARCH["timestamp"][1],
+            ],
+            "event_id": ["1", "2", "3", "4", "4", "5"],
+        },
+        schema_overrides={"timestamp": pl.Datetime("us", "UTC")},
+    )
+    report = load_report(on_engine(frame))
+    assert (report.rows_read, report.rows_kept, report.users) == (6, 2, 2)
+    assert report.dropped == {
+        "no_user": 1,
+        "no_event": 1,
+        "unparseable_time": 1,
+        "duplicate_event_id": 1,
+    }
+    assert report.events_by_name == {"x": 1, "y": 1}
+    assert (report.first_event, report.last_event) == (MARCH["timestamp"][0], MARCH["timestamp"][1])
