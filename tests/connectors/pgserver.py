@@ -195,7 +195,10 @@ def start_server(port: int | None = None) -> PostgresServer:
                         "30",
                         "-o",
                         f"-c listen_addresses=127.0.0.1 -p {server.port} -k {root} "
-                        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+                        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                        # Counts the rows each statement returns (tests/warehouse/test_rows.py).
+                        "-c shared_preload_libraries=pg_stat_statements "
+                        "-c pg_stat_statements.track=all",
                         "start",
                     ]
                 )
