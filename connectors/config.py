@@ -147,7 +147,7 @@ def read_config(path: str | Path | None = None) -> tuple[dict[str, SourceConfig]
     except tomllib.TOMLDecodeError as exc:
         raise ConnectorError(f"{file}: not valid TOML ({exc})") from exc
     problems: list[str] = []
-    for key in sorted(set(data) - {"default", "sources"}):
+    for key in sorted(set(data) - {"default", "sources", "editing"}):  # editing: ui/editing.py
         problems.append(f"unknown top-level key {key!r} (use 'default' and [sources.<name>])")
     sources: dict[str, SourceConfig] = {}
     tables = data.get("sources", {})

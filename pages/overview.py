@@ -10,7 +10,7 @@ import datetime as dt
 
 import streamlit as st
 
-from ui import components, data, explain, product, setup, state
+from ui import components, data, editing, explain, product, setup, state
 from ui import engagement as eng
 from ui import targets as tg
 from ui.charts import targets as charts
@@ -71,7 +71,7 @@ def file_editor(file: tg.VisionFile) -> None:
         )
         submitted = st.form_submit_button("Check and save", icon=":material/save:")
     if submitted:
-        show_saved(tg.save(file.path, seen, text), file.path.name, "raw")
+        show_saved(editing.save(file.path, seen, text, editor.who), file.path.name, "raw")
 
 
 if flash := st.session_state.pop("ov_flash", None):
@@ -81,6 +81,8 @@ file = tg.read_vision()
 # The file as this user last saw it: an edit applies to that, and is refused if the file on disk
 # has changed since (someone else's edit is never silently overwritten).
 seen = st.session_state.get("ov_seen_text", file.text)
+# Who may change the targets here (off unless the deployment turns editing on): ui/editing.py.
+editor = editing.current_access()
 if file.vision is None and not file.path.exists():
     # A product without a vision file states its own: never another product's targets.
     setup.guided(file.path)
@@ -97,8 +99,10 @@ if file.vision is None:
         f"The vision file is {_md(product.display_path(file.path))}. Fix it below or in your "
         "editor; docs/targets.md."
     )
-    if file.text:
+    if file.text and editor.allowed:
         file_editor(file)
+    elif file.text:
+        st.info(_md(editor.reason))
     st.session_state["ov_seen_text"] = file.text
     st.stop()
 
@@ -241,6 +245,7 @@ def review_html() -> str:
         end=shared.end,
         source=source,
         currency=currency,
+        changes=editing.read_log(file.path),
     )
 
 
@@ -305,6 +310,28 @@ components.numbers(
 # --- editing -------------------------------------------------------------------------------------
 
 st.subheader("Targets")
+identity = editing.identity()
+if identity.signed_in:
+    signed, out = st.columns([5, 1], vertical_alignment="center")
+    signed.caption(f":material/person: Signed in as **{_md(identity.email or identity.name)}**")
+    out.button("Sign out", on_click=st.logout, key="ov_logout")
+log = editing.read_log(file.path)
+with st.expander(f"Target changes ({log.height})", icon=":material/history:"):
+    if log.height:
+        st.dataframe(log, hide_index=True, width="stretch")
+    else:
+        st.caption("No target has been changed from this page yet.")
+    components.definition(
+        f"Every change saved from this page, newest first: when (UTC), who, the KPI, the field, "
+        f"the old and the new value. Kept in {_md(editing.log_path(file.path).name)} beside "
+        "the vision file, and shown in the leadership review."
+    )
+if not editor.allowed:
+    st.info(_md(editor.reason), icon=":material/lock:")
+    if editor.sign_in:
+        st.button("Sign in", on_click=st.login, key="ov_login", icon=":material/login:")
+    st.session_state["ov_seen_text"] = file.text
+    st.stop()
 st.caption(f"Saved in {_md(product.display_path(file.path))}; comments and order are kept.")
 change_tab, add_tab, file_tab = st.tabs(["Change a target", "Add a KPI", "Edit the file"])
 
@@ -345,7 +372,7 @@ with change_tab:
         except ValueError as exc:
             st.error(f"Not saved: {_md(exc)}. Reload the page and edit again.")
         else:
-            show_saved(tg.save(file.path, seen, edited), file.path.name, "change")
+            show_saved(editing.save(file.path, seen, edited, editor.who), file.path.name, "change")
 
 with add_tab:
     kinds = tg.metric_kinds()
@@ -420,7 +447,7 @@ with add_tab:
         except ValueError as exc:
             st.error(f"Not saved: {_md(exc)}. Reload the page and edit again.")
         else:
-            show_saved(tg.save(file.path, seen, edited), file.path.name, "add")
+            show_saved(editing.save(file.path, seen, edited, editor.who), file.path.name, "add")
 
 with file_tab:
     file_editor(file)

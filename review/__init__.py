@@ -85,10 +85,13 @@ def render(
     end: dt.date,
     source: str = "",
     currency: str | None = None,
+    changes: pl.DataFrame | None = None,
 ) -> str:
-    """The review as one HTML document: vision, North Star, scorecard, charts, drivers, method.
+    """The review as one HTML document: vision, North Star, scorecard, charts, drivers, the
+    changes to the targets, method.
 
     ``currency`` is the source's (sources.toml ``currency``) when it names one, else the vision's.
+    ``changes`` is the vision file's change log (:func:`ui.editing.read_log`), newest first.
     """
     esc = html.escape
     currency = currency or vision.currency
@@ -203,6 +206,22 @@ def render(
                     )
                 parts.append("</tbody></table>")
 
+    # Did the goalposts move? Every change to a target saved from the Overview.
+    parts.append("<h2>Changes to the targets</h2>")
+    if changes is None or changes.height == 0:
+        parts.append('<p class="muted" id="target-changes">No target was changed from the app.</p>')
+    else:
+        parts.append(
+            '<table id="target-changes"><thead><tr><th>When (UTC)</th><th>Who</th><th>KPI</th>'
+            "<th>Field</th><th>Old</th><th>New</th></tr></thead><tbody>"
+        )
+        for change in changes.iter_rows(named=True):
+            cells = (
+                change.get(name) or "" for name in ("when", "who", "kpi", "field", "old", "new")
+            )
+            parts.append("<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in cells) + "</tr>")
+        parts.append("</tbody></table>")
+
     parts += [
         "<footer><p><strong>How to read this.</strong> Each KPI's value is its latest complete "
         "period before the review date (daily KPIs: the 7-day average). The trend is the "
@@ -258,4 +277,15 @@ def build(
         if status == "off_track"
     }
     currency = config.currency if config is not None else None
-    return render(vision, card, off_track, start=start, end=end, source=name, currency=currency)
+    from ui.editing import read_log
+
+    return render(
+        vision,
+        card,
+        off_track,
+        start=start,
+        end=end,
+        source=name,
+        currency=currency,
+        changes=read_log(Path(vision_path)),
+    )

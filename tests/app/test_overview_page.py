@@ -26,6 +26,15 @@ from metrics.targets import load_vision
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def editing_on(monkeypatch):
+    """These tests edit targets: editing is on, with no login (tests/app/test_editing.py covers
+    the roles)."""
+    from ui import editing
+
+    monkeypatch.setattr(editing, "settings", lambda: editing.Settings(enabled=True))
+
+
 @pytest.fixture
 def vision_copy(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "vision.toml"
