@@ -515,21 +515,14 @@ def _event_counts(events: Relation, p: EventCount, ctx: _Context) -> pl.DataFram
 def _assignments(events: Events, p: Experiment, ctx: _Context) -> pl.LazyFrame | Relation:
     """The experiment's exposures (SPEC §2 assignments): given, or read from exposure events."""
     if isinstance(events, Relation):
-        if ctx.assignments is not None:
-            if not isinstance(ctx.assignments, Relation):
-                raise TypeError(
-                    "assignments: with events in an engine, give the assignments as a relation "
-                    "on the same connection (connectors.warehouse)"
-                )
+        if isinstance(ctx.assignments, Relation):
             return sql_targets.of_experiment(ctx.assignments, p.experiment)
         if not (events.has("experiment") and events.has("variant")):
             raise _NoData(
                 "the data has no experiment assignments (no 'experiment'/'variant' columns)"
             )
         return sql_targets.exposures(events, p.exposure_event, p.experiment)
-    if ctx.assignments is not None:
-        if isinstance(ctx.assignments, Relation):
-            raise TypeError("assignments: a relation needs the events as a relation too")
+    if ctx.assignments is not None and not isinstance(ctx.assignments, Relation):
         return as_lazy(ctx.assignments).filter(pl.col("experiment") == p.experiment)
     names = events.collect_schema().names()
     if "experiment" not in names or "variant" not in names:
@@ -742,15 +735,29 @@ def kpi_series(
     ``complete``. Raises nothing for missing data: an empty result means no data (see
     :func:`evaluate`'s ``reason`` for why).
     """
-    prepared = _prepared(events)
+    prepared = _prepared(events, assignments)
     series, _ = _kpi_series(
         kpi, prepared, _coverage(prepared, today, tz), tz, week_start, assignments
     )
     return series
 
 
-def _prepared(events: pl.DataFrame | pl.LazyFrame | Relation) -> Events:
-    """A relation as it is; a frame in the canonical types (``as_lazy``)."""
+def _prepared(
+    events: pl.DataFrame | pl.LazyFrame | Relation,
+    assignments: pl.DataFrame | Relation | None,
+) -> Events:
+    """A relation as it is; a frame in the canonical types (``as_lazy``).
+
+    Events and assignments are both frames or both relations (on one connection): a TypeError
+    otherwise, since one side would have to travel to the other.
+    """
+    if assignments is not None and isinstance(events, Relation) != isinstance(
+        assignments, Relation
+    ):
+        raise TypeError(
+            "assignments: give events and assignments both as Polars frames or both as "
+            "relations on one connection (connectors.warehouse), not one of each"
+        )
     return events if isinstance(events, Relation) else as_lazy(events)
 
 
@@ -1053,7 +1060,7 @@ def scorecard(
     today = to_date(today, "today")
     check_tz(tz)
     check_choice("week_start", week_start, ("monday", "sunday"))
-    lazy = _prepared(events)
+    lazy = _prepared(events, assignments)
     coverage = _coverage(lazy, today, tz)
     rows: list[dict[str, Any]] = []
     sparks: list[pl.DataFrame] = []
@@ -1243,7 +1250,7 @@ def explain(
     """
     kpi = vision.kpi(kpi_id)
     today = to_date(today, "today")
-    lazy = _prepared(events)
+    lazy = _prepared(events, assignments)
     coverage = _coverage(lazy, today, tz)
     series, why = _kpi_series(kpi, lazy, coverage, tz, week_start, assignments)
     points = levels(series, kpi.period).filter(pl.col("level").is_not_null())

@@ -123,6 +123,23 @@ def test_explaining_a_demo_kpi_matches_polars(demo_sample, demo_relation, kpi_id
     _same_drivers(expected, targets.explain(vision, kpi_id, demo_relation, **args))
 
 
+def test_the_experiment_kpi_with_assignments_in_the_engine_matches_polars(
+    on_engine, demo_sample, demo_relation
+):
+    from connectors.demo import load_demo
+
+    users = demo_sample.get_column("user_id").unique().implode()
+    assignments = load_demo()[1].filter(pl.col("user_id").is_in(users))
+    vision = dataclasses.replace(VISION, kpis=(VISION.kpi("checkout_redesign_lift"),))
+    _needs_sql(vision)
+    expected = targets.scorecard(vision, demo_sample, today=DEMO_TODAY, assignments=assignments)
+    assert expected.table.item(0, "status") != "no_data", expected.table.item(0, "reason")
+    actual = targets.scorecard(
+        vision, demo_relation, today=DEMO_TODAY, assignments=on_engine(assignments)
+    )
+    _same_scorecard(expected, actual, "checkout_redesign_lift with assignments")
+
+
 # --- the KPI-kind stories of tests/metrics/test_targets.py ---------------------------------------
 
 
@@ -352,6 +369,43 @@ def test_kpi_kind_story_matches_polars(on_engine, engine_name, request, story):
     expected = targets.scorecard(vision, events, today=D(today), **options)
     actual = targets.scorecard(vision, on_engine(events), today=D(today), **options)
     _same_scorecard(expected, actual, story)
+
+
+def test_experiment_story_with_assignments_in_the_engine_matches_polars(on_engine):
+    # tests/metrics/test_targets.py's running-lift story, the assignments given as a relation.
+    rows: list[tuple[Any, ...]] = []
+    given = []
+    for n in range(8):
+        arm = "control" if n < 4 else "treatment"
+        given.append(
+            {
+                "user_id": f"x{n}",
+                "experiment": "exp",
+                "variant": arm,
+                "timestamp": "2026-09-07 10:00",
+            }
+        )
+        rows.append((f"x{n}", "page_view", "2026-09-07 10:00"))
+    rows += [
+        ("x0", "purchase", "2026-09-08 10:00"),
+        ("x4", "purchase", "2026-09-08 10:00"),
+        ("x5", "purchase", "2026-09-15 10:00"),
+        ("x6", "purchase", "2026-09-06 10:00"),
+        ("x7", "page_view", "2026-09-20 10:00"),
+    ]
+    assignments = pl.DataFrame(given).with_columns(
+        pl.col("timestamp").str.to_datetime().dt.replace_time_zone("UTC")
+    )
+    events = make_events(*rows)
+    vision = one_kpi(metric="experiment", event="purchase", experiment="exp", target=0.5)
+    _needs_sql(vision)
+    today = D("2026-09-21")
+    expected = targets.scorecard(vision, events, today=today, assignments=assignments)
+    assert expected.series.get_column("value").to_list() == [0.0, 1.0]
+    actual = targets.scorecard(
+        vision, on_engine(events), today=today, assignments=on_engine(assignments)
+    )
+    _same_scorecard(expected, actual, "running lift with assignments")
 
 
 @pytest.mark.parametrize("story", ["weekly_buyers", "funnel", "event_count_daily_ten_weeks"])
