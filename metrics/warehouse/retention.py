@@ -210,9 +210,17 @@ class _Compiler:
             bucket, position = self.bucket("t_us", "lt", "idx")
             columns += [f"{bucket} AS b", f"{position} AS p"]
         self.ctes.append(f"pr AS (SELECT {', '.join(columns)} FROM px)")
+        if self.params.periods == "calendar":
+            # One pass groups each user's events by period: starts, returns (or revenue) at once.
+            other = "SUM(rev) AS rs" if revenue else "MAX(is_r) AS any_r"
+            self.ctes.append(
+                f"up AS (SELECT uid, idx, MAX(is_s) AS any_s, {other} FROM pr GROUP BY uid, idx)"
+            )
 
     def _cohorts(self) -> None:
-        if self.params.retention_type == "recurring":
+        if self.params.retention_type == "recurring" and self.params.periods == "calendar":
+            self.ctes.append("co AS (SELECT uid, idx AS ci FROM up WHERE any_s = 1)")
+        elif self.params.retention_type == "recurring":
             self.ctes.append(
                 "co AS (SELECT uid, idx AS ci, MIN(t_us) AS t FROM pr "
                 "WHERE is_s = 1 GROUP BY uid, idx)"
@@ -235,9 +243,9 @@ class _Compiler:
     def calendar_cells(self) -> str:
         """Users of cohort c who returned in period c + k (or whose last return is there)."""
         if self.params.mode == "exact":
-            returns = "SELECT DISTINCT uid, idx AS ri FROM pr WHERE is_r = 1"
+            returns = "SELECT uid, idx AS ri FROM up WHERE any_r = 1"
         else:
-            returns = "SELECT uid, MAX(idx) AS ri FROM pr WHERE is_r = 1 GROUP BY uid"
+            returns = "SELECT uid, MAX(idx) AS ri FROM up WHERE any_r = 1 GROUP BY uid"
         self.ctes.append(f"rt AS ({returns})")
         self.ctes.append(
             "ck AS (SELECT co.ci AS ci, rt.ri - co.ci AS ki FROM co "
@@ -274,10 +282,7 @@ class _Compiler:
 
     def calendar_revenue(self) -> str:
         """Revenue of cohort c's users in period c + k, and how many of them had revenue > 0."""
-        self.ctes.append(
-            "mo AS (SELECT uid, idx AS ri, SUM(rev) AS rs FROM pr "
-            "WHERE rev IS NOT NULL GROUP BY uid, idx)"
-        )
+        self.ctes.append("mo AS (SELECT uid, idx AS ri, rs FROM up WHERE rs IS NOT NULL)")
         self.ctes.append(
             "ck AS (SELECT co.ci AS ci, mo.ri - co.ci AS ki, mo.rs AS rs FROM co "
             "JOIN mo ON co.uid = mo.uid WHERE mo.ri >= co.ci)"

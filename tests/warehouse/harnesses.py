@@ -9,14 +9,18 @@ import pytest
 
 from tests.warehouse.engines import ChdbHarness, DuckDBHarness, PostgresHarness, SparkHarness
 
+#: One set per process, whichever conftest's fixture asks first: chdb allows a single session
+#: per process and Spark one context, so tests/metrics and tests/warehouse must share them.
+_STARTED: dict[str, Any] = {}
+
 
 @pytest.fixture(scope="session")
 def harnesses(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     """Harnesses started on first use, stopped at the end of the run."""
-    started: dict[str, Any] = {}
-    yield started
-    for harness in started.values():
+    yield _STARTED
+    for harness in list(_STARTED.values()):
         harness.close()
+    _STARTED.clear()
 
 
 def harness_for(name: str, started: dict[str, Any], request: pytest.FixtureRequest) -> Any:
