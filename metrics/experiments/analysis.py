@@ -15,7 +15,14 @@ from typing import Any, Literal
 
 import polars as pl
 
-from metrics._common import as_lazy, check_choice, check_tz, event_expr, filter_expr
+from metrics._common import (
+    as_lazy,
+    check_choice,
+    check_filters,
+    check_tz,
+    event_expr,
+    filter_expr,
+)
 from metrics.experiments.design import CORRECTIONS, adjust_p_values, srm
 from metrics.experiments.statistics import (
     METHODS,
@@ -260,6 +267,7 @@ def _user_values(
 ) -> pl.LazyFrame:
     """Each clean user's metric components after exposure (``c0``…) and before it (``c0_pre``…)."""
     lf = as_lazy(events)
+    _check_parts(lf, plan)
     needed = {"user_id", "event", "timestamp"}
     for part in plan.parts.values():
         needed.update((part.filters or {}).keys())
@@ -308,6 +316,15 @@ def _user_values(
     return users.join(per_user, on="user_id", how="left").with_columns(
         pl.col(value_columns).fill_null(0.0)
     )
+
+
+def _check_parts(events: pl.LazyFrame, plan: _Plan) -> None:
+    """ValueError naming a filter column or value, or a summed column, the events cannot match."""
+    schema = events.collect_schema()
+    for part in plan.parts.values():
+        check_filters(schema, part.filters, "metrics")
+        if isinstance(part, Sum) and part.column not in schema:
+            raise ValueError(f"metrics: the events have no column {part.column!r} to sum")
 
 
 def _capped_stems(plan: _Plan) -> list[str]:

@@ -27,6 +27,7 @@ from typing import Any
 
 import polars as pl
 
+from metrics._common import NOT_SET
 from metrics.experiments.analysis import (
     METRIC_KINDS,
     AnalyzeQuery,
@@ -45,7 +46,6 @@ from metrics.experiments.analysis import (
 )
 from metrics.warehouse.parts import day_of, local_us
 from metrics.warehouse.relation import _MARK, Plan, Relation, Sql
-from metrics.warehouse.targets import property_condition
 
 _US = dt.timedelta(microseconds=1)
 
@@ -199,8 +199,29 @@ def _joined_events(
 def _match(sql: Sql, part: Any) -> str:
     condition = f"x_event = {sql.value(part.event)}"
     if part.filters:
-        condition += f" AND {property_condition(sql, part.filters)}"
+        condition += f" AND {_filters(sql, part.filters)}"
     return condition
+
+
+def _filters(sql: Sql, filters: Any) -> str:
+    """The twin of ``metrics._common.filter_expr``: equality, membership for a list, and ``None``
+    or ``NOT_SET`` ("(not set)") for a missing value; values bound."""
+    parts: list[str] = []
+    for column, wanted in filters.items():
+        col = sql.q(column)
+        many = isinstance(wanted, list | tuple | set | frozenset)
+        values = list(wanted) if many else [wanted]
+        present = [v for v in values if v is not None and v != NOT_SET]
+        if not many and present:
+            match = f"{col} = {sql.value(present[0])}"
+        elif present:
+            match = f"{col} IN ({', '.join(sql.value(v) for v in present)})"
+        else:
+            match = "1 = 0"
+        if len(present) < len(values):
+            match = f"({match} OR {col} IS NULL)"
+        parts.append(f"({match})")
+    return " AND ".join(parts) if parts else "1 = 1"
 
 
 def _value(sql: Sql, part: Any) -> str:

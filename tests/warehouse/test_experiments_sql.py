@@ -327,3 +327,25 @@ def test_the_sql_parses_in_every_dialect(dialect):
         assert statements
         for text in statements:
             sqlglot.parse_one(text, read=dialect)
+
+
+def test_filters_match_as_in_polars_a_missing_value_included(harness):
+    coupons = {"alice": "SUMMER", "carol": None, "dave": "SUMMER"}
+    events = STORY_EVENTS.with_columns(
+        pl.col("user_id").replace_strict(coupons, default=None).alias("coupon")
+    )
+    on = both(harness, events, STORY_ASSIGNMENTS)
+    got = same(
+        analyze,
+        events,
+        STORY_ASSIGNMENTS,
+        on,
+        experiment="checkout",
+        metrics=[
+            Count("purchase", filters={"coupon": "(not set)"}, name="no coupon"),
+            Count("purchase", filters={"coupon": ["SUMMER", None]}, name="any"),
+            Count("purchase", filters={"coupon": "SUMMER"}, name="summer"),
+        ],
+    )
+    # after exposure: alice 2 (SUMMER), bob 0 | carol 1 (none), dave 2 (SUMMER), frank 0
+    assert got["mean"].to_list() == [0.0, 1 / 3, 1.0, 1.0, 1.0, 2 / 3]
