@@ -76,9 +76,7 @@ def test_the_missing_value_can_be_filtered_on():
     assert EVENTS.filter(filter_expr({"visits": [NOT_SET, 4]}))["user_id"].to_list() == ["cat"]
 
 
-def test_a_metric_filtered_on_the_missing_value(engine):
-    if engine != "polars":
-        pytest.xfail("the SQL back end (metrics/warehouse) does not read '(not set)' yet")
+def test_a_metric_filtered_on_the_missing_value():
     table = engagement.active_users(EVENTS, **RANGE, filters={"plan": [NOT_SET]})
     assert table["active_users"].sum() == 1  # bob
 
