@@ -356,13 +356,7 @@ STORIES: dict[str, tuple[Any, Any, str, dict[str, Any]]] = {
 
 
 @pytest.mark.parametrize("story", list(STORIES))
-def test_kpi_kind_story_matches_polars(on_engine, engine_name, request, story):
-    if engine_name == "postgres" and story == "empty_events":
-        # Found here, not targets': SQLAlchemyEngine returns an empty result's columns as Null,
-        # so connectors.warehouse cannot tell the time column's type on an empty table.
-        request.applymarker(
-            pytest.mark.xfail(strict=True, reason="an empty PostgreSQL table is not a relation")
-        )
+def test_kpi_kind_story_matches_polars(on_engine, story):
     make_vision, make_frame, today, options = STORIES[story]
     vision, events = make_vision(), make_frame()
     _needs_sql(vision)
