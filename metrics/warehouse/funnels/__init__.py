@@ -39,9 +39,9 @@ def attempts_ctes(sql: Sql, query: Any) -> list[tuple[str, str]]:
     _check_columns(sql.relation, query)
     classes = StepClasses.of(query.steps)
     unordered = query.order == "unordered"
-    ctes = [("ev", events_cte(sql, query, classes, every_event=query.order == "strict"))]
+    ctes = [("nsf_ev", events_cte(sql, query, classes, every_event=query.order == "strict"))]
     ctes += instants_ctes(sql, query, classes, fits=not unordered, running=unordered)
-    ctes.append(("hz", horizon_cte(sql, query)))
+    ctes.append(("nsf_hz", horizon_cte(sql, query)))
     if unordered:
         ctes += unordered_ctes(sql, classes, query)
     elif query.order == "strict":
@@ -63,7 +63,7 @@ def _plan(
     ctes = attempts_ctes(sql, query)
     if period is not None:
         ctes.append(period_cte(sql, query, *period))
-        ctes.append(best_cte(query, query.n_steps, source="attp", period=True))
+        ctes.append(best_cte(query, query.n_steps, source="nsf_attp", period=True))
     else:
         ctes.append(best_cte(query, query.n_steps))
     text = with_ctes(ctes, final(sql))

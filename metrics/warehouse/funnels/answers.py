@@ -42,7 +42,7 @@ def steps(sql: Sql, query: Any, n: int) -> str:
     unpivot = (
         f"SELECT {kb}k.k AS step, CASE WHEN b.reached >= k.k THEN 1 ELSE 0 END AS hit, "
         "CASE WHEN b.reached = k.k - 1 AND b.isopen = 1 THEN 1 ELSE 0 END AS still, "
-        f"{gap} AS gap FROM best AS b CROSS JOIN {numbers(n, 1)} AS k"
+        f"{gap} AS gap FROM nsf_best AS b CROSS JOIN {numbers(n, 1)} AS k"
     )
     position, count = ranks("gap", [*keys, "step"])
     ranked = f"SELECT u.*, {position} AS pos, {count} AS cnt FROM ({unpivot}) AS u"
@@ -61,14 +61,14 @@ def users(sql: Sql, query: Any, n: int) -> str:
     cols = [f"{d.to_text('uid')} AS user_id", *_keys(query), f"{d.to_bigint('reached')} AS reached"]
     cols += [f"{d.to_bigint(f's{j}')} AS s{j}" for j in range(n)]
     cols.append(f"{d.to_bigint('isopen')} AS isopen")
-    return f"SELECT {', '.join(cols)} FROM best"
+    return f"SELECT {', '.join(cols)} FROM nsf_best"
 
 
 def dropped(sql: Sql, query: Any, step: int) -> str:
     d = sql.d
     cols = [f"{d.to_text('uid')} AS user_id", *_keys(query)]
     cols.append(f"{d.to_bigint(f's{step - 2}')} AS last_step_at")
-    return f"SELECT {', '.join(cols)} FROM best WHERE reached = {step - 1} AND isopen = 0"
+    return f"SELECT {', '.join(cols)} FROM nsf_best WHERE reached = {step - 1} AND isopen = 0"
 
 
 def trends(sql: Sql, query: Any, lo: int, hi: int) -> str:
@@ -82,7 +82,7 @@ def trends(sql: Sql, query: Any, lo: int, hi: int) -> str:
         f"{d.to_bigint(f'SUM({entered})')} AS entered, "
         f"{d.to_bigint(f'SUM({converted})')} AS converted, "
         f"{d.to_bigint(f'SUM({still})')} AS still_in_window "
-        f"FROM best GROUP BY {', '.join([*keys, 'pd'])}"
+        f"FROM nsf_best GROUP BY {', '.join([*keys, 'pd'])}"
     )
 
 
@@ -98,7 +98,7 @@ def histogram(sql: Sql, query: Any, lo: int, hi: int, bins: int | None) -> str:
     keys = _keys(query)
     secs = (
         f"SELECT {''.join(k + ', ' for k in keys)}{_seconds(sql, f's{hi - 1}', f's{lo - 1}')} "
-        f"AS secs FROM best WHERE reached >= {hi}"
+        f"AS secs FROM nsf_best WHERE reached >= {hi}"
     )
     spread = (
         "SELECT s.*, MIN(secs) OVER () AS low, MAX(secs) OVER () AS high, "
@@ -131,7 +131,7 @@ def next_events(
     q = sql.q
     keys = _keys(query)
     no_later, only_ignored = labels
-    who = f"SELECT uid, {''.join(k + ', ' for k in keys)}s{step - 2} AS since FROM best " + (
+    who = f"SELECT uid, {''.join(k + ', ' for k in keys)}s{step - 2} AS since FROM nsf_best " + (
         f"WHERE reached = {step - 1} AND isopen = 0"
     )
     chosen = "1"

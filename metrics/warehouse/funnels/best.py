@@ -20,10 +20,12 @@ def period_cte(sql: Sql, query: Any, interval: str, week_start: str) -> tuple[st
     d = sql.d
     day = day_of(d, local_us(d, "s0", query.tz))
     period = d.to_bigint(period_of_day(d, day, interval, week_start))
-    return "attp", f"SELECT att.*, {period} AS pd FROM att"
+    return "nsf_attp", f"SELECT a.*, {period} AS pd FROM nsf_att AS a"
 
 
-def best_cte(query: Any, n: int, *, source: str = "att", period: bool = False) -> tuple[str, str]:
+def best_cte(
+    query: Any, n: int, *, source: str = "nsf_att", period: bool = False
+) -> tuple[str, str]:
     group = ["uid"]
     if query.breakdown is not None:
         group.append("bd")
@@ -35,7 +37,7 @@ def best_cte(query: Any, n: int, *, source: str = "att", period: bool = False) -
     still = f"CASE WHEN t.s0 + {query.window_us} > h.hz THEN 1 ELSE 0 END"
     ranked = (
         f"SELECT t.*, {rank} AS rk, MAX({still}) OVER (PARTITION BY {by}) AS isopen "
-        f"FROM {source} AS t CROSS JOIN hz AS h WHERE t.spoiled = 0"
+        f"FROM {source} AS t CROSS JOIN nsf_hz AS h WHERE t.spoiled = 0"
     )
     cols = [*group, "reached", *times, "isopen"]
-    return "best", f"SELECT {', '.join(cols)} FROM ({ranked}) AS r WHERE rk = 1"
+    return "nsf_best", f"SELECT {', '.join(cols)} FROM ({ranked}) AS r WHERE rk = 1"

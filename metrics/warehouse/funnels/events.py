@@ -106,7 +106,7 @@ def instants_ctes(
     masks = classes.masks()
     counts = [f"{d.to_bigint('SUM(' + flag(union_of(m)) + ')')} AS k{m}" for m in masks]
     excl = [f"MAX(x{i}) AS x{i}" for i in range(len(query.exclusions))]
-    inst = f"SELECT uid, ts, {', '.join(counts + excl)} FROM ev GROUP BY uid, ts"
+    inst = f"SELECT uid, ts, {', '.join(counts + excl)} FROM nsf_ev GROUP BY uid, ts"
     over = f"OVER (PARTITION BY uid ORDER BY ts {LATER})"
     cols = ["uid", "ts", "1 AS hit"]
     cols += [f"k{m}" for m in masks]
@@ -122,8 +122,8 @@ def instants_ctes(
     if running:
         upto = "OVER (PARTITION BY uid ORDER BY ts ROWS UNBOUNDED PRECEDING)"
         cols += [f"{d.to_bigint(f'SUM(k{m}) {upto}')} AS r{m}" for m in masks]
-    ins = f"SELECT {', '.join(cols)} FROM inst"
-    return [("inst", inst), ("ins", ins)]
+    ins = f"SELECT {', '.join(cols)} FROM nsf_inst"
+    return [("nsf_inst", inst), ("nsf_ins", ins)]
 
 
 def horizon_cte(sql: Sql, query: Any) -> str:

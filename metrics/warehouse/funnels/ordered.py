@@ -39,7 +39,7 @@ def ordered_ctes(classes: StepClasses, query: Any) -> list[tuple[str, str]]:
     cols += [f"CASE WHEN p.f >= {j} THEN p.t1 END AS s{j}" for j in range(n)]
     cols += [f"CASE WHEN p.f >= {lo} THEN p.nx{x} END AS e{x}" for x, (lo, _) in enumerate(excl)]
     cols.append(f"{_next_time(classes, query, 'p.f', 'p.')} AS nt")
-    ctes.append(("o0", f"SELECT {', '.join(cols)} FROM st AS p"))
+    ctes.append(("nsf_o0", f"SELECT {', '.join(cols)} FROM nsf_st AS p"))
     carried = ["uid", "t1", *keys]
     for r in range(1, n):
         # Where the attempt lands this round, and the block it fills there.
@@ -54,9 +54,9 @@ def ordered_ctes(classes: StepClasses, query: Any) -> list[tuple[str, str]]:
         land += [f"i.nx{x} AS nx{x}" for x in range(len(excl))]
         ctes.append(
             (
-                f"l{r}",
-                f"SELECT {', '.join(land)} FROM o{r - 1} AS a "
-                "LEFT JOIN ins AS i ON i.uid = a.uid AND i.ts = a.nt",
+                f"nsf_l{r}",
+                f"SELECT {', '.join(land)} FROM nsf_o{r - 1} AS a "
+                "LEFT JOIN nsf_ins AS i ON i.uid = a.uid AND i.ts = a.nt",
             )
         )
         step = [f"a.{c} AS {c}" for c in carried] + ["a.nf AS f"]
@@ -72,10 +72,10 @@ def ordered_ctes(classes: StepClasses, query: Any) -> list[tuple[str, str]]:
         step.append(
             f"CASE WHEN a.hit = 1 THEN {_next_time(classes, query, 'a.nf', 'a.')} END AS nt"
         )
-        ctes.append((f"o{r}", f"SELECT {', '.join(step)} FROM l{r} AS a"))
-    last = f"o{n - 1}"
+        ctes.append((f"nsf_o{r}", f"SELECT {', '.join(step)} FROM nsf_l{r} AS a"))
+    last = f"nsf_o{n - 1}"
     out = ["uid", *(["bd"] if query.breakdown is not None else []), "f + 1 AS reached"]
     out += [f"s{j}" for j in range(n)]
     out.append(f"{spoiled(query, n)} AS spoiled")
-    ctes.append(("att", f"SELECT {', '.join(out)} FROM {last}"))
+    ctes.append(("nsf_att", f"SELECT {', '.join(out)} FROM {last}"))
     return ctes

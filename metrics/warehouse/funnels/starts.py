@@ -27,7 +27,7 @@ def starts_ctes(classes: StepClasses, query: Any) -> list[tuple[str, str]]:
     keys = key_columns(classes, query)
     first = classes.of_step[0]
     grouped = (
-        f"SELECT uid, ts, {', '.join(keys)} FROM ev WHERE c{first} = 1 "
+        f"SELECT uid, ts, {', '.join(keys)} FROM nsf_ev WHERE c{first} = 1 "
         f"GROUP BY uid, ts, {', '.join(keys)}"
     )
     fit0 = classes.fit(0, lambda m: f"i.k{m}", lambda m: flag(union_of(m, "s.")))
@@ -37,9 +37,9 @@ def starts_ctes(classes: StepClasses, query: Any) -> list[tuple[str, str]]:
     cols += [f"i.nx{x} AS nx{x}" for x in range(len(query.exclusions))]
     body = (
         f"SELECT {', '.join(cols)} FROM ({grouped}) AS s "
-        "JOIN ins AS i ON i.uid = s.uid AND i.ts = s.ts"
+        "JOIN nsf_ins AS i ON i.uid = s.uid AND i.ts = s.ts"
     )
-    return [("st", body)]
+    return [("nsf_st", body)]
 
 
 def spoiled(query: Any, n: int) -> str:

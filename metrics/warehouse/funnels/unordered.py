@@ -29,13 +29,13 @@ def unordered_ctes(sql: Sql, classes: StepClasses, query: Any) -> list[tuple[str
     done = classes.matched(within, sql.d.greatest)
     pairs = (
         f"SELECT a.uid AS uid, a.ts AS ta, {''.join(f'a.{c} AS {c}, ' for c in nx)}"
-        f"b.ts AS tb, {done} AS m FROM ins AS a JOIN ins AS b ON b.uid = a.uid "
+        f"b.ts AS tb, {done} AS m FROM nsf_ins AS a JOIN nsf_ins AS b ON b.uid = a.uid "
         f"WHERE ({anchor}) AND b.ts >= a.ts AND b.ts <= a.ts + {window}"
     )
     cols = ["uid", "ta", *nx, "MAX(m) AS reached"]
     cols += [f"MIN(CASE WHEN m >= {j + 1} THEN tb END) AS s{j}" for j in range(n)]
     group = ", ".join(["uid", "ta", *nx])
-    reach = f"SELECT {', '.join(cols)} FROM un_pairs GROUP BY {group}"
+    reach = f"SELECT {', '.join(cols)} FROM nsf_un_pairs GROUP BY {group}"
     terms = [
         f"({c} IS NOT NULL AND (CASE WHEN reached = {n} THEN (CASE WHEN {c} < s{n - 1} THEN 1 "
         f"ELSE 0 END) ELSE (CASE WHEN {c} <= ta + {window} THEN 1 ELSE 0 END) END) = 1)"
@@ -46,19 +46,19 @@ def unordered_ctes(sql: Sql, classes: StepClasses, query: Any) -> list[tuple[str
     if query.breakdown is None:
         att = (
             f"SELECT w.uid AS uid, w.reached AS reached, {times}, w.spoiled AS spoiled "
-            "FROM un_spoiled AS w"
+            "FROM nsf_un_spoiled AS w"
         )
     else:
         step_event = " OR ".join(f"c{c} = 1" for c in range(len(classes.definitions)))
-        values = f"SELECT uid, ts, bd FROM ev WHERE {step_event} GROUP BY uid, ts, bd"
+        values = f"SELECT uid, ts, bd FROM nsf_ev WHERE {step_event} GROUP BY uid, ts, bd"
         att = (
             f"SELECT w.uid AS uid, v.bd AS bd, w.reached AS reached, {times}, "
-            f"w.spoiled AS spoiled FROM un_spoiled AS w JOIN ({values}) AS v "
+            f"w.spoiled AS spoiled FROM nsf_un_spoiled AS w JOIN ({values}) AS v "
             "ON v.uid = w.uid AND v.ts = w.ta"
         )
     return [
-        ("un_pairs", pairs),
-        ("un_reach", reach),
-        ("un_spoiled", f"SELECT r.*, {spoil} AS spoiled FROM un_reach AS r"),
-        ("att", att),
+        ("nsf_un_pairs", pairs),
+        ("nsf_un_reach", reach),
+        ("nsf_un_spoiled", f"SELECT r.*, {spoil} AS spoiled FROM nsf_un_reach AS r"),
+        ("nsf_att", att),
     ]
