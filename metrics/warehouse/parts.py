@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from metrics._common import NOT_SET
 from metrics.warehouse.dialect import Dialect
 from metrics.warehouse.relation import Sql
 
@@ -196,13 +197,14 @@ def event_condition(sql: Sql, event: str | Iterable[str] | None, column: str = "
 
 
 def filter_condition(sql: Sql, filters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> str:
-    """Equality or membership per property, values bound; ``None`` matches a missing value."""
+    """Equality or membership per property, values bound; ``None`` or ``NOT_SET`` ("(not set)",
+    as the sidebar offers it) matches a missing value, as ``metrics._common.filter_expr``."""
     items = filters.items() if isinstance(filters, Mapping) else filters
     parts: list[str] = []
     for column, wanted in items:
         col = sql.q(column)
         values = list(wanted) if isinstance(wanted, list | tuple | set | frozenset) else [wanted]
-        present = [v for v in values if v is not None]
+        present = [v for v in values if v is not None and v != NOT_SET]
         terms = []
         if present:
             if len(present) == 1:
