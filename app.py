@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import data, product, shell, state, text
+from ui import data, engine, product, shell, state, text
 
 # A favicon served by the app itself: a Material icon name would make every browser fetch it from
 # fonts.gstatic.com, and nothing the app shows may need an outside address.
@@ -38,6 +38,20 @@ except data.SourceError as exc:
         st.info("Open the Data page to pick another source.")
         st.stop()
 else:
-    state.render_sidebar()
+    try:
+        state.render_sidebar()
+    except engine.ENGINE_ERRORS as exc:
+        if not data.in_engine():
+            raise
+        st.error(engine.failure(exc))  # e.g. the database went away since the source opened
+        st.stop()
 
-page.run()
+try:
+    page.run()
+except engine.ENGINE_ERRORS as exc:
+    # A source computed in its engine: whatever the engine cannot answer (a missing column, a
+    # function its dialect lacks or not computed in SQL yet, a lost connection) is said in words
+    # where the page got to, never as a traceback (ui/engine.py).
+    if not data.in_engine():
+        raise
+    st.error(engine.failure(exc), icon=":material/database:")

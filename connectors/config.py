@@ -11,6 +11,10 @@
     url = "postgresql+psycopg://analyst@db.internal:5432/analytics"
     password_env = "WAREHOUSE_PASSWORD"    # or password_secret = "warehouse_password"
     table = "events"
+    compute = "warehouse"                  # every page computes in the database (SQL)
+
+    [sources.local_duckdb]
+    path = "data/events.duckdb"            # a DuckDB file: computed there by default
 
 Passwords never sit in this file: a URL holding one, or a ``password`` key, is refused. They come
 from an environment variable (``password_env``) or from Streamlit's ``secrets.toml``
@@ -45,6 +49,14 @@ VISIONS_FOLDER = "visions"
 
 _COMMON = {"tz", "mapping", "start", "end", "columns", "assignments", "description"}
 _COMMON |= {"plausible_start", "plausible_end"}
+#: Where a SQL source's metrics are computed: in the database ("warehouse": SQL, the events stay
+#: there; docs/warehouse.md "In the app") or in Polars after loading the events ("local").
+COMPUTE = ("warehouse", "local")
+#: File endings of a DuckDB database file: such a path is a SQL source computed in DuckDB.
+DUCKDB_SUFFIXES = (".duckdb", ".ddb")
+#: The table a DuckDB file source reads when it names neither table nor query.
+DUCKDB_TABLE = "events"
+
 #: Options of a files source that make events of rows that are not yet events (SPEC §2).
 _DERIVE = {"event", "compute", "where"}
 #: Keys that describe the product rather than how its events are read (docs/data.md).
@@ -59,7 +71,7 @@ _KEYS: dict[str, set[str]] = {
     "sql": _COMMON
     | _PRODUCT
     | {"url", "table", "query", "schema", "engine", "timeout_seconds", "password_env"}
-    | {"password_secret"},
+    | {"password_secret", "compute", "path"},
 }
 _ASSIGNMENT_KEYS = {
     "from_events",
@@ -103,8 +115,35 @@ class SourceConfig:
             return "Built-in demo product"
         if self.kind == "files":
             return str(self.settings["path"])
-        where = self.settings.get("table") or "query"
-        return f"{mask_secrets(str(self.settings['url']))} ({where})"
+        where = self.settings.get("table") or ("query" if "query" in self.settings else "events")
+        shown = self.settings.get("url") or self.settings.get("path")
+        return f"{mask_secrets(str(shown))} ({where})"
+
+    @property
+    def url(self) -> str | None:
+        """A SQL source's database URL; a DuckDB file's path becomes ``duckdb:///<absolute>``
+        (a relative path, or a relative ``duckdb:///`` URL, starts at sources.toml's folder)."""
+        if self.kind != "sql":
+            return None
+        url = self.settings.get("url")
+        if url is None:
+            return "duckdb:///" + _resolve(self, str(self.settings["path"]))
+        if _is_duckdb_url(url):
+            path = url.removeprefix("duckdb:///")
+            if path and path != ":memory:" and not Path(path).expanduser().is_absolute():
+                return "duckdb:///" + _resolve(self, path)
+        return str(url)
+
+    @property
+    def compute(self) -> str:
+        """Where the app computes this source's metrics: "warehouse" (in the database, SQL) or
+        "local" (events loaded into Polars). A DuckDB file defaults to "warehouse"."""
+        if self.kind != "sql":
+            return "local"  # a files source's compute is its derived columns (docs/data.md)
+        given = self.settings.get("compute")
+        if given is not None:
+            return str(given)
+        return "warehouse" if _is_duckdb_url(self.url) else "local"
 
     @property
     def vision_file(self) -> Path | None:
@@ -175,7 +214,15 @@ def read_config(path: str | Path | None = None) -> tuple[dict[str, SourceConfig]
 def _kind(settings: Mapping[str, Any]) -> str:
     if settings.get("kind") == "demo":
         return "demo"
-    return "sql" if "url" in settings else "files"
+    return "sql" if "url" in settings or _is_duckdb_path(settings.get("path")) else "files"
+
+
+def _is_duckdb_path(path: Any) -> bool:
+    return isinstance(path, str) and path.lower().endswith(DUCKDB_SUFFIXES)
+
+
+def _is_duckdb_url(url: Any) -> bool:
+    return isinstance(url, str) and url.startswith("duckdb:///")
 
 
 def _check_source(name: str, settings: Mapping[str, Any]) -> list[str]:
@@ -205,6 +252,13 @@ def _check_source(name: str, settings: Mapping[str, Any]) -> list[str]:
             )
         if ("table" in settings) == ("query" in settings):
             problems.append("give exactly one of table or query")
+    elif kind == "sql" and "table" in settings and "query" in settings:
+        problems.append(f"give at most one of table or query (table {DUCKDB_TABLE!r} when none)")
+    compute = settings.get("compute")
+    if kind == "sql" and compute is not None and compute not in COMPUTE:
+        problems.append(
+            f"compute must be 'warehouse' (in the database) or 'local' (in Polars), not {compute!r}"
+        )
     if "path" in settings and not isinstance(settings["path"], str):
         problems.append("path must be text (a file, glob or folder)")
     mapping = settings.get("mapping", {})
@@ -213,7 +267,10 @@ def _check_source(name: str, settings: Mapping[str, Any]) -> list[str]:
     for key in ("start", "end", "plausible_start", "plausible_end"):
         if key in settings and not isinstance(settings[key], dt.date | str):
             problems.append(f"{key} must be a date (2026-01-31)")
-    problems.extend(_derive_problems(settings))
+    # A SQL source's compute says where it is computed; a files source's derives columns.
+    problems.extend(
+        _derive_problems({k: v for k, v in settings.items() if kind == "files" or k != "compute"})
+    )
     columns = settings.get("columns")
     if columns is not None and not (
         isinstance(columns, list) and all(isinstance(c, str) for c in columns)
@@ -329,7 +386,7 @@ def load_source(
     if config.kind == "demo":
         return _load_demo(config)
     options = _options(config, secrets, environ if environ is not None else os.environ)
-    location = settings["url"] if config.kind == "sql" else _resolve(config, settings["path"])
+    location = str(config.url) if config.kind == "sql" else _resolve(config, settings["path"])
     lazy, report = load_events(location, mapping=settings.get("mapping"), tz=tz, **options)
     try:
         events = lazy.collect()
@@ -370,11 +427,23 @@ def _options(
     else:
         keys |= {"table", "query", "schema", "engine", "timeout_seconds"}
     options.update({k: settings[k] for k in keys if k in settings})
+    if config.kind == "sql" and "table" not in options and "query" not in options:
+        options["table"] = DUCKDB_TABLE  # a DuckDB file naming neither
     if config.kind == "sql":
         password = _password(config, secrets, environ)
         if password is not None:
             options["password"] = password
     return options
+
+
+def source_password(
+    config: SourceConfig,
+    secrets: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str | None:
+    """A SQL source's password from ``password_env`` or ``password_secret`` (None without one);
+    a ConnectorError names the variable or the secret that is missing."""
+    return _password(config, secrets, environ if environ is not None else os.environ)
 
 
 def _password(

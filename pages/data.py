@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import components, data, datapage
+from ui import components, data, datapage, engine
 from ui.charts.data import events_by_name_figure
 from ui.text import md
 
@@ -40,6 +40,7 @@ reload.button(
     key="data_reload",
 )
 
+source: data.LoadedSource | data.EngineSource | None
 try:
     source = data.loaded()
 except data.SourceError as exc:
@@ -53,6 +54,14 @@ if source is not None:
     # -- load report ----------------------------------------------------------------------------
     st.header("Load report")
     st.caption(f"{md(report.source)} · format: {md(report.format)}")
+    in_engine = isinstance(source, data.EngineSource)
+    if isinstance(source, data.EngineSource):
+        st.info(
+            f"Computed in the database ({md(source.dialect)}): the events stay there. Every "
+            "figure of this report was counted by SQL, and every page sends its own statements "
+            "(under **Show SQL** beside each chart); only their result rows come back.",
+            icon=":material/database:",
+        )
     read, kept, dropped, users, merged = st.columns(5)
     read.metric("Rows read", f"{report.rows_read:,}", border=True)
     kept.metric("Rows kept", f"{report.rows_kept:,}", border=True)
@@ -96,6 +105,8 @@ if source is not None:
     by_name = datapage.events_table(report)
     components.chart(events_by_name_figure(by_name), key="data_events_chart")
     components.definition("Events kept after loading, per event name, over the whole source.")
+    if isinstance(source, data.EngineSource):
+        engine.show_sql(source.report_sql, what="this report")
     components.numbers(
         by_name,
         name="events_by_name",
@@ -126,8 +137,11 @@ if source is not None:
 
     st.header("Sample of rows")
     st.caption(
-        f"{datapage.SAMPLE_ROWS} rows picked at random (the same ones each time), in time order; "
-        "times in UTC."
+        f"The first {datapage.SAMPLE_ROWS} rows the database hands out, in time order; times in "
+        "UTC."
+        if in_engine
+        else f"{datapage.SAMPLE_ROWS} rows picked at random (the same ones each time), in time "
+        "order; times in UTC."
     )
     st.dataframe(datapage.sample_rows(data.source_key()), hide_index=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import components, data, explain, state
+from ui import components, data, engine, explain, state
 from ui import engagement as eng
 from ui.charts import engagement as charts
 from ui.text import md
@@ -124,6 +124,7 @@ if interval == "day":
     components.numbers(
         eng.rolling_wide(rolling), name="dau_wau_mau", key="eng_rolling", column_config=dates
     )
+    engine.show_sql(eng.rolling.sql(*args, event), what="DAU, WAU and MAU")
     components.definition(
         f"{scope} **DAU**: users active that day. **WAU** and **MAU**: users active in the 7 and "
         "30 days ending that day (rolling windows that reach back before the start of the range). "
@@ -140,6 +141,7 @@ else:
     components.numbers(
         active, name=f"active_users_per_{noun}", key="eng_periodic", column_config=dates
     )
+    engine.show_sql(eng.periodic.sql(*args, event, interval, week_start, None), what="the chart")
     components.definition(
         f"{scope} Active users per calendar {noun}: distinct users active at least once in it. "
         f"{periods} Only days inside the date range count: a first or last {noun} that sticks out "
@@ -159,6 +161,7 @@ else:
     components.numbers(
         split, name=f"active_users_by_{breakdown}", key="eng_split", column_config=dates
     )
+    engine.show_sql(eng.periodic.sql(*args, event, interval, week_start, breakdown))
     components.definition(
         f"{scope} Active users per {noun} for each value of **{md(breakdown)}** on their events: a "
         "user active with two values counts once under each, so the lines can add up to more "
@@ -190,6 +193,10 @@ with left:
         key="eng_chart_stickiness",
     )
     components.numbers(sticky, name="stickiness", key="eng_sticky")
+    engine.show_sql(
+        eng.stickiness.sql(*args, event, interval, int(interval_count or 1), week_start),
+        what="stickiness",
+    )
     block = f"{noun}s" if int(interval_count or 1) == 1 else f"blocks of {interval_count} {noun}s"
     components.definition(
         f"{scope} Each user active in the range is counted once, at the number of {block} in "
@@ -211,6 +218,7 @@ with right:
             "ratio": st.column_config.NumberColumn("DAU/MAU", format="percent"),
         },
     )
+    engine.show_sql(eng.dau_mau.sql(*args, event), what="DAU/MAU")
     components.definition(
         f"{scope} DAU/MAU per day: users active that day divided by users active in the 30 days "
         "ending that day. 100% means everyone comes every day; about 3% means once a month."
@@ -221,6 +229,7 @@ st.header("Lifecycle")
 life = eng.lifecycle(*args, event, interval, week_start)
 components.chart(charts.lifecycle_figure(life, interval=interval), key="eng_chart_lifecycle")
 components.numbers(life, name=f"lifecycle_per_{noun}", key="eng_life", column_config=dates)
+engine.show_sql(eng.lifecycle.sql(*args, event, interval, week_start), what="the lifecycle")
 components.definition(
     f"{scope} Per {noun}: **new** = active for the first time ever; **returning** = active in "
     f"the previous {noun} too; **resurrecting** = back after at least one {noun} away; "
@@ -251,6 +260,7 @@ components.chart(
     key="eng_chart_revenue",
 )
 components.numbers(money, name=f"revenue_per_{noun}", key="eng_money", column_config=dates)
+engine.show_sql(eng.revenue.sql(*args, interval, week_start, breakdown), what="revenue")
 components.definition(
     f"Counting unit: a user (`user_id`); days are calendar days in **{shared.tz}**; every event "
     f"counts, whatever the event picked above. Per {noun}: revenue = sum of `revenue` "

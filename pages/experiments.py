@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import components, data, explain, state
+from ui import components, data, engine, explain, state
 from ui import experiments as adapters
 from ui.charts import experiments as charts
 
@@ -165,6 +165,7 @@ with from_data:
                 components.numbers(
                     adapters.downloadable(frame), name=f"{experiment}_results", key="exp_results"
                 )
+                engine.show_sql(adapters.results.sql(source, settings), what="the results")
 
                 st.subheader("Effect over time")
                 shown = st.selectbox("Metric", chosen, key="exp_daily_metric")
@@ -172,6 +173,9 @@ with from_data:
                 components.chart(charts.cumulative_chart(daily), key="exp_daily")
                 components.definition(adapters.DAILY_DEFINITION)
                 components.numbers(daily, name=f"{experiment}_daily", key="exp_daily_numbers")
+                engine.show_sql(
+                    adapters.daily.sql(source, settings, shown), what="the effect over time"
+                )
 
 # --- typed-in counts -----------------------------------------------------------------------------
 with by_hand:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import components, data, explain, state
+from ui import components, data, engine, explain, state
 from ui import funnels as fun
 from ui.charts import funnels as charts
 from ui.text import md
@@ -177,6 +177,7 @@ for headline in fun.headlines(table):
 st.header("Steps")
 components.chart(charts.steps_figure(table), key="fun_chart_steps")
 components.numbers(table, name="funnel_steps", key="fun_steps_table")
+engine.show_sql(fun.overall.sql(*args, view), what="the steps")
 components.definition(fun.describe_steps(view, shared.tz, shared.filters))
 
 # -- breakdown --------------------------------------------------------------------------------
@@ -189,6 +190,7 @@ else:
         charts.breakdown_figure(split, breakdown=view.breakdown), key="fun_chart_breakdown"
     )
     components.numbers(split, name=f"funnel_by_{view.breakdown}", key="fun_breakdown_table")
+    engine.show_sql(fun.steps.sql(*args, view), what="the breakdown")
     components.definition(fun.describe_breakdown(view, shared.tz, shared.filters, view.breakdown))
 
 # -- conversion over time ---------------------------------------------------------------------
@@ -211,6 +213,7 @@ components.numbers(
     key="fun_trends_table",
     column_config={"period_start": st.column_config.DateColumn("Entered", format="YYYY-MM-DD")},
 )
+engine.show_sql(fun.trends.sql(*args, view, interval), what="conversion over time")
 components.definition(fun.describe_trends(view, shared.tz, shared.filters, interval))
 
 # -- time to convert --------------------------------------------------------------------------
@@ -221,6 +224,7 @@ if histogram.height == 0:
 else:
     components.chart(charts.time_to_convert_figure(histogram), key="fun_chart_time")
     components.numbers(histogram, name="funnel_time_to_convert", key="fun_time_table")
+    engine.show_sql(fun.time_to_convert.sql(*args, view), what="time to convert")
     components.definition(fun.describe_time(view, shared.tz, shared.filters))
 
 # -- drop-offs --------------------------------------------------------------------------------
@@ -255,6 +259,11 @@ else:
         went,
         name=f"funnel_next_events_step_{drop_step}",
         key="fun_next_table",
+    )
+    engine.show_sql(
+        fun.dropped.sql(*args, view, drop_step)
+        + fun.next_events.sql(*args, view, drop_step, tuple(ignored)),
+        what="the drop-offs and their next events",
     )
     components.definition(
         fun.describe_next(view, shared.tz, shared.filters, drop_step, tuple(ignored))

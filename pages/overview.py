@@ -10,7 +10,7 @@ import datetime as dt
 
 import streamlit as st
 
-from ui import components, data, editing, explain, product, setup, state
+from ui import components, data, editing, engine, explain, product, setup, state
 from ui import engagement as eng
 from ui import targets as tg
 from ui.charts import targets as charts
@@ -185,6 +185,10 @@ def drivers_block(row: dict) -> None:
         key=f"ov_seg_{row['kpi']}",
         label="Numbers behind the drivers",
     )
+    engine.show_sql(
+        tg.drivers.sql(key, file.text, row["kpi"], card.today, shared.tz, vision),
+        what="the drivers",
+    )
 
 
 # --- vision and North Star -----------------------------------------------------------------------
@@ -305,6 +309,10 @@ components.numbers(
 )
 components.numbers(
     card.series, name="kpi_series", key="ov_series", label="Every KPI's points (sparklines)"
+)
+engine.show_sql(
+    tg.scorecard.sql(key, file.text, today, shared.tz, vision),
+    what="every KPI of the scorecard, the North Star's chart and the sparklines",
 )
 
 # --- editing -------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import components, data, explain, product, state
+from ui import components, data, engine, explain, product, state
 from ui import retention as ret
 from ui.charts import retention as charts
 from ui.text import md
@@ -151,6 +151,7 @@ components.chart(charts.triangle_figure(table, interval=noun), key="ret_chart_tr
 components.numbers(
     table, name=f"retention_by_{noun}", key="ret_table", column_config={**dates, **rates}
 )
+engine.show_sql(ret.cohorts.sql(*args), what="the cohorts")
 components.definition(ret.describe(view, shared.tz, shared.filters))
 
 # -- curves -----------------------------------------------------------------------------------
@@ -163,6 +164,7 @@ components.numbers(
     column_config=rates,
     label="Numbers behind the average curve",
 )
+engine.show_sql(ret.cohorts.sql(*args), what="the cohorts the curves average")
 components.definition(
     ret.describe(view, shared.tz, shared.filters)
     + " The bold line pools all cohorts (returning users over cohort users, so big cohorts "
@@ -193,4 +195,5 @@ else:
             column_config=dates,
             label="Numbers behind the LTV curve",
         )
+        engine.show_sql(ret.revenue.sql(*args), what="the LTV curve")
         components.definition(ret.describe(view, shared.tz, shared.filters, what="revenue"))

@@ -5,10 +5,17 @@ load generation, a short string cheap to hash) and fetch the frame here, so ``st
 hashes millions of events. The generation changes when the Data page's Reload is pressed and when a
 file source's files (or sources.toml) change on disk, so every derived cache is keyed by the data
 it was computed from: after a reload no page can show numbers of the old data.
+
+A source computed in its engine (``compute = "warehouse"`` in sources.toml; a DuckDB file by
+default) is opened, not loaded: :func:`loaded` then gives an :class:`EngineSource` whose events
+(and assignments) are relations, and whose load report was counted in SQL. Adapters pass
+:func:`events` to the metric functions either way; what a page needs beyond them (event names,
+property values, experiments) comes from small statements (``ui.catalogue``), never the events.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import glob
 import hashlib
@@ -17,11 +24,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import streamlit as st
 
 import connectors
 from connectors.config import LoadedData
+from connectors.report import LoadReport
+from metrics.warehouse import Relation
 from ui import shell
 
 DEFAULT_SOURCE = "demo"
@@ -32,6 +40,41 @@ LoadedSource = LoadedData
 
 class SourceError(Exception):
     """A source could not be loaded; the message names the source and is safe to show."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineSource:
+    """A source computed where its events live: relations, and the load report counted there.
+
+    ``report_sql``: the statements that counted the report (values inline), for the Data page.
+    """
+
+    name: str
+    events: Relation
+    assignments: Relation | None
+    report: LoadReport
+    report_sql: tuple[str, ...] = ()
+
+    @property
+    def dialect(self) -> str:
+        return self.events.dialect.name
+
+
+@st.cache_resource(max_entries=2, show_spinner="Connecting to the database…")
+def _open(name: str, generation: str) -> EngineSource:
+    # The relations hold a connection, never rows; keyed by the generation like _load.
+    from connectors.config import read_config
+    from connectors.warehouse import load_report
+    from connectors.warehouse.configured import open_source
+    from ui.engine import recording
+
+    sources, _ = read_config()
+    opened = open_source(sources[name], secrets=_secrets())
+    with recording() as statements:
+        report = load_report(opened.events)
+    if opened.notes:
+        report = dataclasses.replace(report, notes=(*report.notes, *opened.notes))
+    return EngineSource(name, opened.events, opened.assignments, report, tuple(statements))
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading events…")
@@ -77,6 +120,29 @@ def _read_sources(path: str, stamp: int | None) -> tuple[frozenset[str], str]:
     except connectors.ConnectorError:
         return frozenset(), DEFAULT_SOURCE  # a broken sources.toml is shown on the Data page
     return frozenset(sources), default
+
+
+def in_engine(name: str | None = None) -> bool:
+    """Whether the source (the current one by default) computes in its engine (SQL)."""
+    from connectors.config import config_path
+
+    path = config_path()
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    return (name or source_name()) in _engine_sources(str(path.resolve()), stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _engine_sources(path: str, stamp: int | None) -> frozenset[str]:
+    from connectors.config import read_config
+
+    try:
+        sources, _ = read_config(path)
+    except connectors.ConnectorError:
+        return frozenset()
+    return frozenset(name for name, c in sources.items() if c.compute == "warehouse")
 
 
 def source_name() -> str:
@@ -138,6 +204,8 @@ def _files_stamp(name: str) -> str:
 
 
 def _source_files(config: Any) -> list[Path]:
+    if config is not None and config.kind == "sql" and str(config.url).startswith("duckdb:///"):
+        return [Path(str(config.url).removeprefix("duckdb:///"))]  # a DuckDB file changed
     if config is None or config.kind != "files":
         return []
     location = Path(str(config.settings["path"])).expanduser()
@@ -162,19 +230,30 @@ def source_key() -> str:
     return f"{name}@{generation(name)}"
 
 
-def loaded() -> LoadedSource:
-    """The current source, loaded; raises :class:`SourceError` with a message fit for the page."""
+def loaded() -> LoadedSource | EngineSource:
+    """The current source, loaded (or opened in its engine); raises :class:`SourceError` with a
+    message fit for the page."""
     shell.ensure()
     name = source_name()
     try:
+        if in_engine(name):
+            return _open(name, generation(name))
         return _load(name, generation(name))
     except connectors.ConnectorError as exc:
         raise SourceError(str(exc)) from exc
 
 
-def events() -> pl.DataFrame:
-    """The current source's canonical events."""
+def events() -> Any:
+    """The current source's canonical events: a ``pl.DataFrame``, or a :class:`Relation` in its
+    engine. Typed ``Any`` on purpose: the families' signatures name frames, and their
+    ``@pushdown`` takes a relation in the same place."""
     return loaded().events
+
+
+def assignments() -> Any:
+    """The current source's experiment assignments: a frame, a relation beside a relation's
+    events, or None (typed ``Any`` as :func:`events` is)."""
+    return loaded().assignments
 
 
 def forget() -> None:
@@ -185,3 +264,4 @@ def forget() -> None:
         _reloads += 1
         _stamps.clear()
     _load.clear()
+    _open.clear()

@@ -14,7 +14,9 @@ import streamlit as st
 
 import connectors
 from connectors.report import DROP_REASONS, LoadReport
-from ui import data
+from metrics.warehouse import Relation
+from metrics.warehouse import catalogue as sql
+from ui import data, engine
 from ui.text import md
 
 #: How the page names each drop reason.
@@ -167,27 +169,70 @@ def markdown_text(text: str) -> str:
 # -- cached on the source name ------------------------------------------------------------------
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@engine.cached(max_entries=4, show_spinner=False)
 def schema_table(source: str) -> pl.DataFrame:
-    """:func:`describe_columns` of the source's events."""
-    return describe_columns(data.loaded().events)
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def sample_rows(source: str, rows: int = SAMPLE_ROWS) -> pl.DataFrame:
-    """A fixed random sample of the source's events (the same on every run), in time order."""
+    """:func:`describe_columns` of the source's events (:func:`describe_relation` in an engine)."""
     events = data.loaded().events
+    if isinstance(events, Relation):
+        return describe_relation(events)
+    return describe_columns(events)
+
+
+def describe_relation(events: Relation) -> pl.DataFrame:
+    """:func:`describe_columns` for events in an engine, counted there: one statement counts the
+    values present per column, one fetches a single value of each (its type and an example)."""
+    names = [c for c in events.columns or () if c != "timestamp"]  # ts_us in SQL: always set
+    profile = sql.column_profile(events, names, 1)
+    found = {column.name: column for column in profile.columns}
+    first = sql.sample(events, 1)
+    rows = []
+    for name in events.columns or ():
+        column = found.get(name)
+        if column is None:  # the time: every kept event has one
+            example = str(first.get_column("timestamp")[0]) if first.height else ""
+            rows.append(("timestamp", "time (UTC)", 0.0, example))
+            continue
+        empty = 1 - column.present / profile.rows if profile.rows else 0.0
+        example = str(column.values[0]) if column.values.len() else ""
+        rows.append((name, _type_name(column.values.dtype), empty, example))
+    return pl.DataFrame(
+        {
+            "column": [r[0] for r in rows],
+            "type": [r[1] for r in rows],
+            "meaning": [MEANINGS.get(r[0], "property") for r in rows],
+            "empty_share": [r[2] for r in rows],
+            "example": [r[3] for r in rows],
+        },
+        schema={
+            "column": pl.String,
+            "type": pl.String,
+            "meaning": pl.String,
+            "empty_share": pl.Float64,
+            "example": pl.String,
+        },
+    )
+
+
+@engine.cached(max_entries=4, show_spinner=False)
+def sample_rows(source: str, rows: int = SAMPLE_ROWS) -> pl.DataFrame:
+    """A fixed random sample of the source's events (the same on every run), in time order; in
+    an engine, the first ``rows`` events it hands out (no events are loaded to pick from)."""
+    events = data.loaded().events
+    if isinstance(events, Relation):
+        return sql.sample(events, rows)
     if events.height <= rows:
         return events.sort("timestamp")
     return events.sample(n=rows, seed=0).sort("timestamp")
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@engine.cached(max_entries=4, show_spinner=False)
 def assignment_table(source: str) -> pl.DataFrame | None:
     """Users per experiment and variant, with the first and last first exposure."""
     assignments = data.loaded().assignments
     if assignments is None:
         return None
+    if isinstance(assignments, Relation):
+        return sql.assignment_summary(assignments)
     return (
         assignments.group_by("experiment", "variant")
         .agg(

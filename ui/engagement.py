@@ -18,7 +18,8 @@ import polars as pl
 import streamlit as st
 
 from metrics import engagement
-from ui import data, product, state
+from metrics.warehouse import Relation
+from ui import catalogue, data, engine, product, state
 from ui.text import code, md
 
 #: Shown in the event picker for "any event" (``event=None``).
@@ -45,19 +46,12 @@ class Choices:
     properties: list[str]
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
 def choices(source: str) -> Choices:
-    """Event names (most frequent first) and properties worth breaking down by."""
-    events = data.events()
-    names = (
-        events.group_by("event")
-        .agg(pl.len().alias("n"))
-        .sort(["n", "event"], descending=[True, False])
-        .get_column("event")
-        .drop_nulls()
-        .to_list()
+    """Event names (most frequent first) and properties worth breaking down by (ui.catalogue:
+    from the engine for a source computed there)."""
+    return Choices(
+        events=catalogue.event_names(source), properties=sorted(catalogue.properties(source))
     )
-    return Choices(events=names, properties=sorted(state.filterable_properties(events)))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -65,7 +59,9 @@ def first_data_day(source: str, tz: str) -> dt.date | None:
     """The first local day with any plausible event (rolling windows before it are not yet full;
     a stray row at the epoch does not count, see LoadReport.time_range)."""
     loaded = data.loaded()
-    if loaded.events.height == 0:
+    if loaded.report.time_range is None and (
+        isinstance(loaded.events, Relation) or loaded.events.height == 0
+    ):
         return None
     return state.data_bounds(loaded.events, tz, loaded.report.time_range)[0]
 
@@ -75,7 +71,7 @@ def first_data_day(source: str, tz: str) -> dt.date | None:
 # ---------------------------------------------------------------------------------------------
 
 
-@st.cache_data(max_entries=16, show_spinner="Counting daily, weekly and monthly active users…")
+@engine.cached(max_entries=16, show_spinner="Counting daily, weekly and monthly active users…")
 def rolling(
     source: str, start: dt.date, end: dt.date, tz: str, filters: Filters, event: str | None
 ) -> pl.DataFrame:
@@ -91,7 +87,7 @@ def rolling(
     )
 
 
-@st.cache_data(max_entries=16, show_spinner="Counting active users…")
+@engine.cached(max_entries=16, show_spinner="Counting active users…")
 def periodic(
     source: str,
     start: dt.date,
@@ -117,7 +113,7 @@ def periodic(
     )
 
 
-@st.cache_data(max_entries=16, show_spinner="Counting how often users come back…")
+@engine.cached(max_entries=16, show_spinner="Counting how often users come back…")
 def stickiness(
     source: str,
     start: dt.date,
@@ -143,7 +139,7 @@ def stickiness(
     )
 
 
-@st.cache_data(max_entries=16, show_spinner="Computing DAU/MAU…")
+@engine.cached(max_entries=16, show_spinner="Computing DAU/MAU…")
 def dau_mau(
     source: str, start: dt.date, end: dt.date, tz: str, filters: Filters, event: str | None
 ) -> pl.DataFrame:
@@ -153,7 +149,7 @@ def dau_mau(
     )
 
 
-@st.cache_data(max_entries=16, show_spinner="Sorting users into new, returning, resurrecting…")
+@engine.cached(max_entries=16, show_spinner="Sorting users into new, returning, resurrecting…")
 def lifecycle(
     source: str,
     start: dt.date,
@@ -177,7 +173,7 @@ def lifecycle(
     )
 
 
-@st.cache_data(max_entries=16, show_spinner="Adding up revenue…")
+@engine.cached(max_entries=16, show_spinner="Adding up revenue…")
 def revenue(
     source: str,
     start: dt.date,

@@ -16,7 +16,8 @@ import polars as pl
 import streamlit as st
 
 from metrics import experiments as ex
-from ui import data
+from ui import data, engine
+from ui.catalogue import event_counts
 from ui.text import md
 
 #: Statuses (metrics.experiments codes, plus the control row) in a PM's words.
@@ -68,14 +69,15 @@ NOT_GOALS = {"experiment_exposure"}
 # --- experiments in the data ---------------------------------------------------------------------
 
 
-def _assignments() -> pl.DataFrame | None:
-    assignments = data.loaded().assignments
-    if assignments is None or assignments.height == 0:
+def _assignments() -> Any:
+    # A relation (a source computed in its engine) stays there: the functions compute on it.
+    assignments = data.assignments()
+    if assignments is None or (isinstance(assignments, pl.DataFrame) and assignments.height == 0):
         return None
     return assignments
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@engine.cached(max_entries=4, show_spinner=False)
 def experiments(source: str) -> pl.DataFrame:
     """The source's experiments (name, variants, users, first and last exposure); empty if none."""
     assignments = _assignments()
@@ -86,7 +88,7 @@ def experiments(source: str) -> pl.DataFrame:
     return ex.list_experiments(assignments)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@engine.cached(max_entries=8, show_spinner=False)
 def traffic(source: str, experiment: str) -> pl.DataFrame:
     """Users per variant, the days they arrived over, and users a day."""
     assignments = _assignments()
@@ -99,19 +101,7 @@ def traffic(source: str, experiment: str) -> pl.DataFrame:
 def metric_catalogue(source: str) -> dict[str, ex.Metric]:
     """Every metric a PM can pick, by name: for each event its conversion and count per user, and
     where events carry revenue, revenue per user and revenue per event (a ratio)."""
-    events = data.events()
-    if events.height == 0:
-        return {}
-    counted = (
-        events.group_by("event")
-        .agg(
-            pl.len().alias("n"),
-            (
-                pl.col("revenue").is_not_null().sum() if "revenue" in events.columns else pl.lit(0)
-            ).alias("with_revenue"),
-        )
-        .sort("n", descending=True)
-    )
+    counted = event_counts(source)  # ui.catalogue: from the engine for a source computed there
     catalogue: dict[str, ex.Metric] = {}
     for row in counted.iter_rows(named=True):
         event = row["event"]
@@ -158,12 +148,11 @@ def default_metrics(catalogue: dict[str, ex.Metric]) -> list[str]:
     return preferred or list(catalogue)[:1]
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
 def properties(source: str) -> list[str]:
     """Properties a result can be split by (few distinct values), for the segment picker."""
-    from ui.state import filterable_properties
+    from ui.catalogue import properties as offered
 
-    return sorted(filterable_properties(data.events()))
+    return sorted(offered(source))
 
 
 @dataclass(frozen=True)
@@ -243,7 +232,7 @@ def _metrics(source: str, settings: Settings) -> list[ex.Metric]:
     return chosen
 
 
-@st.cache_data(max_entries=16, show_spinner="Analysing the experiment…")
+@engine.cached(max_entries=16, show_spinner="Analysing the experiment…")
 def results(source: str, settings: Settings) -> pl.DataFrame:
     """One row per metric × variant (metrics.experiments.analyze)."""
     assignments = _assignments()
@@ -265,7 +254,7 @@ def results(source: str, settings: Settings) -> pl.DataFrame:
     )
 
 
-@st.cache_data(max_entries=16, show_spinner="Computing the effect day by day…")
+@engine.cached(max_entries=16, show_spinner="Computing the effect day by day…")
 def daily(source: str, settings: Settings, metric: str) -> pl.DataFrame:
     """The metric's effect as of the end of each day (metrics.experiments.cumulative_effect)."""
     assignments = _assignments()

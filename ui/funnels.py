@@ -12,13 +12,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import polars as pl
-import streamlit as st
 
 from metrics import funnels as metric
 from metrics._common import filter_expr
-from ui import data, state
+from metrics.warehouse import Relation
+from metrics.warehouse.catalogue import filtered
+from ui import catalogue, data, engine
 from ui.text import code, md
 
 #: The demo product's purchase funnel, offered first when its events are there.
@@ -81,19 +83,12 @@ class Choices:
     properties: list[str]
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
 def choices(source: str) -> Choices:
-    """Event names (most frequent first) and properties worth breaking down by."""
-    events = data.events()
-    names = (
-        events.group_by("event")
-        .agg(pl.len().alias("n"))
-        .drop_nulls("event")
-        .sort(["n", "event"], descending=[True, False])
-        .get_column("event")
-        .to_list()
+    """Event names (most frequent first) and properties worth breaking down by (ui.catalogue:
+    from the engine for a source computed there)."""
+    return Choices(
+        events=catalogue.event_names(source), properties=sorted(catalogue.properties(source))
     )
-    return Choices(events=names, properties=sorted(state.filterable_properties(events)))
 
 
 def default_steps(events: list[str]) -> list[str]:
@@ -126,11 +121,15 @@ def problem(view: View) -> str | None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _events(filters: Filters) -> pl.DataFrame:
+def _events(filters: Filters) -> Any:
     events = data.events()
     # The sidebar's property filters apply to every event the funnel reads (as PostHog's global
     # filters do): a filtered-out event neither fills a step nor breaks a strict chain.
-    return events.filter(filter_expr(dict(filters))) if filters else events
+    if not filters:
+        return events
+    if isinstance(events, Relation):
+        return filtered(events, dict(filters))  # the same filter, in SQL (values bound)
+    return events.filter(filter_expr(dict(filters)))
 
 
 def _options(start: dt.date, end: dt.date, tz: str, view: View) -> dict:
@@ -145,19 +144,19 @@ def _options(start: dt.date, end: dt.date, tz: str, view: View) -> dict:
     }
 
 
-@st.cache_data(max_entries=16, show_spinner="Following users through the funnel…")
+@engine.cached(max_entries=16, show_spinner="Following users through the funnel…")
 def steps(source: str, start: dt.date, end: dt.date, tz: str, filters: Filters, view: View):
     """Users, conversion and time to convert per step (:func:`metrics.funnels.funnel`)."""
     return metric.funnel(_events(filters), list(view.steps), **_options(start, end, tz, view))
 
 
-@st.cache_data(max_entries=16, show_spinner="Following users through the funnel…")
+@engine.cached(max_entries=16, show_spinner="Following users through the funnel…")
 def overall(source: str, start: dt.date, end: dt.date, tz: str, filters: Filters, view: View):
     """The same funnel without its breakdown (the headline numbers and the step bars)."""
     return steps(source, start, end, tz, filters, replace(view, breakdown=None))
 
 
-@st.cache_data(max_entries=16, show_spinner="Computing conversion over time…")
+@engine.cached(max_entries=16, show_spinner="Computing conversion over time…")
 def trends(
     source: str,
     start: dt.date,
@@ -177,7 +176,7 @@ def trends(
     )
 
 
-@st.cache_data(max_entries=16, show_spinner="Measuring how long users took…")
+@engine.cached(max_entries=16, show_spinner="Measuring how long users took…")
 def time_to_convert(
     source: str, start: dt.date, end: dt.date, tz: str, filters: Filters, view: View
 ) -> pl.DataFrame:
@@ -186,7 +185,7 @@ def time_to_convert(
     return metric.time_to_convert(_events(filters), list(view.steps), **options)
 
 
-@st.cache_data(max_entries=16, show_spinner="Finding who dropped off…")
+@engine.cached(max_entries=16, show_spinner="Finding who dropped off…")
 def dropped(
     source: str, start: dt.date, end: dt.date, tz: str, filters: Filters, view: View, step: int
 ) -> pl.DataFrame:
@@ -195,7 +194,7 @@ def dropped(
     return metric.dropped_users(_events(filters), list(view.steps), step=step, **options)
 
 
-@st.cache_data(max_entries=16, show_spinner="Looking at what they did next…")
+@engine.cached(max_entries=16, show_spinner="Looking at what they did next…")
 def next_events(
     source: str,
     start: dt.date,

@@ -13,11 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
-import streamlit as st
 
 from metrics import retention as metric
 from metrics._common import period_starts
-from ui import data
+from ui import catalogue, data, engine
 from ui.text import code, md
 
 #: Shown in the event pickers for "any event" (``None``).
@@ -55,25 +54,14 @@ class View:
 # ---------------------------------------------------------------------------------------------
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
 def event_names(source: str) -> list[str]:
-    """The source's event names, most frequent first."""
-    return (
-        data.events()
-        .group_by("event")
-        .agg(pl.len().alias("n"))
-        .drop_nulls("event")
-        .sort(["n", "event"], descending=[True, False])
-        .get_column("event")
-        .to_list()
-    )
+    """The source's event names, most frequent first (ui.catalogue)."""
+    return catalogue.event_names(source)
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
 def has_revenue(source: str) -> bool:
     """Whether the source carries revenue at all (the LTV section needs it)."""
-    events = data.events()
-    return "revenue" in events.columns and events.get_column("revenue").drop_nulls().len() > 0
+    return catalogue.has_revenue(source)
 
 
 def cohort_count(start: dt.date, end: dt.date, view: View) -> int:
@@ -86,7 +74,7 @@ def cohort_count(start: dt.date, end: dt.date, view: View) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-@st.cache_data(max_entries=16, show_spinner="Following the cohorts…")
+@engine.cached(max_entries=16, show_spinner="Following the cohorts…")
 def cohorts(
     source: str, start: dt.date, end: dt.date, tz: str, filters: Filters, view: View
 ) -> pl.DataFrame:
@@ -107,7 +95,7 @@ def cohorts(
     )
 
 
-@st.cache_data(max_entries=16, show_spinner="Adding up what each cohort spent…")
+@engine.cached(max_entries=16, show_spinner="Adding up what each cohort spent…")
 def revenue(
     source: str, start: dt.date, end: dt.date, tz: str, filters: Filters, view: View
 ) -> pl.DataFrame:

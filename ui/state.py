@@ -15,6 +15,7 @@ import polars as pl
 import streamlit as st
 
 from metrics._common import NOT_SET
+from metrics.warehouse import Relation
 from ui import data, shell
 from ui.text import md
 
@@ -77,15 +78,17 @@ def filterable_properties(events: pl.DataFrame) -> dict[str, list[str]]:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _sidebar_facts(source: str, tz: str) -> tuple[dt.date, dt.date, dict[str, list[str]]]:
-    # Keyed by the source key: scanning millions of events for filter values once per load.
+    # Keyed by the source key: scanning millions of events for filter values once per load (in
+    # the engine for a source computed there: ui.catalogue).
+    from ui import catalogue
+
     source_data = data.loaded()
-    events = source_data.events
-    first, last = data_bounds(events, tz, source_data.report.time_range)
-    return first, last, filterable_properties(events)
+    first, last = data_bounds(source_data.events, tz, source_data.report.time_range)
+    return first, last, catalogue.properties(source)
 
 
 def data_bounds(
-    events: pl.DataFrame,
+    events: pl.DataFrame | Relation,
     tz: str,
     time_range: tuple[dt.datetime, dt.datetime] | None = None,
 ) -> tuple[dt.date, dt.date]:
@@ -100,7 +103,7 @@ def data_bounds(
             return time_range[0].astimezone(zone).date(), time_range[1].astimezone(zone).date()
         except OverflowError:  # an instant at the very end of the calendar, in a zone ahead
             return time_range[0].date(), time_range[1].date()
-    if events.height == 0:
+    if isinstance(events, Relation) or events.height == 0:  # a relation's range is its report's
         today = dt.date.today()
         return today, today
     stamps = events.select(

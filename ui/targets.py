@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import streamlit as st
 import tomlkit
 import tomlkit.exceptions
 
 from metrics import targets
-from ui import data, product
+from ui import data, engine, product
 
 VISION_ENV = product.VISION_ENV
 ROOT = product.ROOT
@@ -74,7 +73,7 @@ def as_of(end: dt.date) -> dt.date:
     return min(end + dt.timedelta(days=1), dt.date.today())
 
 
-@st.cache_data(max_entries=8, show_spinner="Checking every KPI against its target…")
+@engine.cached(max_entries=8, show_spinner="Checking every KPI against its target…")
 def scorecard(
     source: str, vision_text: str, today: dt.date, tz: str, _vision: targets.Vision
 ) -> targets.Scorecard:
@@ -85,7 +84,7 @@ def scorecard(
     )
 
 
-@st.cache_data(max_entries=32, show_spinner="Finding what moved it…")
+@engine.cached(max_entries=32, show_spinner="Finding what moved it…")
 def drivers(
     source: str, vision_text: str, kpi_id: str, today: dt.date, tz: str, _vision: targets.Vision
 ) -> targets.Drivers:
@@ -96,11 +95,11 @@ def drivers(
     )
 
 
-@st.cache_data(max_entries=4)
 def event_names(source: str) -> list[str]:
     """The event names in the current source, most frequent first (for the KPI form)."""
-    counts = data.events().group_by("event").len().sort("len", descending=True)
-    return counts.get_column("event").to_list()
+    from ui import catalogue
+
+    return catalogue.event_names(source)
 
 
 def points(card: targets.Scorecard, kpi_id: str) -> pl.DataFrame:

@@ -133,11 +133,18 @@ def run(relation: Relation, plan: Plan) -> Any:
             "use metrics.sql(function, ...) to see its statements"
         )
     frames = []
+    trace = TRACE.get()
     for statement in plan.statements:
+        if trace is not None:
+            trace(statement.render(relation.dialect, inline=True)[0])
         text, params = statement.render(relation.dialect, inline=False)
         frames.append(relation.engine.run(text, params))
     return plan.finish(frames)
 
+
+#: The app's "Show SQL" listens here: each statement :func:`run` sends to an engine, as
+#: ``metrics.sql`` writes it (values inline), is passed to the callable set here.
+TRACE: ContextVar[Callable[[str], None] | None] = ContextVar("northstar_trace", default=None)
 
 F = TypeVar("F", bound=Callable[..., Any])
 Planner = Callable[..., Plan]

@@ -1,0 +1,234 @@
+"""What the app's pickers and the Data page read from events that stay in an engine.
+
+A page offers event names, property values and experiments, and the Data page describes the
+columns; with the events in an engine these come from small statements, never from the events:
+
+- :func:`event_counts`: each event name with its number of events (and of events carrying a
+  revenue), most frequent first, at most ``limit`` names;
+- :func:`column_profile`: per column, how many events carry a value, and at most ``limit``
+  distinct values with the engine's type (so a text property is told from a number);
+- :func:`sample`: a few events as they are, for the Data page's sample;
+- :func:`filtered`: the events that match the sidebar's property filters, a derived relation
+  (for a family whose functions take no filters, such as funnels);
+- :func:`exposure_assignments`: the experiments' exposures read from exposure events (the
+  assignments relation the experiment functions take), and :func:`assignment_summary`, users per
+  experiment and variant with their first and last exposure.
+
+Values are bound, identifiers quoted, every counted column cast in SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from metrics.warehouse.parts import filter_condition, source
+from metrics.warehouse.relation import Plan, Relation, Sql, run
+from metrics.warehouse.targets import derived
+
+_EPOCH = pl.datetime(1970, 1, 1, time_zone="UTC")
+
+
+def event_counts(relation: Relation, limit: int | None = None) -> pl.DataFrame:
+    """``event``, ``n`` (events), ``with_revenue`` (events with a revenue): most frequent first,
+    ties by name; at most ``limit`` rows."""
+    found: pl.DataFrame = run(relation, event_counts_plan(relation, limit))
+    return found
+
+
+def event_counts_plan(relation: Relation, limit: int | None = None) -> Plan:
+    """One row per event name (the engine groups; only the names travel)."""
+    sql = Sql(relation)
+    q, d = sql.q, sql.d
+    revenue = (
+        f"SUM(CASE WHEN {q('revenue')} IS NOT NULL THEN 1 ELSE 0 END)"
+        if relation.has("revenue")
+        else "0"
+    )
+    text = (
+        f"SELECT {q('event')} AS event, {d.to_bigint('COUNT(*)')} AS n, "
+        f"{d.to_bigint(revenue)} AS with_revenue FROM {source(sql)} AS e "
+        f"WHERE {q('event')} IS NOT NULL GROUP BY {q('event')}"
+    )
+    text = f"SELECT * FROM ({text}) AS c ORDER BY n DESC, event"
+    if limit is not None:
+        text = d.limit(text, limit)
+
+    def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
+        found = frames[0]
+        return pl.DataFrame(
+            {
+                "event": found.get_column("event").cast(pl.String),
+                "n": found.get_column("n").cast(pl.Int64),
+                "with_revenue": found.get_column("with_revenue").cast(pl.Int64),
+            },
+            schema={"event": pl.String, "n": pl.Int64, "with_revenue": pl.Int64},
+        )
+
+    return Plan((sql.statement(text),), finish)
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """One column of the events: values present, and its first distinct values (engine's type)."""
+
+    name: str
+    present: int
+    values: pl.Series
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The events' row count and a :class:`ColumnProfile` per column asked for."""
+
+    rows: int
+    columns: tuple[ColumnProfile, ...]
+
+
+def column_profile(relation: Relation, columns: Sequence[str], limit: int) -> Profile:
+    """Rows, values present per column, and at most ``limit`` distinct values of each."""
+    found: Profile = run(relation, column_profile_plan(relation, columns, limit))
+    return found
+
+
+def column_profile_plan(relation: Relation, columns: Sequence[str], limit: int) -> Plan:
+    """One statement of counts, then one ``SELECT DISTINCT ... LIMIT`` per column (the engine
+    may stop early on a column with many values)."""
+    sql = Sql(relation)
+    q, d = sql.q, sql.d
+    names = list(columns)
+    counts = ", ".join(
+        [f"{d.to_bigint('COUNT(*)')} AS n_rows"]
+        + [f"{d.to_bigint(f'COUNT({q(c)})')} AS {q(f'n_{i}')}" for i, c in enumerate(names)]
+    )
+    statements = [sql.statement(f"SELECT {counts} FROM {source(sql)} AS e")]
+    for column in names:
+        col = q(column)
+        distinct = f"SELECT DISTINCT {col} AS value FROM {source(sql)} AS e WHERE {col} IS NOT NULL"
+        statements.append(sql.statement(d.limit(distinct, limit)))
+
+    def finish(frames: list[pl.DataFrame]) -> Profile:
+        row = frames[0].row(0, named=True)
+        return Profile(
+            rows=int(row["n_rows"] or 0),
+            columns=tuple(
+                ColumnProfile(c, int(row[f"n_{i}"] or 0), frames[i + 1].get_column("value"))
+                for i, c in enumerate(names)
+            ),
+        )
+
+    return Plan(tuple(statements), finish)
+
+
+def sample(relation: Relation, rows: int) -> pl.DataFrame:
+    """At most ``rows`` events in the canonical columns (``timestamp`` as a UTC time), earliest
+    first among those the engine hands out first: a look at the data, not a random sample."""
+    found: pl.DataFrame = run(relation, sample_plan(relation, rows))
+    return found
+
+
+def sample_plan(relation: Relation, rows: int) -> Plan:
+    sql = Sql(relation)
+    text = sql.d.limit(f"SELECT * FROM {source(sql)} AS e", rows)
+
+    def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
+        found = frames[0]
+        if "ts_us" not in found.columns:
+            return found
+        stamp = (_EPOCH + pl.duration(microseconds=pl.col("ts_us").cast(pl.Int64))).alias(
+            "timestamp"
+        )
+        ordered = [c if c != "ts_us" else "timestamp" for c in found.columns]
+        return found.with_columns(stamp).select(ordered).sort("timestamp")
+
+    return Plan((sql.statement(text),), finish)
+
+
+def filtered(relation: Relation, filters: Mapping[str, Any]) -> Relation:
+    """The events matching ``filters`` (the twin of ``events.filter(filter_expr(filters))``:
+    membership, ``"(not set)"`` for a missing value); a filter on a missing column is a
+    ValueError naming it."""
+    if not filters:
+        return relation
+    relation.require(list(filters), "filters")
+
+    def build(sql: Sql, src: str) -> str:
+        return f"SELECT * FROM {src} AS e WHERE {filter_condition(sql, filters)}"
+
+    return derived(relation, build, relation.columns)
+
+
+def exposure_assignments(
+    relation: Relation, exposure_event: str, experiment: str, variant: str
+) -> Relation:
+    """Every experiment's exposures from exposure events: ``user_id``, ``experiment``,
+    ``variant``, ``ts_us`` (an assignments relation; the experiment functions keep each user's
+    first exposure and leave out users who saw several variants)."""
+    q_cols = ("user_id", "experiment", "variant", "ts_us")
+
+    def build(sql: Sql, src: str) -> str:
+        q, d = sql.q, sql.d
+        return (
+            f"SELECT {q('user_id')}, {d.to_text(q(experiment))} AS {q('experiment')}, "
+            f"{d.to_text(q(variant))} AS {q('variant')}, {q('ts_us')} FROM {src} AS e "
+            f"WHERE {q('event')} = {sql.value(exposure_event)} AND {q(experiment)} IS NOT NULL "
+            f"AND {q(variant)} IS NOT NULL"
+        )
+
+    return derived(relation, build, q_cols, kind="assignments")
+
+
+def assignment_summary(assignments: Relation) -> pl.DataFrame:
+    """Per experiment and variant: ``users`` (first exposures) and the first and last of them."""
+    found: pl.DataFrame = run(assignments, assignment_summary_plan(assignments))
+    return found
+
+
+def assignment_summary_plan(assignments: Relation) -> Plan:
+    """Each user's first exposure per experiment (its variant), then counted per variant."""
+    sql = Sql(assignments)
+    q, d = sql.q, sql.d
+    ranked = (
+        f"SELECT {q('experiment')} AS experiment, {q('variant')} AS variant, {q('ts_us')} AS ts, "
+        f"ROW_NUMBER() OVER (PARTITION BY {q('user_id')}, {q('experiment')} "
+        f"ORDER BY {q('ts_us')}, {q('variant')}) AS rk FROM {source(sql)} AS a"
+    )
+    text = (
+        f"SELECT experiment, variant, {d.to_bigint('COUNT(*)')} AS users, "
+        f"{d.to_bigint('MIN(ts)')} AS first_us, {d.to_bigint('MAX(ts)')} AS last_us "
+        f"FROM ({ranked}) AS r WHERE rk = 1 GROUP BY experiment, variant"
+    )
+
+    def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
+        found = frames[0]
+        schema = pl.Schema(
+            {
+                "experiment": pl.String(),
+                "variant": pl.String(),
+                "users": pl.UInt32(),
+                "first_exposure": pl.Datetime("us", "UTC"),
+                "last_exposure": pl.Datetime("us", "UTC"),
+            }
+        )
+        if found.height == 0:
+            return pl.DataFrame(schema=schema)
+        return (
+            found.select(
+                pl.col("experiment").cast(pl.String),
+                pl.col("variant").cast(pl.String),
+                pl.col("users").cast(pl.UInt32),
+                (_EPOCH + pl.duration(microseconds=pl.col("first_us").cast(pl.Int64))).alias(
+                    "first_exposure"
+                ),
+                (_EPOCH + pl.duration(microseconds=pl.col("last_us").cast(pl.Int64))).alias(
+                    "last_exposure"
+                ),
+            )
+            .cast(schema)
+            .sort("experiment", "variant")
+        )
+
+    return Plan((sql.statement(text),), finish)
