@@ -238,6 +238,10 @@ class Kpi:
     owner: str
     description: str
     filters: tuple[tuple[str, Any], ...] = ()
+    #: Alert thresholds (optional): the morning digest posts a message when the KPI's value
+    #: crosses below ``alert_below`` or above ``alert_above`` (docs/digest.md).
+    alert_below: float | None = None
+    alert_above: float | None = None
 
     @property
     def period(self) -> Interval:
@@ -270,6 +274,8 @@ class Vision:
     kpis: tuple[Kpi, ...]
     currency: str = "USD"
     source: str = "vision.toml"
+    #: Where the morning digest posts its alerts (a Slack-compatible incoming webhook), if set.
+    webhook: str | None = None
 
     def kpi(self, kpi_id: str) -> Kpi:
         for kpi in self.kpis:
@@ -309,7 +315,7 @@ _KPI_FIELDS: dict[str, str] = {
 #: Fields a KPI may leave out (SPEC §4.5 names only metric, target, direction, deadline and
 #: owner): the id is made from the name (or the metric), the name is the id, no description.
 _KPI_DEFAULTED = {"id", "name", "description"}
-_KPI_OPTIONAL = {"filters"}
+_KPI_OPTIONAL = {"filters", "alert_below", "alert_above"}
 #: Other names for metric kinds: the names of the functions in metrics/ and common synonyms.
 METRIC_ALIASES: dict[str, str] = {
     "funnel": "funnel_conversion",
@@ -321,7 +327,7 @@ METRIC_ALIASES: dict[str, str] = {
 #: ``period``; a funnel's ``window``, in days, for ``window_days``).
 PARAM_ALIASES: dict[str, str] = {"interval": "period", "window": "window_days"}
 _PRODUCT_REQUIRED = {"name", "vision", "north_star"}
-_PRODUCT_OPTIONAL = {"currency"}
+_PRODUCT_OPTIONAL = {"currency", "webhook"}
 
 
 def load_vision(path: str | Path) -> Vision:
@@ -360,6 +366,7 @@ def _build_vision(doc: Mapping[str, Any], source: str, problems: list[str]) -> V
     product = doc.get("product")
     name = statement = north_star = ""
     currency = "USD"
+    webhook: str | None = None
     if not isinstance(product, Mapping):
         problems.append(f"{source}: [product] table is missing (name, vision, north_star)")
     else:
@@ -367,7 +374,7 @@ def _build_vision(doc: Mapping[str, Any], source: str, problems: list[str]) -> V
         for key in sorted(set(product) - _PRODUCT_REQUIRED - _PRODUCT_OPTIONAL):
             allowed = ", ".join(sorted(_PRODUCT_REQUIRED | _PRODUCT_OPTIONAL))
             problems.append(f"{where}, field {key!r}: unknown key (allowed: {allowed})")
-        for key in ("name", "vision", "north_star", "currency"):
+        for key in ("name", "vision", "north_star", "currency", "webhook"):
             if key not in product:
                 if key in _PRODUCT_REQUIRED:
                     problems.append(f"{where}, field {key!r}: missing")
@@ -381,6 +388,9 @@ def _build_vision(doc: Mapping[str, Any], source: str, problems: list[str]) -> V
         statement = _str(product.get("vision"))
         north_star = _str(product.get("north_star"))
         currency = _str(product.get("currency")) or "USD"
+        webhook = _str(product.get("webhook")) or None
+        if webhook and not webhook.startswith(("https://", "http://")):
+            problems.append(f"{where}, field 'webhook': must be an http(s):// address")
 
     raw_kpis = doc.get("kpis")
     kpis: list[Kpi] = []
@@ -428,6 +438,7 @@ def _build_vision(doc: Mapping[str, Any], source: str, problems: list[str]) -> V
         kpis=tuple(kpis),
         currency=currency,
         source=source,
+        webhook=webhook,
     )
 
 
@@ -496,6 +507,7 @@ def _build_kpi(raw: Mapping[str, Any], index: int, source: str, problems: list[s
     ):
         problem("deadline", f"must be a date written as 2026-12-31, got {_show(deadline)}")
     filters = _check_filters(raw.get("filters"), problem) if "filters" in raw else ()
+    alerts = _check_alerts(raw, problem)
 
     metric = raw.get("metric")
     params: MetricParams | None = None
@@ -533,6 +545,8 @@ def _build_kpi(raw: Mapping[str, Any], index: int, source: str, problems: list[s
         owner=raw["owner"].strip(),
         description=raw["description"].strip(),
         filters=filters,
+        alert_below=alerts[0],
+        alert_above=alerts[1],
     )
 
 
@@ -568,6 +582,33 @@ def _build_params(
     for name, message in checks:
         problem(name, message)
     return None if checks else typing.cast(MetricParams, built)
+
+
+def _check_alerts(
+    raw: Mapping[str, Any], problem: Callable[[str, str], None]
+) -> tuple[float | None, float | None]:
+    """The optional alert thresholds: numbers, and ``alert_below`` under ``alert_above``."""
+    found: list[float | None] = []
+    for key in ("alert_below", "alert_above"):
+        value = raw.get(key)
+        if value is None:
+            found.append(None)
+        elif (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            problem(
+                key,
+                f"must be a number (the KPI's own unit; rates as fractions), got {_show(value)}",
+            )
+            found.append(None)
+        else:
+            found.append(float(value))
+    below, above = found
+    if below is not None and above is not None and below >= above:
+        problem("alert_below", f"must be below alert_above ({below:g} is not below {above:g})")
+    return below, above
 
 
 def _check_filters(value: Any, problem: Callable[[str, str], None]) -> tuple[tuple[str, Any], ...]:
