@@ -21,6 +21,7 @@ import polars as pl
 
 from metrics._common import as_lazy
 from metrics.targets import Vision, parse_vision, scorecard
+from metrics.warehouse import Relation
 
 #: How many of the most common events get a "weekly users who did it" suggestion.
 TOP_EVENTS = 3
@@ -51,7 +52,7 @@ class Suggestion:
 
 
 def suggest_kpis(
-    events: pl.DataFrame | pl.LazyFrame,
+    events: pl.DataFrame | pl.LazyFrame | Relation,
     *,
     today: dt.date,
     tz: str = "UTC",
@@ -64,6 +65,8 @@ def suggest_kpis(
     events carry a ``revenue`` column with money in it. Values come from
     :func:`metrics.targets.scorecard`, so they are the numbers the Overview will show.
     """
+    if isinstance(events, Relation):
+        return _suggest_in_engine(events, today=today, tz=tz, top_events=top_events)
     lazy = as_lazy(events)
     columns = set(lazy.collect_schema().names())
     counts = (
@@ -78,7 +81,30 @@ def suggest_kpis(
         "revenue" in columns and lazy.select((pl.col("revenue") > 0).any()).collect().item() is True
     )
     total = int(lazy.select(pl.len()).collect().item())
-    candidates = _candidates(counts, total, has_money)
+    return _suggestions(_candidates(counts, total, has_money), lazy, today=today, tz=tz)
+
+
+def _suggest_in_engine(
+    events: Relation, *, today: dt.date, tz: str, top_events: int
+) -> list[Suggestion]:
+    """The same suggestions for events in an engine: the counts come from small statements
+    (``metrics.warehouse.catalogue``), the values from the scorecard computed there."""
+    from metrics.warehouse import catalogue
+
+    counts = catalogue.event_users(events, sorted(BOOKKEEPING), top_events)
+    has_money = catalogue.any_positive(events, "revenue")
+    total = catalogue.column_profile(events, [], 1).rows
+    return _suggestions(_candidates(counts, total, has_money), events, today=today, tz=tz)
+
+
+def _suggestions(
+    candidates: list[tuple[dict[str, Any], str]],
+    events: pl.LazyFrame | Relation,
+    *,
+    today: dt.date,
+    tz: str,
+) -> list[Suggestion]:
+    """Each candidate with its scorecard value as of ``today``; those without one dropped."""
     if not candidates:
         return []
     deadline = today + dt.timedelta(days=DEADLINE_DAYS)
@@ -90,7 +116,7 @@ def suggest_kpis(
         ],
     }
     vision = parse_vision(draft, source="suggestions")
-    card = scorecard(vision, lazy, today=today, tz=tz).table
+    card = scorecard(vision, events, today=today, tz=tz).table
     values = dict(card.select("kpi", "value").iter_rows())
     out = []
     for (fields, why), kpi in zip(candidates, vision.kpis, strict=True):

@@ -7,6 +7,8 @@ columns; with the events in an engine these come from small statements, never fr
   revenue), most frequent first, at most ``limit`` names;
 - :func:`column_profile`: per column, how many events carry a value, and at most ``limit``
   distinct values with the engine's type (so a text property is told from a number);
+- :func:`event_users`: the most common event names with their events and users, and
+  :func:`any_positive` (whether a column has a value above zero), for KPI suggestions;
 - :func:`sample`: a few events as they are, for the Data page's sample;
 - :func:`filtered`: the events that match the sidebar's property filters, a derived relation
   (for a family whose functions take no filters, such as funnels);
@@ -69,6 +71,55 @@ def event_counts_plan(relation: Relation, limit: int | None = None) -> Plan:
         )
 
     return Plan((sql.statement(text),), finish)
+
+
+def event_users(relation: Relation, exclude: Sequence[str], limit: int) -> pl.DataFrame:
+    """``event``, ``events``, ``users`` of the ``limit`` most common event names not in
+    ``exclude`` (ties by name): ``metrics.suggest``'s counts, computed in the engine."""
+    found: pl.DataFrame = run(relation, event_users_plan(relation, exclude, limit))
+    return found
+
+
+def event_users_plan(relation: Relation, exclude: Sequence[str], limit: int) -> Plan:
+    sql = Sql(relation)
+    q, d = sql.q, sql.d
+    where = f"{q('event')} IS NOT NULL"
+    if exclude:
+        where += f" AND {q('event')} NOT IN ({', '.join(sql.value(e) for e in exclude)})"
+    text = (
+        f"SELECT {q('event')} AS event, {d.to_bigint('COUNT(*)')} AS events, "
+        f"{d.to_bigint(d.count_distinct(q('user_id')))} AS users FROM {source(sql)} AS e "
+        f"WHERE {where} GROUP BY {q('event')}"
+    )
+    text = d.limit(f"SELECT * FROM ({text}) AS c ORDER BY events DESC, event", limit)
+
+    def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
+        found = frames[0]
+        return pl.DataFrame(
+            {
+                "event": found.get_column("event").cast(pl.String),
+                "events": found.get_column("events").cast(pl.UInt32),
+                "users": found.get_column("users").cast(pl.UInt32),
+            },
+            schema={"event": pl.String, "events": pl.UInt32, "users": pl.UInt32},
+        )
+
+    return Plan((sql.statement(text),), finish)
+
+
+def any_positive(relation: Relation, column: str) -> bool:
+    """Whether some event has ``column`` above zero (False when the events lack the column)."""
+    if not relation.has(column):
+        return False
+    found: bool = run(relation, any_positive_plan(relation, column))
+    return found
+
+
+def any_positive_plan(relation: Relation, column: str) -> Plan:
+    sql = Sql(relation)
+    inner = sql.d.limit(f"SELECT 1 AS one FROM {source(sql)} AS e WHERE {sql.q(column)} > 0", 1)
+    text = f"SELECT {sql.d.to_bigint('COUNT(*)')} AS n FROM ({inner}) AS found"
+    return Plan((sql.statement(text),), lambda frames: bool(frames[0].item(0, "n")))
 
 
 @dataclass(frozen=True)

@@ -176,3 +176,65 @@ def test_an_unreachable_database_is_a_clear_message_on_every_page(warehouse_even
         message = " ".join(errors(at)).replace("\\", "")
         assert "wh_gone" in message and "127.0.0.1" in message, (page, message)
         assert "Connection refused" in message, (page, message)
+
+
+def test_a_product_without_a_vision_gets_suggestions_from_the_engine(warehouse_events, monkeypatch):
+    folder, _ = warehouse_events
+    configure(monkeypatch, folder, "wh_setup", 'path = "events.duckdb"\n')  # DuckDB: computed there
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    assert not at.exception, at.exception
+    assert not errors(at), errors(at)
+    labels = [c.label.replace("\\", "") for c in at.checkbox]
+    assert "**Weekly active users**" in labels
+    assert "**Monthly revenue**" in labels
+
+
+def test_a_missing_column_is_named(warehouse_events, monkeypatch):
+    folder, _ = warehouse_events
+    con = duckdb.connect(str(folder / "no_event.duckdb"))
+    con.execute("CREATE TABLE events AS SELECT 'u1' AS user_id, TIMESTAMPTZ '2026-10-01' AS ts")
+    con.close()
+    configure(monkeypatch, folder, "wh_no_event", 'path = "no_event.duckdb"\n')
+    for page in ("pages/overview.py", "pages/data.py"):
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.switch_page(page)
+        at.run()
+        assert not at.exception, (page, at.exception)
+        message = " ".join(errors(at)).replace("\\", "")
+        assert "wh_no_event" in message and "no column for 'event'" in message, (page, message)
+
+
+@pytest.mark.parametrize(
+    "failure, words",
+    [
+        (NotImplementedError("lifecycle has no SQL form yet"), "not computed in the database yet"),
+        (
+            connectors.ConnectorError("duckdb: the statement failed: no function 'width_bucket'"),
+            "The database could not answer",
+        ),
+        (ValueError("filters: no column 'plan' in the events"), "cannot be computed"),
+    ],
+)
+def test_what_the_engine_cannot_answer_is_said_in_words(
+    warehouse_events, monkeypatch, failure, words
+):
+    """A function not computed in SQL yet, a function the dialect lacks, a missing column: the
+    charts above stay, the failing one is an error box in plain words, never a traceback."""
+    from metrics import engagement
+
+    def cannot(*args, **kwargs):
+        raise failure
+
+    folder, _ = warehouse_events
+    name = f"wh_fail_{type(failure).__name__.lower()}"  # its own cache entries
+    configure(monkeypatch, folder, name, 'path = "events.duckdb"\n')
+    monkeypatch.setattr(engagement, "lifecycle", cannot)
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.switch_page("pages/engagement.py")
+    at.run()
+    assert not at.exception, at.exception
+    message = " ".join(errors(at)).replace("\\", "")
+    assert words in message and str(failure).split(":")[-1].strip() in message, message
+    assert [h.value for h in at.header][-1] == "Lifecycle"  # the page got this far
+    assert "DAU" in [m.label for m in at.metric]
