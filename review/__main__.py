@@ -1,6 +1,8 @@
 """Write the leadership review as one HTML file.
 
 python -m review --start 2026-08-01 --end 2026-10-31 --out review.html
+python -m review digest [--as-of DATE] [--state FILE] [--out DIR] [--webhook URL] [--source NAME]
+(the morning digest: review/digest.py, docs/digest.md)
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ def _date(text: str) -> dt.date:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["digest"]:
+        from review import digest
+
+        return digest.main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m review",
         description="Write the leadership review (scorecard and key charts) as one HTML file "
