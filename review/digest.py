@@ -244,12 +244,15 @@ def post(
     url: str,
     payload: Mapping[str, Any],
     *,
-    attempts: int = ATTEMPTS,
-    backoff: float = BACKOFF_SECONDS,
+    attempts: int | None = None,
+    backoff: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[bool, int, str]:
-    """POST ``payload`` as JSON, retrying a failure up to ``attempts`` times with a doubling
-    wait. Returns (delivered, attempts made, the last error)."""
+    """POST ``payload`` as JSON, retrying a failure up to ``attempts`` times (:data:`ATTEMPTS`)
+    with a doubling wait (from :data:`BACKOFF_SECONDS`). Returns (delivered, attempts made, the
+    last error)."""
+    attempts = ATTEMPTS if attempts is None else attempts
+    backoff = BACKOFF_SECONDS if backoff is None else backoff
     body = json.dumps(payload).encode()
     error = ""
     for attempt in range(1, attempts + 1):

@@ -4,6 +4,7 @@ Every test in this folder runs once on Polars and once per engine: on an engine,
 metric call the test makes on a Polars frame is repeated on the same events loaded into that
 engine, and both answers must be the same frame (tests/warehouse/matrix.py). Property tests
 (hypothesis) run on the in-process engines only, DuckDB and ClickHouse, to keep the run short.
+A module that sets ``NO_EVENTS = True`` (pure arithmetic on results, files) runs on Polars only.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def _engines() -> tuple[str, ...]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "engine" not in metafunc.fixturenames:
         return
+    if getattr(metafunc.module, "NO_EVENTS", False):
+        return  # a module whose tests never compute a metric on events: nothing to cross-check
     engines = _engines()
     if getattr(metafunc.function, "is_hypothesis_test", False):
         engines = tuple(e for e in engines if e in _QUICK)
