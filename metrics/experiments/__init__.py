@@ -19,10 +19,10 @@ from metrics.experiments.analysis import (
     analyze,
     assignment_counts,
     comparison_row,
-    cumulative_effect,
     list_experiments,
     metric_from,
 )
+from metrics.experiments.cumulative import cumulative_effect
 from metrics.experiments.design import (
     SrmResult,
     adjust_p_values,

@@ -32,7 +32,6 @@ from metrics.experiments.analysis import (
     METRIC_KINDS,
     AnalyzeQuery,
     Conversion,
-    CumulativeQuery,
     Ratio,
     Sum,
     _components,
@@ -40,10 +39,10 @@ from metrics.experiments.analysis import (
     _Plan,
     analysis_answer,
     counts_answer,
-    cumulative_answer,
     listing_answer,
     unknown_experiment,
 )
+from metrics.experiments.cumulative import CumulativeQuery, cumulative_answer
 from metrics.warehouse.parts import day_of, local_us
 from metrics.warehouse.relation import _MARK, Plan, Relation, Sql
 
