@@ -542,13 +542,21 @@ def run(
     products_state = dict(state.products)
     for product in products(source):
         previous = state.products.get(product.source)
+        if not product.vision_path.is_file():
+            where = product.vision_path.name
+            outcomes.append(
+                Outcome(
+                    product, problem=f"no vision file yet ({where}: the Overview's setup writes it)"
+                )
+            )
+            continue
         try:
             found, vision = judge_product(product, previous, as_of=as_of, tz=tz)
-        except FileNotFoundError as exc:
-            outcomes.append(Outcome(product, problem=str(exc)))
-            continue
         except (targets.VisionError, notes.AnnotationError) as exc:
-            outcomes.append(Outcome(product, problem="; ".join(exc.problems)))
+            problems = (
+                p.replace(f"{product.vision_path.parent}{os.sep}", "") for p in exc.problems
+            )
+            outcomes.append(Outcome(product, problem="; ".join(problems)))
             continue
         except Exception as exc:  # noqa: BLE001 - one product's failure leaves the others judged
             outcomes.append(Outcome(product, problem=f"{type(exc).__name__}: {exc}"))
