@@ -60,7 +60,7 @@ DUCKDB_TABLE = "events"
 #: Options of a files source that make events of rows that are not yet events (SPEC §2).
 _DERIVE = {"event", "compute", "where"}
 #: Keys that describe the product rather than how its events are read (docs/data.md).
-_PRODUCT = {"vision", "currency"}
+_PRODUCT = {"vision", "currency", "webhook"}  # webhook: python -m review digest
 _KEYS: dict[str, set[str]] = {
     "demo": {"kind", "seed", "users", "cache_dir", "tz", "assignments", "description"} | _PRODUCT,
     "files": _COMMON

@@ -32,7 +32,7 @@ from metrics.experiments.statistics import (
     compare,
     per_user_std,
 )
-from metrics.warehouse import pushdown
+from metrics.warehouse import Relation, pushdown
 
 Filters = Mapping[str, Any] | None
 
@@ -244,6 +244,11 @@ def _clean_assignments(
     assignments: pl.DataFrame | pl.LazyFrame, experiment: str, end: dt.datetime | None
 ) -> pl.LazyFrame:
     """One row per user of the experiment: variant, first exposure, how many variants they saw."""
+    if isinstance(assignments, Relation):
+        raise ValueError(
+            "assignments: a relation in an engine goes with events in the same engine "
+            "(connectors.warehouse.warehouse(conn, table=...)), not with events in Polars"
+        )
     frame = as_lazy(assignments).filter(pl.col("experiment") == experiment)
     if end is not None:
         frame = frame.filter(pl.col("timestamp") <= end)

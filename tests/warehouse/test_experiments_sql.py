@@ -349,3 +349,13 @@ def test_filters_match_as_in_polars_a_missing_value_included(harness):
     )
     # after exposure: alice 2 (SUMMER), bob 0 | carol 1 (none), dave 2 (SUMMER), frank 0
     assert got["mean"].to_list() == [0.0, 1 / 3, 1.0, 1.0, 1.0, 2 / 3]
+
+
+def test_events_and_assignments_must_be_in_the_same_place(harness):
+    events, exposures = both(harness, STORY_EVENTS, STORY_ASSIGNMENTS)
+    with pytest.raises(ValueError, match="assignments"):
+        analyze(events, STORY_ASSIGNMENTS, experiment="checkout", metrics="purchase")
+    with pytest.raises(ValueError, match="assignments"):
+        analyze(STORY_EVENTS, exposures, experiment="checkout", metrics="purchase")
+    with pytest.raises(ValueError, match="holds events"):
+        analyze(events, events, experiment="checkout", metrics="purchase")
