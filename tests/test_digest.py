@@ -169,6 +169,18 @@ def test_a_webhook_in_the_vision_file_is_used_and_reported(product, webhook):
     assert len(Hook.received) == 1
 
 
+def test_a_webhook_in_sources_toml_comes_before_the_visions(product, webhook):
+    path = product / "vision.toml"
+    path.write_text(
+        path.read_text().replace("[product]", '[product]\nwebhook = "http://127.0.0.1:9/"', 1)
+    )
+    (product / "sources.toml").write_text(
+        (product / "sources.toml").read_text() + f'webhook = "{webhook}"\n'
+    )
+    assert run("2026-10-12", None) == 0
+    assert len(Hook.received) == 1
+
+
 def test_without_a_webhook_nothing_is_owed(product):
     assert run("2026-10-12", None) == 0
     state = json.loads((product / "out" / "state.json").read_text())
