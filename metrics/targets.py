@@ -18,6 +18,10 @@ public functions and judges it:
 - **projected**: the value carried to the deadline at the trend's pace, ``value + trend × periods
   left`` (a period's value sits at its last day), clipped to the metric's range (a rate stays in
   [0, 1], a count ≥ 0). So a KPI is on track exactly when its trend is at least the needed pace.
+  An experiment's lift is the exception: each point is the running estimate since the test began,
+  which settles as users accrue (a noisy +15% in week one drifting to the true +4%); that drift is
+  the estimate converging, not the product moving, so it is never extrapolated: the trend is
+  unknown and the projection is the current estimate.
 - **needed**: the change per period from the current value that would reach the target exactly on
   the deadline.
 - **status**: ``met`` (the value is already at or beyond the target in the good direction),
@@ -172,6 +176,9 @@ class MetricSpec:
     #: Names of the two factors when the value is volume × rate, else None.
     split: Callable[[Any], tuple[str, str] | None]
     label: str
+    #: False for a running estimate (an experiment's lift) whose drift is convergence: never
+    #: extrapolated, projected flat.
+    trends: bool = True
 
 
 # --- per-period series: one function per metric kind -------------------------------------------
@@ -640,7 +647,7 @@ METRICS: dict[str, MetricSpec] = {
     ),
     "experiment": MetricSpec(
         Experiment, _experiment_series, "lift", "experiments", rate=False, additive=False,
-        split=_no_split, label="Experiment lift",
+        split=_no_split, label="Experiment lift", trends=False,
     ),
     "event_count": MetricSpec(
         EventCount, _event_count_series, "events", "engagement", rate=False, additive=True,
@@ -928,10 +935,12 @@ def assess(
     period: Interval,
     bounds: tuple[float | None, float | None] = (None, None),
     no_data_reason: str | None = None,
+    trends: bool = True,
 ) -> Assessment:
     """Judge one KPI's series (``period_start``, ``value``, ``complete``) against its target.
 
-    See the module docstring for the method; ``bounds`` clip the projection (a rate's [0, 1]).
+    See the module docstring for the method; ``bounds`` clip the projection (a rate's [0, 1]);
+    ``trends=False`` (a running estimate) leaves the trend unknown and the projection flat.
     """
     check_choice("direction", direction, DIRECTIONS)
     check_choice("period", period, PERIOD_DAYS)
@@ -954,7 +963,7 @@ def assess(
     y = window.get_column("level").to_list()
     horizon = _position(deadline, period) - origin
     trend: float | None = None
-    if len(y) >= MIN_TREND_POINTS:
+    if trends and len(y) >= MIN_TREND_POINTS:
         trend, _ = theil_sen(x, y)
     # From where the KPI stands now, at the recent pace: on track exactly when trend >= needed.
     ahead = value + (trend or 0.0) * max(horizon, 0.0)
@@ -970,7 +979,7 @@ def assess(
     needed = None if passed or horizon <= 0 else (target - value) / horizon
     projected = value if passed else ahead
     reason: str | None = None
-    if len(y) < MIN_TREND_POINTS and not met:
+    if trends and len(y) < MIN_TREND_POINTS and not met:
         reason = (
             f"only {len(y)} complete point{'s' if len(y) != 1 else ''}: the trend is taken as flat"
         )
@@ -1078,6 +1087,7 @@ def scorecard(
             if spec.rate
             else ((0.0, None) if spec.unit != "lift" else (None, None)),
             no_data_reason=why,
+            trends=spec.trends,
         )
         delta = None
         if result.value is not None and result.previous is not None:

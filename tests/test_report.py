@@ -143,11 +143,27 @@ def html() -> str:
 
 
 def test_review_is_one_self_contained_file(html):
-    # Plotly's library is inlined exactly once, and nothing is fetched from the network.
-    assert len(re.findall(r"plotly\.js v\d", html)) == 1
+    # Plotly's library is inlined exactly once (its basic bundle: the review draws lines only),
+    # in the head before any chart, and nothing is fetched from the network.
+    assert len(re.findall(r"plotly\.js (\([^)]*\) )?v\d", html)) == 1
+    assert "plotly.js (basic - minified) v" in html
+    assert html.index("plotly.js (basic") < html.index("</head>")
     assert not re.search(r"<script[^>]+src=", html)
     assert not re.search(r"<link[^>]+href=", html)
     assert html.count('class="plotly-graph-div"') == 4  # North Star + 3 KPIs with data
+    assert len(html.encode()) < 1.5e6
+
+
+def test_a_figure_the_basic_bundle_cannot_draw_brings_the_full_one():
+    import plotly.graph_objects as go
+
+    figures = review._Figures()
+    figures(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])), "a")
+    assert "(basic - minified)" in figures.script()
+    figures(go.Figure(go.Waterfall(x=["a", "b"], y=[1, 2])), "b")
+    script = figures.script()
+    assert "(basic - minified)" not in script and re.search(r"plotly\.js v\d", script)
+    assert review._Figures().script() == ""  # no figure, no library
 
 
 def test_review_states_vision_scorecard_and_statuses(html):
@@ -334,6 +350,54 @@ def test_trend_chart_projects_to_the_deadline():
     assert list(projection.x) == [D("2026-10-04"), D("2026-11-01")]
     assert list(projection.y) == [130.0, 170.0]
     assert "projection: 170" in projection.name
+
+
+def test_a_met_kpi_whose_trend_falls_back_is_drawn_heading_there_in_amber_or_red():
+    row = {
+        "name": "Weekly active users",
+        "unit": "users",
+        "period": "week",
+        "status": "met",
+        "direction": "up",
+        "value": 150.0,
+        "projected": 120.0,
+        "trend": -7.5,
+        "target": 140.0,
+        "as_of": D("2026-10-04"),
+        "deadline": D("2026-11-01"),
+        "periods_left": 4.0,
+    }
+    points = pl.DataFrame({"period_end": [D("2026-10-04")], "level": [150.0]})
+    # 120 is 20 short of 140: more than 10% of the target (14), so off track, not green.
+    assert charts.projection_status(row) == "off_track"
+    fig = charts.trend_chart(points, row)
+    assert fig.data[1].line.color == charts.STATUS_COLORS["off_track"]
+    assert charts.verdict(row) == (
+        "Target 140 reached, but at its trend (-7.5/week) it would fall back to 120 by Nov 1, 2026."
+    )
+    assert charts.projection_status({**row, "projected": 135.0}) == "at_risk"  # 5 < 14
+    held = {**row, "projected": 160.0, "trend": 2.5}
+    assert charts.projection_status(held) == "met"
+    assert charts.trend_chart(points, held).data[1].line.color == charts.STATUS_COLORS["met"]
+    assert charts.verdict(held) == "Target 140 reached (deadline Nov 1, 2026)."
+    # Down is good: 3,900 meets 4,000, but heading for 4,200 is 200 over (within 10%): at risk.
+    down = {**row, "direction": "down", "value": 3900.0, "target": 4000.0, "projected": 4200.0}
+    assert charts.projection_status(down) == "at_risk"
+
+
+def test_trend_chart_keeps_room_for_its_tick_labels():
+    row = {
+        "name": "Weekly buyers", "unit": "users", "period": "week", "status": "on_track",
+        "value": 1710.0, "projected": 2413.0, "target": 2000.0, "as_of": D("2026-10-25"),
+        "deadline": D("2026-12-31"), "periods_left": 9.6,
+    }  # fmt: skip
+    points = pl.DataFrame({"period_end": [D("2026-10-25")], "level": [1710.0]})
+    layout = charts.trend_chart(points, row).layout
+    # Whatever the template: labels like "2.5k" fit (automargin) and a margin is kept anyway.
+    assert layout.yaxis.automargin is True and layout.margin.l >= 48
+    assert layout.legend.yref == "container"  # below the dates, never over them
+    ratio = charts.trend_chart(points, {**row, "unit": "ratio"}).layout
+    assert ratio.yaxis.tickformat == ".1~%"  # 17.5%, never two ticks both reading 18%
 
 
 def test_review_of_a_source_with_no_events_says_no_data_everywhere():

@@ -940,6 +940,24 @@ def test_experiment_kpi_is_the_running_relative_lift():
     assert card.table.item(0, "status") == "met"
 
 
+def test_an_experiments_running_lift_is_projected_flat_not_extrapolated():
+    # The demo's story: the lift since launch reads +15% after week one and settles near +4%.
+    # Its slope is the estimate converging; carried to the deadline it would read -1.1% while
+    # the scorecard says "Met". A running estimate is judged as it stands.
+    settling = weekly([0.15, 0.09, 0.074, 0.042])
+    result = judge(settling, target=0.03, trends=False)
+    assert result.value == pytest.approx(0.042)
+    assert result.trend is None
+    assert result.projected == pytest.approx(0.042)
+    assert result.status == "met"
+    assert result.reason is None  # not "only n points": no trend is looked for at all
+    short = judge(settling, target=0.045, trends=False)  # 0.003 short, under 10% of 0.045
+    assert (short.projected, short.status) == (pytest.approx(0.042), "at_risk")
+    assert judge(settling, target=0.03).projected < 0.03  # what extrapolating would claim
+    assert targets.METRICS["experiment"].trends is False
+    assert all(spec.trends for kind, spec in targets.METRICS.items() if kind != "experiment")
+
+
 def test_experiment_without_assignments_reads_exposure_events():
     rows = [
         (

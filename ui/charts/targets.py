@@ -83,6 +83,21 @@ def status_counts(table: pl.DataFrame) -> list[tuple[str, int]]:
     return [(status, counts[status]) for status in STATUS_ORDER if counts.get(status)]
 
 
+def projection_status(row: Mapping[str, Any]) -> str:
+    """The status the projection alone earns: a KPI already "met" whose trend carries it back past
+    its target is drawn heading there in amber or red, never in the green of "met"."""
+    status = row["status"]
+    projected, target = row.get("projected"), row["target"]
+    if status != "met" or projected is None:
+        return status
+    sign = 1.0 if row.get("direction", "up") == "up" else -1.0
+    shortfall = sign * (target - projected)
+    if shortfall <= 0:
+        return "met"
+    base = abs(target) if target != 0 else abs(row["value"] or 0.0)
+    return "at_risk" if shortfall < 0.10 * base else "off_track"
+
+
 def verdict(row: Mapping[str, Any], currency: str = "USD") -> str:
     """One sentence on where a KPI stands and where it is heading."""
     unit, period = row["unit"], row["period"]
@@ -91,14 +106,23 @@ def verdict(row: Mapping[str, Any], currency: str = "USD") -> str:
     deadline = _day(row["deadline"])
     if status == "no_data":
         return f"No data: {row['reason']}." if row.get("reason") else "No data."
-    if status == "met":
-        return f"Target {target} reached (deadline {deadline})."
     projected = format_value(row["projected"], unit, currency)
+    if status == "met":
+        if projection_status(row) != "met":
+            trend = pace(row["trend"], unit, period, currency)
+            return (
+                f"Target {target} reached, but at its trend ({trend}) it would fall back to "
+                f"{projected} by {deadline}."
+            )
+        return f"Target {target} reached (deadline {deadline})."
     if row.get("periods_left") is None:
         return (
             f"Missed: {format_value(row['value'], unit, currency)} against {target} by {deadline}."
         )
     needed = pace(row["needed"], unit, period, currency)
+    if row.get("trend") is None:
+        # A running estimate (an experiment's lift) or too few points: projected as it stands.
+        return f"{projected} now, against {target} by {deadline}: needs {needed}."
     trend = pace(row["trend"], unit, period, currency)
     return (
         f"Heading for {projected} by {deadline} (target {target}): needs {needed}, trend {trend}."
@@ -228,12 +252,13 @@ def trend_chart(
     )
     if row.get("value") is not None and row.get("projected") is not None and row.get("as_of"):
         end = row["deadline"] if row.get("periods_left") is not None else row["as_of"]
+        heading = STATUS_COLORS[projection_status(row)]
         fig.add_trace(
             go.Scatter(
                 x=[row["as_of"], end],
                 y=[row["value"], row["projected"]],
                 mode="lines+markers",
-                line={"color": STATUS_COLORS[row["status"]], "dash": "dot", "width": 2},
+                line={"color": heading, "dash": "dot", "width": 2},
                 marker={"size": [0, 9], "symbol": "diamond"},
                 name=f"projection: {format_value(row['projected'], unit, currency)}",
             )
@@ -242,9 +267,16 @@ def trend_chart(
     fig.add_vline(x=row["deadline"], line={"color": TARGET_COLOR, "dash": "dot", "width": 1})
     fig.update_layout(
         height=height,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        legend={"orientation": "h", "y": -0.15},
-        yaxis={"tickformat": ".0%" if percent else ",~s", "rangemode": "tozero"},
+        # Room for the tick labels whatever the template or the drawing width ("2.5k", never
+        # "5k"); the legend sits below the axis' dates, at the foot of the figure.
+        margin={"l": 56, "r": 16, "t": 36, "b": 16},
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
+        yaxis={
+            "tickformat": ".1~%" if percent else ",~s",
+            "rangemode": "tozero",
+            "automargin": True,
+        },
+        xaxis={"automargin": True},
         hovermode="x unified",
         title={"text": row["name"], "font": {"size": 15}},
     )
