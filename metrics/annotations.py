@@ -70,7 +70,7 @@ class Annotation:
         return f"{KIND_LABELS[self.kind]}: {self.text}"
 
 
-class AnnotationError(Exception):
+class AnnotationError(ValueError):
     """The annotations file has problems; ``problems`` lists each, naming file, note and field."""
 
     def __init__(self, problems: Sequence[str]) -> None:

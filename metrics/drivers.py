@@ -18,9 +18,13 @@ from the events). Two decompositions, both exact:
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import polars as pl
+
+from metrics.annotations import Annotation, in_window
 
 SEGMENT_SCHEMA: dict[str, pl.DataType] = {
     "property": pl.String(),
@@ -136,3 +140,12 @@ def largest_mover(contributions: pl.DataFrame) -> dict[str, object] | None:
         descending=[True, False, False],
     )
     return ranked.row(0, named=True)
+
+
+def notes_in_window(
+    annotations: Iterable[Annotation], *, before_end: dt.date, after_end: dt.date, period: str
+) -> tuple[Annotation, ...]:
+    """What happened while the KPI moved: the annotations dated from the first day of the earlier
+    point (its week, its month, or for a daily KPI its 7 days) to the last day of the later one."""
+    start = before_end.replace(day=1) if period == "month" else before_end - dt.timedelta(days=6)
+    return in_window(annotations, start, after_end)

@@ -10,6 +10,9 @@ import datetime as dt
 
 import streamlit as st
 
+from metrics import annotations as notes
+from metrics import drivers as why
+from ui import annotations as nt
 from ui import components, data, editing, engine, explain, product, setup, state
 from ui import engagement as eng
 from ui import targets as tg
@@ -158,6 +161,17 @@ def kpi_metric(row: dict, *, label: str) -> None:
 def drivers_block(row: dict) -> None:
     found = off_track[row["kpi"]]
     st.write(_md(charts.drivers_sentence(found, row["unit"], row["period"], currency)))
+    if found.before_end is not None and found.after_end is not None:
+        happened = why.notes_in_window(
+            timeline, before_end=found.before_end, after_end=found.after_end, period=row["period"]
+        )
+        if happened:
+            st.markdown(
+                "**What happened meanwhile**\n\n"
+                + "\n".join(f"- {n.date:%d %b %Y} · {_md(n.label)}" for n in happened)
+            )
+        else:
+            st.caption("No annotation in this window (releases, incidents, experiments, ...).")
     if found.status != "ok":
         return
     left, right = st.columns(2)
@@ -236,6 +250,7 @@ summary = " ".join(
 st.markdown(f"**{len(rows)} KPIs** {summary}")
 
 off_track = tg.off_track_drivers(key, file.text, card, shared.tz, vision)
+timeline = nt.current(shared.tz)  # the product's annotations, written and automatic
 
 
 def review_html() -> str:
@@ -250,6 +265,7 @@ def review_html() -> str:
         source=source,
         currency=currency,
         changes=editing.read_log(file.path),
+        annotations=timeline,
     )
 
 
@@ -314,6 +330,87 @@ engine.show_sql(
     tg.scorecard.sql(key, file.text, today, shared.tz, vision),
     what="every KPI of the scorecard, the North Star's chart and the sparklines",
 )
+
+# --- annotations ---------------------------------------------------------------------------------
+
+st.subheader("Annotations")
+notes_file = nt.read()
+if notes_file.problems:
+    show_problems(
+        notes_file.problems, f"{notes_file.path.name}: its notes are not drawn until fixed"
+    )
+with st.expander(f"Notes on the timeline ({len(timeline)})", icon=":material/bookmark:"):
+    if timeline:
+        st.dataframe(
+            notes.as_frame(timeline),
+            hide_index=True,
+            width="stretch",
+            column_config={"date": st.column_config.DateColumn(format="YYYY-MM-DD")},
+        )
+    else:
+        st.caption("No note yet.")
+    components.definition(
+        "Releases, incidents, campaigns and experiments, drawn on every time chart as a dashed "
+        "line with a label. Experiment starts and ends come from the assignments (first and last "
+        "exposure), target changes from the change log; the others are kept in "
+        f"{_md(notes_file.path.name)} beside the vision file."
+    )
+if not editor.allowed:
+    st.caption(f":material/lock: Adding notes: {_md(editor.reason)}")
+else:
+    add_note, edit_note = st.tabs(["Add a note", "Edit a note"])
+    with add_note, st.form("ov_note_add_form", clear_on_submit=True):
+        c1, c2 = st.columns(2)
+        note_day = c1.date_input("Date", today - dt.timedelta(days=1), key="ov_note_date")
+        note_kind = c2.selectbox(
+            "Kind", notes.KINDS, format_func=notes.KIND_LABELS.get, key="ov_note_kind"
+        )
+        note_text = st.text_input("Note", max_chars=notes.MAX_TEXT, key="ov_note_text")
+        add_clicked = st.form_submit_button(
+            "Add the note", icon=":material/add:", key="ov_note_add"
+        )
+    if add_clicked:
+        note, problems = nt.check(note_day, note_kind, note_text)
+        if note is None:
+            show_problems(problems, "Not added")
+        else:
+            nt.add(notes_file.path, note)
+            st.session_state["ov_flash"] = f"Added to {notes_file.path.name}: {note.label}"
+            st.rerun()
+    with edit_note:
+        written = notes_file.written
+        if not written:
+            st.caption("No note has been written yet (automatic ones are not edited here).")
+        else:
+            index = st.selectbox(
+                "Note",
+                range(len(written)),
+                format_func=lambda i: f"{written[i].date} · {written[i].label}",
+                key="ov_note_pick",
+            )
+            was = written[index]
+            with st.form(f"ov_note_edit_{index}"):
+                c1, c2 = st.columns(2)
+                day = c1.date_input("Date", was.date)
+                kind = c2.selectbox(
+                    "Kind",
+                    notes.KINDS,
+                    index=notes.KINDS.index(was.kind),
+                    format_func=notes.KIND_LABELS.get,
+                )
+                text = st.text_input("Note", was.text, max_chars=notes.MAX_TEXT)
+                c1, c2 = st.columns(2)
+                save_note = c1.form_submit_button("Save", icon=":material/save:")
+                drop_note = c2.form_submit_button("Delete", icon=":material/delete:")
+            if save_note or drop_note:
+                note, problems = nt.check(day, kind, text)
+                if save_note and note is None:
+                    show_problems(problems, "Not saved")
+                elif nt.replace(notes_file.path, index, was, None if drop_note else note):
+                    st.session_state["ov_flash"] = f"Saved {notes_file.path.name}."
+                    st.rerun()
+                else:
+                    st.warning("The notes file changed since this page read it: nothing saved.")
 
 # --- editing -------------------------------------------------------------------------------------
 

@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import plotly.graph_objects as go
 import polars as pl
 
 from metrics import targets
+from metrics.annotations import KIND_LABELS, Annotation, in_window
 from ui.charts import targets as charts
+from ui.charts.annotations import annotate
 from ui.text import safe_figure
 
 __all__ = ["build", "render"]
@@ -121,12 +123,14 @@ def render(
     source: str = "",
     currency: str | None = None,
     changes: pl.DataFrame | None = None,
+    annotations: Sequence[Annotation] = (),
 ) -> str:
     """The review as one HTML document: vision, North Star, scorecard, charts, drivers, the
     changes to the targets, method.
 
     ``currency`` is the source's (sources.toml ``currency``) when it names one, else the vision's.
     ``changes`` is the vision file's change log (:func:`ui.editing.read_log`), newest first.
+    ``annotations`` (:mod:`metrics.annotations`) are drawn on every chart and listed.
     """
     esc = html.escape
     currency = currency or vision.currency
@@ -155,10 +159,9 @@ def render(
     # North Star
     star_chart = ""
     if star["status"] != "no_data":
-        star_chart = figure(
-            charts.trend_chart(points(star["kpi"]), star, currency=currency, start=start),
-            "chart-north-star",
-        )
+        star_figure = charts.trend_chart(points(star["kpi"]), star, currency=currency, start=start)
+        # Releases, incidents, experiments and target changes marked on every chart.
+        star_chart = figure(annotate(star_figure, annotations), "chart-north-star")
     delta = charts.format_delta(star["delta"], star["unit"], currency)
     parts += [
         '<section class="north-star" id="north-star"><div class="facts">',
@@ -211,10 +214,10 @@ def render(
             reason = esc(row["reason"] or "")
             body = f"<p><strong>{esc(row['name'])}</strong>: no data ({reason}).</p>"
         else:
-            body = figure(
-                charts.trend_chart(points(kpi_id), row, currency=currency, start=start, height=260),
-                f"chart-{kpi_id}",
+            trend = charts.trend_chart(
+                points(kpi_id), row, currency=currency, start=start, height=260
             )
+            body = figure(annotate(trend, annotations), f"chart-{kpi_id}")
         words = esc(charts.verdict(row, currency))
         parts.append(f'<div class="card">{body}<p class="muted">{words}</p></div>')
     parts.append("</div>")
@@ -242,6 +245,23 @@ def render(
                         f'<td class="num">{esc(moved)}</td></tr>'
                     )
                 parts.append("</tbody></table>")
+
+    # What happened in the period: releases, incidents, experiments, target changes.
+    shown = in_window(annotations, start, end)
+    parts.append("<h2>What happened</h2>")
+    if not shown:
+        parts.append('<p class="muted" id="annotations">No annotation in this period.</p>')
+    else:
+        parts.append(
+            '<table id="annotations"><thead><tr><th>Date</th><th>Kind</th><th>Note</th></tr>'
+            "</thead><tbody>"
+        )
+        for note in shown:
+            parts.append(
+                f"<tr><td>{note.date:%d %b %Y}</td><td>{esc(KIND_LABELS[note.kind])}</td>"
+                f"<td>{esc(note.text)}</td></tr>"
+            )
+        parts.append("</tbody></table>")
 
     # Did the goalposts move? Every change to a target saved from the Overview.
     parts.append("<h2>Changes to the targets</h2>")
@@ -316,8 +336,17 @@ def build(
         if status == "off_track"
     }
     currency = config.currency if config is not None else None
+    from metrics import annotations as notes
     from ui.editing import read_log
 
+    last = loaded.events.select(pl.col("timestamp").max()).item()
+    timeline = notes.timeline(
+        notes.load_annotations(notes.annotations_path(vision_path)),
+        notes.from_assignments(
+            loaded.assignments, tz=tz, data_end=last.date() if last is not None else None
+        ),
+        notes.from_change_log(read_log(Path(vision_path))),
+    )
     return render(
         vision,
         card,
@@ -327,4 +356,5 @@ def build(
         source=name,
         currency=currency,
         changes=read_log(Path(vision_path)),
+        annotations=timeline,
     )

@@ -11,10 +11,29 @@ import streamlit as st
 from ui import text
 
 
-def chart(figure: go.Figure, **options: Any) -> None:
+def chart(figure: go.Figure, *, annotate: bool = True, **options: Any) -> None:
     """``st.plotly_chart`` of the figure with every text from the data shown as text
-    (:func:`ui.text.safe_figure`): pages draw figures through here only."""
+    (:func:`ui.text.safe_figure`): pages draw figures through here only.
+
+    A time chart also shows the product's annotations (releases, incidents, experiment starts
+    and ends, target changes: ``ui/annotations.py``) as labelled vertical lines;
+    ``annotate=False`` leaves them off."""
+    if annotate:
+        from ui import annotations
+        from ui.charts.annotations import annotate as draw_notes
+
+        figure = draw_notes(figure, annotations.current(_zone()))
     st.plotly_chart(text.safe_figure(figure), **options)
+
+
+def _zone() -> str:
+    """The sidebar's reporting zone, for the days of experiment starts and ends."""
+    from ui import state
+
+    try:
+        return state.shared().tz
+    except Exception:  # noqa: BLE001 - no sidebar yet (a page under test): UTC
+        return "UTC"
 
 
 #: Width of a headline card in pixels: the number and its change fit whole; cards wrap onto a new
