@@ -105,8 +105,6 @@ if source is not None:
     by_name = datapage.events_table(report)
     components.chart(events_by_name_figure(by_name), key="data_events_chart")
     components.definition("Events kept after loading, per event name, over the whole source.")
-    if isinstance(source, data.EngineSource):
-        engine.show_sql(source.report_sql, what="this report")
     components.numbers(
         by_name,
         name="events_by_name",
@@ -116,6 +114,8 @@ if source is not None:
             "share": st.column_config.NumberColumn("Share", format="percent"),
         },
     )
+    if isinstance(source, data.EngineSource):
+        engine.show_sql(source.report_sql, what="this report")
 
     # -- schema and sample ----------------------------------------------------------------------
     st.header("Schema")

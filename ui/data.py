@@ -72,8 +72,13 @@ def _open(name: str, generation: str) -> EngineSource:
     opened = open_source(sources[name], secrets=_secrets())
     with recording() as statements:
         report = load_report(opened.events)
-    if opened.notes:
-        report = dataclasses.replace(report, notes=(*report.notes, *opened.notes))
+    from ui.product import without_folders  # the server's folders are not shown
+
+    report = dataclasses.replace(
+        report,
+        source=without_folders(report.source),
+        notes=(*report.notes, *opened.notes),
+    )
     return EngineSource(name, opened.events, opened.assignments, report, tuple(statements))
 
 

@@ -140,7 +140,9 @@ def test_the_data_page_shows_the_report_counted_in_sql(engine_app):
     shown = {m.label: m.value for m in at.metric}
     assert shown["Rows kept"] == f"{events.height:,}"
     assert shown["Users"] == f"{USERS:,}"
-    assert any("duckdb (computed there)" in c.value.replace("\\", "") for c in at.caption)
+    captions = " ".join(c.value.replace("\\", "") for c in at.caption)
+    assert "duckdb (computed there)" in captions
+    assert "events.duckdb" in captions and str(ROOT) not in captions and "/tmp" not in captions
     statements = sql_blocks(at)
     assert any("COUNT(*)" in s for s in statements), statements
 
