@@ -70,13 +70,11 @@ def _kind(dtype: pl.DataType) -> str:
 
 
 def _resolve(found: SourceColumns | None, mapping: Mapping[str, str]) -> dict[str, str]:
-    """Canonical name -> source column, from ``mapping`` first, then the usual names."""
-    unknown = [key for key in mapping if key not in ALIASES]
-    if unknown:
-        raise ConnectorError(
-            f"warehouse: mapping names {unknown[0]!r}, which is not a canonical column "
-            f"(canonical: {', '.join(ALIASES)})"
-        )
+    """Canonical name -> source column, from ``mapping`` first, then the usual names.
+
+    Keys of ``mapping`` that are not canonical columns name properties (``properties``).
+    """
+    mapping = {k: v for k, v in mapping.items() if k in ALIASES}
     if found is None:  # compile only: the names given, else the canonical ones
         return {c: mapping.get(c, c) for c in ALIASES if c in mapping or c in REQUIRED}
     names = found.names
@@ -103,6 +101,21 @@ def _resolve(found: SourceColumns | None, mapping: Mapping[str, str]) -> dict[st
             f"name it with mapping={{'{missing[0]}': '<column>'}}"
         )
     return chosen
+
+
+def _declared(found: SourceColumns | None, mapping: Mapping[str, str]) -> dict[str, str]:
+    """Properties named in ``mapping`` (property -> source column): the only ones a relation
+    that compiles SQL without seeing the source knows, and a way to rename any property."""
+    declared = {k: v for k, v in mapping.items() if k not in ALIASES}
+    for name, column in declared.items():
+        if not isinstance(column, str) or not column:
+            raise ConnectorError(f"warehouse: mapping {name}= must name a source column")
+        if found is not None and column not in found.names:
+            raise ConnectorError(
+                f"warehouse: mapping {name}={column!r}: the source has no column {column!r} "
+                f"(columns: {', '.join(found.names)})"
+            )
+    return declared
 
 
 def _epoch_expr(d: Dialect, column: str) -> str:
@@ -160,9 +173,18 @@ def canonical_select(
         exprs["revenue"] = d.to_double(f"src.{q(chosen['revenue'])}")
     used = set(chosen.values())
     properties: list[str] = []
+    for name, column in _declared(found, mapping).items():
+        exprs[name] = f"src.{q(column)}"
+        properties.append(name)
+        used.add(column)
     if found is not None:
         for name, kind in found.kinds:
-            if name in used or name.lower() in ("ts_us", *ALIASES) or kind == "other":
+            if (
+                name in used
+                or name in exprs
+                or name.lower() in ("ts_us", *ALIASES)
+                or kind == "other"
+            ):
                 continue
             properties.append(name)
             exprs[name] = f"src.{q(name)}"
@@ -201,9 +223,7 @@ def canonical_select(
         )
     else:
         inner = f"SELECT {', '.join(q(c) for c in out)} FROM ({inner}) AS c"
-    columns = (
-        None if found is None else tuple(["user_id", "event", "timestamp"] + [c for c in out[3:]])
-    )
+    columns = tuple(["user_id", "event", "timestamp"] + [c for c in out[3:]])
     person = exprs["user_id"]
     if "anonymous_id" in exprs:
         person = f"COALESCE({exprs['user_id']}, {exprs['anonymous_id']})"

@@ -42,7 +42,12 @@ def _check(dialect: str, name: str, statements: list[str]) -> None:
 def test_every_family_compiles_for_every_dialect(dialect, name, function, extra, kwargs):
     if dialect in ("sqlite", "mysql") and "tz" in kwargs:
         pytest.fail("the workload is in UTC")  # pragma: no cover
-    relation = warehouse(None, table="analytics.events", dialect=dialect)
+    relation = warehouse(
+        None,
+        table="analytics.events",
+        dialect=dialect,
+        mapping={"revenue": "revenue", "platform": "platform"},
+    )
     _check(dialect, name, metrics.sql(function, relation, *extra, **kwargs))
 
 
@@ -94,3 +99,27 @@ def test_a_query_can_name_the_events_instead_of_a_table():
     (text,) = metrics.sql(engagement.active_users, relation, start="2026-03-01", end="2026-03-07")
     sqlglot.parse_one(text, read="snowflake")
     assert "(SELECT * FROM raw.events WHERE env = 'prod') AS src" in text
+
+
+def test_a_compile_only_relation_knows_the_properties_its_mapping_names():
+    relation = warehouse(
+        None, table="events", dialect="trino", mapping={"platform": "device_platform"}
+    )
+    (text,) = metrics.sql(
+        engagement.active_users,
+        relation,
+        start="2026-03-01",
+        end="2026-03-07",
+        filters={"platform": "ios"},
+        breakdown="platform",
+    )
+    sqlglot.parse_one(text, read="trino")
+    assert 'src."device_platform" AS "platform"' in text
+    with pytest.raises(ValueError, match="filters: no column 'country'"):
+        metrics.sql(
+            engagement.active_users,
+            relation,
+            start="2026-03-01",
+            end="2026-03-07",
+            filters={"country": "DE"},
+        )

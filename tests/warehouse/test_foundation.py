@@ -151,3 +151,10 @@ def test_the_load_report_is_counted_in_the_engine(on_engine):
     }
     assert report.events_by_name == {"x": 1, "y": 1}
     assert (report.first_event, report.last_event) == (MARCH["timestamp"][0], MARCH["timestamp"][1])
+
+
+def test_a_mapping_can_rename_a_property_too(on_engine):
+    frame = MARCH.rename({"platform": "device_platform"})
+    rel = on_engine(frame, mapping={"platform": "device_platform"})
+    args = dict(start="2026-03-01", end="2026-03-31", breakdown="platform")
+    assert_frame_equal(engagement.active_users(rel, **args), engagement.active_users(MARCH, **args))
