@@ -30,6 +30,8 @@ KIND_COLORS: dict[str, str] = {
 }
 #: Figures less tall than this (sparklines) get lines without labels.
 SMALL_HEIGHT = 150
+#: How many rows the labels step through, top down.
+LABEL_ROWS = 3
 #: The longest label drawn on the chart; the hover has the whole note.
 LABEL_CHARS = 32
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -81,7 +83,7 @@ def annotate(figure: go.Figure, annotations: Iterable[Annotation]) -> go.Figure:
     """A copy of a time chart with each note inside its dates drawn as a labelled vertical line.
 
     A figure whose x axis is not time, or with no note in its span, comes back unchanged. Several
-    notes on one day share one line (labels stacked).
+    notes on one day share one line; labels step down in turn so neighbours stay legible.
     """
     span = date_span(figure)
     if span is None:
@@ -117,7 +119,8 @@ def annotate(figure: go.Figure, annotations: Iterable[Annotation]) -> go.Figure:
             x=note.date.isoformat(),
             xref="x",
             yref="paper",
-            y=1 - 0.07 * row,
+            # Labels step down in turn (three rows), so neighbouring notes do not overlap.
+            y=1 - 0.07 * (len(out.layout.annotations) % LABEL_ROWS),
             yanchor="top",
             xanchor="left",
             showarrow=False,
