@@ -116,3 +116,27 @@ def test_timeline_merges_sorts_and_keeps_each_note_once():
     assert frame.columns == ["date", "kind", "text", "origin", "kpi"]
     assert frame.height == 3 and frame.schema["date"] == pl.Date
     assert a.label == "Release: v2"
+
+
+@pytest.mark.parametrize(
+    ("period", "before_end", "first_day"),
+    [
+        ("week", "2026-09-06", "2026-08-31"),  # the earlier point's whole week
+        ("day", "2026-09-06", "2026-08-31"),  # its 7-day average
+        ("month", "2026-08-31", "2026-08-01"),  # its month
+    ],
+)
+def test_the_drivers_window_lists_what_happened_while_the_kpi_moved(period, before_end, first_day):
+    from metrics.drivers import notes_in_window
+
+    start = D(first_day)
+    found = [
+        Annotation(start - dt.timedelta(days=1), "release", "just before"),
+        Annotation(start, "release", "first day"),
+        Annotation(D("2026-10-04"), "incident", "last day"),
+        Annotation(D("2026-10-05"), "campaign", "after"),
+    ]
+    shown = notes_in_window(
+        found, before_end=D(before_end), after_end=D("2026-10-04"), period=period
+    )
+    assert [n.text for n in shown] == ["first day", "last day"]
