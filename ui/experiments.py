@@ -19,6 +19,7 @@ from metrics import experiments as ex
 from ui import data, engine
 from ui.catalogue import event_counts
 from ui.text import md
+from ui.words import per_user
 
 #: Statuses (metrics.experiments codes, plus the control row) in a PM's words.
 STATUS_WORDS: dict[str, str] = {
@@ -108,7 +109,7 @@ def metric_catalogue(source: str) -> dict[str, ex.Metric]:
         if event in NOT_GOALS:
             continue
         catalogue[f"{event} conversion"] = ex.Conversion(event, name=f"{event} conversion")
-        catalogue[f"{event}s per user"] = ex.Count(event, name=f"{event}s per user")
+        catalogue[per_user(event)] = ex.Count(event, name=per_user(event))
         if row["with_revenue"]:
             catalogue[f"revenue per user ({event})"] = ex.Sum(
                 event, "revenue", name=f"revenue per user ({event})"
