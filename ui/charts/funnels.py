@@ -220,7 +220,8 @@ def trends_figure(trends: pl.DataFrame, *, interval: str) -> go.Figure:
     )
     figure.update_layout(
         margin=_MARGIN,
-        yaxis={"title": "Converted", "tickformat": ".0%", "rangemode": "tozero"},
+        # Enough digits for a narrow range: "0.5%, 1%, 1.5%", never "0%, 1%, 1%, 2%".
+        yaxis={"title": "Converted", "tickformat": ".2~%", "rangemode": "tozero"},
         xaxis={"title": f"{interval.capitalize()} users entered"},
         legend={"orientation": "h", "y": -0.25, "x": 0},
         hovermode="closest",

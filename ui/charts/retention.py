@@ -173,7 +173,7 @@ def curves_figure(table: pl.DataFrame, average: pl.DataFrame, *, interval: str) 
     _label_offsets(figure, table, interval)
     figure.update_layout(
         margin=_MARGIN,
-        yaxis={"title": "Retained", "tickformat": ".0%", "rangemode": "tozero"},
+        yaxis={"title": "Retained", "tickformat": ".2~%", "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.2, "x": 0},
         hovermode="closest",
     )
