@@ -633,7 +633,8 @@ def load_demo(
     cached = _read_cache(events_path, assignments_path)
     if cached is not None:
         events, assignments = cached
-        how = f"read from the cache {events_path} in {time.perf_counter() - began:.1f} s"
+        # The cache's place on the server is nobody's business on a page (it is in .cache/).
+        how = f"read from its cache in {time.perf_counter() - began:.1f} s"
         fmt = "demo (cached parquet)"
     else:
         events, assignments = generate(seed=seed, users=users)

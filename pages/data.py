@@ -53,7 +53,8 @@ if source is not None:
 
     # -- load report ----------------------------------------------------------------------------
     st.header("Load report")
-    st.caption(f"{md(report.source)} · format: {md(report.format)}")
+    shown_source = datapage.without_server_paths(report.source)
+    st.caption(f"{md(shown_source)} · format: {md(report.format)}")
     in_engine = isinstance(source, data.EngineSource)
     if isinstance(source, data.EngineSource):
         st.info(
@@ -97,7 +98,8 @@ if source is not None:
     with right:
         st.subheader("What loading changed")
         if report.notes:
-            st.markdown("\n".join(f"- {md(note)}" for note in report.notes))
+            notes = (datapage.without_server_paths(note) for note in report.notes)
+            st.markdown("\n".join(f"- {md(note)}" for note in notes))
         else:
             st.markdown("Nothing: the source was already in the canonical shape.")
 

@@ -7,7 +7,9 @@ adapter.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 import streamlit as st
@@ -38,6 +40,30 @@ MEANINGS: dict[str, str] = {
     "anonymous_id": "device or cookie id before login",
 }
 SAMPLE_ROWS = 100
+
+#: An absolute path in a text: /srv/data/events.csv, C:\\data\\events.csv, ~/exports/x.csv.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/\\])(?:[A-Za-z]:[\\/]|~/|/)[^\s'\"`,;()<>]+")
+
+
+def without_server_paths(text: str, root: Path | None = None) -> str:
+    """``text`` with every absolute path on the server made relative to the project folder
+    (``root``, the working folder where sources.toml lives), or cut to its file name when it lies
+    elsewhere: a page says ``data/events.csv``, never ``/home/ana/northstar/data/events.csv``.
+    """
+    base = (root or Path.cwd()).resolve()
+
+    def shown(match: re.Match[str]) -> str:
+        raw = match.group(0)
+        trail = raw[len(raw.rstrip(".:")) :]  # a sentence's full stop is not part of the path
+        path = Path(raw[: len(raw) - len(trail)]).expanduser()
+        try:
+            return path.resolve().relative_to(base).as_posix() + trail
+        except ValueError:
+            return (re.split(r"[\\/]", str(path))[-1] or "…") + trail
+
+    return _ABSOLUTE_PATH.sub(shown, text)
+
+
 #: The sources.toml example the page shows under "Connect your own data".
 EXAMPLE_SOURCES = """\
 [sources.shop]
