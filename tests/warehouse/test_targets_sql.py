@@ -477,12 +477,11 @@ def _compiled(relation: Relation, plan: Plan) -> list[str]:
     return [s.render(relation.dialect, inline=True)[0] for s in plan.statements]
 
 
-@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("dialect", [d for d in DIALECTS if d not in ("sqlite", "mysql")])
 def test_targets_sql_parses_in_every_dialect_with_its_values_bound(dialect):
+    # SQLite and MySQL have no time-zone database in SQL (UTC only): not warehouse dialects.
     from metrics.engagement import EngagementQuery
 
-    if dialect in ("sqlite", "mysql"):
-        pytest.skip(f"{dialect} is not a warehouse dialect")
     rel = warehouse(None, table="analytics.events", dialect=dialect)
     secret = "web'); DROP TABLE events; --"
     tz = "Europe/Berlin"
