@@ -5,9 +5,10 @@
 
 The log looks like a product's: users who sign up over six months (2026-05-01 .. 2026-10-31 UTC) and
 whose later events all follow their ``signup``; heavy-tailed activity (a few users produce many
-events); quieter weekends; ten event names, among them the funnel ``signup``, ``page_view``,
-``add_to_cart``, ``checkout_start``, ``purchase`` (with ``revenue``); sessions; a platform and a
-country per user. Rows are in random order, as in a real export, so a benchmark pays for its sorts.
+events); quieter weekends; eleven event names, among them the funnel ``signup``, ``page_view``,
+``add_to_cart``, ``checkout_start``, ``purchase`` (with ``revenue``); sessions, each opened by an
+``app_open`` (so a funnel starting on ``app_open`` has dozens of attempts per active user, as real
+ones do); a platform and a country per user. Rows are in random order, as in a real export, so a benchmark pays for its sorts.
 
 Columns: ``user_id`` ("u0001234"), ``event``, ``timestamp`` (Datetime µs UTC), ``event_id``,
 ``session_id`` (about five events within minutes), ``revenue`` (Float64, purchases only),
@@ -33,7 +34,7 @@ import polars as pl
 __all__ = ["DATA_DIR", "GENERATOR_VERSION", "ensure", "generate", "parse_count"]
 
 #: Bump when the generated data changes, so :func:`ensure` regenerates files written before.
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 START = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
@@ -51,7 +52,9 @@ EVENT_MIX: dict[str, float] = {
     "checkout_start": 0.03,
     "purchase": 0.012,
 }
-EVENT_NAMES: tuple[str, ...] = ("signup", *EVENT_MIX)
+#: Opens every session after the sign-up's, at the session's first instant.
+SESSION_OPEN = "app_open"
+EVENT_NAMES: tuple[str, ...] = ("signup", *EVENT_MIX, SESSION_OPEN)
 PLATFORMS: tuple[str, ...] = ("web", "ios", "android")
 COUNTRIES: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "BR", "JP", "CA")
 
@@ -99,9 +102,19 @@ def generate(n_events: int, *, seed: int = 0, users: int | None = None) -> pl.Da
     session_start = signup[owner] + 1 + offset
     del room, weekend, redraw, offset
 
-    # Each later event falls in a session chosen uniformly, a few minutes after its start.
-    session = rng.integers(0, n_sessions, size=n_later, dtype=np.int64)
-    later = session_start[session] + (rng.exponential(180.0, size=n_later) * _SEC).astype(np.int64)
+    # Each session opens with an app_open at its start (as many as fit); every other later event
+    # falls in a session chosen uniformly, a few minutes after its start.
+    n_opens = min(n_sessions, n_later)
+    n_rest = n_later - n_opens
+    session = np.concatenate(
+        [
+            np.arange(n_opens, dtype=np.int64),
+            rng.integers(0, n_sessions, size=n_rest, dtype=np.int64),
+        ]
+    )
+    later = session_start[session]
+    # At least 1 µs after the app_open: a session's events never tie with its opening.
+    later[n_opens:] += 1 + (rng.exponential(180.0, size=n_rest) * _SEC).astype(np.int64)
     when = np.concatenate([signup, np.minimum(later, _SPAN - 1)])
     del later
     user = np.concatenate([np.arange(n_users, dtype=np.int32), owner[session]])
@@ -113,7 +126,8 @@ def generate(n_events: int, *, seed: int = 0, users: int | None = None) -> pl.Da
     event = np.concatenate(
         [
             np.zeros(n_users, dtype=np.int8),
-            (rng.choice(mix.size, size=n_later, p=mix / mix.sum()) + 1).astype(np.int8),
+            np.full(n_opens, len(EVENT_NAMES) - 1, dtype=np.int8),
+            (rng.choice(mix.size, size=n_rest, p=mix / mix.sum()) + 1).astype(np.int8),
         ]
     )
     purchase = event == EVENT_NAMES.index("purchase")

@@ -28,7 +28,7 @@ def test_exact_size_canonical_columns_and_properties(log):
     assert log["user_id"].str.contains(r"^u\d{7}$").all()
     assert log["event_id"].is_unique().all()
     assert set(log["event"].unique()) == set(bench.EVENT_NAMES)
-    assert len(bench.EVENT_NAMES) == 10
+    assert len(bench.EVENT_NAMES) == 11
 
 
 def test_same_seed_same_log_other_seed_other_log():
@@ -42,6 +42,17 @@ def test_users_sign_up_first_and_time_stays_in_six_months(log):
     assert log.filter(pl.col("event") == "signup")["user_id"].is_unique().all()
     assert log["timestamp"].min() >= dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
     assert log["timestamp"].max() < dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+
+
+def test_sessions_after_the_signup_open_with_an_app_open(log):
+    opens = log.sort("timestamp").group_by("session_id").agg(
+        first=pl.col("event").first(), opens=(pl.col("event") == "app_open").sum()
+    )
+    later = opens.filter(pl.col("first") != "signup")
+    assert (later["first"] == "app_open").all()
+    assert (later["opens"] == 1).all()
+    # A frequent first step: a funnel from app_open has many attempts per active user.
+    assert log.filter(pl.col("event") == "app_open").height > 5 * log["user_id"].n_unique()
 
 
 def test_rows_are_not_in_user_or_time_order(log):
