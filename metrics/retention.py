@@ -22,7 +22,8 @@ Choices, written down (docs/retention.md explains them in a PM's words):
   counts cohort users with a return at offset k or at any later offset up to the last one.
 - ``incomplete`` marks cells whose window is not over by the end of ``end``: the last calendar
   period when ``end`` is not its last day; for rolling offsets, every cell in which a user who
-  started at the very end of the cohort period would still be inside the window.
+  started at the very end of the cohort period would still be inside the window (for revenue,
+  offset 0 included: its money accrues over a window too).
 - ``filters`` (an addition to the SPEC signature, which the pages need) applies to every event the
   metric reads, start and return alike, and to the history that decides "first time" (PostHog's
   global property filters behave the same way).
@@ -451,7 +452,7 @@ def _revenue_table(
         per_user.then(pl.col("revenue").cum_sum().over("c", order_by="k") / size).alias(
             "cumulative_revenue_per_user"
         ),
-        _incomplete_expr(grid, params),
+        _incomplete_expr(grid, params, money=True),
     )
 
 
@@ -890,8 +891,14 @@ def _cells(grid: PeriodGrid) -> pl.DataFrame:
     return cells.with_columns(pl.lit(starts).gather(pl.col("c")).alias("cohort_start"))
 
 
-def _incomplete_expr(grid: PeriodGrid, params: RetentionParams) -> pl.Expr:
-    """Whether cell (c, k) is not over by the end of ``end`` (see the module notes)."""
+def _incomplete_expr(grid: PeriodGrid, params: RetentionParams, *, money: bool = False) -> pl.Expr:
+    """Whether cell (c, k) is not over by the end of ``end`` (see the module notes).
+
+    A rolling offset 0 is the cohort itself for retention (everyone is there at once), but for
+    ``money`` it is a window of revenue like any other: October's users who started on the 30th
+    have a month-0 window running into November, so with ``end`` on Oct 31 that cell is unfinished
+    (drawn as a finished cohort it read $10.03 against $10.9-11.8).
+    """
     c, k = pl.col("c"), pl.col("k")
     last_open = not grid.last_period_complete
     calendar = (c + k == grid.n - 1) & pl.lit(last_open)
@@ -910,6 +917,8 @@ def _incomplete_expr(grid: PeriodGrid, params: RetentionParams) -> pl.Expr:
     else:
         bounds = pl.lit(pl.Series("bounds", grid.bounds_us, dtype=pl.Int64))
         latest = bounds.gather(c + 1) + (k + 1) * _ROLLING_UNIT_US[params.interval]
+    if money:
+        return (calendar | (latest > grid.hi_us)).alias("incomplete")
     return pl.when(k == 0).then(calendar).otherwise(latest > grid.hi_us).alias("incomplete")
 
 

@@ -782,7 +782,8 @@ def test_revenue_retention_rolling_weeks(purchases):
             (d(2026, 1, 5), 2, 2, 0.0, 0, 0.0, 15.0, True),
             (d(2026, 1, 12), 1, 0, 5.0, 1, 5.0, 5.0, False),  # carol paid within 7×24h
             (d(2026, 1, 12), 1, 1, 0.0, 0, 0.0, 5.0, True),
-            (d(2026, 1, 19), 0, 0, 0.0, 0, None, None, False),
+            # Someone starting on Sunday the 25th could still pay until Feb 1: unfinished.
+            (d(2026, 1, 19), 0, 0, 0.0, 0, None, None, True),
         ]
     )
     assert_frame_equal(table, want)

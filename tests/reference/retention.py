@@ -128,11 +128,14 @@ class _Setup:
         wall = lambda x: self.local(x).replace(tzinfo=None)  # noqa: E731
         return months_between(wall(t), wall(ts))
 
-    def incomplete(self, c: int, k: int, periods: str) -> bool:
+    def incomplete(self, c: int, k: int, periods: str, money: bool = False) -> bool:
         last_day = self.after - DAY
-        if periods == "calendar" or k == 0:
+        calendar = c + k == self.n - 1 and self.end < last_day
+        if periods == "calendar" or (k == 0 and not money):
             # The offset's calendar period must be over by the end of `end`.
-            return c + k == self.n - 1 and self.end < last_day
+            return calendar
+        if calendar:
+            return True
         # Rolling: a user who started at the last instant of cohort period c is in offset k until
         # (k + 1) units after the cohort period ends.
         cohort_end = self.starts[c + 1] if c + 1 < self.n else self.after
@@ -255,7 +258,8 @@ def revenue_retention(
                     "revenue": money[(c, k)],
                     "paying_users": sum(1 for (_, cc, kk) in paid if (cc, kk) == (c, k)),
                     "cumulative_revenue_per_user": running / size if size else None,
-                    "incomplete": s.incomplete(c, k, periods),
+                    # Money accrues over rolling offset 0's window too: it can be unfinished.
+                    "incomplete": s.incomplete(c, k, periods, money=True),
                 }
             )
     return out
