@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import components, data, engine, explain, state
+from ui import compare, components, data, engine, explain, state
 from ui import engagement as eng
 from ui.charts import engagement as charts
 from ui.text import md
@@ -100,27 +100,45 @@ if (explained := explain.current("engagement")) is not None:
 
 # -- headline numbers -------------------------------------------------------------------------
 # A wrapping row of fixed-width cards: four across on a wide window, two by two at 800 px, so a
-# number is never cut short ("14,2…").
+# number is never cut short ("14,2…"). Each says its change against the previous period and
+# against a year before (the lined-up day: metrics/compare.py).
 headline_row = components.headline_row()
-for headline in eng.headlines(rolling, ratio):
-    headline_row.metric(
-        headline.label,
-        headline.value,
-        delta=headline.delta_text,
-        help=headline.help,
-        format="percent" if headline.percent else "localized",
-        delta_description="vs a week before",
-        border=True,
-        width=components.HEADLINE_WIDTH,
-    )
+before = eng.headlines_before(*args, event, first_day)
+for headline in eng.headlines(rolling, ratio, before):
+    with headline_row.container(border=True, width=components.HEADLINE_WIDTH):
+        st.metric(
+            headline.label,
+            headline.value,
+            delta=headline.delta_text,
+            help=headline.help,
+            format="percent" if headline.percent else "localized",
+            delta_description="vs previous period",
+        )
+        st.caption(headline.year_text)
+
+# -- the earlier period the charts are compared with (the sidebar's "Compare with") -----------
+daily_shift = compare.shift(shared.start, shared.end, shared.compare)
+period_shift = compare.shift(shared.start, shared.end, shared.compare, interval)
+
+
+def earlier(found, compute, *, by=interval):
+    """The earlier series of one chart, computed by the same cached adapter (ui/compare.py)."""
+    return compare.earlier(found, compute, first_day=first_day, interval=by)
+
 
 # -- active users -----------------------------------------------------------------------------
 st.header("Active users")
 if interval == "day":
+    rolling_before = earlier(
+        daily_shift, lambda s, e: eng.rolling(source, s, e, shared.tz, shared.filters, event)
+    )
     components.chart(
-        charts.rolling_active_figure(rolling, data_start=first_day, targets=targets.rolling),
+        charts.rolling_active_figure(
+            rolling, data_start=first_day, targets=targets.rolling, comparison=rolling_before
+        ),
         key="eng_chart_rolling",
     )
+    compare.note(daily_shift, rolling_before)
     components.numbers(
         eng.rolling_wide(rolling), name="dau_wau_mau", key="eng_rolling", column_config=dates
     )
@@ -132,12 +150,22 @@ if interval == "day":
     )
 else:
     active = eng.periodic(*args, event, interval, week_start, None)
+    active_before = earlier(
+        period_shift,
+        lambda s, e: eng.periodic(
+            source, s, e, shared.tz, shared.filters, event, interval, week_start, None
+        ),
+    )
     components.chart(
         charts.active_users_figure(
-            active, interval=interval, target=targets.periodic.get(interval)
+            active,
+            interval=interval,
+            target=targets.periodic.get(interval),
+            comparison=active_before,
         ),
         key="eng_chart_periodic",
     )
+    compare.note(period_shift, active_before)
     components.numbers(
         active, name=f"active_users_per_{noun}", key="eng_periodic", column_config=dates
     )
@@ -205,10 +233,18 @@ with left:
     )
 with right:
     st.subheader("DAU/MAU")
+    ratio_before = earlier(
+        daily_shift,
+        lambda s, e: eng.dau_mau(source, s, e, shared.tz, shared.filters, event),
+        by="day",
+    )
     components.chart(
-        charts.dau_mau_figure(ratio, data_start=first_day, target=targets.dau_mau),
+        charts.dau_mau_figure(
+            ratio, data_start=first_day, target=targets.dau_mau, comparison=ratio_before
+        ),
         key="eng_chart_dau_mau",
     )
+    compare.note(daily_shift, ratio_before)
     components.numbers(
         ratio,
         name="dau_mau",
@@ -241,6 +277,16 @@ components.definition(
 # -- revenue ----------------------------------------------------------------------------------
 st.header("Revenue")
 money = eng.revenue(*args, interval, week_start, breakdown)
+money_before = (
+    earlier(
+        period_shift,
+        lambda s, e: eng.revenue(
+            source, s, e, shared.tz, shared.filters, interval, week_start, None
+        ),
+    )
+    if breakdown is None
+    else None
+)
 if not eng.has_activity(money, "paying_users"):
     st.info("No revenue was recorded in this range (no event with a positive `revenue`).")
 st.metric(
@@ -250,13 +296,25 @@ st.metric(
 )
 components.chart(
     charts.revenue_total_figure(
-        money, interval=interval, breakdown=breakdown, currency=targets.currency
+        money,
+        interval=interval,
+        breakdown=breakdown,
+        currency=targets.currency,
+        comparison=money_before,
     ),
     key="eng_chart_revenue_total",
 )
+if breakdown is None:
+    compare.note(period_shift, money_before)
 st.subheader("Revenue per active user")
 components.chart(
-    charts.revenue_figure(money, interval=interval, breakdown=breakdown, currency=targets.currency),
+    charts.revenue_figure(
+        money,
+        interval=interval,
+        breakdown=breakdown,
+        currency=targets.currency,
+        comparison=money_before,
+    ),
     key="eng_chart_revenue",
 )
 components.numbers(money, name=f"revenue_per_{noun}", key="eng_money", column_config=dates)

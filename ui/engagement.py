@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from metrics import engagement
+from metrics import compare, engagement
 from metrics.warehouse import Relation
 from ui import catalogue, data, engine, product, state
 from ui.text import code, md
@@ -204,57 +204,125 @@ def revenue(
 
 @dataclass(frozen=True)
 class Headline:
-    """One number at the top of the page: its value on the last day and the change in a week."""
+    """One number at the top of the page: its value on the last day and its change against the
+    lined-up day of the previous period (``delta``) and of a year before (``year_delta``)."""
 
     label: str
     value: int | float | None
     delta: int | float | None
     help: str
     percent: bool = False
+    year_delta: int | float | None = None
 
     @property
     def delta_text(self) -> str | None:
         """The change as shown: users with a sign, or percentage points for a ratio."""
-        if self.delta is None:
+        return self._change(self.delta)
+
+    @property
+    def year_text(self) -> str:
+        """The change against a year before, in words ("no data" where there is none)."""
+        change = self._change(self.year_delta)
+        return "no data a year before" if change is None else f"{change} vs a year before"
+
+    def _change(self, delta: int | float | None) -> str | None:
+        if delta is None:
             return None
         if self.percent:
-            return f"{self.delta * 100:+.1f} pp"
-        return f"{self.delta:+,}"
+            return f"{delta * 100:+.1f} pp"
+        return f"{delta:+,}"
 
 
-def headlines(rolling_table: pl.DataFrame, ratio_table: pl.DataFrame) -> list[Headline]:
-    """DAU, WAU, MAU and DAU/MAU on the range's last day, each against 7 days earlier."""
+#: The earlier days a headline is compared with: (the day, its rolling table, its DAU/MAU table).
+Before = tuple[dt.date, pl.DataFrame, pl.DataFrame]
+
+
+def headlines_before(
+    source: str,
+    start: dt.date,
+    end: dt.date,
+    tz: str,
+    filters: Filters,
+    event: str | None,
+    first_day: dt.date | None,
+) -> dict[str, Before | None]:
+    """The numbers of the day lined up with ``end`` in the previous period and a year before
+    (:mod:`metrics.compare`), each computed by the same cached adapters on that one day;
+    ``None`` where that day is before the first day of data."""
+    out: dict[str, Before | None] = {}
+    for choice in ("previous", "year"):
+        found = compare.earlier(start, end, choice)  # type: ignore[arg-type]
+        assert found is not None
+        day = found.end
+        if not compare.covered(found, first_day):
+            out[choice] = None
+            continue
+        out[choice] = (
+            day,
+            rolling(source, day, day, tz, filters, event),
+            dau_mau(source, day, day, tz, filters, event),
+        )
+    return out
+
+
+def headlines(
+    rolling_table: pl.DataFrame,
+    ratio_table: pl.DataFrame,
+    before: Mapping[str, Before | None] | None = None,
+) -> list[Headline]:
+    """DAU, WAU, MAU and DAU/MAU on the range's last day, each against the lined-up day of the
+    previous period and of a year before (``before``: :func:`headlines_before`)."""
     if rolling_table.height == 0:
         return []
     last = rolling_table.get_column("period_start").max()
     assert isinstance(last, dt.date)
-    week_before = last - dt.timedelta(days=7)
+    before = before or {}
+    previous, year = before.get("previous"), before.get("year")
+    against = f"; the change is against {previous[0]:%a %d %b %Y}" if previous else ""
     out = []
     for days, label in ((1, "DAU"), (7, "WAU"), (30, "MAU")):
-        one = rolling_table.filter(pl.col("window_days") == days)
-        now = _count_on(one, last)
-        before = _count_on(one, week_before)
+        now = _count_on(rolling_table.filter(pl.col("window_days") == days), last)
+        changes = [
+            None
+            if earlier is None
+            else compare.change(
+                now,
+                _count_on(earlier[1].filter(pl.col("window_days") == days), earlier[0]),
+            )
+            for earlier in (previous, year)
+        ]
         out.append(
             Headline(
                 label=label,
                 value=now,
-                delta=None if now is None or before is None else now - before,
-                help=f"Distinct users active in the {days} day(s) ending {last:%a %d %b %Y}; "
-                f"the change is against {week_before:%a %d %b}.",
+                delta=_whole(changes[0]),
+                year_delta=_whole(changes[1]),
+                help=f"Distinct users active in the {days} day(s) ending {last:%a %d %b %Y}"
+                f"{against}.",
             )
         )
     now_ratio = _value_on(ratio_table, "ratio", last)
-    before_ratio = _value_on(ratio_table, "ratio", week_before)
+    ratio_changes = [
+        None
+        if earlier is None
+        else compare.change(now_ratio, _value_on(earlier[2], "ratio", earlier[0]))
+        for earlier in (previous, year)
+    ]
     out.append(
         Headline(
             label="DAU/MAU",
             value=now_ratio,
-            delta=None if now_ratio is None or before_ratio is None else now_ratio - before_ratio,
-            help="The share of the last 30 days' users who were active on the day.",
+            delta=ratio_changes[0],
+            year_delta=ratio_changes[1],
+            help=f"The share of the last 30 days' users who were active on the day{against}.",
             percent=True,
         )
     )
     return out
+
+
+def _whole(value: float | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def revenue_total(table: pl.DataFrame) -> float:

@@ -16,7 +16,7 @@ import streamlit as st
 
 from metrics._common import NOT_SET
 from metrics.warehouse import Relation
-from ui import data, shell
+from ui import compare, data, shell
 from ui.text import md
 
 #: Zones offered first; every other IANA zone follows them (a link may name any of them).
@@ -52,6 +52,8 @@ class SharedFilters:
     end: dt.date
     tz: str
     filters: dict[str, list[str]] = field(default_factory=dict)
+    #: The earlier period every time chart is compared with: "none", "previous" or "year".
+    compare: str = "none"
 
     @property
     def filters_or_none(self) -> dict[str, list[str]] | None:
@@ -136,6 +138,7 @@ def render_sidebar() -> SharedFilters:
             help="Inclusive of both days, in the reporting time zone.",
         )
         start, end = _as_range(picked, default_start, last)
+        choice = compare.control()  # "Compare with", ?compare= (ui/compare.py)
         filters: dict[str, list[str]] = {}
         for prop, values in properties.items():
             chosen = st.multiselect(
@@ -147,7 +150,7 @@ def render_sidebar() -> SharedFilters:
             )
             if chosen:
                 filters[prop] = list(chosen)
-    current = SharedFilters(start=start, end=end, tz=tz, filters=filters)
+    current = SharedFilters(start=start, end=end, tz=tz, filters=filters, compare=choice)
     st.session_state["_shared_filters"] = current
     return current
 
@@ -181,6 +184,22 @@ def finite_param(key: str) -> None:
         st.query_params.pop(key, None)
         _forget_seed(key)
         st.toast(f"The link's {md(key)} is not a number: the default is used.")
+
+
+def reseed(key: str, value: str | None) -> None:
+    """Set (or with ``None`` drop) a bound widget's URL value before the widget reads it."""
+    if value is None:
+        st.query_params.pop(key, None)
+        _forget_seed(key)
+        return
+    st.query_params[key] = value
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    state = getattr(getattr(ctx, "session_state", None), "_state", None)
+    seeds = getattr(getattr(state, "query_params", None), "_initial_query_params", None)
+    if isinstance(seeds, dict) and key in seeds:
+        seeds[key] = [value]
 
 
 def _forget_seed(key: str) -> None:

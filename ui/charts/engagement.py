@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from ui.charts import compare
 from ui.charts import money as cash
 from ui.text import plot
 
@@ -62,6 +63,7 @@ def rolling_active_figure(
     *,
     data_start: dt.date | None = None,
     targets: Mapping[int, float] | None = None,
+    comparison: compare.Comparison | None = None,
 ) -> go.Figure:
     """DAU, WAU and MAU as lines over days.
 
@@ -69,6 +71,7 @@ def rolling_active_figure(
     :func:`metrics.engagement.rolling_active_users` returns). Days whose window reaches back
     before ``data_start`` (the first day with any data) are dotted: the window is not yet full.
     ``targets`` maps a window length (7 for WAU) to a KPI target drawn as a dashed line.
+    ``comparison`` (the same table for an earlier period, on these days) is drawn grey dashed.
     """
     figure = go.Figure()
     flagged = False
@@ -89,6 +92,14 @@ def rolling_active_figure(
             hover="%{x|%a %d %b %Y}: %{y:,} users",
             dotted_name="window not yet full",
         )
+    compare.lines(
+        figure,
+        comparison,
+        by="window_days",
+        y="active_users",
+        names=WINDOW_LABELS,
+        hover="%{y:,} users",
+    )
     if flagged:
         _dotted_legend(figure, "window reaches before the first day of data")
     for days, value in (targets or {}).items():
@@ -111,12 +122,14 @@ def active_users_figure(
     breakdown: str | None = None,
     target: float | None = None,
     max_series: int = 8,
+    comparison: compare.Comparison | None = None,
 ) -> go.Figure:
     """Active users per period (one line, or one per breakdown value), partial periods dotted.
 
     ``table`` has ``period_start``, [breakdown], ``active_users``, ``is_partial`` (as
     :func:`metrics.engagement.active_users` returns). With a breakdown, the ``max_series``
     values with the most active users are drawn; the table behind the chart has them all.
+    ``comparison`` (without a breakdown: the earlier periods, on these) is drawn grey dashed.
     """
     noun = INTERVAL_NOUNS.get(interval, interval)
     figure = go.Figure()
@@ -132,6 +145,8 @@ def active_users_figure(
             hover=f"{noun} of %{{x|%d %b %Y}}: %{{y:,}} users",
             dotted_name="partial period",
         )
+    if comparison is not None and breakdown is None:
+        compare.overlay(figure, comparison, y="active_users", hover="%{y:,} users")
     if flagged:
         _dotted_legend(figure, "partial period")
     if target is not None:
@@ -185,11 +200,13 @@ def dau_mau_figure(
     data_start: dt.date | None = None,
     window_days: int = 30,
     target: float | None = None,
+    comparison: compare.Comparison | None = None,
 ) -> go.Figure:
     """The DAU/MAU ratio per day as a line (a percentage), dotted where the month is not yet full.
 
     ``table`` has ``period_start``, ``dau``, ``mau``, ``ratio`` (as
-    :func:`metrics.engagement.dau_mau`).
+    :func:`metrics.engagement.dau_mau`); ``comparison``, the same for an earlier period on these
+    days, is drawn grey dashed.
     """
     x = table.get_column("period_start").to_list()
     incomplete = [
@@ -207,6 +224,8 @@ def dau_mau_figure(
         dotted_name="window not yet full",
     ):
         _dotted_legend(figure, "month reaches before the first day of data")
+    if comparison is not None:
+        compare.overlay(figure, comparison, y="ratio", hover="%{y:.1%}")
     if target is not None:
         _add_target(figure, target, "Target", percent=True)
     figure.update_layout(
@@ -269,6 +288,7 @@ def revenue_figure(
     breakdown: str | None = None,
     currency: str = "USD",
     max_series: int = 8,
+    comparison: compare.Comparison | None = None,
 ) -> go.Figure:
     """Revenue per active user (top) and per paying user (bottom) per period, partial ones dotted.
 
@@ -303,6 +323,9 @@ def revenue_figure(
             for trace in panel.data:
                 trace.showlegend = trace.showlegend is not False and row == 1
                 figure.add_trace(trace, row=row, col=1)
+    if comparison is not None and breakdown is None:
+        for row, column in ((1, "arpu"), (2, "arppu")):
+            compare.overlay(figure, comparison, y=column, hover=money, row=row, col=1)
     if flagged:
         _dotted_legend(figure, "partial period")
     figure.update_yaxes(
@@ -328,9 +351,11 @@ def revenue_total_figure(
     breakdown: str | None = None,
     currency: str = "USD",
     max_series: int = 8,
+    comparison: compare.Comparison | None = None,
 ) -> go.Figure:
     """Revenue per period (the sum of ``revenue``), in the product's currency; a period that sticks
     out of the date range (or is not over yet) is a hatched bar, never drawn as a finished one.
+    ``comparison`` (without a breakdown: the earlier periods' revenue) is a grey dashed line.
     """
     noun = INTERVAL_NOUNS.get(interval, interval)
     figure = go.Figure()
@@ -349,6 +374,10 @@ def revenue_total_figure(
                 hovertemplate=f"{plot(cash.symbol(currency))}%{{y:,.0f}}<extra>{plot(label)}</extra>",
             )
         )
+    if comparison is not None and breakdown is None:
+        compare.overlay(
+            figure, comparison, y="revenue", hover=f"{plot(cash.symbol(currency))}%{{y:,.0f}}"
+        )
     figure.update_yaxes(
         tickformat=",.0f",
         rangemode="tozero",
@@ -360,7 +389,7 @@ def revenue_total_figure(
         margin=_MARGIN,
         barmode="group",
         hovermode="x unified",
-        showlegend=breakdown is not None,
+        showlegend=breakdown is not None or comparison is not None,
         legend={"orientation": "h", "y": 1.12, "x": 0, "title": {"text": breakdown or ""}},
         title={
             "text": f"per {noun}; hatched: partial {noun}",
