@@ -29,6 +29,7 @@ from metrics.warehouse.parts import (
     date_of,
     day_of,
     event_condition,
+    filter_condition,
     local_us,
     period_of_day,
     source,
@@ -60,32 +61,14 @@ def derived(
     )
 
 
-def property_condition(sql: Sql, filters: Mapping[str, Any]) -> str:
-    """The twin of ``metrics._common.filter_expr``: equality, or membership for a list.
-
-    As in Polars, a missing value (NULL) matches nothing, and neither does a ``None`` wanted.
-    """
-    parts: list[str] = []
-    for column, wanted in filters.items():
-        col = sql.q(column)
-        values = list(wanted) if isinstance(wanted, list | tuple | set | frozenset) else [wanted]
-        present = [v for v in values if v is not None]
-        if not present:
-            parts.append("1 = 0")
-        elif len(present) == 1 and not isinstance(wanted, list | tuple | set | frozenset):
-            parts.append(f"{col} = {sql.value(present[0])}")
-        else:
-            parts.append(f"{col} IN ({', '.join(sql.value(v) for v in present)})")
-    return " AND ".join(parts) if parts else "1 = 1"
-
-
 def scoped(relation: Relation, filters: Mapping[str, Any]) -> Relation:
-    """The relation's events that match a KPI's filters (the twin of ``events.filter(...)``)."""
+    """The relation's events that match a KPI's filters (the twin of
+    ``events.filter(filter_expr(filters))``: ``parts.filter_condition``)."""
     if not filters:
         return relation
 
     def build(sql: Sql, src: str) -> str:
-        return f"SELECT * FROM {src} AS e WHERE {property_condition(sql, filters)}"
+        return f"SELECT * FROM {src} AS e WHERE {filter_condition(sql, filters)}"
 
     return derived(relation, build, relation.columns)
 

@@ -225,6 +225,17 @@ STORIES: dict[str, tuple[Any, Any, str, dict[str, Any]]] = {
         "2026-10-05",
         {},
     ),
+    "filter_on_missing_values": (
+        lambda: one_kpi(event=None, filters={"platform": ["mobile", "(not set)"]}, target=5),
+        lambda: buyers_story().with_columns(
+            pl.when(pl.col("user_id") == "u1")
+            .then(None)
+            .otherwise(pl.col("platform"))
+            .alias("platform")
+        ),
+        "2026-10-05",
+        {},
+    ),
     "empty_events": (one_kpi, make_events, "2026-10-05", {}),
     "sunday_weeks_in_new_york": (
         one_kpi,
