@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import components, data, engine, explain, state
+from ui import compare, components, data, engine, explain, state
 from ui import funnels as fun
 from ui.charts import funnels as charts
 from ui.text import md
@@ -206,7 +206,19 @@ interval = st.segmented_control(
 )
 interval = interval or "day"
 over_time = fun.trends(*args, view, interval)
-components.chart(charts.trends_figure(over_time, interval=interval), key="fun_chart_trends")
+# The sidebar's "Compare with": the same funnel on the earlier range (ui/compare.py).
+trends_shift = compare.shift(shared.start, shared.end, shared.compare, interval)
+trends_before = compare.earlier(
+    trends_shift,
+    lambda s, e: fun.trends(source, s, e, shared.tz, shared.filters, view, interval),
+    first_day=compare.first_day(source, shared.tz),
+    interval=interval,
+)
+components.chart(
+    charts.trends_figure(over_time, interval=interval, comparison=trends_before),
+    key="fun_chart_trends",
+)
+compare.note(trends_shift, trends_before)
 components.numbers(
     over_time,
     name=f"funnel_conversion_by_{interval}",

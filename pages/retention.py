@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import components, data, engine, explain, product, state
+from ui import compare, components, data, engine, explain, product, state
 from ui import retention as ret
 from ui.charts import retention as charts
 from ui.text import md
@@ -156,7 +156,18 @@ components.definition(ret.describe(view, shared.tz, shared.filters))
 
 # -- curves -----------------------------------------------------------------------------------
 st.header("Retention curves")
-components.chart(charts.curves_figure(table, curve, interval=noun), key="ret_chart_curves")
+# The sidebar's "Compare with": the average curve of the earlier range's cohorts (ui/compare.py).
+curve_shift = compare.shift(shared.start, shared.end, shared.compare, view.interval)
+curve_before = compare.earlier_curve(
+    curve_shift,
+    lambda s, e: ret.average(ret.cohorts(source, s, e, shared.tz, shared.filters, view)),
+    first_day=compare.first_day(source, shared.tz),
+)
+components.chart(
+    charts.curves_figure(table, curve, interval=noun, comparison=curve_before),
+    key="ret_chart_curves",
+)
+compare.note(curve_shift, curve_before)
 components.numbers(
     curve,
     name=f"average_retention_by_{noun}",

@@ -57,6 +57,13 @@ def control() -> str:
     return picked if picked in CHOICES else "none"
 
 
+def first_day(source: str, tz: str) -> dt.date | None:
+    """The first local day with data: earlier days are missing, never zero (cached)."""
+    from ui import engagement
+
+    return engagement.first_data_day(source, tz)
+
+
 def shift(start: dt.date, end: dt.date, choice: str, interval: str = "day") -> compare.Shift | None:
     """The earlier range for the sidebar's choice (``None``: no comparison)."""
     if choice not in compare.COMPARES:
@@ -84,6 +91,20 @@ def earlier(
         first_day=first_day,
         interval=interval,
     )
+    return Comparison(found.label, frame) if frame.height else None
+
+
+def earlier_curve(
+    found: compare.Shift | None,
+    compute: Callable[[dt.date, dt.date], pl.DataFrame],
+    *,
+    first_day: dt.date | None,
+) -> Comparison | None:
+    """The earlier range's curve as it is (an x axis of offsets, not dates: nothing to move), or
+    ``None`` when there is no comparison or nothing to compare with."""
+    if found is None or not compare.covered(found, first_day):
+        return None
+    frame = compute(found.start, found.end)
     return Comparison(found.label, frame) if frame.height else None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
+from ui.charts import compare
 from ui.text import plot
 
 CONVERTED_COLOR = "#0969da"
@@ -172,11 +173,14 @@ def breakdown_figure(table: pl.DataFrame, *, breakdown: str) -> go.Figure:
     return figure
 
 
-def trends_figure(trends: pl.DataFrame, *, interval: str) -> go.Figure:
+def trends_figure(
+    trends: pl.DataFrame, *, interval: str, comparison: compare.Comparison | None = None
+) -> go.Figure:
     """Conversion by entry day/week with its 95% band; periods with users still inside their
     window are hollow points (their rate can still rise); periods nobody entered are gaps.
 
-    ``trends`` is :func:`metrics.funnels.funnel_trends`'s result without a breakdown.
+    ``trends`` is :func:`metrics.funnels.funnel_trends`'s result without a breakdown;
+    ``comparison``, the same for an earlier period on these dates, is drawn grey dashed.
     """
     trends = trends.sort("period_start")
     shown = trends.filter(pl.col("entered") > 0)
@@ -218,6 +222,9 @@ def trends_figure(trends: pl.DataFrame, *, interval: str) -> go.Figure:
             "%{customdata[1]:,} users; %{customdata[2]:,} still in their window<extra></extra>",
         )
     )
+    if comparison is not None:
+        entered = comparison.frame.filter(pl.col("entered") > 0)
+        compare.overlay(figure, comparison, y="conversion_rate", rows=entered, hover="%{y:.1%}")
     figure.update_layout(
         margin=_MARGIN,
         # Enough digits for a narrow range: "0.5%, 1%, 1.5%", never "0%, 1%, 1%, 2%".

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.colors import sample_colorscale
 
-from ui.charts import money
+from ui.charts import compare, money
 from ui.text import plot
 
 AVERAGE_COLOR = "#1f2328"
@@ -110,11 +110,18 @@ def triangle_figure(table: pl.DataFrame, *, interval: str) -> go.Figure:
     return figure
 
 
-def curves_figure(table: pl.DataFrame, average: pl.DataFrame, *, interval: str) -> go.Figure:
+def curves_figure(
+    table: pl.DataFrame,
+    average: pl.DataFrame,
+    *,
+    interval: str,
+    comparison: compare.Comparison | None = None,
+) -> go.Figure:
     """Each cohort's retention curve (thin) and the size-weighted average (bold, with its 95% CI).
 
     ``table`` is :func:`metrics.retention.retention`'s result, ``average``
     :func:`metrics.retention.average_curve`'s. Incomplete points are dashed with hollow markers.
+    ``comparison`` is the average curve of the earlier period's cohorts, drawn grey dashed.
     """
     figure = go.Figure()
     cohorts = (
@@ -168,6 +175,8 @@ def curves_figure(table: pl.DataFrame, average: pl.DataFrame, *, interval: str) 
             width=3,
             hover="average %{x}: %{y:.1%}",
         )
+    if comparison is not None:
+        compare.overlay(figure, comparison, x="offset", y="rate", hover="%{x}: %{y:.1%}")
     if table.height and table["incomplete"].any():
         _incomplete_legend(figure)
     _label_offsets(figure, table, interval)
