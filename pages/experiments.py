@@ -161,7 +161,12 @@ with from_data:
                     target_mde=adapters.target_share(target),
                     method=method,
                 )
-                st.dataframe(table, hide_index=True, width="stretch")
+                st.dataframe(
+                    table,
+                    hide_index=True,
+                    width="stretch",
+                    column_config=adapters.RESULT_COLUMNS,
+                )
                 components.numbers(
                     adapters.downloadable(frame), name=f"{experiment}_results", key="exp_results"
                 )
@@ -236,6 +241,7 @@ with by_hand:
             adapters.readable(hand_frame, None, target_mde=0.05, method=method),
             hide_index=True,
             width="stretch",
+            column_config=adapters.RESULT_COLUMNS,
         )
         components.numbers(
             adapters.downloadable(hand_frame), name="typed_in_results", key="exp_hand_numbers"

@@ -432,6 +432,13 @@ def chance(value: float | None) -> str:
     return f"{value:.1%}"
 
 
+#: How the results table shows its columns: users with separators (6,321), the verdict wide.
+RESULT_COLUMNS: dict[str, Any] = {
+    "Users": st.column_config.NumberColumn("Users", format="localized"),
+    "Verdict": st.column_config.TextColumn("Verdict", width="large"),
+}
+
+
 def readable(
     frame: pl.DataFrame, traffic_frame: pl.DataFrame | None, *, target_mde: float, method: str
 ) -> pl.DataFrame:
@@ -460,9 +467,12 @@ def readable(
         else:
             p = row.get("p_value")
             evidence = "" if p is None else (f"{p:.3f}" if p >= 0.001 else "< 0.001")
+        # The verdict comes right after the names: in a narrow window it is what must show,
+        # the numbers behind it can scroll.
         entry = {
             "Metric": row["metric"],
             "Variant": row["variant"],
+            "Verdict": verdict_words(row, needed, target_mde),
             "Users": row["users"],
             "Average": (
                 pct(row.get("mean"), 1, False)
@@ -472,7 +482,6 @@ def readable(
             "Lift": "" if row["is_control"] else pct(row.get("relative_effect")),
             "Interval": "" if low is None else f"{pct(low)} to {pct(high)}",
             "Chance to win" if method == "bayesian" else "p-value": evidence,
-            "Verdict": verdict_words(row, needed, target_mde),
         }
         if row.get("segment") is not None:
             entry = {"Segment": row["segment"], **entry}
