@@ -121,6 +121,28 @@ def align(
     )
 
 
+def align_points(
+    points: pl.DataFrame,
+    shift: Shift,
+    *,
+    period: Interval = "day",
+    first_day: dt.date | None = None,
+) -> pl.DataFrame:
+    """A KPI's points (``period_start``, ``period_end``, ...) whose period ends inside the earlier
+    range, moved onto the current one: ``period_start`` by the shift, ``period_end`` to the end of
+    the moved period (a month ends on its own last day); the earlier end is kept as
+    ``earlier_period_end``."""
+    inside = points.filter(pl.col("period_end").is_between(shift.start, shift.end))
+    return (
+        align(inside, shift, column="period_start", first_day=first_day, interval=period)
+        .with_columns(
+            pl.col("period_end").alias("earlier_period_end"),
+            _period_end(pl.col("period_start"), period).alias("period_end"),
+        )
+        .sort("period_end")
+    )
+
+
 def covered(shift: Shift, first_day: dt.date | None, last_day: dt.date | None = None) -> bool:
     """Whether any day of the earlier range has data (``first_day``..``last_day``); unknown
     bounds count as covered."""

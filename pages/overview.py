@@ -13,7 +13,7 @@ import streamlit as st
 from metrics import annotations as notes
 from metrics import drivers as why
 from ui import annotations as nt
-from ui import components, data, editing, engine, explain, product, setup, state
+from ui import compare, components, data, editing, engine, explain, product, setup, state
 from ui import engagement as eng
 from ui import targets as tg
 from ui.charts import targets as charts
@@ -116,6 +116,16 @@ key = data.source_key()  # the cached scorecard and drivers are keyed by the loa
 today = tg.as_of(shared.end)
 card = tg.scorecard(key, file.text, today, shared.tz, vision)
 rows = {row["kpi"]: row for row in card.table.iter_rows(named=True)}
+# A year before, every KPI judged as of 364 days earlier by the same cached scorecard (the value
+# beside "vs a year before"); with the sidebar's "Compare with", the scorecard as of the earlier
+# range's end gives each KPI's chart its earlier points (ui/compare.py).
+year_rows = tg.rows_before(key, file.text, today, shared.tz, vision)
+compare_shift = compare.shift(shared.start, shared.end, shared.compare)
+earlier_card = (
+    None
+    if compare_shift is None
+    else tg.scorecard(key, file.text, compare_shift.back(today), shared.tz, vision)
+)
 currency = product.currency(vision.currency)  # the source's own, else its vision's
 
 
@@ -155,6 +165,17 @@ def kpi_metric(row: dict, *, label: str) -> None:
         delta_description=f"vs the {'week' if period == 'day' else period} before",
         help=f"{PERIOD_WORDS[period].capitalize()}, ending {row['as_of']}. "
         + ("Lower is better." if row["direction"] == "down" else "Higher is better."),
+    )
+    st.caption(_md(tg.year_text(row, year_rows.get(row["kpi"]), currency)))
+
+
+def kpi_before(row: dict):
+    """The KPI's earlier points for its chart (the sidebar's "Compare with"), or None."""
+    if earlier_card is None:
+        return None
+    found = compare.shift(shared.start, shared.end, shared.compare, row["period"])
+    return compare.kpi_points(
+        tg.points(earlier_card, row["kpi"]), found, period=row["period"], first_day=first_day
     )
 
 
@@ -238,10 +259,15 @@ with st.container(border=True):
         if star["status"] != "no_data":
             components.chart(
                 charts.trend_chart(
-                    tg.points(card, star["kpi"]), star, currency=currency, start=shared.start
+                    tg.points(card, star["kpi"]),
+                    star,
+                    currency=currency,
+                    start=shared.start,
+                    comparison=(star_before := kpi_before(star)),
                 ),
                 key="ov_north_star_chart",
             )
+            compare.note(compare_shift, star_before)
 
 summary = " ".join(
     f":{charts.STATUS_BADGES[status]}-badge[{charts.STATUS_LABELS[status]}: {count}]"
@@ -302,6 +328,7 @@ for kpi_id, row in rows.items():
                         target=row["target"],
                         status=row["status"],
                         unit=row["unit"],
+                        comparison=kpi_before(row),
                     ),
                     key=f"ov_spark_{kpi_id}",
                     config={"displayModeBar": False},

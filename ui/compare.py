@@ -108,6 +108,26 @@ def earlier_curve(
     return Comparison(found.label, frame) if frame.height else None
 
 
+def kpi_points(
+    points: pl.DataFrame,
+    found: compare.Shift | None,
+    *,
+    period: str,
+    first_day: dt.date | None,
+) -> Comparison | None:
+    """A KPI's earlier points (from the scorecard as of the earlier range's end) on the current
+    dates (:func:`metrics.compare.align_points`), or ``None`` when there are none."""
+    if found is None or not compare.covered(found, first_day):
+        return None
+    moved = compare.align_points(
+        points.filter(pl.col("level").is_not_null()),
+        found,
+        period=period,  # type: ignore[arg-type]
+        first_day=first_day,
+    )
+    return Comparison(found.label, moved) if moved.height else None
+
+
 def note(found: compare.Shift | None, comparison: Comparison | None) -> None:
     """A caption under a chart whose earlier period has no data ("no data for the same period a
     year before"), instead of a line drawn at zero."""

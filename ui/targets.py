@@ -24,7 +24,7 @@ import polars as pl
 import tomlkit
 import tomlkit.exceptions
 
-from metrics import targets
+from metrics import compare, targets
 from ui import data, engine, product
 
 VISION_ENV = product.VISION_ENV
@@ -105,6 +105,26 @@ def event_names(source: str) -> list[str]:
 def points(card: targets.Scorecard, kpi_id: str) -> pl.DataFrame:
     """One KPI's judged points (``period_end``, ``value``, ``level``) for its charts."""
     return card.series.filter(pl.col("kpi") == kpi_id)
+
+
+def rows_before(
+    source: str, vision_text: str, today: dt.date, tz: str, vision: targets.Vision
+) -> dict[str, dict[str, Any]]:
+    """Every KPI as it was judged a year before (364 days earlier, so a daily KPI's week ends on
+    the same weekday), by the same cached scorecard: the value beside "vs a year before"."""
+    earlier = today - dt.timedelta(days=compare.YEAR_DAYS)
+    card = scorecard(source, vision_text, earlier, tz, vision)
+    return {row["kpi"]: row for row in card.table.iter_rows(named=True)}
+
+
+def year_text(row: Mapping[str, Any], before: Mapping[str, Any] | None, currency: str) -> str:
+    """The KPI's change against a year before, or that there was no data then (never zero)."""
+    from ui.charts.targets import format_delta
+
+    change = compare.change(row["value"], None if before is None else before["value"])
+    if change is None:
+        return "No data a year before"
+    return f"{format_delta(change, row['unit'], currency)} vs a year before"
 
 
 def off_track_drivers(

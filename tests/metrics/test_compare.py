@@ -130,3 +130,32 @@ def test_value_before_and_change():
     assert compare.change(50.0, before) == 10.0
     assert compare.value_before(series, D(2026, 9, 13), shift) is None
     assert compare.change(50.0, None) is None  # missing is never a change from zero
+
+
+def test_a_kpis_points_land_on_the_ends_of_the_moved_periods():
+    # Monthly KPI, a year before: Jun-Aug 2025 drawn at Jun-Aug 2026, each at its month's last day.
+    shift = compare.earlier(D(2026, 6, 1), D(2026, 8, 31), "year", interval="month")
+    points = pl.DataFrame(
+        {
+            "period_start": [D(2025, 5, 1), D(2025, 6, 1), D(2025, 7, 1), D(2025, 8, 1)],
+            "period_end": [D(2025, 5, 31), D(2025, 6, 30), D(2025, 7, 31), D(2025, 8, 31)],
+            "level": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    moved = compare.align_points(points, shift, period="month")
+    assert moved.select("period_end", "level", "earlier_period_end").rows() == [
+        (D(2026, 6, 30), 2.0, D(2025, 6, 30)),
+        (D(2026, 7, 31), 3.0, D(2025, 7, 31)),
+        (D(2026, 8, 31), 4.0, D(2025, 8, 31)),
+    ]
+    # Daily, previous period: a point per day, weekdays kept only when the length is whole weeks.
+    shift = compare.earlier(D(2026, 9, 8), D(2026, 9, 21), "previous")  # 14 days
+    days = pl.DataFrame(
+        {
+            "period_start": [D(2026, 9, 1), D(2026, 9, 7)],
+            "period_end": [D(2026, 9, 1), D(2026, 9, 7)],
+            "level": [5.0, 6.0],
+        }
+    )
+    moved = compare.align_points(days, shift, first_day=D(2026, 9, 2))
+    assert moved.select("period_end", "level").rows() == [(D(2026, 9, 21), 6.0)]

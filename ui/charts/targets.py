@@ -14,7 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 
-from ui.charts import money
+from ui.charts import compare, money
 
 STATUS_LABELS: dict[str, str] = {
     "met": "Met",
@@ -179,9 +179,16 @@ def _target_line(fig: go.Figure, target: float, label: str | None) -> None:
 
 
 def sparkline(
-    points: pl.DataFrame, *, target: float, status: str, unit: str, height: int = 90
+    points: pl.DataFrame,
+    *,
+    target: float,
+    status: str,
+    unit: str,
+    height: int = 90,
+    comparison: compare.Comparison | None = None,
 ) -> go.Figure:
-    """A small line of the KPI (its judged level) with the target as a dashed line."""
+    """A small line of the KPI (its judged level) with the target as a dashed line, and the
+    earlier period's points (``comparison``, on these dates) grey dashed."""
     frame = points.filter(pl.col("level").is_not_null()).sort("period_end")
     fig = go.Figure()
     x = frame.get_column("period_end").to_list()
@@ -210,6 +217,12 @@ def sparkline(
         )
     _target_line(fig, target, None)
     values = [*y, target]
+    if comparison is not None:
+        earlier = comparison.frame.filter(pl.col("level").is_not_null())
+        compare.overlay(
+            fig, comparison, x="period_end", y="level", rows=earlier, hover="%{y:,.4~g}"
+        )
+        values += earlier.get_column("level").to_list()
     low, high = min(values), max(values)
     pad = (high - low) * 0.12 or abs(high) * 0.1 or 1.0
     fig.update_layout(
@@ -231,8 +244,10 @@ def trend_chart(
     currency: str = "USD",
     start: dt.date | None = None,
     height: int = 300,
+    comparison: compare.Comparison | None = None,
 ) -> go.Figure:
-    """The KPI over time with its target, the projection to the deadline and the deadline itself."""
+    """The KPI over time with its target, the projection to the deadline and the deadline itself;
+    ``comparison`` (the earlier period's points on these dates) is drawn grey dashed."""
     unit = row["unit"]
     frame = points.filter(pl.col("level").is_not_null()).sort("period_end")
     if start is not None:
@@ -262,6 +277,15 @@ def trend_chart(
                 marker={"size": [0, 9], "symbol": "diamond"},
                 name=f"projection: {format_value(row['projected'], unit, currency)}",
             )
+        )
+    if comparison is not None:
+        compare.overlay(
+            fig,
+            comparison,
+            x="period_end",
+            y="level",
+            rows=comparison.frame.filter(pl.col("level").is_not_null()),
+            hover="%{y:.1%}" if percent else "%{y:,.4~g}",
         )
     _target_line(fig, row["target"], f"target {format_value(row['target'], unit, currency)}")
     fig.add_vline(x=row["deadline"], line={"color": TARGET_COLOR, "dash": "dot", "width": 1})
