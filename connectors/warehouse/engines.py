@@ -216,6 +216,9 @@ class SQLAlchemyEngine(_Base):
                         # are often 1: PostgreSQL then nests loops over 100k x 100k rows (a
                         # rolling retention on 40k events ran past 300 s). Hash joins instead.
                         conn.exec_driver_sql("SET LOCAL enable_nestloop = off")
+                        # Disabled nested loops still cost 1e10 each, which lifts every plan
+                        # over the JIT thresholds: a funnel on 8 rows then spent 60 s compiling.
+                        conn.exec_driver_sql("SET LOCAL jit = off")
                     result = conn.execute(sa.text(self._capped(sql)), dict(params))
                     names = list(result.keys())
                     oids = _type_codes(result)
