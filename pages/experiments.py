@@ -95,17 +95,20 @@ with from_data:
                 bind="query-params",
                 help="Removes noise users brought with them, so intervals narrow; never biases.",
             )
+            state.finite_param("exp_window")
             window = col1.number_input(
                 "Count events within N days of exposure (0 = all)",
                 value=0,
                 step=1,
                 key="exp_window",
+                bind="query-params",
             )
             winsorize = col2.selectbox(
                 "Cap extreme users at",
                 [None, 0.99, 0.995, 0.95],
                 format_func=lambda q: "no cap" if q is None else f"the {q:.1%} percentile",
                 key="exp_winsorize",
+                bind="query-params",
             )
             segment = col2.selectbox(
                 "Split results by",
@@ -119,12 +122,22 @@ with from_data:
                 [None, "holm", "bh"],
                 format_func=adapters.CORRECTION_LABELS.get,
                 key="exp_correction",
+                bind="query-params",
             )
             inverse = col3.multiselect(
-                "Lower is better for", chosen, key="exp_inverse", placeholder="none"
+                "Lower is better for",
+                chosen,
+                key="exp_inverse",
+                bind="query-params",
+                placeholder="none",
             )
+            state.finite_param("exp_target")
             target = col3.number_input(
-                "Smallest lift worth detecting (%)", value=5.0, step=1.0, key="exp_target"
+                "Smallest lift worth detecting (%)",
+                value=5.0,
+                step=1.0,
+                key="exp_target",
+                bind="query-params",
             )
         settings, problems = adapters.settings_from(
             experiment=experiment,
@@ -173,7 +186,7 @@ with from_data:
                 engine.show_sql(adapters.results.sql(source, settings), what="the results")
 
                 st.subheader("Effect over time")
-                shown = st.selectbox("Metric", chosen, key="exp_daily_metric")
+                shown = st.selectbox("Metric", chosen, key="exp_daily_metric", bind="query-params")
                 daily = adapters.daily(source, settings, shown)
                 components.chart(charts.cumulative_chart(daily), key="exp_daily")
                 components.definition(adapters.DAILY_DEFINITION)
@@ -190,38 +203,54 @@ with by_hand:
         list(adapters.HAND_KINDS),
         format_func=adapters.HAND_KINDS.get,
         key="exp_hand_kind",
+        bind="query-params",
         horizontal=True,
     )
     arms = {}
     for column, arm in zip(st.columns(2), ("control", "treatment"), strict=True):
         with column:
             st.markdown(f"**{arm.capitalize()}**")
-            users = st.number_input("Users", value=10_000, step=1, key=f"exp_hand_{arm}_users")
+            state.finite_param(f"exp_hand_{arm}_users")
+            users = st.number_input(
+                "Users", value=10_000, step=1, key=f"exp_hand_{arm}_users", bind="query-params"
+            )
             if kind == "proportion":
+                state.finite_param(f"exp_hand_{arm}_conversions")
                 converted = st.number_input(
                     "Users who converted",
                     value=1_000 if arm == "control" else 1_080,
                     step=1,
                     key=f"exp_hand_{arm}_conversions",
+                    bind="query-params",
                 )
                 arms[arm] = adapters.HandArm(users=users, conversions=converted)
             else:
+                state.finite_param(f"exp_hand_{arm}_mean")
                 mean = st.number_input(
                     "Average per user",
                     value=20.0 if arm == "control" else 20.6,
                     key=f"exp_hand_{arm}_mean",
+                    bind="query-params",
                 )
+                state.finite_param(f"exp_hand_{arm}_std")
                 spread = st.number_input(
                     "Standard deviation between users",
                     value=15.0,
                     key=f"exp_hand_{arm}_std",
+                    bind="query-params",
                 )
                 arms[arm] = adapters.HandArm(users=users, mean=mean, std=spread)
     left, right = st.columns(2)
+    state.finite_param("exp_hand_share")
     share = left.number_input(
-        "Planned share of users in treatment (%)", value=50.0, key="exp_hand_share"
+        "Planned share of users in treatment (%)",
+        value=50.0,
+        key="exp_hand_share",
+        bind="query-params",
     )
-    lower_is_better = right.checkbox("Lower is better for this metric", key="exp_hand_inverse")
+    lower_is_better = right.checkbox(
+        "Lower is better for this metric", key="exp_hand_inverse", bind="query-params"
+    )
     hand_frame, hand_banner, hand_problems = adapters.by_hand(
         arms["control"],
         arms["treatment"],
@@ -255,31 +284,46 @@ with planning:
         list(adapters.HAND_KINDS),
         format_func=adapters.HAND_KINDS.get,
         key="exp_plan_kind",
+        bind="query-params",
         horizontal=True,
     )
     col1, col2, col3 = st.columns(3)
     if plan_kind == "proportion":
-        baseline = col1.number_input("Current conversion rate (%)", value=10.0, key="exp_plan_rate")
+        state.finite_param("exp_plan_rate")
+        baseline = col1.number_input(
+            "Current conversion rate (%)", value=10.0, key="exp_plan_rate", bind="query-params"
+        )
         plan_std = None
     else:
-        baseline = col1.number_input("Current average per user", value=20.0, key="exp_plan_mean")
-        plan_std = col1.number_input(
-            "Standard deviation between users", value=15.0, key="exp_plan_std"
+        state.finite_param("exp_plan_mean")
+        baseline = col1.number_input(
+            "Current average per user", value=20.0, key="exp_plan_mean", bind="query-params"
         )
+        state.finite_param("exp_plan_std")
+        plan_std = col1.number_input(
+            "Standard deviation between users", value=15.0, key="exp_plan_std", bind="query-params"
+        )
+    state.finite_param("exp_plan_mde")
     lift = col2.number_input(
-        "Smallest lift worth detecting (% of the current value)", value=5.0, key="exp_plan_mde"
+        "Smallest lift worth detecting (% of the current value)",
+        value=5.0,
+        key="exp_plan_mde",
+        bind="query-params",
     )
     power = col2.selectbox(
         "Power (chance to catch a real lift that size)",
         [0.8, 0.9, 0.95],
         format_func=lambda p: f"{p:.0%}",
         key="exp_plan_power",
+        bind="query-params",
     )
+    state.finite_param("exp_plan_daily")
     per_day = col3.number_input(
-        "Users entering the test per day", value=1_000, key="exp_plan_daily"
+        "Users entering the test per day", value=1_000, key="exp_plan_daily", bind="query-params"
     )
+    state.finite_param("exp_plan_arms")
     variants_planned = col3.number_input(
-        "Variants, control included", value=2, step=1, key="exp_plan_arms"
+        "Variants, control included", value=2, step=1, key="exp_plan_arms", bind="query-params"
     )
     summary, curve, plan_problems = adapters.plan_from(
         kind=plan_kind,
