@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import data, engine, product, shell, state, text
+from ui import data, engine, product, shell, state, text, views
 
 # A favicon served by the app itself: a Material icon name would make every browser fetch it from
 # fonts.gstatic.com, and nothing the app shows may need an outside address.
@@ -39,7 +39,9 @@ except data.SourceError as exc:
         st.stop()
 else:
     try:
+        views.open_from_link(page.title)  # ?view=<name>: a saved view, before its controls
         state.render_sidebar()
+        views.sidebar(page.title)
     except engine.ENGINE_ERRORS as exc:
         if not data.in_engine():
             raise
