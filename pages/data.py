@@ -44,7 +44,9 @@ source: data.LoadedSource | data.EngineSource | None
 try:
     source = data.loaded()
 except data.SourceError as exc:
-    st.error(f"**{md(current)}** could not be loaded: {md(str(exc))}")
+    st.error(
+        f"**{md(current)}** could not be loaded: " + md(datapage.without_server_paths(str(exc)))
+    )
     st.info("Fix the file or the entry in sources.toml and press Reload, or pick another source.")
     source = None
 
@@ -63,12 +65,16 @@ if source is not None:
             "(under **Show SQL** beside each chart); only their result rows come back.",
             icon=":material/database:",
         )
-    read, kept, dropped, users, merged = st.columns(5)
-    read.metric("Rows read", f"{report.rows_read:,}", border=True)
-    kept.metric("Rows kept", f"{report.rows_kept:,}", border=True)
-    dropped.metric("Rows dropped", f"{report.rows_dropped:,}", border=True)
-    users.metric("Users", f"{report.users:,}", border=True)
-    merged.metric("Anonymous ids merged", f"{report.identities_merged:,}", border=True)
+    # Fixed-width cards that wrap in a narrow window: never "2…" for 2,104,220 rows.
+    with components.headline_row():
+        for label, count in (
+            ("Rows read", report.rows_read),
+            ("Rows kept", report.rows_kept),
+            ("Rows dropped", report.rows_dropped),
+            ("Users", report.users),
+            ("Anonymous ids merged", report.identities_merged),
+        ):
+            st.metric(label, f"{count:,}", border=True, width=components.HEADLINE_WIDTH)
     if report.first_event is not None and report.last_event is not None:
         st.markdown(
             f"Events from **{report.first_event:%Y-%m-%d %H:%M}** to "

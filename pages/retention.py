@@ -20,7 +20,9 @@ source = data.source_key()
 names = ret.event_names(source)
 
 # -- controls ---------------------------------------------------------------------------------
-pick_interval, pick_type, pick_periods, pick_mode = st.columns([2.2, 2.4, 2.2, 3.2])
+# Two choices to a row: four in one row cut "Week" and "Recurring" off at 800 px.
+pick_interval, pick_type = st.columns(2)
+pick_periods, pick_mode = st.columns(2)
 interval = pick_interval.segmented_control(
     "Interval",
     list(ret.INTERVAL_LABELS),
