@@ -44,15 +44,14 @@ def _lookup(names: list[str], mapping: Mapping[str, str], canonical: str) -> str
 def source_kind(
     found: SourceColumns | None, mapping: Mapping[str, str], table: str | None, kind: str | None
 ) -> str:
-    """ "events" or "assignments": as given, else from the columns (experiment and variant and no
-    event column), else (compile only) from ``mapping`` or a table named like assignments."""
+    """The source's kind, "events" or "assignments": as given, else from the columns (experiment
+    and variant and no event column), else (compile only) from a table named like assignments or
+    exposures."""
     if kind is not None:
         if kind not in KINDS:
             raise ConnectorError(f"warehouse: kind must be 'events' or 'assignments', not {kind!r}")
         return kind
-    if found is None:
-        if "experiment" in mapping or "variant" in mapping:
-            return "assignments"
+    if found is None:  # a mapping key may name an events property (experiment), so not by it
         last = (table or "").split(".")[-1].lower()
         return "assignments" if any(h in last for h in _NAME_HINTS) else "events"
     names = found.names
@@ -65,14 +64,20 @@ def source_kind(
 def assignments_select(
     d: Dialect, base: str, found: SourceColumns | None, mapping: Mapping[str, str], tz: str
 ) -> tuple[str, tuple[str, ...] | None]:
-    """(the canonical assignments SELECT, its column names or None when unknown)."""
-    unknown = [key for key in mapping if key not in ASSIGNMENT_ALIASES]
-    if unknown:
-        raise ConnectorError(
-            f"warehouse: mapping names {unknown[0]!r}, which is not a column of assignments "
-            f"(canonical: {', '.join(ASSIGNMENT_ALIASES)})"
-        )
+    """(the canonical assignments SELECT, its column names).
+
+    Keys of ``mapping`` that are not canonical name properties (a segment), as for events: the
+    only properties a compile-only relation knows.
+    """
+    declared = {k: v for k, v in mapping.items() if k not in ASSIGNMENT_ALIASES}
+    mapping = {k: v for k, v in mapping.items() if k in ASSIGNMENT_ALIASES}
     names = found.names if found is not None else []
+    for name, given in declared.items():
+        if not isinstance(given, str) or not given or (found is not None and given not in names):
+            raise ConnectorError(
+                f"warehouse: mapping {name}={given!r}: the source has no column {given!r} "
+                f"(columns: {', '.join(names)})"
+            )
     chosen: dict[str, str] = {}
     for canonical in ASSIGNMENT_ALIASES:
         column = _lookup(names, mapping, canonical) if found is not None else None
@@ -104,17 +109,18 @@ def assignments_select(
     }
     used = set(chosen.values())
     properties: list[str] = []
+    for name, given in declared.items():
+        exprs[name] = f"src.{q(given)}"
+        properties.append(name)
+        used.add(given)
     if found is not None:
         reserved = {"ts_us", *ASSIGNMENT_ALIASES}
         for name, column_kind in found.kinds:
-            if name in used or name.lower() in reserved or column_kind == "other":
+            if name in used or name in exprs or name.lower() in reserved or column_kind == "other":
                 continue
             properties.append(name)
             exprs[name] = f"src.{q(name)}"
     present = " AND ".join(f"src.{q(column)} IS NOT NULL" for column in chosen.values())
     listed = ", ".join(f"{e} AS {q(n)}" for n, e in exprs.items())
     sql = f"SELECT {listed} FROM {base} WHERE {present}"
-    columns = (
-        None if found is None else ("user_id", "experiment", "variant", "timestamp", *properties)
-    )
-    return sql, columns
+    return sql, ("user_id", "experiment", "variant", "timestamp", *properties)

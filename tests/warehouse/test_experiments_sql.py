@@ -295,8 +295,13 @@ def test_only_per_variant_rows_come_back():
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_the_sql_parses_in_every_dialect(dialect):
-    events = warehouse(None, table="events", dialect=dialect)
-    exposures = warehouse(None, table="assignments", dialect=dialect)
+    # A compile-only relation knows the properties its mapping names (and no others).
+    events = warehouse(
+        None, table="events", dialect=dialect, mapping={"revenue": "amount", "plan": "plan"}
+    )
+    exposures = warehouse(
+        None, table="assignments", dialect=dialect, mapping={"platform": "platform"}
+    )
     assert exposures.kind == "assignments"
     calls = [
         (
