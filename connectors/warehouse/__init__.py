@@ -62,6 +62,7 @@ def warehouse(
     kind: str | None = None,
     timeout_seconds: float = DEFAULT_TIMEOUT,
     max_rows: int = DEFAULT_MAX_ROWS,
+    duplicates: str = "check",
 ) -> Relation:
     """A relation over the events in ``table`` (or ``query``) on ``connection``.
 
@@ -120,6 +121,13 @@ def warehouse(
     else:
         found = _probe(engine, sql_dialect, base) if engine is not None else None
         source, columns, raw = canonical_select(sql_dialect, base, found, mapping or {}, tz)
+        if engine is not None and columns is not None and "event_id" in columns:
+            undeduped = canonical_select(sql_dialect, base, found, mapping or {}, tz, dedupe=False)
+            keep_all = duplicates == "trust" or (
+                duplicates == "check" and not _has_duplicates(engine, sql_dialect, undeduped[0])
+            )
+            if keep_all:
+                source, columns, raw = undeduped
     return Relation(
         dialect=sql_dialect,
         source=source,
@@ -173,6 +181,16 @@ def _engine(connection: Any, dialect: str | None, limits: dict[str, Any]) -> tup
         f"warehouse: connection must be a SQLAlchemy URL or Engine, a duckdb connection, a chdb "
         f"session or a SparkSession, not {kind}"
     )
+
+
+def _has_duplicates(engine: Any, d: Dialect, source: str) -> bool:
+    """Whether any ``event_id`` repeats among the canonical events (one aggregation)."""
+    ids = d.quote("event_id")
+    repeated = d.to_bigint(f"COUNT(*) - {d.count_distinct(ids)}")
+    frame = engine.run(
+        f"SELECT {repeated} AS repeated FROM ({source}) AS c WHERE {ids} IS NOT NULL", {}
+    )
+    return bool(frame.item(0, 0))
 
 
 def _probe(engine: Any, d: Dialect, base: str) -> SourceColumns:

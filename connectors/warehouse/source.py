@@ -118,6 +118,15 @@ def _declared(found: SourceColumns | None, mapping: Mapping[str, str]) -> dict[s
     return declared
 
 
+def _not_null(d: Dialect, column: str) -> str:
+    """A kept column; ClickHouse is told the required ones are never NULL (they were filtered),
+    which makes its exact distinct counts about 3x faster than on a Nullable column."""
+    quoted = d.quote(column)
+    if d.name == "clickhouse" and column in ("user_id", "event", "ts_us"):
+        return f"assumeNotNull({quoted}) AS {quoted}"
+    return quoted
+
+
 def _epoch_expr(d: Dialect, column: str) -> str:
     """µs of an integer epoch whose unit follows from its magnitude (s, ms, µs, ns)."""
     x = f"CAST({column} AS {d.bigint})"
@@ -151,8 +160,14 @@ def canonical_select(
     found: SourceColumns | None,
     mapping: Mapping[str, str],
     tz: str,
+    *,
+    dedupe: bool = True,
 ) -> tuple[str, tuple[str, ...] | None, str]:
-    """(the canonical SELECT, its column names or None when unknown, the rows as read)."""
+    """(the canonical SELECT, its column names or None when unknown, the rows as read).
+
+    ``dedupe=False`` leaves out the duplicate-``event_id`` rule, for a source known to have none
+    (a window over every event is most of a statement's time on a large table).
+    """
     chosen = _resolve(found, mapping)
     q = d.quote
     time_kind = found.kind(chosen["timestamp"]) if found is not None else "timestamptz"
@@ -214,15 +229,16 @@ def canonical_select(
             f"SELECT {cols} FROM ({inner}) AS r LEFT JOIN ({links}) AS k ON k.link_anon = {person}"
         )
     inner = f"SELECT * FROM ({inner}) AS i WHERE {q('user_id')} IS NOT NULL"
-    if "event_id" in exprs:
-        listed = ", ".join(q(c) for c in out)
+    listed = ", ".join(q(c) for c in out)
+    final = ", ".join(_not_null(d, c) for c in out)
+    if "event_id" in exprs and dedupe:
         inner = (
-            f"SELECT {listed} FROM (SELECT {listed}, ROW_NUMBER() OVER (PARTITION BY "
+            f"SELECT {final} FROM (SELECT {listed}, ROW_NUMBER() OVER (PARTITION BY "
             f"{q('event_id')} ORDER BY {q('ts_us')}, {q('user_id')}, {q('event')}) AS dup_rank "
             f"FROM ({inner}) AS c) AS d WHERE {q('event_id')} IS NULL OR dup_rank = 1"
         )
     else:
-        inner = f"SELECT {', '.join(q(c) for c in out)} FROM ({inner}) AS c"
+        inner = f"SELECT {final} FROM ({inner}) AS c"
     columns = tuple(["user_id", "event", "timestamp"] + [c for c in out[3:]])
     person = exprs["user_id"]
     if "anonymous_id" in exprs:

@@ -158,3 +158,26 @@ def test_a_mapping_can_rename_a_property_too(on_engine):
     rel = on_engine(frame, mapping={"platform": "device_platform"})
     args = dict(start="2026-03-01", end="2026-03-31", breakdown="platform")
     assert_frame_equal(engagement.active_users(rel, **args), engagement.active_users(MARCH, **args))
+
+
+UNIQUE_IDS = MARCH.with_columns(event_id=pl.Series(["1", "2", "3", "4"]))
+#: b's event on Mar 10 repeats the id of a's on Mar 9: the earlier one is kept.
+REPEATED_IDS = MARCH.with_columns(event_id=pl.Series(["1", "2", "2", "4"]))
+
+
+@pytest.mark.parametrize("duplicates", ["check", "drop"])
+def test_the_duplicate_rule_applies_when_ids_repeat_and_is_skipped_when_none_do(
+    on_engine, duplicates
+):
+    for frame, expected in ((UNIQUE_IDS, [1, 1, 1]), (REPEATED_IDS, [1, 1, 0])):
+        rel = on_engine(frame, duplicates=duplicates)
+        got = engagement.active_users(rel, start="2026-03-08", end="2026-03-10")
+        assert got["active_users"].to_list() == expected
+    rel = on_engine(UNIQUE_IDS, duplicates=duplicates)
+    assert ("ROW_NUMBER" in rel.source) == (duplicates == "drop")
+
+
+def test_trusted_ids_are_never_checked(on_engine):
+    rel = on_engine(REPEATED_IDS, duplicates="trust")
+    got = engagement.active_users(rel, start="2026-03-08", end="2026-03-10")
+    assert got["active_users"].to_list() == [1, 1, 1]  # the source said its ids are unique
