@@ -181,7 +181,6 @@ def kpi_before(row: dict):
 
 def drivers_block(row: dict) -> None:
     found = off_track[row["kpi"]]
-    st.write(_md(charts.drivers_sentence(found, row["unit"], row["period"], currency)))
     if found.before_end is not None and found.after_end is not None:
         happened = why.notes_in_window(
             timeline, before_end=found.before_end, after_end=found.after_end, period=row["period"]
@@ -308,9 +307,15 @@ st.download_button(
 # --- the scorecard -------------------------------------------------------------------------------
 
 st.subheader("Scorecard")
+SCORECARD_CHART_WIDTH = 300
 for kpi_id, row in rows.items():
     with st.container(border=True):
-        name_col, value_col, chart_col = st.columns([3, 2, 3])
+        # Fixed-width parts in a wrapping row, not three shrinking columns: at 800 px the value
+        # goes under the name instead of being cut to "14,2…" (as do its label and the link).
+        with st.container(horizontal=True, gap="medium"):
+            name_col = st.container(width=260)
+            value_col = st.container(width=220)  # "+0.05 pp vs the week before" whole
+            chart_col = st.container(width=SCORECARD_CHART_WIDTH)
         with name_col:
             st.markdown(f"**{_md(row['name'])}**")
             st.badge(charts.STATUS_LABELS[row["status"]], color=charts.STATUS_BADGES[row["status"]])
@@ -321,21 +326,41 @@ for kpi_id, row in rows.items():
             kpi_metric(row, label=PERIOD_WORDS[row["period"]].capitalize())
         with chart_col:
             st.write(_md(charts.verdict(row, currency)))
-            if row["status"] != "no_data":
+            before = kpi_before(row) if row["status"] != "no_data" else None
+            if row["status"] != "no_data" and before is None:
+                # A drawing, not a chart: ten Plotly charts made a shared link slow to open
+                # (issue 14 item 8); the KPI's own chart is a click away ("Explain this number").
+                st.image(
+                    charts.sparkline_svg(
+                        tg.points(card, kpi_id),
+                        target=row["target"],
+                        status=row["status"],
+                        width=SCORECARD_CHART_WIDTH,
+                    ),
+                    width=SCORECARD_CHART_WIDTH,
+                )
+            elif row["status"] != "no_data":
                 components.chart(
                     charts.sparkline(
                         tg.points(card, kpi_id),
                         target=row["target"],
                         status=row["status"],
                         unit=row["unit"],
-                        comparison=kpi_before(row),
+                        comparison=before,
                     ),
                     key=f"ov_spark_{kpi_id}",
                     config={"displayModeBar": False},
                 )
         if row["status"] == "off_track":
-            with st.expander("What is driving the gap", expanded=True, icon=":material/search:"):
-                drivers_block(row)
+            found = off_track[kpi_id]
+            st.write(_md(charts.drivers_sentence(found, row["unit"], row["period"], currency)))
+            # Its charts are drawn once opened: a shared link to the Overview draws fast.
+            box, opened = components.lazy_expander(
+                "What is driving the gap", key=f"ov_drivers_{kpi_id}", icon=":material/search:"
+            )
+            with box:
+                if opened:
+                    drivers_block(row)
 
 components.definition(
     "Value: the latest complete period before today (daily KPIs: the 7-day average, so weekends "

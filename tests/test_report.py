@@ -318,6 +318,24 @@ def test_sparkline_draws_the_level_the_target_and_the_latest_point():
     assert not fig.layout.annotations  # no stray label on a sparkline
 
 
+def test_the_scorecard_sparkline_is_a_small_drawing_of_the_same_line():
+    points = pl.DataFrame(
+        {
+            "period_end": [D("2026-09-13"), D("2026-09-20"), D("2026-09-27")],
+            "level": [100.0, 110.0, 120.0],
+        }
+    )
+    svg = charts.sparkline_svg(points, target=150, status="at_risk", width=200, height=50)
+    assert svg.startswith("<svg") and svg.endswith("</svg>") and 'width="200"' in svg
+    line = re.search(r'<polyline points="([^"]+)"', svg).group(1).split()
+    ys = [float(point.split(",")[1]) for point in line]
+    assert len(line) == 3 and ys[0] > ys[1] > ys[2]  # rising (SVG's y grows downwards)
+    target_y = float(re.search(r'<line [^>]*y1="([\d.]+)"', svg).group(1))
+    assert target_y < ys[-1]  # the target is above the latest value
+    assert charts.STATUS_COLORS["at_risk"] in svg  # the latest point in the status colour
+    assert "<text" not in svg  # numbers only: nothing from the data is written in it
+
+
 def test_segment_bars_are_green_where_they_helped():
     segments = pl.DataFrame(
         {"property": ["platform"] * 2, "segment": ["web", "mobile"], "contribution": [437.0, -50.0]}

@@ -26,6 +26,24 @@ def chart(figure: go.Figure, *, annotate: bool = True, **options: Any) -> None:
     st.plotly_chart(text.safe_figure(figure), **options)
 
 
+def lazy_tabs(labels: list[str], *, key: str) -> list[tuple[Any, bool]]:
+    """Tabs whose content is drawn only when open: ``[(tab, is_open), ...]``.
+
+    A shared link opens fast when the browser draws only what the reader looks at (issue 14 item
+    8): secondary charts go in a tab, and the page draws a tab's chart only while it is the
+    selected one (Streamlit reruns on a switch). The selected tab is part of the link
+    (``bind="query-params"``), so a colleague opens the same tab.
+    """
+    tabs = st.tabs(labels, key=key, on_change="rerun", bind="query-params")
+    return [(tab, bool(tab.open)) for tab in tabs]
+
+
+def lazy_expander(label: str, *, key: str, icon: str | None = None) -> tuple[Any, bool]:
+    """A closed expander whose content is drawn only once opened: ``(expander, is_open)``."""
+    box = st.expander(label, key=key, icon=icon, on_change="rerun")
+    return box, bool(box.open)
+
+
 def _zone() -> str:
     """The sidebar's reporting zone, for the days of experiment starts and ends."""
     from ui import state

@@ -78,8 +78,9 @@ def test_scorecard_has_a_row_per_kpi_with_value_status_and_chart(vision_copy):
     # North Star card + one metric per KPI, each with a number, never a silent zero.
     assert len(at.metric) == len(vision.kpis) + 1
     assert all(m.value != "No data" for m in at.metric)
-    # North Star trend + one sparkline per KPI + the drivers of the off-track KPIs.
-    assert len(at.get("plotly_chart")) >= len(vision.kpis) + 1
+    # North Star trend (a chart) + one sparkline per KPI (a drawing: light to open from a link).
+    assert len(at.get("plotly_chart")) >= 1
+    assert len(at.get("image")) == len(vision.kpis)
     # A rise is green for an up-is-good KPI and red for a down-is-good one (users lost: +191).
     colours = {
         kpi.id: Metric.MetricColor.Name(at.metric[i + 1].proto.color)
@@ -249,7 +250,8 @@ def test_overview_in_a_browser_and_the_review_it_downloads(served_app, vision_co
         review_button = page.get_by_role("button", name="Download the leadership review (HTML)")
         review_button.wait_for(timeout=180_000)
         page.wait_for_function(
-            f"document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= "
+            "document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length"
+            " + document.querySelectorAll('[data-testid=\"stImage\"] img').length >= "
             f"{len(vision.kpis) + 1}",
             timeout=180_000,
         )
