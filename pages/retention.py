@@ -20,9 +20,12 @@ source = data.source_key()
 names = ret.event_names(source)
 
 # -- controls ---------------------------------------------------------------------------------
-# Two choices to a row: four in one row cut "Week" and "Recurring" off at 800 px.
-pick_interval, pick_type = st.columns(2)
-pick_periods, pick_mode = st.columns(2)
+# Each choice as wide as its options, in a row that wraps: fixed columns cut "Week",
+# "Recurring" and "In period k or later" off at 800 px.
+with st.container(horizontal=True, gap="medium"):
+    pick_interval, pick_type, pick_periods, pick_mode = (
+        st.container(width="content") for _ in range(4)
+    )
 interval = pick_interval.segmented_control(
     "Interval",
     list(ret.INTERVAL_LABELS),
