@@ -1,0 +1,153 @@
+"""Opening a shared link: seconds from a fresh tab's ``goto`` to the page fully drawn, per page.
+
+    python -m benchmarks.shared_link [--repeat 3] [--width 1400]
+
+Issue 14 item 8: a shared link on a view the server has already computed must be drawn within 3 s
+on the demo. The app is started once and every page is opened once to warm its caches (the
+"already computed view"); then each page is opened in a fresh tab (a new browser context: a new
+Streamlit session, as a colleague clicking the link) and timed from ``goto`` until the script run
+is over, no spinner or skeleton is left and every Plotly chart on the page has drawn its SVG.
+Charts inside collapsed expanders or unopened tabs that the page has not drawn are not waited for:
+a reader has not asked for them yet. Printed as a Markdown table (median of the repeats), with the
+charts drawn and the number of points they carry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PAGES = ["", "engagement", "retention", "funnels", "experiments", "data"]
+
+#: True once the page is drawn: the run is over, nothing is loading, every visible chart drew.
+DRAWN_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') === 'running') return false;
+  if (document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSpinner"],'
+      + ' [data-testid="stSkeleton"]')) return false;
+  if (!document.querySelector('h1')) return false;
+  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+    .filter(c => c.offsetParent !== null);
+  return charts.every(c => c.querySelector('.main-svg'));
+}"""
+
+#: True once the script run is over (the server's part): the page's content has all arrived.
+RUN_OVER_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return !!app && app.getAttribute('data-test-script-state') !== 'running'
+    && !document.querySelector('[data-testid="stStatusWidget"]') && !!document.querySelector('h1');
+}"""
+
+#: Charts on the page (drawn ones) and the points their traces hold.
+CHARTS_JS = """() => {
+  const drawn = [...document.querySelectorAll('.js-plotly-plot')];
+  let points = 0;
+  for (const gd of drawn) for (const t of (gd.data || [])) {
+    const n = (t.x && t.x.length) || (t.y && t.y.length) || (t.z && t.z.length) || 0;
+    points += t.z && t.z.length && t.z[0] && t.z[0].length ? t.z.length * t.z[0].length : n;
+  }
+  const errors = document.querySelectorAll('[data-testid="stException"]').length;
+  return [drawn.length, points, errors];
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(port: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+         "--server.address=127.0.0.1", f"--server.port={port}",
+         "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health").read() == b"ok":
+                return server
+        except OSError:
+            time.sleep(0.3)
+    server.terminate()
+    raise RuntimeError("streamlit did not start")
+
+
+def open_page(browser, url: str, width: int, timeout_s: float = 300) -> tuple[float, int, int, int]:
+    """(seconds to drawn, charts drawn, points, error boxes) for ``url`` in a fresh context."""
+    context = browser.new_context(viewport={"width": width, "height": 1000})
+    page = context.new_page()
+    started = time.perf_counter()
+    page.goto(url)
+    page.wait_for_timeout(300)  # let the first script run begin
+    page.wait_for_function(RUN_OVER_JS, timeout=timeout_s * 1000, polling=50)
+    served = time.perf_counter() - started
+    page.wait_for_function(DRAWN_JS, timeout=timeout_s * 1000, polling=50)
+    took = time.perf_counter() - started
+    charts, points, errors = page.evaluate(CHARTS_JS)
+    context.close()
+    return took, served, charts, points, errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="fresh tabs per page")
+    parser.add_argument("--width", type=int, default=1400, help="window width in px")
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    server = start_server(port)
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            for name in PAGES:  # warm the caches: the view is already computed
+                open_page(browser, base + name, args.width)
+            print(
+                "| page | fresh tab to drawn (median) | runs | script run over (median) "
+                "| charts drawn | points | errors |"
+            )
+            print("|---|---|---|---|---|---|---|")
+            for name in PAGES:
+                runs = [open_page(browser, base + name, args.width) for _ in range(args.repeat)]
+                times = [run[0] for run in runs]
+                served = statistics.median(run[1] for run in runs)
+                text = ", ".join(f"{t:.1f}" for t in times)
+                _, _, charts, points, errors = runs[-1]
+                print(
+                    f"| {name or 'overview'} | {statistics.median(times):.1f} s | {text} | "
+                    f"{served:.1f} s | {charts} | {points:,} | {errors} |",
+                    flush=True,
+                )
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
