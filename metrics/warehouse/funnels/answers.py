@@ -134,12 +134,9 @@ def next_events(
     who = f"SELECT uid, {''.join(k + ', ' for k in keys)}s{step - 2} AS since FROM nsf_best " + (
         f"WHERE reached = {step - 1} AND isopen = 0"
     )
-    chosen = "1"
-    if ignore:
-        chosen = (
-            f"CASE WHEN e.{q('event')} IN ({', '.join(sql.value(v) for v in ignore)}) "
-            "THEN 0 ELSE 1 END"
-        )
+    # An event without a name is never chosen (Polars' is_in gives null there: filtered out).
+    passed = f"WHEN e.{q('event')} IN ({', '.join(sql.value(v) for v in ignore)}) THEN 0 "
+    chosen = f"CASE WHEN e.{q('event')} IS NULL THEN 0 {passed if ignore else ''}ELSE 1 END"
     kw = "".join(f"w.{k} AS {k}, " for k in keys)
     ts, name = f"e.{q('ts_us')}", d.to_text(f"e.{q('event')}")
     later = (
