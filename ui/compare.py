@@ -65,8 +65,9 @@ def first_day(source: str, tz: str) -> dt.date | None:
 
 
 def shift(start: dt.date, end: dt.date, choice: str, interval: str = "day") -> compare.Shift | None:
-    """The earlier range for the sidebar's choice (``None``: no comparison)."""
-    if choice not in compare.COMPARES:
+    """The earlier range for the sidebar's choice (``None``: no comparison, or a reversed range
+    a link can hold, which the pages report on their own)."""
+    if choice not in compare.COMPARES or end < start:
         return None
     return compare.earlier(start, end, choice, interval=interval)  # type: ignore[arg-type]
 

@@ -250,6 +250,8 @@ def headlines_before(
     (:mod:`metrics.compare`), each computed by the same cached adapters on that one day;
     ``None`` where that day is before the first day of data."""
     out: dict[str, Before | None] = {}
+    if end < start:  # a link's reversed range: the page says what is wrong
+        return out
     for choice in ("previous", "year"):
         found = compare.earlier(start, end, choice)  # type: ignore[arg-type]
         assert found is not None

@@ -39,6 +39,11 @@ HOSTILE = [
     ("pages/engagement.py", {"range": ["0001-01-01", "2026-13-45"]}),
     ("pages/engagement.py", {"f_platform": ["(not set)", "web", "<b>"]}),
     ("pages/data.py", {"source": "$1"}),
+    ("pages/engagement.py", {"compare": "<b>decade</b>"}),
+    ("pages/engagement.py", {"compare": "year", "range": ["2026-10-31", "2026-05-01"]}),
+    ("pages/funnels.py", {"compare": "previous", "range": ["2026-05-01", "2026-05-01"]}),
+    ("pages/experiments.py", {"exp_plan_daily": "1e309", "exp_hand_share": "nan"}),
+    ("pages/overview.py", {"view": "[x](http://evil.example) <b>"}),
 ]
 
 
