@@ -72,9 +72,18 @@ def numbers(
     column_config: dict | None = None,
     label: str = "Numbers behind this chart",
 ) -> None:
-    """The chart's table in an expander, with a CSV download named after the chart."""
+    """The chart's table in an expander, with a CSV download named after the chart.
+
+    Whole numbers show with the reader's thousands separators (6,321, not 6321) unless
+    ``column_config`` says otherwise; the CSV keeps plain numbers."""
+    config: dict[str, Any] = {
+        column: st.column_config.NumberColumn(format="localized")
+        for column, dtype in frame.schema.items()
+        if dtype.is_integer()
+    }
+    config.update(column_config or {})
     with st.expander(label):
-        st.dataframe(frame, hide_index=True, column_config=column_config, width="stretch")
+        st.dataframe(frame, hide_index=True, column_config=config or None, width="stretch")
         st.download_button(
             "Download CSV",
             frame.write_csv().encode(),
