@@ -199,7 +199,9 @@ STEP_LISTS = {
 @pytest.mark.parametrize("order", funnels.ORDERS)
 @pytest.mark.parametrize("steps", STEP_LISTS.values(), ids=list(STEP_LISTS))
 def test_every_function_compiles_in_every_dialect(dialect, order, steps):
-    rel = warehouse(None, table="events", dialect=dialect)
+    # A compile-only relation knows the properties its mapping names.
+    properties = {"plan": "plan", "platform": "platform"}
+    rel = warehouse(None, table="events", dialect=dialect, mapping=properties)
     options = {
         "order": order,
         "exclusions": [Exclusion("cancel", 0, 1)],
