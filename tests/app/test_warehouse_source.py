@@ -135,6 +135,36 @@ def test_the_engagement_page_shows_the_numbers_of_polars(engine_app):
     assert any("COUNT" in s.upper() for s in sql_blocks(at))
 
 
+def test_the_previous_period_is_computed_in_the_engine_too(engine_app):
+    """Compare with: the same cached adapters on the earlier range, so in SQL, equal to Polars."""
+    import json
+
+    from metrics import compare, engagement
+
+    first_run, events = engine_app  # the source is configured; a link opens Engagement
+    start, end = first_run.sidebar.date_input(key="range").value
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["compare"] = "previous"
+    at.switch_page("pages/engagement.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert not errors(at), errors(at)
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    drawn = [t for t in figure["data"] if t.get("name") == "Previous period"]
+    assert len(drawn) == 3
+    shift = compare.earlier(start, end, "previous")
+    first = events.get_column("timestamp").min().date()  # type: ignore[union-attr]
+    earlier = compare.align(
+        engagement.rolling_active_users(
+            events, start=shift.start, end=shift.end, windows=(1, 7, 30), tz="UTC"
+        ),
+        shift,
+        first_day=first,
+    )
+    mau = earlier.filter(pl.col("window_days") == 30).sort("period_start")
+    assert drawn[2]["y"] == mau.get_column("active_users").to_list()
+
+
 def test_the_data_page_shows_the_report_counted_in_sql(engine_app):
     at, events = engine_app
     at.switch_page("pages/data.py").run()
