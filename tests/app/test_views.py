@@ -177,6 +177,25 @@ def test_a_view_restores_the_typed_in_numbers_and_the_planner(vision_copy):
             assert at.number_input(key=key).value == value, key
 
 
+def test_a_view_whose_values_no_longer_fit_opens_with_the_defaults(vision_copy):
+    stale = views.View(
+        name="stale",
+        page="engagement",
+        state={
+            "tz": "Mars/Base",
+            "range": [D(2020, 1, 1), D(2020, 1, 31)],  # before the data
+            "f_platform": ["web", "gone"],
+            "eng_event": "no_such_event",
+            "eng_interval": "fortnight",
+        },
+    )
+    views.write(views.views_path(vision_copy), stale)
+    at = open_view("stale")
+    assert at.title[0].value == "Engagement"
+    assert at.sidebar.selectbox(key="tz").value == "UTC"
+    assert at.segmented_control(key="eng_interval").value == "day"
+
+
 def test_an_unknown_view_is_said_in_words(vision_copy):
     at = open_view("nobody saved this")
     assert any("No saved view is named" in w.value for w in at.warning)
