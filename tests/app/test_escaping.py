@@ -80,11 +80,18 @@ def check_page(at: AppTest) -> str:
     return "\n".join(texts)
 
 
-def test_overview_shows_kpi_names_descriptions_owners_and_drivers_as_text(app):
+def test_overview_shows_kpi_names_descriptions_owners_and_drivers_as_text(app, product):
     shown = check_page(app)
     assert text.md(hostile.KPI_NAME) in shown  # the North Star's name, escaped
     assert text.md(hostile.OWNER) in shown
     assert text.md(hostile.DESCRIPTION) in shown
+    # The drivers' charts are drawn once "What is driving the gap" is opened: open them all.
+    from metrics.targets import load_vision
+
+    for kpi in load_vision(product.parent / "vision.toml").kpis:
+        app.session_state[f"ov_drivers_{kpi.id}"] = True
+    app.run()
+    check_page(app)
     charts = "\n".join(figures(app))
     # The segments chart of an off-track KPI labels each platform's and country's bar.
     assert f"platform = {text.plot(hostile.PLATFORM)}" in charts
