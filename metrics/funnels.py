@@ -54,6 +54,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from metrics import _funnel_kernels as kernels
 from metrics._common import (
     INTERVALS,
     WEEK_STARTS,
@@ -330,8 +331,15 @@ class _Prepared:
     user_end: I64  # one past the user's last row
     tie_start: I64  # first row with the same (user, timestamp)
     tie_end: I64  # one past the last row with the same (user, timestamp)
-    breakdown: pl.Series | None  # breakdown value of each row
+    breakdown: pl.Series | None  # breakdown values, in the order the rows were read
+    source_row: I64  # each row's position in the order read (strings are never sorted)
     horizon_us: int | None  # the last instant the data show (None: no data)
+
+    def breakdown_at(self, rows: I64) -> pl.Series | None:
+        """The breakdown value of the given rows (None without a breakdown)."""
+        if self.breakdown is None:
+            return None
+        return self.breakdown.gather(pl.Series(self.source_row[rows], dtype=pl.Int64))
 
 
 def _in_range(query: FunnelQuery) -> pl.Expr:
@@ -393,20 +401,40 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
     if query.order != "strict":
         keep = keep & _relevant(query)
     rows = lf.filter(keep).select(cols)
-    if query.order != "unordered":
-        rows = _narrowed(rows, query)
     horizon = lf.select(pl.col("timestamp").dt.epoch("us").max().alias("max_ts"))
-    checked = rows.with_columns(_second_hash().alias("_h2")).sort("_h", "ts")
-    frame, last = pl.collect_all([checked, horizon])
-    new_user = _runs(frame.get_column("_h").to_numpy())
-    h2 = frame.get_column("_h2").to_numpy()
-    if frame.height > 1 and bool((h2[1:] != h2[:-1])[~new_user[1:]].any()):
+    read, last = pl.collect_all([rows.with_columns(_second_hash().alias("_h2")), horizon])
+    # Grouped by user, then by time (a counting sort on the hash of the id, then each user's few
+    # rows by time): far cheaper than a general sort. Only numbers move; the ids and breakdown
+    # values stay where they were read and are fetched through ``source_row`` where needed.
+    source_row, new_user, collided = kernels.group_sort(
+        read.get_column("_h").to_numpy(),
+        read.get_column("_h2").to_numpy(),
+        read.get_column("ts").to_numpy(),
+    )
+    if collided:
         # Two users share a hash: sort by the ids themselves.
-        frame = frame.sort("user_id", "ts")
-        users = frame.get_column("user_id")
-        new_user[1:] = (users.slice(1) != users.slice(0, frame.height - 1)).to_numpy()
-    user_ids = frame.get_column("user_id").gather(
-        pl.Series(np.flatnonzero(new_user), dtype=pl.Int64)
+        by_id = read.select("user_id", _row=pl.int_range(pl.len(), dtype=pl.Int64)).with_columns(
+            read.get_column("ts")
+        )
+        by_id = by_id.sort("user_id", "ts")
+        users = by_id.get_column("user_id")
+        source_row = by_id.get_column("_row").to_numpy()
+        new_user = np.ones(by_id.height, dtype=bool)
+        new_user[1:] = (users.slice(1) != users.slice(0, by_id.height - 1)).to_numpy()
+    tsv = read.get_column("ts").to_numpy()[source_row].astype(np.int64, copy=False)
+    sigv = read.get_column("sig").to_numpy()[source_row].astype(np.uint64, copy=False)
+    excv = read.get_column("exc").to_numpy()[source_row].astype(np.uint64, copy=False)
+    read = read.select("user_id", *(["_bd"] if query.breakdown is not None else []))
+    if query.order != "unordered":
+        # Ordered and strict attempts live between a step-1 event and its window's end: the rest
+        # cannot matter (cheaper to drop after the sort, in one pass, than to join before it).
+        keep = kernels.within_attempts(new_user, tsv, sigv, query.window_us)
+        if not keep.all():
+            user = np.cumsum(new_user)[keep]
+            tsv, sigv, excv, source_row = tsv[keep], sigv[keep], excv[keep], source_row[keep]
+            new_user = _runs(user)
+    user_ids = read.get_column("user_id").gather(
+        pl.Series(source_row[np.flatnonzero(new_user)], dtype=pl.Int64)
     )
     max_ts = last.item(0, 0)
     _, hi = query.bounds_us()
@@ -415,19 +443,19 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
         horizon_us = int(max_ts) if hi is None else min(int(max_ts), hi - 1)
     elif hi is not None:
         horizon_us = hi - 1
-    tsv = frame.get_column("ts").to_numpy().astype(np.int64, copy=False)
     new_tie = new_user.copy()
     new_tie[1:] |= tsv[1:] != tsv[:-1]
     return _Prepared(
         user_ids=user_ids,
         user=np.cumsum(new_user, dtype=np.int64) - 1,
         ts=tsv,
-        sig=frame.get_column("sig").to_numpy().astype(np.uint64, copy=False),
-        exc=frame.get_column("exc").to_numpy().astype(np.uint64, copy=False),
+        sig=sigv,
+        exc=excv,
         user_end=_run_end(new_user),
         tie_start=_run_start(new_tie),
         tie_end=_run_end(new_tie),
-        breakdown=frame.get_column("_bd") if query.breakdown is not None else None,
+        breakdown=read.get_column("_bd") if query.breakdown is not None else None,
+        source_row=source_row,
         horizon_us=horizon_us,
     )
 
@@ -441,23 +469,6 @@ def _runs(keys: npt.NDArray[Any]) -> Bools:
     new = np.ones(keys.size, dtype=bool)
     new[1:] = keys[1:] != keys[:-1]
     return new
-
-
-def _narrowed(rows: pl.LazyFrame, query: FunnelQuery) -> pl.LazyFrame:
-    """Ordered and strict funnels: only the rows that can matter.
-
-    Attempts live between a step-1 event and its window's end: a user's events before their first
-    step-1 event or after their last one's window cannot matter, and users without a step-1 event
-    are not in the funnel. Dropping those rows first makes the sort (the costly part) far smaller
-    on real logs.
-    """
-    first = (
-        rows.filter((pl.col("sig") & 1) > 0)
-        .group_by("_h")
-        .agg(pl.col("ts").min().alias("_lo"), pl.col("ts").max().alias("_hi"))
-    )
-    within = (pl.col("ts") >= pl.col("_lo")) & (pl.col("ts") <= pl.col("_hi") + query.window_us)
-    return rows.join(first, on="_h", how="inner").filter(within).drop("_lo", "_hi")
 
 
 def _run_start(new: Bools) -> I64:
@@ -480,47 +491,55 @@ def _run_end(new: Bools) -> I64:
 # --------------------------------------------------------------------------------------------------
 # Stage 2: matching steps to events. Events with the same signature (the set of steps they match)
 # are interchangeable; an "atom" is one such signature. Whether a set of steps can each get their
-# own event among given events is Hall's condition, checked over subsets of atoms.
-
-
-@dataclass
-class _Atom:
-    sig: int
-    steps: frozenset[int]
-    prefix: I64  # prefix[i] = number of the atom's rows before row i (length n + 1)
-    rows: I64  # the atom's rows, in order
-
-
-@dataclass
-class _Component:
-    """Steps linked by shared atoms; Hall's condition is checked per component."""
-
-    steps: tuple[int, ...]
-    atoms: tuple[int, ...]
-    #: (atoms in S, steps all of whose atoms are in S), for every subset S of ``atoms``.
-    subsets: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]
+# own event among given events is Hall's condition, checked over subsets of atoms. The walks over
+# each user's events are compiled (metrics._funnel_kernels); this stage builds their tables.
 
 
 @dataclass
 class _Matcher:
-    atoms: list[_Atom]
-    comp_of: list[int]  # component index of each step
-    comps: list[_Component]
-    step_atoms: list[tuple[int, ...]]  # atom indices holding each step
+    """The atoms and Hall's subsets as flat arrays, as the kernels take them."""
+
+    atom_sigs: U64  # sorted signatures
+    atom_steps: I64  # how many steps each atom matches
+    step_ptr: I64  # step j's atoms: step_atoms[step_ptr[j]:step_ptr[j + 1]]
+    step_atoms: I64
+    comp_of: I64  # component of each step (steps linked by shared atoms)
+    comp_steps: I64  # steps in each component
+    comp_ptr: I64  # component c's subsets: comp_ptr[c]:comp_ptr[c + 1]
+    sub_ptr: I64  # subset q's atoms: sub_atoms[sub_ptr[q]:sub_ptr[q + 1]]
+    sub_atoms: I64
+    sub_covered: U64  # bit j: every atom of step j is in the subset
+
+    def walk_args(self) -> tuple[Any, ...]:
+        return (
+            self.atom_sigs,
+            self.step_ptr,
+            self.step_atoms,
+            self.comp_of,
+            self.comp_ptr,
+            self.sub_ptr,
+            self.sub_atoms,
+            self.sub_covered,
+        )
+
+    def matching_args(self) -> tuple[Any, ...]:
+        return (
+            self.atom_sigs,
+            self.atom_steps,
+            self.comp_ptr,
+            self.sub_ptr,
+            self.sub_atoms,
+            self.sub_covered,
+            self.comp_steps,
+        )
 
 
 def _matcher(prep: _Prepared, n_steps: int) -> _Matcher:
-    sigs = pl.Series(prep.sig).unique().sort().to_numpy()
+    sigs = pl.Series(prep.sig).unique().sort().to_numpy().astype(np.uint64)
     sigs = sigs[sigs > 0]
-    atoms: list[_Atom] = []
-    for value in sigs.tolist():
-        is_atom = prep.sig == np.uint64(value)
-        prefix = np.zeros(prep.sig.size + 1, dtype=np.int64)
-        np.cumsum(is_atom, out=prefix[1:])
-        steps = frozenset(j for j in range(n_steps) if value >> j & 1)
-        atoms.append(_Atom(int(value), steps, prefix, np.flatnonzero(is_atom).astype(np.int64)))
+    atom_steps = [frozenset(j for j in range(n_steps) if int(value) >> j & 1) for value in sigs]
     step_atoms = [
-        tuple(a for a, atom in enumerate(atoms) if j in atom.steps) for j in range(n_steps)
+        tuple(a for a, steps in enumerate(atom_steps) if j in steps) for j in range(n_steps)
     ]
     # Union-find over steps joined by atoms.
     parent = list(range(n_steps))
@@ -531,15 +550,16 @@ def _matcher(prep: _Prepared, n_steps: int) -> _Matcher:
             x = parent[x]
         return x
 
-    for atom in atoms:
-        first, *rest = sorted(atom.steps)
+    for steps in atom_steps:
+        first, *rest = sorted(steps)
         for other in rest:
             parent[find(other)] = find(first)
     roots: dict[int, list[int]] = {}
     for j in range(n_steps):
         roots.setdefault(find(j), []).append(j)
-    comps: list[_Component] = []
     comp_of = [0] * n_steps
+    comp_steps: list[int] = []
+    comp_ptr, sub_ptr, sub_atoms, sub_covered = [0], [0], [], []
     for members in roots.values():
         comp_atoms = tuple(sorted({a for j in members for a in step_atoms[j]}))
         if (1 << len(comp_atoms)) > _MAX_SUBSETS:
@@ -547,16 +567,35 @@ def _matcher(prep: _Prepared, n_steps: int) -> _Matcher:
                 "steps: too many overlapping step definitions (the same event with different "
                 "filters) to match exactly; simplify the steps' filters"
             )
-        subsets = []
         for size in range(len(comp_atoms) + 1):
             for chosen in itertools.combinations(comp_atoms, size):
                 inside = set(chosen)
-                covered = tuple(j for j in members if set(step_atoms[j]) <= inside)
-                subsets.append((chosen, covered))
+                covered = sum(1 << j for j in members if set(step_atoms[j]) <= inside)
+                sub_atoms.extend(chosen)
+                sub_ptr.append(len(sub_atoms))
+                sub_covered.append(covered)
         for j in members:
-            comp_of[j] = len(comps)
-        comps.append(_Component(tuple(members), comp_atoms, tuple(subsets)))
-    return _Matcher(atoms, comp_of, comps, step_atoms)
+            comp_of[j] = len(comp_steps)
+        comp_steps.append(len(members))
+        comp_ptr.append(len(sub_covered))
+    step_ptr = np.zeros(n_steps + 1, dtype=np.int64)
+    step_ptr[1:] = np.cumsum([len(atoms) for atoms in step_atoms])
+
+    def i64(values: Sequence[int]) -> I64:
+        return np.asarray(values, dtype=np.int64).reshape(-1)
+
+    return _Matcher(
+        atom_sigs=sigs,
+        atom_steps=i64([len(steps) for steps in atom_steps]),
+        step_ptr=step_ptr,
+        step_atoms=i64([a for atoms in step_atoms for a in atoms]),
+        comp_of=i64(comp_of),
+        comp_steps=i64(comp_steps),
+        comp_ptr=i64(comp_ptr),
+        sub_ptr=i64(sub_ptr),
+        sub_atoms=i64(sub_atoms),
+        sub_covered=np.asarray(sub_covered, dtype=np.uint64).reshape(-1),
+    )
 
 
 def _gather(values: I64, idx: I64, ok: Bools, fill: int = _INF) -> I64:
@@ -565,56 +604,6 @@ def _gather(values: I64, idx: I64, ok: Bools, fill: int = _INF) -> I64:
         return np.full(idx.shape, fill, dtype=np.int64)
     safe = np.where(ok, idx, 0)
     return np.where(ok, values[np.clip(safe, 0, values.size - 1)], fill)
-
-
-def _first_after(atom: _Atom, pos: I64, user_end: I64, ts: I64) -> tuple[I64, I64]:
-    """(time, row) of the atom's event at position ``pos`` when it is the user's, else INF, -1."""
-    ok = pos < atom.rows.size
-    row = _gather(atom.rows, pos, ok, fill=-1)
-    ok &= (row >= 0) & (row < user_end)
-    return np.where(ok, ts[np.clip(row, 0, None)], _INF), np.where(ok, row, -1)
-
-
-def _block_fits(
-    m: _Matcher, j: int, block_start: I64, first_atom: I64, counts: dict[int, I64]
-) -> Bools:
-    """Whether steps block_start..j (0-based) can each get their own event among those counted.
-
-    ``counts`` holds, per atom, the events at the block's instant. When the block holds step 0,
-    that step is the attempt's own first event (of atom ``first_atom``): it is set aside with it.
-    """
-    comp = m.comps[m.comp_of[j]]
-    fits = np.ones(block_start.shape, dtype=bool)
-    holds_first = block_start == 0
-    for chosen, covered in comp.subsets:
-        need = np.zeros(block_start.shape, dtype=np.int64)
-        for s in covered:
-            if s > j:
-                continue
-            inside = block_start <= s
-            if s == 0:
-                inside &= ~holds_first
-            need += inside
-        have = np.zeros(block_start.shape, dtype=np.int64)
-        for a in chosen:
-            have += counts[a] - (holds_first & (first_atom == a))
-        fits &= need <= have
-    return fits
-
-
-def _matching_size(m: _Matcher, counts: dict[int, I64], shape: tuple[int, ...]) -> I64:
-    """How many steps can each get their own event among the counted events (Kőnig: the deficiency
-    version of Hall's theorem, max over closed step sets)."""
-    total = np.zeros(shape, dtype=np.int64)
-    for comp in m.comps:
-        worst = np.zeros(shape, dtype=np.int64)
-        for chosen, covered in comp.subsets:
-            deficiency = np.full(shape, len(covered), dtype=np.int64)
-            for a in chosen:
-                deficiency -= counts[a]
-            worst = np.maximum(worst, deficiency)
-        total += len(comp.steps) - worst
-    return total
 
 
 @dataclass
@@ -628,135 +617,40 @@ class _Attempts:
 
 
 def _ordered_attempts(prep: _Prepared, m: _Matcher, query: FunnelQuery) -> _Attempts:
-    n_steps, window = query.n_steps, query.window_us
-    start_rows = np.flatnonzero(prep.sig & np.uint64(1)).astype(np.int64)
-    count = start_rows.size
-    times = np.full((count, n_steps), _INF, dtype=np.int64)
-    tie_ends = np.full((count, n_steps), -1, dtype=np.int64)
-    t1 = prep.ts[start_rows]
-    user_end = prep.user_end[start_rows]
-    first_atom = _atom_index(m, prep.sig[start_rows])
-    times[:, 0] = t1
-    tie_ends[:, 0] = prep.tie_end[start_rows]
-    alive = np.ones(count, dtype=bool)
-    reached = np.ones(count, dtype=np.int64)
-    at, g_start, g_end = t1.copy(), prep.tie_start[start_rows], prep.tie_end[start_rows]
-    block = np.zeros(count, dtype=np.int64)
-    for j in range(1, n_steps):
-        counts = {
-            a: m.atoms[a].prefix[g_end] - m.atoms[a].prefix[g_start]
-            for a in m.comps[m.comp_of[j]].atoms
-        }
-        stay = alive & _block_fits(m, j, block, first_atom, counts)
-        nxt_t = np.full(count, _INF, dtype=np.int64)
-        nxt_row = np.full(count, -1, dtype=np.int64)
-        for a in m.step_atoms[j]:
-            atom = m.atoms[a]
-            t_a, row_a = _first_after(atom, atom.prefix[g_end], user_end, prep.ts)
-            better = t_a < nxt_t
-            nxt_t = np.where(better, t_a, nxt_t)
-            nxt_row = np.where(better, row_a, nxt_row)
-        new_t = np.where(stay, at, nxt_t)
-        ok = alive & (new_t != _INF) & (new_t - t1 <= window)
-        moved = ok & ~stay
-        safe = np.clip(nxt_row, 0, None)
-        g_start = np.where(moved, prep.tie_start[safe], g_start)
-        g_end = np.where(moved, prep.tie_end[safe], g_end)
-        block = np.where(moved, j, block)
-        at = np.where(ok, new_t, at)
-        times[:, j] = np.where(ok, new_t, _INF)
-        tie_ends[:, j] = np.where(ok, g_end, -1)
-        reached += ok
-        alive = ok
-    spoiled = _spoiled_ordered(prep, query, start_rows, reached, times, tie_ends)
-    return _Attempts(start_rows, reached, times, spoiled)
+    """Each step at the earliest event that can fill it (one compiled pass per user)."""
+    rows, reached, times, tie_ends = kernels.ordered_attempts(
+        prep.ts,
+        prep.sig,
+        prep.tie_start,
+        prep.tie_end,
+        prep.user_end,
+        query.n_steps,
+        query.window_us,
+        *m.walk_args(),
+        bool(query.exclusions),
+    )
+    spoiled = _spoiled_ordered(prep, query, rows, reached, times, tie_ends)
+    return _Attempts(rows, reached, times, spoiled)
 
 
 def _strict_attempts(prep: _Prepared, m: _Matcher, query: FunnelQuery) -> _Attempts:
-    """Strict order: a small exact search. A state is (instant, first step placed at that instant);
-    from it the next step either joins the instant (if the steps there can still each get their own
-    event) or takes the user's very next instant. Per state the earliest history is kept."""
-    n_steps, window = query.n_steps, query.window_us
-    start_rows = np.flatnonzero(prep.sig & np.uint64(1)).astype(np.int64)
-    count = start_rows.size
-    t1 = prep.ts[start_rows]
-    best_times = np.full((count, n_steps), _INF, dtype=np.int64)
-    best_ties = np.full((count, n_steps), -1, dtype=np.int64)
-    best_times[:, 0] = t1
-    best_ties[:, 0] = prep.tie_end[start_rows]
-    reached = np.ones(count, dtype=np.int64)
-    # The live states, one row each.
-    owner = np.arange(count, dtype=np.int64)
-    g_start = prep.tie_start[start_rows].copy()
-    g_end = prep.tie_end[start_rows].copy()
-    block = np.zeros(count, dtype=np.int64)
-    hist = best_times.copy()
-    ties = best_ties.copy()
-    first_atom_all = _atom_index(m, prep.sig[start_rows])
-    for j in range(1, n_steps):
-        if owner.size == 0:
-            break
-        user_end = prep.user_end[start_rows[owner]]
-        at = hist[:, j - 1]
-        counts = {
-            a: m.atoms[a].prefix[g_end] - m.atoms[a].prefix[g_start]
-            for a in m.comps[m.comp_of[j]].atoms
-        }
-        stay = _block_fits(m, j, block, first_atom_all[owner], counts)
-        # The user's next instant (any event), and whether a step-j event happens then.
-        has_next = g_end < user_end
-        next_t = _gather(prep.ts, g_end, has_next)
-        move = has_next & (next_t - t1[owner] <= window)
-        next_end = np.where(
-            has_next, prep.tie_end[np.clip(g_end, 0, max(prep.ts.size - 1, 0))], g_end
-        )
-        step_there = np.zeros(owner.size, dtype=bool)
-        for a in m.step_atoms[j]:
-            prefix = m.atoms[a].prefix
-            step_there |= prefix[next_end] > prefix[g_end]
-        move &= step_there
-        stay &= at - t1[owner] <= window
-        keep_idx = np.concatenate([np.flatnonzero(stay), np.flatnonzero(move)])
-        moved = np.concatenate([np.zeros(int(stay.sum()), bool), np.ones(int(move.sum()), bool)])
-        if keep_idx.size == 0:
-            owner = keep_idx
-            break
-        owner = owner[keep_idx]
-        g_start = np.where(moved, g_end[keep_idx], g_start[keep_idx])
-        g_end = np.where(moved, next_end[keep_idx], g_end[keep_idx])
-        block = np.where(moved, j, block[keep_idx])
-        hist = hist[keep_idx].copy()
-        ties = ties[keep_idx].copy()
-        hist[:, j] = prep.ts[g_start]
-        ties[:, j] = g_end
-        # One state per (attempt, instant, block start): keep the earliest history.
-        keys = [hist[:, c] for c in range(j, 0, -1)] + [block, g_start, owner]
-        order = np.lexsort(keys)
-        owner, g_start, g_end, block = owner[order], g_start[order], g_end[order], block[order]
-        hist, ties = hist[order], ties[order]
-        first = np.ones(owner.size, dtype=bool)
-        first[1:] = (
-            (owner[1:] != owner[:-1]) | (g_start[1:] != g_start[:-1]) | (block[1:] != block[:-1])
-        )
-        owner, g_start, g_end, block = owner[first], g_start[first], g_end[first], block[first]
-        hist, ties = hist[first], ties[first]
-        # The attempt's best so far: its earliest history among live states.
-        order = np.lexsort([hist[:, c] for c in range(j, 0, -1)] + [owner])
-        lead = np.ones(order.size, dtype=bool)
-        lead[1:] = owner[order][1:] != owner[order][:-1]
-        winners = order[lead]
-        best_times[owner[winners]] = hist[winners]
-        best_ties[owner[winners]] = ties[winners]
-        reached[owner[winners]] = j + 1
-    spoiled = _spoiled_ordered(prep, query, start_rows, reached, best_times, best_ties)
-    return _Attempts(start_rows, reached, best_times, spoiled)
-
-
-def _atom_index(m: _Matcher, sigs: U64) -> I64:
-    out = np.full(sigs.shape, -1, dtype=np.int64)
-    for a, atom in enumerate(m.atoms):
-        out[sigs == np.uint64(atom.sig)] = a
-    return out
+    """Strict order: a small exact search per attempt over (instant, first step placed at that
+    instant) states; from one the next step either joins the instant (if the steps there can still
+    each get their own event) or takes the user's very next instant. Per state the earliest history
+    is kept."""
+    rows, reached, times, tie_ends = kernels.strict_attempts(
+        prep.ts,
+        prep.sig,
+        prep.tie_start,
+        prep.tie_end,
+        prep.user_end,
+        query.n_steps,
+        query.window_us,
+        *m.walk_args(),
+        bool(query.exclusions),
+    )
+    spoiled = _spoiled_ordered(prep, query, rows, reached, times, tie_ends)
+    return _Attempts(rows, reached, times, spoiled)
 
 
 def _exclusion_rows(prep: _Prepared, x: int) -> tuple[I64, I64]:
@@ -799,81 +693,26 @@ def _spoiled_ordered(
 
 
 def _unordered_attempts(prep: _Prepared, m: _Matcher, query: FunnelQuery) -> _Attempts:
+    """Every step event anchors a window; a sliding pass per user counts the distinct steps done."""
     n_steps, window = query.n_steps, query.window_us
-    step_mask = np.uint64((1 << n_steps) - 1)
-    anchors = np.flatnonzero(prep.sig & step_mask).astype(np.int64)
-    count = anchors.size
-    a_t = prep.ts[anchors]
-    g_start = prep.tie_start[anchors]
-    user_end = prep.user_end[anchors]
-    w_end = _search_after(prep, g_start, user_end, a_t + window)
-    # Candidate events: per atom, its first few events inside the window (no more can be used).
-    cand_t: list[I64] = []
-    cand_atom: list[int] = []
-    for a, atom in enumerate(m.atoms):
-        base = atom.prefix[g_start]
-        limit = atom.prefix[w_end]
-        for r in range(len(atom.steps)):
-            pos = base + r
-            ok = pos < limit
-            row = _gather(atom.rows, pos, ok, fill=-1)
-            cand_t.append(np.where(ok, prep.ts[np.clip(row, 0, None)], _INF))
-            cand_atom.append(a)
-    counts = {a: atom.prefix[w_end] - atom.prefix[g_start] for a, atom in enumerate(m.atoms)}
-    reached = _matching_size(m, counts, (count,))
-    times = np.full((count, n_steps), _INF, dtype=np.int64)
-    if cand_t and all(len(comp.atoms) <= 1 for comp in m.comps):
-        # Every step has its own kind of event (or a repeated one): the k-th distinct step is done
-        # at the k-th earliest candidate.
-        ordered = np.sort(np.stack(cand_t, axis=1), axis=1)
-        for k in range(min(n_steps, ordered.shape[1])):
-            times[:, k] = np.where(reached > k, ordered[:, k], _INF)
-    elif cand_t:
-        cand = np.stack(cand_t, axis=1)
-        columns = {a: [i for i, ca in enumerate(cand_atom) if ca == a] for a in range(len(m.atoms))}
-        # Size of the best matching among the candidates up to each candidate's instant.
-        done_by = np.zeros(cand.shape, dtype=np.int64)
-        for c in range(cand.shape[1]):
-            upto = cand <= cand[:, [c]]
-            part = {a: upto[:, cols].sum(axis=1) for a, cols in columns.items()}
-            done_by[:, c] = np.where(cand[:, c] == _INF, 0, _matching_size(m, part, (count,)))
-        for k in range(n_steps):
-            at_k = np.where(done_by >= k + 1, cand, _INF).min(axis=1)
-            times[:, k] = np.where(reached > k, at_k, _INF)
-    spoiled = np.zeros(count, dtype=bool)
+    anchors, reached, times = kernels.unordered_attempts(
+        prep.ts,
+        prep.sig,
+        prep.tie_start,
+        prep.user_end,
+        n_steps,
+        window,
+        *m.matching_args(),
+    )
+    spoiled = np.zeros(anchors.size, dtype=bool)
     if query.exclusions:
+        user_end = prep.user_end[anchors]
+        a_t = prep.ts[anchors]
         complete = times[:, n_steps - 1]
         for x in range(len(query.exclusions)):
             t_x = _first_exclusion_after(prep, x, prep.tie_end[anchors], user_end)
             spoiled |= np.where(reached == n_steps, t_x < complete, t_x <= a_t + window)
     return _Attempts(anchors, reached, times, spoiled)
-
-
-def _search_after(prep: _Prepared, lo: I64, hi: I64, target: I64) -> I64:
-    """Per row, the first index in [lo, hi) of the user's rows whose time is after ``target`` (hi
-    when none). Rows are sorted by (user, time): one binary search over a key that keeps users
-    apart when it fits in 63 bits, else a vectorised bisection inside each user's rows."""
-    ts = prep.ts
-    if ts.size == 0 or lo.size == 0:
-        return lo.copy()
-    t0 = int(ts.min())
-    span = max(int(ts.max()), int(target.max())) - t0 + 2
-    users = int(prep.user[-1]) + 1
-    if users * span < (1 << 62):
-        key = prep.user * span + (ts - t0)
-        user = prep.user[np.clip(lo, 0, ts.size - 1)]
-        found = np.searchsorted(key, user * span + (target - t0), side="right")
-        return np.clip(found, lo, hi).astype(np.int64)
-    lo, hi = lo.copy(), hi.copy()
-    for _ in range(max(1, int(ts.size).bit_length() + 1)):
-        active = lo < hi
-        if not active.any():
-            break
-        mid = (lo + hi) // 2
-        go_right = active & (ts[np.clip(mid, 0, ts.size - 1)] <= target)
-        lo = np.where(go_right, mid + 1, lo)
-        hi = np.where(active & ~go_right, mid, hi)
-    return lo
 
 
 @dataclass
@@ -915,7 +754,7 @@ def _run(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Run:
         att = _ordered_attempts(prep, m, query)
     bd = None
     if prep.breakdown is not None:
-        bd = prep.breakdown.gather(pl.Series(att.row, dtype=pl.Int64))
+        bd = prep.breakdown_at(att.row)
     return _Run(
         query,
         prep.user_ids,
@@ -936,6 +775,10 @@ def _codes(values: pl.Series) -> I64:
     """Equal values get equal integers (null included), for grouping with numpy."""
     if values.dtype == pl.Null:
         return np.zeros(values.len(), dtype=np.int64)
+    if values.dtype == pl.String:
+        # Hash-based codes (a fresh, private set of categories): ranking sorts the strings.
+        codes = values.cast(pl.Categorical(pl.Categories.random())).to_physical()
+        return (codes.cast(pl.Int64) + 1).fill_null(0).to_numpy()
     ranks = values.rank("dense").fill_null(0)
     return ranks.to_numpy().astype(np.int64)
 
@@ -949,9 +792,10 @@ def _best(run: _Run, period: I64 | None = None) -> pl.DataFrame:
     """
     n = run.query.n_steps
     clean = np.flatnonzero(~run.spoiled)
-    user = run.user[clean]
-    reached = run.reached[clean]
-    times = run.times[clean]
+    everyone = clean.size == run.spoiled.size
+    user = run.user if everyone else run.user[clean]
+    reached = run.reached if everyone else run.reached[clean]
+    times = run.times if everyone else run.times[clean]
     groups = [user]
     bd = None
     if run.breakdown is not None:
@@ -959,33 +803,26 @@ def _best(run: _Run, period: I64 | None = None) -> pl.DataFrame:
         groups.append(_codes(bd))
     if period is not None:
         groups.append(period[clean])
-    # Group the attempts (a stable sort keeps each group's attempts in time order), then take, per
-    # group, the furthest-reaching attempts and among them the earliest times.
+    # Group the attempts (a stable sort keeps each group's attempts in time order; without a
+    # breakdown or period they already come grouped, user by user), then take, per group, the
+    # furthest-reaching attempt with the earliest times: one compiled pass.
     key = _group_key(groups)
-    if key is not None:
-        order = np.argsort(key, kind="stable")
-    else:
+    if key is None:
         order = np.lexsort(groups[::-1]) if clean.size else clean
-    new = np.zeros(order.size, dtype=bool)
-    new[:1] = True
-    for g in groups:
-        sorted_g = g[order]
-        new[1:] |= sorted_g[1:] != sorted_g[:-1]
-    starts = np.flatnonzero(new)
-    group = np.cumsum(new) - 1
-    horizon = run.horizon_us if run.horizon_us is not None else np.iinfo(np.int64).min
-    still_open = times[order, 0] + run.query.window_us > horizon
-    if starts.size:
-        is_open = np.logical_or.reduceat(still_open, starts)
-        furthest = np.maximum.reduceat(reached[order], starts)
+        new = np.zeros(order.size, dtype=bool)
+        new[:1] = True
+        for g in groups:
+            sorted_g = g[order]
+            new[1:] |= sorted_g[1:] != sorted_g[:-1]
+        key = np.empty(order.size, dtype=np.int64)
+        key[order] = np.cumsum(new)
+    elif key.size and bool((key[1:] >= key[:-1]).all()):
+        order = np.arange(key.size, dtype=np.int64)
     else:
-        is_open, furthest = still_open[:0], reached[:0]
-    candidates = np.flatnonzero(reached[order] == furthest[group])
-    picked = order[candidates]
-    by_time = np.lexsort([times[picked, c] for c in range(n - 1, -1, -1)] + [group[candidates]])
-    lead = np.ones(by_time.size, dtype=bool)
-    lead[1:] = group[candidates][by_time][1:] != group[candidates][by_time][:-1]
-    first = picked[by_time[lead]]
+        order = np.argsort(key, kind="stable")
+    horizon = run.horizon_us if run.horizon_us is not None else np.iinfo(np.int64).min
+    pick, is_open = kernels.best_attempts(order, key, reached, times, run.query.window_us, horizon)
+    first = order[pick]
     cols: list[pl.Series] = [run.user_ids.gather(pl.Series(user[first], dtype=pl.Int64))]
     if bd is not None:
         cols.append(bd.gather(pl.Series(first, dtype=pl.Int64)).alias("_bd"))

@@ -1,0 +1,573 @@
+"""Compiled inner loops of funnel attempt matching (metrics.funnels), one pass per user.
+
+The events arrive sorted by (user, time) as plain arrays. Each kernel walks a user's rows once,
+keeps a few integers of state per step and writes one row per attempt; nothing here allocates per
+attempt. The rules are metrics.funnels' (SPEC §4.3); these functions only make them fast:
+
+- ``ordered_attempts``: each step at its earliest possible event (a per-user "next event of this
+  kind" table makes every step one lookup), with Hall's condition deciding whether steps sharing
+  one instant can each get their own event there.
+- ``strict_attempts``: the same with the user's very next instant only, as a small exact search
+  over (instant, first step placed at that instant) states, the earliest history kept per state.
+- ``unordered_attempts``: a sliding window per anchor (two pointers per kind of event), the
+  maximum matching size by Kőnig's deficiency formula.
+- ``best_attempts``: per group of attempts (user, breakdown value, period), the furthest one with
+  the earliest times, and whether any is still open.
+
+Kinds of event are "atoms": the distinct sets of steps an event matches (a bit signature). The
+Hall/Kőnig checks need, per connected component of steps, every subset of its atoms with the steps
+it covers; metrics.funnels builds those tables once per query and passes them as arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_INF = np.iinfo(np.int64).max
+
+
+@njit(cache=True, nogil=True)
+def _atom_of(sig: np.uint64, atom_sigs: np.ndarray) -> int:
+    """Index of ``sig`` among the sorted atom signatures (-1: the event matches no step)."""
+    lo, hi = 0, atom_sigs.size
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if atom_sigs[mid] < sig:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < atom_sigs.size and atom_sigs[lo] == sig:
+        return lo
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _popcount(x: np.uint64) -> int:
+    n = 0
+    while x:
+        x &= x - np.uint64(1)
+        n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _block_fits(
+    j, block, first_atom, counts, comp, comp_ptr, sub_ptr, sub_atoms, sub_covered
+) -> bool:
+    """Whether steps ``block..j`` can each get their own event among those at one instant.
+
+    ``counts`` holds, per atom, the events at the instant. When the block holds step 0 (block 0),
+    that step is the attempt's own first event, of atom ``first_atom``: it is set aside with it.
+    Hall's condition over every subset of the component's atoms.
+    """
+    lo = block if block > 0 else 1
+    steps = np.uint64(0)
+    for s in range(lo, j + 1):
+        steps |= np.uint64(1) << np.uint64(s)
+    for q in range(comp_ptr[comp], comp_ptr[comp + 1]):
+        need = _popcount(sub_covered[q] & steps)
+        have = 0
+        for p in range(sub_ptr[q], sub_ptr[q + 1]):
+            a = sub_atoms[p]
+            have += counts[a]
+            if block == 0 and a == first_atom:
+                have -= 1
+        if need > have:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _count_instant(g_start, g_end, sig, atom_sigs, counts) -> None:
+    counts[:] = 0
+    for i in range(g_start, g_end):
+        a = _atom_of(sig[i], atom_sigs)
+        if a >= 0:
+            counts[a] += 1
+
+
+@njit(cache=True, nogil=True)
+def _fill_next(s, e, sig, atom_sigs, nxt) -> None:
+    """nxt[a, i - s]: the first row at or after row i (of rows s..e) of atom a, -1 when none."""
+    n_atoms = atom_sigs.size
+    for a in range(n_atoms):
+        nxt[a, e - s] = -1
+    for i in range(e - 1, s - 1, -1):
+        own = _atom_of(sig[i], atom_sigs)
+        for a in range(n_atoms):
+            nxt[a, i - s] = i if a == own else nxt[a, i + 1 - s]
+
+
+@njit(cache=True, nogil=True)
+def _longest_user(user_end) -> int:
+    longest, r = 0, 0
+    while r < user_end.size:
+        longest = max(longest, user_end[r] - r)
+        r = user_end[r]
+    return longest
+
+
+@njit(cache=True, nogil=True)
+def ordered_attempts(
+    ts,
+    sig,
+    tie_start,
+    tie_end,
+    user_end,
+    n_steps,
+    window,
+    atom_sigs,
+    step_ptr,
+    step_atoms,
+    comp_of,
+    comp_ptr,
+    sub_ptr,
+    sub_atoms,
+    sub_covered,
+    with_ties,
+):
+    """Every step-1 event is an attempt; each later step at the earliest event that can fill it.
+
+    Returns (start rows, steps reached, times (attempts x steps, INF past reached), tie ends (the
+    row after each step's instant; only when ``with_ties``, for exclusions)).
+    """
+    n = ts.size
+    count = 0
+    for i in range(n):
+        if sig[i] & np.uint64(1):
+            count += 1
+    rows = np.empty(count, dtype=np.int64)
+    reached = np.ones(count, dtype=np.int64)
+    times = np.full((count, n_steps), _INF, dtype=np.int64)
+    ties = np.full((count if with_ties else 0, n_steps), -1, dtype=np.int64)
+    n_atoms = atom_sigs.size
+    nxt = np.empty((n_atoms, _longest_user(user_end) + 1), dtype=np.int64)
+    counts = np.zeros(n_atoms, dtype=np.int64)
+    k = 0
+    s = 0
+    while s < n:
+        e = user_end[s]
+        has_start = False
+        for r in range(s, e):
+            if sig[r] & np.uint64(1):
+                has_start = True
+                break
+        if has_start:
+            _fill_next(s, e, sig, atom_sigs, nxt)
+        for r in range(s, e):
+            if not sig[r] & np.uint64(1):
+                continue
+            t1 = ts[r]
+            rows[k] = r
+            times[k, 0] = t1
+            first_atom = _atom_of(sig[r], atom_sigs)
+            g_start, g_end, block, at = tie_start[r], tie_end[r], 0, t1
+            if with_ties:
+                ties[k, 0] = g_end
+            for j in range(1, n_steps):
+                _count_instant(g_start, g_end, sig, atom_sigs, counts)
+                stay = _block_fits(
+                    j, block, first_atom, counts, comp_of[j], comp_ptr, sub_ptr, sub_atoms,
+                    sub_covered,
+                )  # fmt: skip
+                if not stay:
+                    row = -1
+                    for p in range(step_ptr[j], step_ptr[j + 1]):
+                        cand = nxt[step_atoms[p], g_end - s] if g_end < e else -1
+                        if cand >= 0 and (row < 0 or ts[cand] < ts[row]):
+                            row = cand
+                    if row < 0 or ts[row] - t1 > window:
+                        break
+                    at = ts[row]
+                    g_start, g_end, block = tie_start[row], tie_end[row], j
+                times[k, j] = at
+                if with_ties:
+                    ties[k, j] = g_end
+                reached[k] = j + 1
+            k += 1
+        s = e
+    return rows, reached, times, ties
+
+
+@njit(cache=True, nogil=True)
+def _earlier(hist, a, b, upto) -> bool:
+    """Whether history row a is lexicographically before row b over steps 1..upto."""
+    for c in range(1, upto + 1):
+        if hist[a, c] != hist[b, c]:
+            return hist[a, c] < hist[b, c]
+    return False
+
+
+@njit(cache=True, nogil=True)
+def strict_attempts(
+    ts,
+    sig,
+    tie_start,
+    tie_end,
+    user_end,
+    n_steps,
+    window,
+    atom_sigs,
+    step_ptr,
+    step_atoms,
+    comp_of,
+    comp_ptr,
+    sub_ptr,
+    sub_atoms,
+    sub_covered,
+    with_ties,
+):
+    """Strict order: from a state (instant, first step placed there) the next step either joins
+    the instant (if the steps there can still each get their own event) or takes the user's very
+    next instant (any event). One state per (instant, block), the earliest history kept; the
+    attempt takes the earliest history among the states that got furthest."""
+    n = ts.size
+    count = 0
+    for i in range(n):
+        if sig[i] & np.uint64(1):
+            count += 1
+    rows = np.empty(count, dtype=np.int64)
+    reached = np.ones(count, dtype=np.int64)
+    times = np.full((count, n_steps), _INF, dtype=np.int64)
+    ties = np.full((count if with_ties else 0, n_steps), -1, dtype=np.int64)
+    n_atoms = atom_sigs.size
+    counts = np.zeros(n_atoms, dtype=np.int64)
+    cap = 2 * (n_steps + 1) * (n_steps + 1) + 4
+    # Two generations of states: instant start/end, block, history of times and tie ends.
+    st_gs = np.empty((2, cap), dtype=np.int64)
+    st_ge = np.empty((2, cap), dtype=np.int64)
+    st_bl = np.empty((2, cap), dtype=np.int64)
+    st_h = np.empty((2 * cap, n_steps), dtype=np.int64)
+    st_t = np.empty((2 * cap, n_steps), dtype=np.int64)
+    k = 0
+    for r in range(n):
+        if not sig[r] & np.uint64(1):
+            continue
+        e = user_end[r]
+        t1 = ts[r]
+        rows[k] = r
+        times[k, 0] = t1
+        if with_ties:
+            ties[k, 0] = tie_end[r]
+        first_atom = _atom_of(sig[r], atom_sigs)
+        cur, live = 0, 1
+        st_gs[0, 0], st_ge[0, 0], st_bl[0, 0] = tie_start[r], tie_end[r], 0
+        st_h[0, 0], st_t[0, 0] = t1, tie_end[r]
+        for j in range(1, n_steps):
+            new = 1 - cur
+            made = 0
+            for q in range(live):
+                src = cur * cap + q
+                g_start, g_end, block = st_gs[cur, q], st_ge[cur, q], st_bl[cur, q]
+                at = st_h[src, j - 1]
+                for branch in range(2):
+                    if branch == 0:
+                        if at - t1 > window:
+                            continue
+                        _count_instant(g_start, g_end, sig, atom_sigs, counts)
+                        if not _block_fits(
+                            j, block, first_atom, counts, comp_of[j], comp_ptr, sub_ptr,
+                            sub_atoms, sub_covered,
+                        ):  # fmt: skip
+                            continue
+                        n_gs, n_ge, n_bl, n_at = g_start, g_end, block, at
+                    else:
+                        if g_end >= e or ts[g_end] - t1 > window:
+                            continue
+                        n_gs, n_ge = g_end, tie_end[g_end]
+                        there = False
+                        for i in range(n_gs, n_ge):
+                            a = _atom_of(sig[i], atom_sigs)
+                            if a >= 0:
+                                for p in range(step_ptr[j], step_ptr[j + 1]):
+                                    if step_atoms[p] == a:
+                                        there = True
+                        if not there:
+                            continue
+                        n_bl, n_at = j, ts[n_gs]
+                    dst = new * cap + made
+                    for c in range(j):
+                        st_h[dst, c] = st_h[src, c]
+                        st_t[dst, c] = st_t[src, c]
+                    st_h[dst, j] = n_at
+                    st_t[dst, j] = n_ge
+                    # One state per (instant, block): keep the earliest history.
+                    dup = -1
+                    for o in range(made):
+                        if st_gs[new, o] == n_gs and st_bl[new, o] == n_bl:
+                            dup = o
+                            break
+                    if dup >= 0:
+                        if _earlier(st_h, dst, new * cap + dup, j):
+                            for c in range(j + 1):
+                                st_h[new * cap + dup, c] = st_h[dst, c]
+                                st_t[new * cap + dup, c] = st_t[dst, c]
+                            st_ge[new, dup] = n_ge
+                        continue
+                    st_gs[new, made], st_ge[new, made], st_bl[new, made] = n_gs, n_ge, n_bl
+                    made += 1
+            if made == 0:
+                break
+            lead = new * cap
+            for o in range(1, made):
+                if _earlier(st_h, new * cap + o, lead, j):
+                    lead = new * cap + o
+            for c in range(1, j + 1):
+                times[k, c] = st_h[lead, c]
+                if with_ties:
+                    ties[k, c] = st_t[lead, c]
+            reached[k] = j + 1
+            cur, live = new, made
+        k += 1
+    return rows, reached, times, ties
+
+
+@njit(cache=True, nogil=True)
+def _matching_size(counts, comp_ptr, sub_ptr, sub_atoms, sub_covered, comp_steps) -> int:
+    """How many steps can each get their own event among the counted ones (Kőnig: the deficiency
+    form of Hall's theorem, the worst closed step set per component)."""
+    total = 0
+    for c in range(comp_ptr.size - 1):
+        worst = 0
+        for q in range(comp_ptr[c], comp_ptr[c + 1]):
+            deficiency = _popcount(sub_covered[q])
+            for p in range(sub_ptr[q], sub_ptr[q + 1]):
+                deficiency -= counts[sub_atoms[p]]
+            worst = max(worst, deficiency)
+        total += comp_steps[c] - worst
+    return total
+
+
+@njit(cache=True, nogil=True)
+def unordered_attempts(
+    ts,
+    sig,
+    tie_start,
+    user_end,
+    n_steps,
+    window,
+    atom_sigs,
+    atom_steps,
+    comp_ptr,
+    sub_ptr,
+    sub_atoms,
+    sub_covered,
+    comp_steps,
+):
+    """Every step event anchors an attempt covering [its instant, + window]: the number of distinct
+    steps that can each get their own event there, and the instants by which 1, 2, ... were done.
+    Per user, two pointers per atom slide with the anchors (both window ends only move forward)."""
+    n = ts.size
+    n_atoms = atom_sigs.size
+    mask = np.uint64((1 << n_steps) - 1)
+    count = 0
+    for i in range(n):
+        if sig[i] & mask:
+            count += 1
+    rows = np.empty(count, dtype=np.int64)
+    reached = np.zeros(count, dtype=np.int64)
+    times = np.full((count, n_steps), _INF, dtype=np.int64)
+    # Per user: the rows of each atom, in order (CSR over atoms).
+    occ = np.empty(_longest_user(user_end), dtype=np.int64)
+    occ_ptr = np.zeros(n_atoms + 1, dtype=np.int64)
+    lo = np.zeros(n_atoms, dtype=np.int64)
+    hi = np.zeros(n_atoms, dtype=np.int64)
+    counts = np.zeros(n_atoms, dtype=np.int64)
+    n_cand = 0
+    for a in range(n_atoms):
+        n_cand += atom_steps[a]
+    cand_t = np.empty(n_cand, dtype=np.int64)
+    cand_a = np.empty(n_cand, dtype=np.int64)
+    k = 0
+    s = 0
+    while s < n:
+        e = user_end[s]
+        occ_ptr[:] = 0
+        for i in range(s, e):
+            a = _atom_of(sig[i], atom_sigs)
+            if a >= 0:
+                occ_ptr[a + 1] += 1
+        for a in range(n_atoms):
+            occ_ptr[a + 1] += occ_ptr[a]
+            lo[a] = occ_ptr[a]
+            hi[a] = occ_ptr[a]
+        fill = occ_ptr[:n_atoms].copy()
+        for i in range(s, e):
+            a = _atom_of(sig[i], atom_sigs)
+            if a >= 0:
+                occ[fill[a]] = i
+                fill[a] += 1
+        for r in range(s, e):
+            if not sig[r] & mask:
+                continue
+            g_start = tie_start[r]
+            limit = ts[r] + window
+            m = 0
+            for a in range(n_atoms):
+                while lo[a] < occ_ptr[a + 1] and occ[lo[a]] < g_start:
+                    lo[a] += 1
+                if hi[a] < lo[a]:
+                    hi[a] = lo[a]
+                while hi[a] < occ_ptr[a + 1] and ts[occ[hi[a]]] <= limit:
+                    hi[a] += 1
+                counts[a] = hi[a] - lo[a]
+                # No more than one event per step it matches can be used.
+                for p in range(lo[a], min(hi[a], lo[a] + atom_steps[a])):
+                    cand_t[m] = ts[occ[p]]
+                    cand_a[m] = a
+                    m += 1
+            rows[k] = r
+            got = _matching_size(counts, comp_ptr, sub_ptr, sub_atoms, sub_covered, comp_steps)
+            reached[k] = got
+            # The k-th distinct step is done at the first candidate instant by which a matching of
+            # size k exists among the candidates up to it.
+            order = np.argsort(cand_t[:m])
+            counts[:] = 0
+            done = 0
+            p = 0
+            while p < m and done < got:
+                t = cand_t[order[p]]
+                while p < m and cand_t[order[p]] == t:
+                    counts[cand_a[order[p]]] += 1
+                    p += 1
+                size = _matching_size(counts, comp_ptr, sub_ptr, sub_atoms, sub_covered, comp_steps)
+                while done < min(size, got):
+                    times[k, done] = t
+                    done += 1
+            k += 1
+        s = e
+    return rows, reached, times
+
+
+@njit(cache=True, nogil=True)
+def best_attempts(order, group, reached, times, window, horizon):
+    """Per run of equal ``group[order]`` (``order`` lists the attempts group by group, each group's
+    in time order): the furthest-reaching attempt with the earliest times (its position in
+    ``order``), and whether any attempt of the group is still in its window at ``horizon``."""
+    n = order.size
+    n_steps = times.shape[1]
+    groups = 0
+    for i in range(n):
+        if i == 0 or group[order[i]] != group[order[i - 1]]:
+            groups += 1
+    pick = np.empty(groups, dtype=np.int64)
+    is_open = np.zeros(groups, dtype=np.bool_)
+    g = -1
+    for i in range(n):
+        x = order[i]
+        if i == 0 or group[x] != group[order[i - 1]]:
+            g += 1
+            pick[g] = i
+        else:
+            b = order[pick[g]]
+            if reached[x] > reached[b]:
+                pick[g] = i
+            elif reached[x] == reached[b]:
+                for c in range(n_steps):
+                    if times[x, c] != times[b, c]:
+                        if times[x, c] < times[b, c]:
+                            pick[g] = i
+                        break
+        if times[x, 0] + window > horizon:
+            is_open[g] = True
+    return pick, is_open
+
+
+@njit(cache=True, nogil=True)
+def within_attempts(new_user, ts, sig, window):
+    """Ordered and strict funnels: the rows that can matter, those from a user's first step-1 event
+    to their last one's window end (users without a step-1 event have none)."""
+    n = ts.size
+    keep = np.zeros(n, dtype=np.bool_)
+    s = 0
+    while s < n:
+        e = s + 1
+        while e < n and not new_user[e]:
+            e += 1
+        first, last = -1, -1
+        for i in range(s, e):
+            if sig[i] & np.uint64(1):
+                if first < 0:
+                    first = i
+                last = i
+        if first >= 0:
+            lo, hi = ts[first], ts[last] + window
+            for i in range(s, e):
+                keep[i] = lo <= ts[i] <= hi
+        s = e
+    return keep
+
+
+@njit(cache=True, nogil=True)
+def _user_codes(h):
+    """A dense code per distinct hash (in order of first appearance), by open addressing."""
+    n = h.size
+    cap = 1 << 12
+    keys = np.empty(cap, dtype=np.uint64)
+    vals = np.full(cap, -1, dtype=np.int64)
+    codes = np.empty(n, dtype=np.int64)
+    used = 0
+    for i in range(n):
+        if 2 * (used + 1) > cap:
+            # Grow: re-insert every key into a table twice the size.
+            cap *= 2
+            new_keys = np.empty(cap, dtype=np.uint64)
+            new_vals = np.full(cap, -1, dtype=np.int64)
+            for slot in range(cap // 2):
+                if vals[slot] >= 0:
+                    p = np.int64((keys[slot] * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & (
+                        cap - 1
+                    )
+                    while new_vals[p] >= 0:
+                        p = (p + 1) & (cap - 1)
+                    new_keys[p] = keys[slot]
+                    new_vals[p] = vals[slot]
+            keys, vals = new_keys, new_vals
+        key = h[i]
+        p = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & (cap - 1)
+        while vals[p] >= 0 and keys[p] != key:
+            p = (p + 1) & (cap - 1)
+        if vals[p] < 0:
+            keys[p] = key
+            vals[p] = used
+            used += 1
+        codes[i] = vals[p]
+    return codes, used
+
+
+@njit(cache=True, nogil=True)
+def group_sort(h, h2, ts):
+    """The rows' order grouped by user (``h``, a hash of the id; users in order of first
+    appearance) and by time within a user (stable), where each user's rows start, and whether two
+    users share a hash (``h2``, a second hash, differs inside a group: the caller sorts by id)."""
+    n = h.size
+    codes, users = _user_codes(h)
+    start = np.zeros(users + 1, dtype=np.int64)
+    for i in range(n):
+        start[codes[i] + 1] += 1
+    for u in range(users):
+        start[u + 1] += start[u]
+    fill = start[:users].copy()
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        order[fill[codes[i]]] = i
+        fill[codes[i]] += 1
+    collided = False
+    for u in range(users):
+        s, e = start[u], start[u + 1]
+        in_order = True
+        for p in range(s + 1, e):
+            if ts[order[p]] < ts[order[p - 1]]:
+                in_order = False
+            if h2[order[p]] != h2[order[s]]:
+                collided = True
+        if not in_order:
+            part = order[s:e].copy()
+            by_time = np.argsort(ts[part], kind="mergesort")
+            for p in range(e - s):
+                order[s + p] = part[by_time[p]]
+    new_user = np.zeros(n, dtype=np.bool_)
+    for u in range(users):
+        new_user[start[u]] = True
+    return order, new_user, collided
