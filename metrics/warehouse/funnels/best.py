@@ -34,10 +34,12 @@ def best_cte(
     times = [f"s{j}" for j in range(n)]
     by = ", ".join(group)
     rank = f"ROW_NUMBER() OVER (PARTITION BY {by} ORDER BY reached DESC, {', '.join(times)})"
-    still = f"CASE WHEN t.s0 + {query.window_us} > h.hz THEN 1 ELSE 0 END"
+    # A scalar subquery, not a cross join: PostgreSQL evaluates it once (an InitPlan), where a
+    # joined one-row CTE was re-scanned per attempt (a 40k-event funnel took minutes).
+    still = f"CASE WHEN t.s0 + {query.window_us} > (SELECT hz FROM nsf_hz) THEN 1 ELSE 0 END"
     ranked = (
         f"SELECT t.*, {rank} AS rk, MAX({still}) OVER (PARTITION BY {by}) AS isopen "
-        f"FROM {source} AS t CROSS JOIN nsf_hz AS h WHERE t.spoiled = 0"
+        f"FROM {source} AS t WHERE t.spoiled = 0"
     )
     cols = [*group, "reached", *times, "isopen"]
     return "nsf_best", f"SELECT {', '.join(cols)} FROM ({ranked}) AS r WHERE rk = 1"
