@@ -15,6 +15,7 @@ from polars.testing import assert_frame_equal
 from streamlit.testing.v1 import AppTest
 
 from connectors.report import LoadReport
+from tests.app.shown import shown
 from ui import datapage
 from ui.charts.data import events_by_name_figure
 
@@ -80,7 +81,7 @@ def test_the_load_report_of_a_csv_source(tmp_path, monkeypatch):
         ("Time missing or unreadable", 1),
         ("Repeated event_id", 1),
     ]
-    notes = " ".join(md.value for md in at.markdown)
+    notes = shown(" ".join(md.value for md in at.markdown))
     # Berlin is UTC+1 in March: the two times written without a zone were read there.
     assert "2 times with no zone read in Europe/Berlin" in notes
     assert "someday" in notes
@@ -157,7 +158,7 @@ def test_a_broken_source_gets_a_message_not_a_traceback(tmp_path, monkeypatch):
     )
     at = open_data_page()
     assert not at.exception, at.exception
-    errors = " ".join(e.value for e in at.error)
+    errors = shown(" ".join(e.value for e in at.error))
     assert "dp_broken" in errors
     assert "required column 'event' not found" in errors
     # The picker and the guide are still there to fix it.
