@@ -322,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         local: dict[str, tuple[float, pl.DataFrame]] = {}
         for family in families:
             local[family] = best_of(
-                args.repeat, lambda family=family: northstar(family, pl.read_parquet(path))
+                args.repeat,
+                lambda family=family, path=path: northstar(family, pl.read_parquet(path)),
             )
             print(f"  polars {family}: {local[family][0]:.2f} s", flush=True)
         rows = []
