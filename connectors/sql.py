@@ -497,13 +497,17 @@ class _AdbcPostgres(_Reader):
         if "connect_timeout" not in url.query:
             url = url.update_query_dict({"connect_timeout": str(max(1, math.ceil(self.timeout)))})
         try:
-            self.conn = adbc_pg.connect(url.render_as_string(hide_password=False), autocommit=True)
+            # Not autocommit: every read runs in a READ ONLY transaction that is rolled back,
+            # so even what PostgreSQL allows there (large objects: lo_from_bytea, lo_create)
+            # leaves nothing behind.
+            self.conn = adbc_pg.connect(url.render_as_string(hide_password=False), autocommit=False)
             millis = max(1, round(self.timeout * 1000))
             self._run(
                 "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
                 f"SET statement_timeout = {millis}",  # an int we computed; SET takes no parameters
                 "SET TIME ZONE 'UTC'",
             )
+            self.conn.commit()  # the session's settings only; nothing else was run
         except Exception as exc:
             raise self.error(exc, "connect") from None
 
@@ -518,7 +522,11 @@ class _AdbcPostgres(_Reader):
                 self.conn.close()
 
     def table_names(self) -> list[str]:
-        return self._names_from(self._tables)
+        self._roll_back()  # a failed statement leaves its transaction aborted
+        try:
+            return self._names_from(self._tables)
+        finally:
+            self._roll_back()
 
     def probe(self) -> tuple[list[str], dict[str, str] | None]:
         sql, params = self.compile(_probe_statement(self.target))
@@ -528,6 +536,8 @@ class _AdbcPostgres(_Reader):
                 schema = cur.fetch_arrow_table().schema
         except Exception as exc:
             raise self.error(exc, "probe") from None
+        finally:
+            self._roll_back()
         types = {}
         for fld in schema:
             meta = fld.metadata or {}
@@ -542,7 +552,13 @@ class _AdbcPostgres(_Reader):
                 table = cur.fetch_arrow_table()
         except Exception as exc:
             raise self.error(exc, "fetch") from None
+        finally:
+            self._roll_back()
         return _from_arrow(table)
+
+    def _roll_back(self) -> None:
+        with suppress(Exception):
+            self.conn.rollback()
 
 
 class _AdbcSqlite(_Reader):

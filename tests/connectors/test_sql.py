@@ -678,6 +678,22 @@ def test_postgresql_sessions_are_read_only(pg_server, pg_database):
     assert pg_server.psql("SELECT last_value, is_called FROM counter", pg_database).strip() == "1|f"
 
 
+@pytest.mark.postgres
+def test_what_read_only_transactions_allow_is_rolled_back(pg_server, pg_database):
+    # PostgreSQL lets a READ ONLY transaction create large objects; the rollback undoes them.
+    url = pg_table(
+        pg_server, pg_database, STORY_ROWS, {**STORY_TYPES_PG, "timestamp": "timestamptz"}
+    )
+    query = (
+        "SELECT user_id, event, timestamp, lo_from_bytea(0, CAST('x' AS bytea)) AS lo, "
+        "lo_create(0) AS lo2 FROM events"
+    )
+    for engine in ("adbc", "sqlalchemy"):
+        load_sql(url, query=query, engine=engine)
+    left = pg_server.psql("SELECT COUNT(*) FROM pg_largeobject_metadata", pg_database).strip()
+    assert left == "0"
+
+
 def test_sqlite_files_are_opened_read_only(tmp_path):
     from connectors.sql import _AdbcSqlite, _target
 
