@@ -43,6 +43,8 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -604,15 +606,29 @@ class _AdbcSqlite(_Reader):
 
     def fetch(self, stmt: sa.Select[Any]) -> pl.DataFrame:
         sql, params = self.compile(stmt)
-        try:
+
+        def read() -> Any:
             with self.conn.cursor() as cur:
                 # The driver types each column from the first batch of rows: one batch holding
                 # every row means a column that is empty for a million rows still gets its type.
                 cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(2**30)})
                 cur.execute(sql, parameters=params or None)
-                table = cur.fetch_arrow_table()
+                return cur.fetch_arrow_table()
+
+        # ADBC's SQLite driver cannot interrupt a statement: the read runs in a worker and the
+        # load gives up at the deadline (the worker's statement then ends by itself).
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="northstar-sqlite")
+        try:
+            table = pool.submit(read).result(timeout=self.timeout)
+        except FutureTimeout:
+            raise ConnectorError(
+                f"{self.target.label}: the statement ran longer than {self.timeout:g} s "
+                "(timeout_seconds); raise it, or narrow the query"
+            ) from None
         except Exception as exc:
             raise self.error(exc, "fetch") from None
+        finally:
+            pool.shutdown(wait=False)
         return _from_arrow(table)
 
 

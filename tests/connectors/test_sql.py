@@ -732,6 +732,19 @@ def test_sqlite_statement_timeout_through_sqlalchemy(tmp_path):
         load_sql(url, query=endless, timeout_seconds=0.5, engine="sqlalchemy")
 
 
+def test_sqlite_statement_timeout_through_adbc(tmp_path):
+    url = sqlite_table(
+        tmp_path / "story.db", story_rows(str), {**STORY_TYPES_SQLITE, "timestamp": "TEXT"}
+    )
+    # Finite (a few seconds), so the statement the driver cannot interrupt ends by itself.
+    slow = """
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000000)
+        SELECT 'u' AS user_id, 'e' AS event, '2026-03-02' AS timestamp, (SELECT max(i) FROM n) AS x
+    """
+    with pytest.raises(ConnectorError, match=r"ran longer than 0.5 s \(timeout_seconds\)"):
+        load_sql(url, query=slow, timeout_seconds=0.5, engine="adbc")
+
+
 @pytest.mark.postgres
 def test_identifiers_are_quoted_not_pasted(pg_server, pg_database):
     odd = 'Events "2026"; DROP TABLE events; --'
