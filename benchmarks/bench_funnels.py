@@ -21,7 +21,7 @@ runs is shown. The machine is shared: read the ratios (all engines measured in t
 the absolute times. Engines:
 
 - **polars**: :func:`metrics.funnels.funnel` on ``pl.scan_parquet`` (the code the app runs: every
-  rule of SPEC §4.3, exclusions and ties included).
+  rule of docs/funnels.md, exclusions and ties included).
 - **polars naive**: the straightforward Polars version: sort by time, one forward ``join_asof`` per
   step on the user, then the furthest step per user.
 - **duckdb**: the same as-of-join chain as one SQL query over the file.

@@ -18,7 +18,8 @@ the canonicalisation every source shares (:func:`connectors.normalise.to_canonic
 
 - **raw** reads: everything as stored (``pl.read_parquet``, ``pl.read_ndjson``, ``SELECT *`` through
   ADBC, connectorx when installed, or SQLAlchemy's row fetch into ``pl.DataFrame``);
-- **load_events** / **load_sql**: our connectors, i.e. the canonical frame of SPEC §2 with its load
+- **load_events** / **load_sql**: our connectors, i.e. the canonical frame of docs/data.md with its
+load
   report (column detection, time parsing, drop counting), collected;
 - **pushdown**: ``load_sql`` for one month (September 2026) of the six, canonical columns only (no
   properties): the date range and the columns go into the SQL.

@@ -1,4 +1,4 @@
-"""Everything that reads data from outside into the canonical schema (SPEC §2).
+"""Everything that reads data from outside into the canonical schema (docs/data.md).
 
 The one entry point is :func:`load_events`. See docs/data.md for sources and options.
 """
@@ -32,7 +32,7 @@ def load_events(
     tz: str = "UTC",
     **options: Any,
 ) -> tuple[pl.LazyFrame, LoadReport]:
-    """The canonical events of ``source`` (SPEC §2) and the report of what loading them did.
+    """The canonical events of ``source`` (docs/data.md) and the report of what loading them did.
 
     ``source`` is ``"demo"`` (the built-in demo product), a SQLAlchemy URL (with ``table=`` or
     ``query=``), or a file path, glob or folder of CSV/TSV, Parquet or NDJSON files (also .gz),

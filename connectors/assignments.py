@@ -1,4 +1,4 @@
-"""Experiment assignments (SPEC §2): who saw which variant of which experiment, and when first.
+"""Experiment assignments (docs/data.md): who saw which variant of which experiment, and when first.
 
 Two ways in: derived from exposure events already in the event frame
 (:func:`assignments_from_events`), or read from an assignments table or file of their own

@@ -57,7 +57,7 @@ DUCKDB_SUFFIXES = (".duckdb", ".ddb")
 #: The table a DuckDB file source reads when it names neither table nor query.
 DUCKDB_TABLE = "events"
 
-#: Options of a files source that make events of rows that are not yet events (SPEC §2).
+#: Options of a files source that make events of rows that are not yet events (docs/data.md).
 _DERIVE = {"event", "compute", "where"}
 #: Keys that describe the product rather than how its events are read (docs/data.md).
 _PRODUCT = {"vision", "currency", "webhook"}  # webhook: python -m review digest

@@ -1,4 +1,4 @@
-"""Rows that are not yet events: the ``event``, ``compute`` and ``where`` options (SPEC §2).
+"""Rows that are not yet events: the ``event``, ``compute`` and ``where`` options (docs/data.md).
 
 An export such as UCI's Online Retail has one row per order line and no event column:
 

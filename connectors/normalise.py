@@ -1,4 +1,4 @@
-"""The normalisation every connector shares: any frame of events -> SPEC §2 plus a load report.
+"""The normalisation every connector shares: any frame of events -> docs/data.md plus a load report.
 
 :func:`to_canonical` takes whatever columns a source has and returns the canonical event frame
 (``user_id``, ``event``, ``timestamp`` in UTC, optional ``event_id``, ``session_id``, ``revenue``,

@@ -1,6 +1,6 @@
 """Shared building blocks for the metric families: inputs, filters and calendar periods.
 
-Every metric works in one reporting time zone: a "day" is a calendar day there (SPEC §3).
+Every metric works in one reporting time zone: a "day" is a calendar day there (docs/metrics.md).
 """
 
 from __future__ import annotations

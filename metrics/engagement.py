@@ -1,4 +1,5 @@
-"""Engagement: who is active, how often they come back, and how the active base changes (SPEC §4.1).
+"""Engagement: who is active, how often they come back, and how the active base changes
+(docs/engagement.md).
 
 The counting unit is the user (``user_id``). A user is *active* in a period when they have at least
 one event in it that matches ``event`` (any event when ``None``) and ``filters``. A "day" is a

@@ -1,4 +1,4 @@
-"""Cohort retention and revenue retention (SPEC §4.2).
+"""Cohort retention and revenue retention (docs/retention.md).
 
 A cohort is the set of users who did the *start* event in one period; its retention at offset k is
 the share of them who did the *return* event k periods later. Offset 0 is the cohort itself.

@@ -1,4 +1,4 @@
-"""The canonical event and assignment frames (SPEC §2), declared once for every package."""
+"""The canonical event and assignment frames (docs/data.md), declared once for every package."""
 
 from __future__ import annotations
 

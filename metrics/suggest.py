@@ -4,7 +4,8 @@ A product's first vision file starts from what its data can answer: how many peo
 week, who does its most common events, how often they come back and, when the events carry
 money, its revenue. :func:`suggest_kpis` proposes those KPIs, each with its current value (the
 value the Overview's scorecard will show for it) as the starting target; :func:`vision_document`
-turns the ones a PM picks into a vision file (SPEC §4.5) that :func:`metrics.vision.parse_vision`
+turns the ones a PM picks into a vision file (docs/targets.md) that
+:func:`metrics.vision.parse_vision`
 accepts.
 """
 

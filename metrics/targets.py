@@ -1,4 +1,4 @@
-"""Vision and targets: is the product on track to hit the targets its vision sets? (SPEC §4.5)
+"""Vision and targets: is the product on track to hit the targets its vision sets? (docs/targets.md)
 
 The vision file (``vision.toml``) states the product, its vision, its North Star and its KPIs.
 Each KPI names one metric from a closed list of kinds (:data:`METRICS`) with that kind's
@@ -33,7 +33,8 @@ Expected data situations are results: a KPI whose event is absent from the data,
 a missing property, or whose periods are all incomplete comes back as ``no_data`` with a ``reason``
 in plain words. ``today`` is always a parameter; this module never reads the clock.
 
-Events may be a :class:`~metrics.warehouse.Relation` (SPEC §6): each KPI's series then comes from
+Events may be a :class:`~metrics.warehouse.Relation` (docs/warehouse.md): each KPI's series then
+comes from
 the families' functions computing in the engine, and what this module reads from the events
 itself (coverage, filters, needed events, event counts, funnel entry periods, exposures,
 segments) is compiled by :mod:`metrics.warehouse.targets`; the frames are the same as in Polars.
@@ -67,7 +68,7 @@ from metrics._common import (
 from metrics.drivers import VolumeRateSplit, largest_mover, segment_contributions, volume_rate_split
 
 # The vision file's model and reader live in metrics.vision; they are part of this module's public
-# interface too (SPEC §4.5: targets.load_vision, targets.Vision, targets.VisionError).
+# interface too (docs/targets.md: targets.load_vision, targets.Vision, targets.VisionError).
 from metrics.vision import (
     DIRECTIONS,
     KIND_PARAMS,
@@ -520,7 +521,7 @@ def _event_counts(events: Relation, p: EventCount, ctx: _Context) -> pl.DataFram
 
 
 def _assignments(events: Events, p: Experiment, ctx: _Context) -> pl.LazyFrame | Relation:
-    """The experiment's exposures (SPEC §2 assignments): given, or read from exposure events."""
+    """The experiment's exposures (docs/data.md): given, or read from exposure events."""
     if isinstance(events, Relation):
         if isinstance(ctx.assignments, Relation):
             return sql_targets.of_experiment(ctx.assignments, p.experiment)
@@ -1148,7 +1149,7 @@ def evaluate(
     ``direction``, ``unit``, ``period``, ``as_of`` (last day of the latest complete period),
     ``deadline``, ``owner``, ``description``, ``page`` (the page that explains the number).
     Missing data is ``no_data`` with nulls, never zero. The series are in :func:`scorecard`.
-    ``events`` (and ``assignments``) may be relations in an engine (SPEC §6): the same frame.
+    ``events`` (and ``assignments``) may be relations in an engine (docs/warehouse.md): same frame.
     """
     return scorecard(
         vision, events, today=today, tz=tz, week_start=week_start, assignments=assignments

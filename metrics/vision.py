@@ -1,4 +1,4 @@
-"""The vision file: the product, its vision, its North Star and its KPIs (SPEC §4.5).
+"""The vision file: the product, its vision, its North Star and its KPIs (docs/targets.md).
 
 :func:`load_vision` reads ``vision.toml`` with ``tomllib`` into frozen dataclasses (:class:`Vision`,
 :class:`Kpi`, one parameter dataclass per metric kind) and reports every problem at once, each
@@ -312,7 +312,7 @@ _KPI_FIELDS: dict[str, str] = {
     "owner": "who answers for it",
     "description": "what it measures, in plain words",
 }
-#: Fields a KPI may leave out (SPEC §4.5 names only metric, target, direction, deadline and
+#: Fields a KPI may leave out (docs/targets.md names only metric, target, direction, deadline and
 #: owner): the id is made from the name (or the metric), the name is the id, no description.
 _KPI_DEFAULTED = {"id", "name", "description"}
 _KPI_OPTIONAL = {"filters", "alert_below", "alert_above"}

@@ -1371,7 +1371,8 @@ def test_stickiness_reporting_zone() -> None:
 
 
 # Frames a hidden test might build by hand: timestamps without a zone (read as UTC), in another
-# zone, or integer user ids. SPEC §2 defines the canonical types; the metrics either accept such a
+# zone, or integer user ids. docs/data.md defines the canonical types; the metrics either accept
+# such a
 # frame as if it were canonical or refuse it with a ValueError naming what is wrong, never an
 # internal Polars error. Retention and funnels accept them; engagement does not yet.
 OFF_CONTRACT = {

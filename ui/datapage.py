@@ -29,7 +29,7 @@ REASON_LABELS: dict[str, str] = {
     "unparseable_time": "Time missing or unreadable",
     "duplicate_event_id": "Repeated event_id",
 }
-#: What the canonical columns mean (SPEC §2); every other column is a property.
+#: What the canonical columns mean (docs/data.md); every other column is a property.
 MEANINGS: dict[str, str] = {
     "user_id": "the person (after identity resolution)",
     "event": "event name",

@@ -1,4 +1,4 @@
-"""Experiment assignments in a warehouse, read as the canonical rows of SPEC §2 in SQL.
+"""Experiment assignments in a warehouse, read as the canonical rows of docs/data.md in SQL.
 
 An assignments source has an experiment and a variant column and no event column (GrowthBook's
 exposure tables: ``user_id``, ``timestamp``, ``experiment_id``, ``variation_id``). Its relation

@@ -42,7 +42,8 @@ class Relation:
     columns: tuple[str, ...] | None
     engine: Engine | None = field(default=None, compare=False, repr=False)
     #: "events", or "assignments": rows of ``user_id``, ``experiment``, ``variant``, ``ts_us``
-    #: and properties (SPEC §2's experiment exposures, read by connectors/warehouse/assignments.py).
+    #: and properties (docs/data.md's experiment exposures, read by
+    #: connectors/warehouse/assignments.py).
     kind: str = "events"
     description: str = ""
     #: The source's rows as read (user, event, time before any rule), for the load report.

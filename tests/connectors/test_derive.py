@@ -1,4 +1,5 @@
-"""connectors.derive: rows that are not yet events become events (event, compute, where; SPEC §2).
+"""connectors.derive: rows that are not yet events become events (event, compute, where;
+docs/data.md).
 
 The story is a few lines of UCI's Online Retail II export (one row per order line, no event
 column, US-style times, customer ids written as floats because the column has gaps):

@@ -1,4 +1,5 @@
-"""Hand-built event frames in other shapes than SPEC §2 (dates, ISO texts) give the same numbers as
+"""Hand-built event frames in other shapes than docs/data.md (dates, ISO texts) give the same
+numbers as
 the canonical frame, in every family; text that is not a time is an error, never a lost event."""
 
 from __future__ import annotations

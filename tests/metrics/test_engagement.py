@@ -1,4 +1,4 @@
-"""Engagement metrics (SPEC §4.1): stories with hand-computed tables, then properties.
+"""Engagement metrics (docs/engagement.md): stories with hand-computed tables, then properties.
 
 Stories assert whole tables; every surprising number has a comment. The properties compare the
 Polars code with the plain-Python reference in ``tests/reference/engagement.py`` on random event

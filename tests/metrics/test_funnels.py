@@ -1,4 +1,4 @@
-"""Funnels (SPEC §4.3): one story per rule, PostHog's cases over every order, then properties.
+"""Funnels (docs/funnels.md): one story per rule, PostHog's cases over every order, then properties.
 
 Stories assert whole tables; every surprising number has a comment. The test factory runs the same
 PostHog cases over ordered, strict and unordered funnels (as PostHog's own suite does). The

@@ -1,7 +1,7 @@
 """Slow, obviously-correct engagement metrics in plain Python, to check metrics.engagement against.
 
 Everything is spelled out with sets and loops over events and calendar days; nothing is shared
-with the Polars code except the meaning (SPEC §4.1). Inputs are lists of event dicts
+with the Polars code except the meaning (docs/engagement.md). Inputs are lists of event dicts
 (``frame.to_dicts()``); outputs are lists of row dicts in the same order and with the same columns
 as the real functions.
 """

@@ -1,7 +1,7 @@
 """Slow, obviously-correct experiment aggregation in plain Python, to check metrics.experiments.
 
 Users, events and windows are walked with dicts and loops; nothing is shared with the Polars code
-except the meaning (SPEC §4.4). Inputs are lists of row dicts (``frame.to_dicts()``). The
+except the meaning (docs/experiments.md). Inputs are lists of row dicts (``frame.to_dicts()``). The
 statistics themselves come from :func:`metrics.experiments.compare` on :meth:`Stats.from_values`
 (they are checked on their own against gbstats' cases and scipy/statsmodels).
 """

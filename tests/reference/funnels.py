@@ -1,6 +1,7 @@
 """Slow, obviously-correct funnels in plain Python, to check metrics.funnels against.
 
-Straight from SPEC §4.3 and the rules in metrics/funnels.py, one user and one attempt at a time:
+Straight from docs/funnels.md and the rules in metrics/funnels.py, one user and one attempt at a
+time:
 every attempt is enumerated literally and every way of filling its steps is tried (a depth-first
 search over the user's events), so nothing here relies on a greedy argument or on Hall's theorem.
 No Polars (only to read the rows in), no shared helpers; exponential, so keep the logs small.

@@ -1,6 +1,7 @@
 """Slow, obviously-correct retention in plain Python, to check metrics.retention against.
 
-Everything is spelled out one user and one event at a time, straight from SPEC §4.2 and the notes in
+Everything is spelled out one user and one event at a time, straight from docs/retention.md and the
+notes in
 metrics/retention.py, with the standard library's zoneinfo for local time. No Polars, no shared
 helpers: if the fast code and this disagree, one of them misread the definition.
 """

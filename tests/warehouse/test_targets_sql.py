@@ -1,4 +1,5 @@
-"""Targets on a relation (SPEC §6): the scorecard computed in each engine equals the Polars one.
+"""Targets on a relation (docs/warehouse.md): the scorecard computed in each engine equals the
+Polars one.
 
 ``targets.evaluate(vision, events, ...)`` takes the events as its second argument, so the matrix's
 shadowing of first-argument calls does not reach it: these tests call it on a relation in each
