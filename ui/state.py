@@ -89,7 +89,27 @@ def _sidebar_facts(source: str, tz: str) -> tuple[dt.date, dt.date, dict[str, li
     return first, last, catalogue.properties(source)
 
 
+#: The sidebar's range never leaves these days: pages add weeks, months and a year to its ends,
+#: and dates stop at 9999-12-31 (a source whose every time is implausible, e.g. all 9999-12-31 or
+#: year 1, then opens on an empty range instead of crashing the page).
+SAFE_FIRST = dt.date(1900, 1, 1)
+SAFE_LAST = dt.date(9000, 12, 31)
+
+
+def _safe(day: dt.date) -> dt.date:
+    return min(max(day, SAFE_FIRST), SAFE_LAST)
+
+
 def data_bounds(
+    events: pl.DataFrame | Relation,
+    tz: str,
+    time_range: tuple[dt.datetime, dt.datetime] | None = None,
+) -> tuple[dt.date, dt.date]:
+    first, last = _data_bounds(events, tz, time_range)
+    return _safe(first), _safe(last)
+
+
+def _data_bounds(
     events: pl.DataFrame | Relation,
     tz: str,
     time_range: tuple[dt.datetime, dt.datetime] | None = None,
