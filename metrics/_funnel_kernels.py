@@ -2,7 +2,7 @@
 
 The events arrive sorted by (user, time) as plain arrays. Each kernel walks a user's rows once,
 keeps a few integers of state per step and writes one row per attempt; nothing here allocates per
-attempt. The rules are metrics.funnels' (SPEC §4.3); these functions only make them fast:
+attempt. The rules are metrics.funnels' (docs/funnels.md); these functions only make them fast:
 
 - ``ordered_attempts``: each step at its earliest possible event (a per-user "next event of this
   kind" table makes every step one lookup), with Hall's condition deciding whether steps sharing
@@ -412,24 +412,30 @@ def unordered_attempts(
                 while hi[a] < occ_ptr[a + 1] and ts[occ[hi[a]]] <= limit:
                     hi[a] += 1
                 counts[a] = hi[a] - lo[a]
-                # No more than one event per step it matches can be used.
+                # No more than one event per step it matches can be used. Candidates are kept in
+                # time order (insertion: a handful of them).
                 for p in range(lo[a], min(hi[a], lo[a] + atom_steps[a])):
-                    cand_t[m] = ts[occ[p]]
-                    cand_a[m] = a
+                    t = ts[occ[p]]
+                    q = m
+                    while q > 0 and cand_t[q - 1] > t:
+                        cand_t[q] = cand_t[q - 1]
+                        cand_a[q] = cand_a[q - 1]
+                        q -= 1
+                    cand_t[q] = t
+                    cand_a[q] = a
                     m += 1
             rows[k] = r
             got = _matching_size(counts, comp_ptr, sub_ptr, sub_atoms, sub_covered, comp_steps)
             reached[k] = got
             # The k-th distinct step is done at the first candidate instant by which a matching of
             # size k exists among the candidates up to it.
-            order = np.argsort(cand_t[:m])
             counts[:] = 0
             done = 0
             p = 0
             while p < m and done < got:
-                t = cand_t[order[p]]
-                while p < m and cand_t[order[p]] == t:
-                    counts[cand_a[order[p]]] += 1
+                t = cand_t[p]
+                while p < m and cand_t[p] == t:
+                    counts[cand_a[p]] += 1
                     p += 1
                 size = _matching_size(counts, comp_ptr, sub_ptr, sub_atoms, sub_covered, comp_steps)
                 while done < min(size, got):
@@ -539,8 +545,12 @@ def _user_codes(h):
 @njit(cache=True, nogil=True)
 def group_sort(h, h2, ts):
     """The rows' order grouped by user (``h``, a hash of the id; users in order of first
-    appearance) and by time within a user (stable), where each user's rows start, and whether two
-    users share a hash (``h2``, a second hash, differs inside a group: the caller sorts by id)."""
+    appearance), each user's rows in time order (stable); where each user's rows start; and
+    whether two users share a hash (``h2``, a second hash, differs inside a group).
+
+    A counting sort by user, then each user's rows by time: insertion for the many short
+    histories, a merge sort for long ones. Far cheaper than sorting all rows by (user, time).
+    """
     n = h.size
     codes, users = _user_codes(h)
     start = np.zeros(users + 1, dtype=np.int64)
@@ -550,19 +560,28 @@ def group_sort(h, h2, ts):
         start[u + 1] += start[u]
     fill = start[:users].copy()
     order = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        order[fill[codes[i]]] = i
-        fill[codes[i]] += 1
+    seen = np.empty(users, dtype=np.uint64)
     collided = False
+    for i in range(n):
+        c = codes[i]
+        if fill[c] == start[c]:
+            seen[c] = h2[i]
+        elif seen[c] != h2[i]:
+            collided = True
+        order[fill[c]] = i
+        fill[c] += 1
     for u in range(users):
         s, e = start[u], start[u + 1]
-        in_order = True
-        for p in range(s + 1, e):
-            if ts[order[p]] < ts[order[p - 1]]:
-                in_order = False
-            if h2[order[p]] != h2[order[s]]:
-                collided = True
-        if not in_order:
+        if e - s <= 16:
+            for p in range(s + 1, e):
+                x = order[p]
+                t = ts[x]
+                q = p
+                while q > s and ts[order[q - 1]] > t:
+                    order[q] = order[q - 1]
+                    q -= 1
+                order[q] = x
+        else:
             part = order[s:e].copy()
             by_time = np.argsort(ts[part], kind="mergesort")
             for p in range(e - s):

@@ -1,4 +1,4 @@
-"""Funnels (SPEC §4.3): where do we lose people on the way from one step to the next?
+"""Funnels (docs/funnels.md): where do we lose people on the way from one step to the next?
 
 Rule by rule these are PostHog's funnels; docs/funnels.md says the same in a PM's words, with the
 few places where we deliberately differ. The definitions the code implements, precisely:
@@ -386,13 +386,14 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
     user = pl.col("user_id").cast(pl.String)
     cols = [
         user.alias("user_id"),
-        # Users are sorted by a hash of their id (numbers sort far faster than strings); a second,
-        # independent hash (below) catches the astronomically rare collision: strings then.
+        # Users are grouped by a hash of their id (numbers sort far faster than strings); a
+        # second, independent hash (below) catches the astronomically rare collision.
         user.hash(seed=0).alias("_h"),
         pl.col("timestamp").dt.epoch("us").alias("ts"),
         sig.cast(pl.UInt64).alias("sig"),
-        exc.cast(pl.UInt64).alias("exc"),
     ]
+    if query.exclusions:
+        cols.append(exc.cast(pl.UInt64).alias("exc"))
     if query.breakdown is not None:
         cols.append(pl.col(query.breakdown).alias("_bd"))
     keep = pl.col("user_id").is_not_null() & pl.col("timestamp").is_not_null() & _in_range(query)
@@ -402,29 +403,42 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
         keep = keep & _relevant(query)
     rows = lf.filter(keep).select(cols)
     horizon = lf.select(pl.col("timestamp").dt.epoch("us").max().alias("max_ts"))
-    read, last = pl.collect_all([rows.with_columns(_second_hash().alias("_h2")), horizon])
-    # Grouped by user, then by time (a counting sort on the hash of the id, then each user's few
-    # rows by time): far cheaper than a general sort. Only numbers move; the ids and breakdown
-    # values stay where they were read and are fetched through ``source_row`` where needed.
-    source_row, new_user, collided = kernels.group_sort(
-        read.get_column("_h").to_numpy(),
-        read.get_column("_h2").to_numpy(),
-        read.get_column("ts").to_numpy(),
+    # The ids are not kept per row (strings are costly to hold and move): one per hash, from the
+    # rows that can start an attempt (a user without one has no attempt to name).
+    starts = (pl.col("sig") & (1 if query.order != "unordered" else (1 << query.n_steps) - 1)) > 0
+    ids = rows.filter(starts).group_by("_h").agg(pl.col("user_id").first())
+    read, ids, last = pl.collect_all(
+        [rows.with_columns(_second_hash().alias("_h2")).drop("user_id"), ids, horizon]
     )
-    if collided:
-        # Two users share a hash: sort by the ids themselves.
-        by_id = read.select("user_id", _row=pl.int_range(pl.len(), dtype=pl.Int64)).with_columns(
-            read.get_column("ts")
-        )
+    # Grouped by user, then by time: far cheaper than sorting by (user, time), and only numbers
+    # move: the breakdown values stay where they were read, fetched through ``source_row``.
+    h = read.get_column("_h").to_numpy()
+    source_row, new_user, collided = kernels.group_sort(
+        h, read.get_column("_h2").to_numpy(), read.get_column("ts").to_numpy()
+    )
+    read = read.drop("_h", "_h2")
+    ids_read: pl.Series | None = None
+    if _shared_hash(collided):
+        # Two users share a hash (astronomically rare): read the ids and sort by them.
+        read = rows.collect()
+        h = read.get_column("_h").to_numpy()
+        by_id = read.select("user_id", "ts", _row=pl.int_range(pl.len(), dtype=pl.Int64))
         by_id = by_id.sort("user_id", "ts")
         users = by_id.get_column("user_id")
         source_row = by_id.get_column("_row").to_numpy()
         new_user = np.ones(by_id.height, dtype=bool)
         new_user[1:] = (users.slice(1) != users.slice(0, by_id.height - 1)).to_numpy()
+        ids_read = read.get_column("user_id")
+    # Each column is dropped as soon as it is gathered in order (the peak memory is here).
     tsv = read.get_column("ts").to_numpy()[source_row].astype(np.int64, copy=False)
+    read = read.drop("ts")
     sigv = read.get_column("sig").to_numpy()[source_row].astype(np.uint64, copy=False)
-    excv = read.get_column("exc").to_numpy()[source_row].astype(np.uint64, copy=False)
-    read = read.select("user_id", *(["_bd"] if query.breakdown is not None else []))
+    read = read.drop("sig")
+    if query.exclusions:
+        excv = read.get_column("exc").to_numpy()[source_row].astype(np.uint64, copy=False)
+    else:
+        excv = np.zeros(source_row.size, dtype=np.uint64)  # never read: no pages are touched
+    read = read.select(*(["_bd"] if query.breakdown is not None else []))
     if query.order != "unordered":
         # Ordered and strict attempts live between a step-1 event and its window's end: the rest
         # cannot matter (cheaper to drop after the sort, in one pass, than to join before it).
@@ -433,9 +447,16 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
             user = np.cumsum(new_user)[keep]
             tsv, sigv, excv, source_row = tsv[keep], sigv[keep], excv[keep], source_row[keep]
             new_user = _runs(user)
-    user_ids = read.get_column("user_id").gather(
-        pl.Series(source_row[np.flatnonzero(new_user)], dtype=pl.Int64)
-    )
+    firsts = pl.Series(source_row[np.flatnonzero(new_user)], dtype=pl.Int64)
+    if ids_read is not None:
+        user_ids = ids_read.gather(firsts)
+    else:
+        user_ids = (
+            pl.DataFrame({"_h": h[firsts.to_numpy()]})
+            .join(ids, on="_h", how="left", maintain_order="left")
+            .get_column("user_id")
+        )
+    del h
     max_ts = last.item(0, 0)
     _, hi = query.bounds_us()
     horizon_us: int | None = None
@@ -462,6 +483,11 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
 
 def _second_hash() -> pl.Expr:
     return pl.col("user_id").hash(seed=0x5EED_F00D)
+
+
+def _shared_hash(collided: bool) -> bool:
+    """Whether two users' ids share a hash (as the grouping found; a seam for tests)."""
+    return collided
 
 
 def _runs(keys: npt.NDArray[Any]) -> Bools:
