@@ -259,7 +259,26 @@ def _target(
             raise ConnectorError(f"{label}: query must be a SELECT statement, not {query!r}")
         query = query.strip().rstrip(";").rstrip()
         label += " (query)"
+        if _NUMBERED_MARKER.search(_code_only(query)):
+            # On PostgreSQL's Arrow path our own values are $1, $2, ...: a user's $1 would be
+            # bound to the date range without a word. Refused before anything runs.
+            raise ConnectorError(
+                f"{label}: the query has a parameter marker of its own ($1, ?, :name or %s); "
+                "write the values into the query: Northstar binds only the date range"
+            )
     return _Target(parsed, label, backend, parsed.password, table, schema, query)
+
+
+_NUMBERED_MARKER = re.compile(r"\$\d+")
+#: What is not SQL code in a query: string literals, quoted names, dollar-quoted bodies, comments.
+_NOT_CODE = re.compile(
+    r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|(\$\w*\$).*?\1|--[^\n]*|/\*.*?\*/", re.DOTALL
+)
+
+
+def _code_only(query: str) -> str:
+    """``query`` with its literals, quoted names and comments blanked out."""
+    return _NOT_CODE.sub(" ", query)
 
 
 def _source_clause(target: _Target, names: Sequence[str]) -> sa.TableClause | sa.Subquery:
@@ -397,6 +416,11 @@ def _epoch_us(instant: dt.datetime) -> int:
 
 
 # -- readers ----------------------------------------------------------------------------------
+
+
+def _close_quietly(conn: Any) -> None:
+    with suppress(Exception):
+        conn.close()
 
 
 def _reader(target: _Target, engine: str, timeout: float) -> _Reader:
@@ -579,6 +603,7 @@ class _AdbcSqlite(_Reader):
         import adbc_driver_sqlite.dbapi as adbc_sqlite
 
         path = _sqlite_path(self.target)
+        self._running: Any = None
         try:
             self.conn = adbc_sqlite.connect(f"file:{quote(str(path))}?mode=ro")
             with self.conn.cursor() as cur:
@@ -587,9 +612,15 @@ class _AdbcSqlite(_Reader):
             raise self.error(exc, "connect") from None
 
     def close(self) -> None:
-        if self.conn is not None:
-            with suppress(Exception):
-                self.conn.close()
+        conn = self.conn
+        if conn is None:
+            return
+        running = getattr(self, "_running", None)
+        if running is not None and not running.done():
+            # A statement given up at the deadline still runs: close once it has ended.
+            running.add_done_callback(lambda _: _close_quietly(conn))
+            return
+        _close_quietly(conn)
 
     def table_names(self) -> list[str]:
         return self._names_from(self._tables)
@@ -618,9 +649,11 @@ class _AdbcSqlite(_Reader):
         # ADBC's SQLite driver cannot interrupt a statement: the read runs in a worker and the
         # load gives up at the deadline (the worker's statement then ends by itself).
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="northstar-sqlite")
+        future = pool.submit(read)
         try:
-            table = pool.submit(read).result(timeout=self.timeout)
+            table = future.result(timeout=self.timeout)
         except FutureTimeout:
+            self._running = future  # close() must wait for it: closing under it crashes
             raise ConnectorError(
                 f"{self.target.label}: the statement ran longer than {self.timeout:g} s "
                 "(timeout_seconds); raise it, or narrow the query"
@@ -810,6 +843,13 @@ def _from_arrow(table: pa.Table) -> pl.DataFrame:
 # -- errors -----------------------------------------------------------------------------------
 
 
+_PARAMETER_MISMATCH = re.compile(
+    r"parameter count mismatch|number of bindings|bind message supplies|"
+    r"could not determine data type of parameter|there is no parameter \$|"
+    r"query parameter|not all arguments converted|the query has \d+ placeholders"
+)
+
+
 def _translate(
     exc: BaseException,
     target: _Target,
@@ -834,6 +874,13 @@ def _translate(
         return ConnectorError(f"{label}: the query tried to change data; SQL sources are read only")
     if stage == "connect":
         return ConnectorError(f"{label}: cannot connect: {reason}")
+    if stage != "connect" and target.query is not None and _PARAMETER_MISMATCH.search(lowered):
+        # The query holds a parameter marker of its own ($1, ?, :name, %s): only Northstar's
+        # date range is bound, so the driver counts one value too few.
+        return ConnectorError(
+            f"{label}: the query has a parameter marker of its own ($1, ?, :name or %s); "
+            "write the values into the query: Northstar binds only the date range"
+        )
     missing = state == "42P01" or "no such table" in lowered
     if missing and target.table is not None:
         where = f"{target.schema}.{target.table}" if target.schema else target.table

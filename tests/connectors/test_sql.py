@@ -732,6 +732,27 @@ def test_sqlite_statement_timeout_through_sqlalchemy(tmp_path):
         load_sql(url, query=endless, timeout_seconds=0.5, engine="sqlalchemy")
 
 
+@pytest.mark.parametrize("marker", ["$1", "?", ":who"])
+@pytest.mark.parametrize("engine", ["adbc", "sqlalchemy"])
+def test_a_parameter_marker_in_a_users_query_is_named_plainly(tmp_path, marker, engine):
+    url = sqlite_table(
+        tmp_path / "story.db", story_rows(str), {**STORY_TYPES_SQLITE, "timestamp": "TEXT"}
+    )
+    query = f"SELECT user_id, event, timestamp FROM events WHERE user_id = {marker}"
+    with pytest.raises(ConnectorError, match=r"parameter marker of its own"):
+        load_sql(url, query=query, engine=engine)
+
+
+@pytest.mark.postgres
+def test_a_parameter_marker_in_a_postgres_query_is_named_plainly(pg_server, pg_database):
+    url = pg_table(
+        pg_server, pg_database, STORY_ROWS, {**STORY_TYPES_PG, "timestamp": "timestamptz"}
+    )
+    for engine in ("adbc", "sqlalchemy"):
+        with pytest.raises(ConnectorError, match=r"parameter marker of its own"):
+            load_sql(url, query="SELECT * FROM events WHERE user_id = $1", engine=engine)
+
+
 def test_sqlite_statement_timeout_through_adbc(tmp_path):
     url = sqlite_table(
         tmp_path / "story.db", story_rows(str), {**STORY_TYPES_SQLITE, "timestamp": "TEXT"}
