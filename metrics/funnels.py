@@ -384,11 +384,17 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
     for x, ex in enumerate(query.exclusions):
         exc = exc | pl.when(_exclusion_expr(ex)).then(pl.lit(1 << x, dtype=pl.UInt64)).otherwise(0)
     user = pl.col("user_id").cast(pl.String)
+    # Rows that can start an attempt (a step-1 event; any step event in an any-order funnel).
+    start_mask = 1 if query.order != "unordered" else (1 << query.n_steps) - 1
+    can_start = (sig & pl.lit(start_mask, dtype=pl.UInt64)) > 0
     cols = [
-        user.alias("user_id"),
-        # Users are grouped by a hash of their id (numbers sort far faster than strings); a
-        # second, independent hash (below) catches the astronomically rare collision.
+        # The id is kept only where an attempt can start (strings are costly to hold and move):
+        # the users are named from their first such row at the end.
+        pl.when(can_start).then(user).alias("user_id"),
+        # Users are grouped by a hash of their id (numbers group far faster than strings); a
+        # second, independent hash catches the astronomically rare collision.
         user.hash(seed=0).alias("_h"),
+        user.hash(seed=0x5EED_F00D).alias("_h2"),
         pl.col("timestamp").dt.epoch("us").alias("ts"),
         sig.cast(pl.UInt64).alias("sig"),
     ]
@@ -403,32 +409,25 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
         keep = keep & _relevant(query)
     rows = lf.filter(keep).select(cols)
     horizon = lf.select(pl.col("timestamp").dt.epoch("us").max().alias("max_ts"))
-    # The ids are not kept per row (strings are costly to hold and move): one per hash, from the
-    # rows that can start an attempt (a user without one has no attempt to name).
-    starts = (pl.col("sig") & (1 if query.order != "unordered" else (1 << query.n_steps) - 1)) > 0
-    ids = rows.filter(starts).group_by("_h").agg(pl.col("user_id").first())
-    read, ids, last = pl.collect_all(
-        [rows.with_columns(_second_hash().alias("_h2")).drop("user_id"), ids, horizon]
-    )
+    read, last = pl.collect_all([rows, horizon])
     # Grouped by user, then by time: far cheaper than sorting by (user, time), and only numbers
-    # move: the breakdown values stay where they were read, fetched through ``source_row``.
-    h = read.get_column("_h").to_numpy()
+    # move: the ids and breakdown values stay where they were read, fetched through
+    # ``source_row`` where needed.
     source_row, new_user, collided = kernels.group_sort(
-        h, read.get_column("_h2").to_numpy(), read.get_column("ts").to_numpy()
+        read.get_column("_h").to_numpy(),
+        read.get_column("_h2").to_numpy(),
+        read.get_column("ts").to_numpy(),
     )
     read = read.drop("_h", "_h2")
-    ids_read: pl.Series | None = None
     if _shared_hash(collided):
-        # Two users share a hash (astronomically rare): read the ids and sort by them.
-        read = rows.collect()
-        h = read.get_column("_h").to_numpy()
-        by_id = read.select("user_id", "ts", _row=pl.int_range(pl.len(), dtype=pl.Int64))
-        by_id = by_id.sort("user_id", "ts")
-        users = by_id.get_column("user_id")
+        # Two users share a hash (astronomically rare): read every row's id and sort by them.
+        read = lf.filter(keep).select(user.alias("_id"), *cols).collect()
+        by_id = read.select("_id", "ts", _row=pl.int_range(pl.len(), dtype=pl.Int64))
+        by_id = by_id.sort("_id", "ts")
+        users = by_id.get_column("_id")
         source_row = by_id.get_column("_row").to_numpy()
         new_user = np.ones(by_id.height, dtype=bool)
         new_user[1:] = (users.slice(1) != users.slice(0, by_id.height - 1)).to_numpy()
-        ids_read = read.get_column("user_id")
     # Each column is dropped as soon as it is gathered in order (the peak memory is here).
     tsv = read.get_column("ts").to_numpy()[source_row].astype(np.int64, copy=False)
     read = read.drop("ts")
@@ -438,7 +437,7 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
         excv = read.get_column("exc").to_numpy()[source_row].astype(np.uint64, copy=False)
     else:
         excv = np.zeros(source_row.size, dtype=np.uint64)  # never read: no pages are touched
-    read = read.select(*(["_bd"] if query.breakdown is not None else []))
+    read = read.select("user_id", *(["_bd"] if query.breakdown is not None else []))
     if query.order != "unordered":
         # Ordered and strict attempts live between a step-1 event and its window's end: the rest
         # cannot matter (cheaper to drop after the sort, in one pass, than to join before it).
@@ -447,16 +446,13 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
             user = np.cumsum(new_user)[keep]
             tsv, sigv, excv, source_row = tsv[keep], sigv[keep], excv[keep], source_row[keep]
             new_user = _runs(user)
-    firsts = pl.Series(source_row[np.flatnonzero(new_user)], dtype=pl.Int64)
-    if ids_read is not None:
-        user_ids = ids_read.gather(firsts)
-    else:
-        user_ids = (
-            pl.DataFrame({"_h": h[firsts.to_numpy()]})
-            .join(ids, on="_h", how="left", maintain_order="left")
-            .get_column("user_id")
-        )
-    del h
+    # Each user's id from their first row that can start an attempt (a user with none has no
+    # attempt to name: any row will do).
+    user_of = np.cumsum(new_user) - 1
+    start_rows = np.flatnonzero(sigv & np.uint64(start_mask))
+    firsts = np.zeros(int(new_user.sum()), dtype=np.int64)
+    firsts[user_of[start_rows[::-1]]] = start_rows[::-1]
+    user_ids = read.get_column("user_id").gather(pl.Series(source_row[firsts], dtype=pl.Int64))
     max_ts = last.item(0, 0)
     _, hi = query.bounds_us()
     horizon_us: int | None = None
@@ -479,10 +475,6 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
         source_row=source_row,
         horizon_us=horizon_us,
     )
-
-
-def _second_hash() -> pl.Expr:
-    return pl.col("user_id").hash(seed=0x5EED_F00D)
 
 
 def _shared_hash(collided: bool) -> bool:
