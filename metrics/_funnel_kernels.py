@@ -590,3 +590,48 @@ def group_sort(h, h2, ts):
     for u in range(users):
         new_user[start[u]] = True
     return order, new_user, collided
+
+
+@njit(cache=True, nogil=True)
+def kept_starts(new_user, keep):
+    """Where each user's rows start among the kept rows (``new_user`` for all rows)."""
+    out = np.zeros(int(keep.sum()), dtype=np.bool_)
+    k = 0
+    pending = False
+    for i in range(new_user.size):
+        if new_user[i]:
+            pending = True
+        if keep[i]:
+            out[k] = pending
+            pending = False
+            k += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def layout(new_user, ts):
+    """Per row: its user's index, one past the user's last row, and the first and one past the
+    last row sharing its (user, time)."""
+    n = ts.size
+    user = np.empty(n, dtype=np.int64)
+    user_end = np.empty(n, dtype=np.int64)
+    tie_start = np.empty(n, dtype=np.int64)
+    tie_end = np.empty(n, dtype=np.int64)
+    u = -1
+    for i in range(n):
+        if new_user[i]:
+            u += 1
+            tie_start[i] = i
+        elif ts[i] != ts[i - 1]:
+            tie_start[i] = i
+        else:
+            tie_start[i] = tie_start[i - 1]
+        user[i] = u
+    for i in range(n - 1, -1, -1):
+        if i == n - 1 or new_user[i + 1]:
+            user_end[i] = i + 1
+            tie_end[i] = i + 1
+        else:
+            user_end[i] = user_end[i + 1]
+            tie_end[i] = tie_end[i + 1] if ts[i + 1] == ts[i] else i + 1
+    return user, user_end, tie_start, tie_end

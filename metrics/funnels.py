@@ -443,14 +443,13 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
         # cannot matter (cheaper to drop after the sort, in one pass, than to join before it).
         keep = kernels.within_attempts(new_user, tsv, sigv, query.window_us)
         if not keep.all():
-            user = np.cumsum(new_user)[keep]
             tsv, sigv, excv, source_row = tsv[keep], sigv[keep], excv[keep], source_row[keep]
-            new_user = _runs(user)
+            new_user = kernels.kept_starts(new_user, keep)
+    user_of, user_end, tie_start, tie_end = kernels.layout(new_user, tsv)
     # Each user's id from their first row that can start an attempt (a user with none has no
     # attempt to name: any row will do).
-    user_of = np.cumsum(new_user) - 1
     start_rows = np.flatnonzero(sigv & np.uint64(start_mask))
-    firsts = np.zeros(int(new_user.sum()), dtype=np.int64)
+    firsts = np.zeros(int(user_of[-1]) + 1 if user_of.size else 0, dtype=np.int64)
     firsts[user_of[start_rows[::-1]]] = start_rows[::-1]
     user_ids = read.get_column("user_id").gather(pl.Series(source_row[firsts], dtype=pl.Int64))
     max_ts = last.item(0, 0)
@@ -460,17 +459,15 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
         horizon_us = int(max_ts) if hi is None else min(int(max_ts), hi - 1)
     elif hi is not None:
         horizon_us = hi - 1
-    new_tie = new_user.copy()
-    new_tie[1:] |= tsv[1:] != tsv[:-1]
     return _Prepared(
         user_ids=user_ids,
-        user=np.cumsum(new_user, dtype=np.int64) - 1,
+        user=user_of,
         ts=tsv,
         sig=sigv,
         exc=excv,
-        user_end=_run_end(new_user),
-        tie_start=_run_start(new_tie),
-        tie_end=_run_end(new_tie),
+        user_end=user_end,
+        tie_start=tie_start,
+        tie_end=tie_end,
         breakdown=read.get_column("_bd") if query.breakdown is not None else None,
         source_row=source_row,
         horizon_us=horizon_us,
@@ -480,30 +477,6 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
 def _shared_hash(collided: bool) -> bool:
     """Whether two users' ids share a hash (as the grouping found; a seam for tests)."""
     return collided
-
-
-def _runs(keys: npt.NDArray[Any]) -> Bools:
-    """True where a new run of equal keys starts."""
-    new = np.ones(keys.size, dtype=bool)
-    new[1:] = keys[1:] != keys[:-1]
-    return new
-
-
-def _run_start(new: Bools) -> I64:
-    """For each row, the first row of its run (runs start where ``new`` is true)."""
-    idx = np.where(new, np.arange(new.size, dtype=np.int64), 0)
-    return np.maximum.accumulate(idx) if new.size else idx
-
-
-def _run_end(new: Bools) -> I64:
-    """For each row, one past the last row of its run."""
-    n = new.size
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    last = np.ones(n, dtype=bool)
-    last[:-1] = new[1:]
-    idx = np.where(last, np.arange(1, n + 1, dtype=np.int64), n + 1)
-    return np.minimum.accumulate(idx[::-1])[::-1]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -70,6 +70,24 @@ def test_two_ids_sharing_a_hash_are_noticed():
     assert kernels.group_sort(h, h2, np.array([1, 2, 3], dtype=np.int64))[2]
 
 
+def test_users_and_instants_are_laid_out_per_row():
+    new_user = np.array([True, False, False, True, False, True])
+    ts = np.array([1, 1, 2, 5, 5, 5], dtype=np.int64)
+    user, user_end, tie_start, tie_end = kernels.layout(new_user, ts)
+    assert user.tolist() == [0, 0, 0, 1, 1, 2]
+    assert user_end.tolist() == [3, 3, 3, 5, 5, 6]
+    # Equal times of different users are different instants.
+    assert tie_start.tolist() == [0, 0, 2, 3, 3, 5]
+    assert tie_end.tolist() == [2, 2, 3, 5, 5, 6]
+
+
+def test_users_start_again_among_the_kept_rows():
+    new_user = np.array([True, False, True, False, True])
+    keep = np.array([False, True, False, False, True])
+    # The second user keeps nothing; the first starts at its second row.
+    assert kernels.kept_starts(new_user, keep).tolist() == [True, True]
+
+
 def test_each_platform_counts_its_own_best_attempt():
     table = funnel(_dana(), STEPS, window=dt.timedelta(days=7), breakdown="platform")
     # Monday's web attempt reaches the purchase through Tuesday's cart (any events in between
