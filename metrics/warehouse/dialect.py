@@ -229,7 +229,10 @@ class Dialect:
         if n == "sqlite":
             return f"CAST(ROUND((julianday({column}) - 2440587.5) * 86400000000) AS INTEGER)"
         if n == "mysql":
-            return f"CAST(UNIX_TIMESTAMP(CONVERT_TZ({column}, '+00:00', @@session.time_zone)) * 1000000 AS SIGNED)"
+            zone = "@@session.time_zone"
+            return (
+                f"CAST(UNIX_TIMESTAMP(CONVERT_TZ({column}, '+00:00', {zone})) * 1000000 AS SIGNED)"
+            )
         raise AssertionError(n)
 
     def cast_timestamp(self, column: str) -> str:
@@ -238,7 +241,7 @@ class Dialect:
         return f"CAST({column} AS TIMESTAMP)"
 
     def limit(self, sql: str, rows: int) -> str:
-        """``sql`` returning at most ``rows`` rows (used for the row cap: cap + 1 tells too many)."""
+        """``sql`` returning at most ``rows`` rows (the row cap asks for cap + 1)."""
         return f"SELECT * FROM ({sql}) AS capped LIMIT {rows}"
 
 

@@ -26,7 +26,7 @@ def harness(engine_name: str, harnesses, request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture
 def on_engine(harness: Any) -> Callable[..., Relation]:
-    """``on_engine(frame, **warehouse_options)``: the frame as a table in the engine, as a Relation."""
+    """``on_engine(frame, **options)``: the frame as a table in the engine, as a Relation."""
 
     def put(frame: pl.DataFrame, **options: Any) -> Relation:
         return harness.relation(frame, **options)
