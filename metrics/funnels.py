@@ -118,6 +118,9 @@ _US = 1_000_000
 _INF = np.iinfo(np.int64).max
 #: Steps are bits of a UInt64 signature.
 _MAX_STEPS = 60
+#: Rows that cannot matter to an ordered or strict funnel are dropped when fewer than this share
+#: of the rows would be left (else the copies cost more than the rows they save).
+_NARROW_BELOW = 0.8
 #: Bound on the subsets enumerated by the exact "can these steps each get their own event" check.
 _MAX_SUBSETS = 1 << 14
 
@@ -433,18 +436,23 @@ def _prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> _Prepar
     read = read.drop("ts")
     sigv = read.get_column("sig").to_numpy()[source_row].astype(np.uint64, copy=False)
     read = read.drop("sig")
+    excv = None
     if query.exclusions:
         excv = read.get_column("exc").to_numpy()[source_row].astype(np.uint64, copy=False)
-    else:
-        excv = np.zeros(source_row.size, dtype=np.uint64)  # never read: no pages are touched
     read = read.select("user_id", *(["_bd"] if query.breakdown is not None else []))
     if query.order != "unordered":
         # Ordered and strict attempts live between a step-1 event and its window's end: the rest
         # cannot matter (cheaper to drop after the sort, in one pass, than to join before it).
+        # Dropping them is only worth its copies when there are many (a funnel starting on a
+        # frequent event keeps nearly everything).
         keep = kernels.within_attempts(new_user, tsv, sigv, query.window_us)
-        if not keep.all():
-            tsv, sigv, excv, source_row = tsv[keep], sigv[keep], excv[keep], source_row[keep]
+        if keep.sum() < _NARROW_BELOW * keep.size:
+            tsv, sigv, source_row = tsv[keep], sigv[keep], source_row[keep]
+            excv = excv[keep] if excv is not None else None
             new_user = kernels.kept_starts(new_user, keep)
+        del keep
+    if excv is None:
+        excv = np.zeros(tsv.size, dtype=np.uint64)  # never read: no pages are touched
     user_of, user_end, tie_start, tie_end = kernels.layout(new_user, tsv)
     # Each user's id from their first row that can start an attempt (a user with none has no
     # attempt to name: any row will do).

@@ -123,3 +123,25 @@ def test_a_shared_hash_falls_back_to_sorting_the_ids(monkeypatch):
     for order, table in expected.items():
         again = funnel(log, STEPS, window=dt.timedelta(days=7), order=order, breakdown="platform")
         assert_frame_equal(again, table)
+
+
+def test_rows_outside_every_attempt_change_nothing_whether_dropped_or_not(monkeypatch):
+    # Dana's Monday before her first app_open and a month after her last one; Eve never opens it.
+    extra = pl.DataFrame(
+        {
+            "user_id": ["dana", "dana", "dana", "eve"],
+            "event": ["purchase", "view_item", "add_to_cart", "view_item"],
+            "timestamp": [_at(1, 8), _at(2, 8), _at(31, 9), _at(3, 9)],
+            "platform": ["web"] * 4,
+        }
+    ).with_columns(pl.col("timestamp").dt.cast_time_unit("us"))
+    log = pl.concat([_dana(), extra])
+    tables = {}
+    for share in (0.0, 1.01):  # never drop them, always drop them
+        monkeypatch.setattr(funnels, "_NARROW_BELOW", share)
+        tables[share] = [
+            funnel(log, STEPS, window=dt.timedelta(days=7), order=order, breakdown="platform")
+            for order in ("ordered", "strict")
+        ]
+    for dropped, kept in zip(tables[1.01], tables[0.0], strict=True):
+        assert_frame_equal(dropped, kept)
