@@ -798,7 +798,7 @@ def _best(run: _Run, period: I64 | None = None) -> pl.DataFrame:
     groups = [user]
     bd = None
     if run.breakdown is not None:
-        bd = run.breakdown.gather(pl.Series(clean, dtype=pl.Int64))
+        bd = run.breakdown if everyone else run.breakdown.gather(pl.Series(clean, dtype=pl.Int64))
         groups.append(_codes(bd))
     if period is not None:
         groups.append(period[clean])
