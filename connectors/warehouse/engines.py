@@ -126,7 +126,7 @@ class ChdbEngine(_Base):
         settings = (
             f" SETTINGS readonly = 2, max_execution_time = {math.ceil(self.timeout)}, "
             f"max_result_rows = {self.max_rows}, result_overflow_mode = 'throw', "
-            "join_use_nulls = 1"
+            "join_use_nulls = 1, aggregate_functions_null_for_empty = 1"
         )
         try:
             table = self.session.query(sql + settings, "ArrowTable", params=dict(params))
