@@ -8,7 +8,8 @@ whose later events all follow their ``signup``; heavy-tailed activity (a few use
 events); quieter weekends; eleven event names, among them the funnel ``signup``, ``page_view``,
 ``add_to_cart``, ``checkout_start``, ``purchase`` (with ``revenue``); sessions, each opened by an
 ``app_open`` (so a funnel starting on ``app_open`` has dozens of attempts per active user, as real
-ones do); a platform and a country per user. Rows are in random order, as in a real export, so a benchmark pays for its sorts.
+ones do); a platform and a country per user. Rows are in random order, as in a real export, so a
+benchmark pays for its sorts.
 
 Columns: ``user_id`` ("u0001234"), ``event``, ``timestamp`` (Datetime µs UTC), ``event_id``,
 ``session_id`` (about five events within minutes), ``revenue`` (Float64, purchases only),

@@ -558,7 +558,9 @@ def _matcher(prep: _Prepared, n_steps: int) -> _Matcher:
         roots.setdefault(find(j), []).append(j)
     comp_of = [0] * n_steps
     comp_steps: list[int] = []
-    comp_ptr, sub_ptr, sub_atoms, sub_covered = [0], [0], [], []
+    comp_ptr, sub_ptr = [0], [0]
+    sub_atoms: list[int] = []
+    sub_covered: list[int] = []
     for members in roots.values():
         comp_atoms = tuple(sorted({a for j in members for a in step_atoms[j]}))
         if (1 << len(comp_atoms)) > _MAX_SUBSETS:
