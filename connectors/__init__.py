@@ -15,7 +15,18 @@ import polars as pl
 from connectors.errors import ConnectorError
 from connectors.report import LoadReport
 
-__all__ = ["ConnectorError", "LoadReport", "is_url", "load_events"]
+__all__ = ["ConnectorError", "LoadReport", "is_url", "load_events", "warehouse"]
+
+
+def __getattr__(name: str) -> Any:
+    """``connectors.warehouse(...)`` (docs/warehouse.md), imported on first use: the SQL tier
+    brings sqlglot and the engines' code, which a file source never needs."""
+    if name == "warehouse":
+        import connectors.warehouse as tier
+
+        return tier
+    raise AttributeError(f"module 'connectors' has no attribute {name!r}")
+
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 

@@ -14,6 +14,8 @@ docs/warehouse.md.
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -205,3 +207,16 @@ def _probe(engine: Any, d: Dialect, base: str) -> SourceColumns:
 def load_report(relation: Relation) -> LoadReport:
     """The load report of a relation (docs/data.md), every figure counted in the engine."""
     return sql_load_report(relation)
+
+
+class _CallableModule(types.ModuleType):
+    """``connectors.warehouse`` is this package and also the function of the same name, so the
+    public call reads as written (``connectors.warehouse(connection, table=...)``) while
+    ``connectors.warehouse.engines`` and ``from connectors.warehouse import warehouse`` work too.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Relation:
+        return warehouse(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

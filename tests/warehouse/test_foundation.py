@@ -181,3 +181,22 @@ def test_trusted_ids_are_never_checked(on_engine):
     rel = on_engine(REPEATED_IDS, duplicates="trust")
     got = engagement.active_users(rel, start="2026-03-08", end="2026-03-10")
     assert got["active_users"].to_list() == [1, 1, 1]  # the source said its ids are unique
+
+
+def test_the_public_call_reads_as_documented():
+    import duckdb
+
+    import connectors
+    from connectors import warehouse
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE events AS SELECT 'a' AS user_id, 'x' AS event, "
+        "TIMESTAMPTZ '2026-03-08 06:30:00+00' AS timestamp"
+    )
+    for call in (connectors.warehouse, warehouse):
+        got = engagement.active_users(
+            call(con, table="events"), start="2026-03-08", end="2026-03-08"
+        )
+        assert got["active_users"].to_list() == [1]
+    assert connectors.warehouse.engines.DuckDBEngine  # the package is still a package
