@@ -54,6 +54,10 @@ class Scope:
     def with_filters(self, filters: Mapping[str, Any] | FilterItems | None) -> Scope:
         return replace(self, filters=normalise_filters(filters))
 
+    def between(self, start: dt.date, end: dt.date) -> Scope:
+        """The same zone and filters over other days (the earlier range a chart compares with)."""
+        return replace(self, start=start, end=end)
+
     @property
     def filter_mapping(self) -> dict[str, Any]:
         """The filters as the mapping ``metrics._common.filter_expr`` takes (tuples as lists)."""

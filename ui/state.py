@@ -15,6 +15,7 @@ import polars as pl
 import streamlit as st
 
 from metrics._common import NOT_SET
+from metrics.scope import Scope
 from metrics.warehouse import Relation
 from ui import compare, data, shell
 from ui.text import md
@@ -58,6 +59,11 @@ class SharedFilters:
     @property
     def filters_or_none(self) -> dict[str, list[str]] | None:
         return self.filters or None
+
+    @property
+    def scope(self) -> Scope:
+        """The part every family's query carries (:class:`metrics.scope.Scope`)."""
+        return Scope.build(start=self.start, end=self.end, tz=self.tz, filters=self.filters)
 
 
 def filterable_properties(events: pl.DataFrame) -> dict[str, list[str]]:
