@@ -73,6 +73,9 @@ _TS_RAW = "__ts_raw"
 _TS_READ = "__ts_read"
 _TS_KIND = "__ts_kind"
 _REASON = "__reason"
+#: A kept row's ``event_id`` hashed, for the duplicate check of a collected load.
+_ID_HASH = "__id_hash"
+_ID_HASH_SEED = 0x6E6F7274
 #: A kept row's value changed for a reason of CHANGE_REASONS: "__changed:<reason>:<column>".
 _CHANGED = "__changed:"
 _HELPERS = (
@@ -81,6 +84,7 @@ _HELPERS = (
     _TS_RAW,
     _TS_KIND,
     _REASON,
+    _ID_HASH,
     derive.KEEP,
     derive.UNMAPPED,
     identity.CHANGED,
@@ -254,11 +258,19 @@ def to_canonical(
     )
     if derive.KEEP in schema:
         complete = complete & pl.col(derive.KEEP)
-    if "event_id" in plan.chosen:
+    check_ids = "event_id" in plan.chosen
+    if check_ids:
         key = pl.when(complete).then(pl.col("event_id"))
-        reason = reason.when(key.is_not_null() & ~key.is_first_distinct()).then(
-            pl.lit("duplicate_event_id")
-        )
+        if collect:
+            # Checked on the collected rows (_mark_repeated_ids): a hash first, strings only
+            # where hashes repeat.
+            staged = staged.with_columns(
+                pl.when(key.is_not_null()).then(key.hash(_ID_HASH_SEED)).alias(_ID_HASH)
+            )
+        else:
+            reason = reason.when(key.is_not_null() & ~key.is_first_distinct()).then(
+                pl.lit("duplicate_event_id")
+            )
     staged = staged.with_columns(reason.otherwise(None).alias(_REASON))
 
     if collect:
@@ -266,7 +278,8 @@ def to_canonical(
             gathered = pl.collect_all([staged] if links is None else [staged, links])
         except Exception as exc:
             raise _read_error(source, exc, derived) from exc
-        staged = gathered[0].lazy()
+        collected = _mark_repeated_ids(gathered[0]) if check_ids else gathered[0]
+        staged = collected.lazy()
         links = None if links is None else gathered[1].lazy()
     outputs = [
         c for c in staged.collect_schema() if c not in _HELPERS and not c.startswith(_CHANGED)
@@ -291,6 +304,29 @@ def to_canonical(
             raise
         raise _read_error(source, exc.__cause__, derived) from exc.__cause__
     return events, report
+
+
+def _mark_repeated_ids(staged: pl.DataFrame) -> pl.DataFrame:
+    """Mark each kept row whose ``event_id`` an earlier kept row has (reason "duplicate_event_id").
+
+    The same rule as ``is_first_distinct`` on the ids, at a fraction of its cost on millions of
+    text ids: when the rows' 64-bit id hashes are all distinct (the usual case) no id repeats and
+    nothing is compared; otherwise only the rows whose hash repeats are compared as text, so a
+    hash collision can never drop an event.
+    """
+    hashes = staged.get_column(_ID_HASH)
+    kept = hashes.len() - hashes.null_count()
+    if kept == 0 or hashes.drop_nulls().n_unique() == kept:
+        return staged
+    candidate = pl.col(_ID_HASH).is_not_null() & pl.col(_ID_HASH).is_duplicated()
+    ids = pl.when(candidate).then(pl.col("event_id"))
+    repeated = candidate & ~ids.is_first_distinct()
+    return staged.with_columns(
+        pl.when(pl.col(_REASON).is_null() & repeated)
+        .then(pl.lit("duplicate_event_id"))
+        .otherwise(pl.col(_REASON))
+        .alias(_REASON)
+    )
 
 
 def _read_error(source: str, exc: BaseException, derived: derive.Derived | None) -> ConnectorError:

@@ -487,3 +487,29 @@ def test_fast_text_times_agree_with_the_general_reader(texts, tz):
     value, kind = _general_text_time_exprs(pl.col("when").str.strip_chars(), tz)
     want = frame.select(value=value, kind=kind)
     assert_frame_equal(got, want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["u1", "u2", None]), st.sampled_from(["a", "b", "c", "", None])),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_a_collected_load_drops_exactly_the_ids_a_lazy_load_drops(rows):
+    # A collected load checks ids by hash first and compares text only where hashes repeat; the
+    # lazy load compares text everywhere: the same rows must survive, in the same order.
+    raw = pl.DataFrame(
+        {
+            "user_id": [user for user, _ in rows],
+            "event": ["view"] * len(rows),
+            "timestamp": [f"2026-01-05T10:00:{i % 60:02d}Z" for i in range(len(rows))],
+            "event_id": [event_id for _, event_id in rows],
+        },
+        schema_overrides={"user_id": pl.String, "event_id": pl.String},
+    )
+    lazy, lazy_report = load(raw)
+    collected, collected_report = load(raw, collect=True)
+    assert_frame_equal(collected, lazy)
+    assert collected_report.dropped == lazy_report.dropped
