@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import multiprocessing as mp
-import resource
 import sys
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks.generate import ensure, parse_count
+from benchmarks.memory import peak_mib
 
 START = dt.date(2026, 5, 1)
 END = dt.date(2026, 10, 31)
@@ -204,13 +204,13 @@ def _timed(engine: str, path: str) -> tuple[float, float, list[tuple]]:
     began = time.perf_counter()
     result = RUNNERS[engine](path)
     seconds = time.perf_counter() - began
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mib()
     series = result.select(
         pl.col("day").cast(pl.Int64),
         pl.col("window").cast(pl.Int64),
         pl.col("users").cast(pl.Int64),
     ).sort("window", "day")
-    return seconds, peak_mib, series.rows()
+    return seconds, peak, series.rows()
 
 
 def measure(engine: str, path: Path, repeat: int) -> tuple[float, float, list[tuple]]:

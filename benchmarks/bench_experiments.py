@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import multiprocessing as mp
-import resource
 import sys
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 import polars as pl
 
 from benchmarks.generate import DATA_DIR, ensure, parse_count
+from benchmarks.memory import peak_mib
 
 EXPERIMENT = "bench_checkout"
 START = dt.datetime(2026, 8, 1, tzinfo=dt.UTC)
@@ -205,8 +205,8 @@ def _child(engine: str, events_path: str, assignments_path_: str, queue) -> None
         started = time.perf_counter()
         frame = (run_polars if engine == "polars" else run_duckdb)(events_path, assignments_path_)
         seconds = time.perf_counter() - started
-        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        queue.put(("ok", (seconds, peak_mib, frame.to_dicts())))
+        peak = peak_mib()
+        queue.put(("ok", (seconds, peak, frame.to_dicts())))
     except BaseException as exc:  # report it to the parent instead of leaving it waiting
         queue.put(("error", f"{type(exc).__name__}: {exc}"))
 

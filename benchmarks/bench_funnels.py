@@ -40,7 +40,6 @@ import argparse
 import datetime as dt
 import importlib
 import multiprocessing as mp
-import resource
 import sys
 import time
 from pathlib import Path
@@ -48,6 +47,7 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks.generate import ensure, parse_count
+from benchmarks.memory import peak_mib
 
 STEPS = ("app_open", "view_item", "add_to_cart", "purchase")
 WINDOW = dt.timedelta(days=7)
@@ -241,13 +241,13 @@ def _child(engine: str, path: str, by: str | None, order: str, queue) -> None:
         began = time.perf_counter()
         result = _run(engine, path, by, order)
         seconds = time.perf_counter() - began
-        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = peak_mib()
         counts = result.select(
             pl.col("value").cast(pl.String),
             pl.col("step").cast(pl.Int64),
             pl.col("users").cast(pl.Int64),
         ).sort("value", "step", nulls_last=True)
-        queue.put((seconds, peak_mib, counts.rows()))
+        queue.put((seconds, peak, counts.rows()))
     except BaseException as exc:  # the parent must hear about a failure, not wait forever
         queue.put(exc)
         raise

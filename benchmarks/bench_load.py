@@ -35,7 +35,6 @@ import datetime as dt
 import importlib
 import multiprocessing as mp
 import re
-import resource
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -45,6 +44,7 @@ from typing import Any
 import polars as pl
 
 from benchmarks.generate import DATA_DIR, ensure, parse_count
+from benchmarks.memory import peak_mib
 
 LOAD_DIR = DATA_DIR / "load"
 MONTH = (dt.date(2026, 9, 1), dt.date(2026, 9, 30))
@@ -192,15 +192,6 @@ def _child(method: str, ctx: Context, queue: Any) -> None:
     except BaseException as exc:  # the parent must hear about a failure, not wait forever
         queue.put(exc)
         raise
-
-
-def peak_mib() -> float:
-    """This process's peak resident set (VmHWM). Not ru_maxrss: Linux carries that over from the
-    parent through fork and exec, so every child would report at least the parent's peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(method: str, ctx: Context, repeat: int) -> tuple[float, float, int, float | None]:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import multiprocessing as mp
-import resource
 import sys
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks.generate import ensure, parse_count
+from benchmarks.memory import peak_mib
 
 START = dt.date(2026, 7, 27)  # a Monday
 END = dt.date(2026, 10, 25)  # a Sunday: 13 whole weeks
@@ -151,13 +151,13 @@ def _timed(engine: str, path: str) -> tuple[float, float, list[tuple]]:
     began = time.perf_counter()
     result = _run(engine, path)
     seconds = time.perf_counter() - began
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mib()
     triangle = result.select(
         pl.col("cohort").cast(pl.Int64),
         pl.col("offset").cast(pl.Int64),
         pl.col("retained").cast(pl.Int64),
     ).sort("cohort", "offset")
-    return seconds, peak_mib, triangle.rows()
+    return seconds, peak, triangle.rows()
 
 
 def measure(engine: str, path: Path, repeat: int) -> tuple[float, float, list[tuple]]:
