@@ -16,14 +16,24 @@ Columns: ``user_id`` ("u0001234"), ``event``, ``timestamp`` (Datetime µs UTC), 
 ``platform``, ``country``.
 
 Benchmark scripts call :func:`ensure`, which generates the file once and reuses it afterwards.
+
+A *folder* of parts (``--parts N``, :func:`ensure_folder`) holds a log too big to generate in one
+go: ``events_100000000_x10/part_00.parquet`` .. ``part_09.parquet``, 10M events each. Part ``i``
+is ``generate(size, seed=seed + i, prefix=f"p{i}")`` (its own seed, and its own prefix on
+``user_id``, ``event_id`` and ``session_id``, so users, events and sessions never collide across
+parts); part 0 has no prefix, so it is the single file ``ensure(size, seed=seed)`` (reused, or
+written there first, and hard-linked into the folder). Parts are generated and written one at a
+time: the peak memory is one part's.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -32,7 +42,16 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-__all__ = ["DATA_DIR", "GENERATOR_VERSION", "ensure", "generate", "parse_count"]
+__all__ = [
+    "DATA_DIR",
+    "GENERATOR_VERSION",
+    "ensure",
+    "ensure_folder",
+    "folder_for",
+    "generate",
+    "parse_count",
+    "part_sizes",
+]
 
 #: Bump when the generated data changes, so :func:`ensure` regenerates files written before.
 GENERATOR_VERSION = "3"
@@ -71,8 +90,14 @@ _EVENTS_PER_USER = 40
 _EVENTS_PER_SESSION = 5
 
 
-def generate(n_events: int, *, seed: int = 0, users: int | None = None) -> pl.DataFrame:
-    """A synthetic event log of exactly ``n_events`` rows, in random order; same seed, same log."""
+def generate(
+    n_events: int, *, seed: int = 0, users: int | None = None, prefix: str = ""
+) -> pl.DataFrame:
+    """A synthetic event log of exactly ``n_events`` rows, in random order; same seed, same log.
+
+    ``prefix`` goes in front of every ``user_id``, ``event_id`` and ``session_id`` ("p3u0001234",
+    "p3e17", "p3s5"): logs with different prefixes share no user, event or session.
+    """
     if n_events < 1:
         raise ValueError(f"n_events must be positive, not {n_events!r}")
     n_users = max(1, n_events // _EVENTS_PER_USER) if users is None else users
@@ -146,16 +171,16 @@ def generate(n_events: int, *, seed: int = 0, users: int | None = None) -> pl.Da
     event_number = order.astype(np.int64) + 1
     del order
 
-    user_ids = ("u" + pl.Series(np.arange(1, n_users + 1)).cast(pl.String).str.zfill(7)).alias(
-        "user_id"
-    )
+    user_ids = (
+        f"{prefix}u" + pl.Series(np.arange(1, n_users + 1)).cast(pl.String).str.zfill(7)
+    ).alias("user_id")
     frame = pl.DataFrame(
         [
             user_ids.gather(pl.Series(user)),
             pl.Series("event", EVENT_NAMES, dtype=pl.String).gather(pl.Series(event)),
             pl.Series("timestamp", _START_US + when).cast(pl.Datetime("us", "UTC")),
-            ("e" + pl.Series(event_number).cast(pl.String)).alias("event_id"),
-            ("s" + pl.Series(session).cast(pl.String)).alias("session_id"),
+            (f"{prefix}e" + pl.Series(event_number).cast(pl.String)).alias("event_id"),
+            (f"{prefix}s" + pl.Series(session).cast(pl.String)).alias("session_id"),
             pl.Series("revenue", revenue).fill_nan(None),
             pl.Series("platform", PLATFORMS, dtype=pl.String).gather(pl.Series(platform[user])),
             pl.Series("country", COUNTRIES, dtype=pl.String).gather(pl.Series(country[user])),
@@ -180,20 +205,74 @@ def ensure(n_events: int, *, seed: int = 0) -> Path:
     if path.is_file() and _version_of(path) == GENERATOR_VERSION:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame = generate(n_events, seed=seed)
+    _write(generate(n_events, seed=seed), path, {"seed": str(seed)})
+    return path
+
+
+def _write(frame: pl.DataFrame, path: Path, metadata: dict[str, str]) -> None:
+    """Write under a temporary name, then rename: an interrupted run leaves nothing behind."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     try:
         frame.write_parquet(
-            temporary,
-            metadata={"northstar_generator": GENERATOR_VERSION, "seed": str(seed)},
+            temporary, metadata={"northstar_generator": GENERATOR_VERSION, **metadata}
         )
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return path
+
+
+def part_sizes(n_events: int, parts: int) -> list[int]:
+    """The events of each part: as equal as can be, the first parts one larger when it does not
+    divide (100M in 10 parts: ten of 10M)."""
+    if parts < 1 or parts > n_events:
+        raise ValueError(f"parts must be between 1 and n_events ({n_events}), not {parts!r}")
+    size, extra = divmod(n_events, parts)
+    return [size + (1 if i < extra else 0) for i in range(parts)]
+
+
+def folder_for(n_events: int, parts: int, *, seed: int = 0) -> Path:
+    """Where :func:`ensure_folder` keeps the log of ``n_events`` events in ``parts`` files."""
+    suffix = "" if seed == 0 else f"_seed{seed}"
+    return DATA_DIR / f"events_{n_events}_x{parts}{suffix}"
+
+
+def ensure_folder(n_events: int, parts: int, *, seed: int = 0) -> Path:
+    """A folder of ``parts`` Parquet files (``part_00.parquet``, ...) holding ``n_events`` events.
+
+    Part ``i`` is ``generate(size, seed=seed + i, prefix=f"p{i}")``; part 0, without a prefix, is
+    the single file of :func:`ensure` (reused when it is there, written there otherwise) linked
+    into the folder. A part written by an older generator version is regenerated. One part is in
+    memory at a time. Read the whole log with ``pl.scan_parquet(folder / "*.parquet")``.
+    """
+    sizes = part_sizes(n_events, parts)
+    folder = folder_for(n_events, parts, seed=seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, size in enumerate(sizes):
+        path = folder / f"part_{i:02d}.parquet"
+        if path.is_file() and _version_of(path) == GENERATOR_VERSION:
+            continue
+        if i == 0:
+            _link(ensure(size, seed=seed), path)
+            continue
+        frame = generate(size, seed=seed + i, prefix=f"p{i}")
+        _write(frame, path, {"seed": str(seed + i), "prefix": f"p{i}"})
+        del frame
+        gc.collect()
+    return folder
+
+
+def _link(source: Path, path: Path) -> None:
+    """``path`` becomes the same file as ``source`` (a hard link; a copy across file systems)."""
+    temporary = path.with_name(f".{path.name}.link.tmp")
+    temporary.unlink(missing_ok=True)
+    try:
+        os.link(source, temporary)
+    except OSError:
+        shutil.copyfile(source, temporary)
+    os.replace(temporary, path)
 
 
 def _version_of(path: Path) -> str | None:
@@ -225,17 +304,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("counts", nargs="+", help="numbers of events: 1M, 10M, 30M, 500k, ...")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--force", action="store_true", help="regenerate even if the file exists")
+    parser.add_argument(
+        "--parts",
+        type=int,
+        default=None,
+        help="write a folder of this many Parquet files instead of one file (see ensure_folder)",
+    )
     args = parser.parse_args(argv)
     try:
         counts = [parse_count(text) for text in args.counts]
     except ValueError as exc:
         parser.error(str(exc))
     for n in counts:
-        if args.force:
-            path_for(n, seed=args.seed).unlink(missing_ok=True)
         began = time.perf_counter()
-        path = ensure(n, seed=args.seed)
-        size = path.stat().st_size / 2**20
+        if args.parts is None:
+            if args.force:
+                path_for(n, seed=args.seed).unlink(missing_ok=True)
+            path = ensure(n, seed=args.seed)
+            size = path.stat().st_size / 2**20
+        else:
+            if args.force:  # every part, the single file reused as part 0 included
+                shutil.rmtree(folder_for(n, args.parts, seed=args.seed), ignore_errors=True)
+                path_for(part_sizes(n, args.parts)[0], seed=args.seed).unlink(missing_ok=True)
+            path = ensure_folder(n, args.parts, seed=args.seed)
+            size = sum(p.stat().st_size for p in path.glob("*.parquet")) / 2**20
         print(f"{n:>12,} events  {time.perf_counter() - began:6.1f} s  {size:8.1f} MiB  {path}")
     return 0
 
