@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 #: Bump when the generated data changes, so :func:`ensure` regenerates files written before.
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 START = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
@@ -105,9 +105,10 @@ def generate(
         raise ValueError(f"users must be between 1 and n_events ({n_events}), not {users!r}")
     rng = np.random.default_rng(seed)
 
-    # Sign-ups grow over the period (density rising linearly to 3x); each user's first event.
+    # Sign-ups grow over the period (density rising linearly to 3x: the inverse of the CDF
+    # (x + x^2) / 2 on [0, 1]); each user's first event.
     u = rng.random(n_users)
-    signup = ((np.sqrt(1.0 + 8.0 * u) - 1.0) / 4.0 * 0.98 * _SPAN).astype(np.int64)
+    signup = ((np.sqrt(1.0 + 8.0 * u) - 1.0) / 2.0 * 0.98 * _SPAN).astype(np.int64)
     weight = rng.lognormal(0.0, 1.2, size=n_users)  # heavy-tailed activity
 
     # Later events come in sessions of about five. Sessions belong to users in proportion to the
