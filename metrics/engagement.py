@@ -7,6 +7,15 @@ calendar day in the reporting zone ``tz``; weeks start on Monday or Sunday; ``st
 inclusive of both calendar days. Definitions follow PostHog's trends, stickiness and lifecycle
 insights; ``docs/engagement.md`` explains each one and the few places where we chose differently.
 
+Every metric has two doors. The keyword function (``active_users(events, start=..., end=...)``),
+pleasant in a notebook, builds one frozen :class:`EngagementQuery`; the query function
+(``active_users_of(events, query)``) takes a query already built, as the app's cached adapters do
+(the query is their cache key). Both compute the same thing: on a frame a Polars plan, on a
+:class:`~metrics.warehouse.Relation` the SQL of ``metrics/warehouse/engagement.py``,
+``rolling.py`` and ``lifecycle.py``, planned from the same query. The query's ``scope``
+(:class:`metrics.scope.Scope`) holds the days, the zone and the property filters, and events that
+do not pass the filters are dropped before anything is counted.
+
 How the rolling windows (WAU, MAU) are computed without a range join: every (user, active day)
 pair covers the days ``[day, day + N - 1]`` of the windows that contain it; cut each piece short
 where the same user's next active day begins, and the pieces of one user never overlap. Counting a
@@ -20,11 +29,12 @@ two users sharing a code, and then the exact string path runs instead (see ``_pa
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import reduce
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -36,13 +46,10 @@ from metrics._common import (
     WeekStart,
     as_lazy,
     check_choice,
-    check_filters,
-    check_tz,
-    date_range,
     event_expr,
-    filter_expr,
     local_date,
 )
+from metrics.scope import FilterItems, Scope
 from metrics.warehouse import Plan, Relation, pushdown
 from metrics.warehouse import engagement as sql_engagement
 from metrics.warehouse import lifecycle as sql_lifecycle
@@ -51,17 +58,29 @@ from metrics.warehouse import rolling as sql_rolling
 __all__ = [
     "EngagementQuery",
     "active_users",
+    "active_users_of",
     "dau_mau",
+    "dau_mau_of",
     "lifecycle",
+    "lifecycle_of",
     "revenue",
+    "revenue_of",
     "rolling_active_users",
+    "rolling_active_users_of",
     "stickiness",
+    "stickiness_of",
 ]
 
+Events = pl.DataFrame | pl.LazyFrame
+Day = dt.date | dt.datetime | str
 EventSelector = str | Iterable[str] | None
 NewMeans = Literal["first_active", "first_seen"]
 NEW_MEANINGS: tuple[str, ...] = ("first_active", "first_seen")
 LIFECYCLE_STATUSES: tuple[str, ...] = ("new", "returning", "resurrecting", "dormant")
+#: The windows ``rolling_active_users`` counts unless told otherwise: DAU, WAU and MAU.
+DEFAULT_WINDOWS: tuple[int, ...] = (1, 7, 30)
+#: DAU/MAU's "month" when the query names no ``window_days`` (PostHog's MAU).
+MONTH_DAYS = 30
 
 _EPOCH = dt.date(1970, 1, 1)
 #: The packed rolling-window keys: a user code of 64 - 17 = 47 hash bits times at most 2^16 days
@@ -76,51 +95,128 @@ _WEEK_SHIFT = {"monday": 3, "sunday": 4}
 
 @dataclass(frozen=True)
 class EngagementQuery:
-    """What every engagement metric needs: which days, which periods, which events, which zone.
+    """One engagement question: over which days, zone and events (``scope``), what counts as
+    activity (``event``), in which periods, split how, and the settings of single metrics.
 
-    Built (and validated) by :meth:`build` from the keyword arguments of the public functions. It is
-    hashable, so the app can use it as a cache key.
+    Every metric reads ``scope``, ``event`` (but ``revenue``, which counts every event),
+    ``interval`` and ``week_start``. Besides: ``active_users`` reads ``window_days`` (``None``:
+    calendar periods) and ``breakdown``; ``rolling_active_users`` ``windows`` and ``breakdown``;
+    ``dau_mau`` ``window_days`` (its month, 30 when ``None``); ``stickiness`` ``interval_count``;
+    ``lifecycle`` ``new_means``; ``revenue`` ``breakdown``.
+
+    Frozen and hashable (the app's cache key); checked when made, so a query that exists is a
+    valid one. :meth:`build` makes one from the public functions' keywords.
     """
 
-    start: dt.date
-    end: dt.date
+    scope: Scope
     interval: Interval = "day"
     event: str | tuple[str, ...] | None = None
-    filters: tuple[tuple[str, Any], ...] = ()
     week_start: WeekStart = "monday"
-    tz: str = "UTC"
+    breakdown: str | None = None
+    window_days: int | None = None
+    windows: tuple[int, ...] = DEFAULT_WINDOWS
+    interval_count: int = 1
+    new_means: NewMeans = "first_active"
+
+    def __post_init__(self) -> None:
+        if self.scope.start is None or self.scope.end is None:
+            missing = "start" if self.scope.start is None else "end"
+            raise ValueError(f"{missing}: engagement counts over a closed range of days")
+        check_choice("interval", self.interval, INTERVALS)
+        check_choice("week_start", self.week_start, WEEK_STARTS)
+        _check_event(self.event)
+        _check_breakdown(self.breakdown)
+        if self.window_days is not None:
+            _check_window("window_days", self.window_days)
+            if self.interval != "day":
+                raise ValueError(
+                    f"window_days: a rolling window is counted per day; use interval='day', "
+                    f"not {self.interval!r}"
+                )
+        if not isinstance(self.windows, tuple) or not self.windows:
+            raise ValueError(
+                "windows: give a non-empty sequence of window lengths in days, e.g. (1, 7, 30)"
+            )
+        for n in self.windows:
+            _check_window("windows", n)
+        _check_count("interval_count", self.interval_count)
+        check_choice("new_means", self.new_means, NEW_MEANINGS)
 
     @classmethod
     def build(
         cls,
         *,
-        start: dt.date | dt.datetime | str,
-        end: dt.date | dt.datetime | str,
+        start: Day | None = None,
+        end: Day | None = None,
+        tz: str | None = None,
+        filters: Mapping[str, Any] | FilterItems | None = None,
+        scope: Scope | None = None,
         interval: Interval = "day",
         event: EventSelector = None,
-        filters: Mapping[str, Any] | None = None,
         week_start: WeekStart = "monday",
-        tz: str = "UTC",
+        breakdown: str | None = None,
+        window_days: int | None = None,
+        windows: Sequence[int] = DEFAULT_WINDOWS,
+        interval_count: int = 1,
+        new_means: NewMeans = "first_active",
     ) -> EngagementQuery:
-        """A checked query; ``ValueError`` names the argument that is wrong."""
-        first, last = date_range(start, end)
-        check_choice("interval", interval, INTERVALS)
-        check_choice("week_start", week_start, WEEK_STARTS)
-        check_tz(tz)
+        """A checked query; ``ValueError`` names the argument that is wrong.
+
+        The days, zone and filters come either as ``start``, ``end``, ``tz`` (default UTC) and
+        ``filters``, as the public functions take them, or as one built ``scope`` (the app's
+        sidebar); a list of events, a set of windows or of filter values is put in one order, so
+        equal questions are equal queries.
+        """
+        if scope is None:
+            scope = Scope.build(
+                start=start, end=end, tz="UTC" if tz is None else tz, filters=filters
+            )
+        elif start is not None or end is not None or tz is not None or filters is not None:
+            raise ValueError("scope: give either a scope or start, end, tz and filters")
+        if isinstance(windows, int) or not windows:
+            raise ValueError(
+                "windows: give a non-empty sequence of window lengths in days, e.g. (1, 7, 30)"
+            )
+        for n in windows:
+            _check_window("windows", n)
         return cls(
-            start=first,
-            end=last,
+            scope=scope,
             interval=interval,
             event=_normalise_event(event),
-            filters=_normalise_filters(filters),
             week_start=week_start,
-            tz=tz,
+            breakdown=breakdown,
+            window_days=window_days,
+            windows=tuple(sorted(set(windows))),
+            interval_count=interval_count,
+            new_means=new_means,
         )
 
     @property
-    def filter_mapping(self) -> dict[str, Any]:
-        """The filters as the mapping ``metrics._common.filter_expr`` takes."""
-        return {column: list(v) if isinstance(v, tuple) else v for column, v in self.filters}
+    def start(self) -> dt.date:
+        """The first day of the range (the scope's)."""
+        first = self.scope.start
+        assert first is not None  # checked when the query was made
+        return first
+
+    @property
+    def end(self) -> dt.date:
+        """The last day of the range (the scope's)."""
+        last = self.scope.end
+        assert last is not None  # checked when the query was made
+        return last
+
+    @property
+    def tz(self) -> str:
+        return self.scope.tz
+
+    @property
+    def filters(self) -> FilterItems:
+        return self.scope.filters
+
+    @property
+    def keys(self) -> list[str]:
+        """The breakdown column as the frames' grouping keys (none without a breakdown)."""
+        return [] if self.breakdown is None else [self.breakdown]
 
     def period_number(self, day: pl.Expr) -> pl.Expr:
         """Consecutive integers for consecutive periods, from a day-number (Int32) expression."""
@@ -136,15 +232,52 @@ class EngagementQuery:
 
 
 # ------------------------------------------------------------------------------------------------
-# Public metric functions
+# The two doors of every metric
+# ------------------------------------------------------------------------------------------------
+
+F = TypeVar("F", bound=Callable[..., Any])
+QueryPlanner = Callable[[Relation, EngagementQuery], Plan]
+
+
+def _keyword_door(plan: QueryPlanner) -> Callable[[F], F]:
+    """``@pushdown`` for a keyword function: on a relation, its keywords build the query that
+    ``plan`` (the query function's planner) compiles; unknown keywords fail as on a frame."""
+
+    def decorate(function: F) -> F:
+        signature = inspect.signature(function)
+
+        def planner(events: Relation, **keywords: Any) -> Plan:
+            signature.bind(events, **keywords)
+            return plan(events, EngagementQuery.build(**keywords))
+
+        return pushdown(planner)(function)
+
+    return decorate
+
+
+def _per_day(query: EngagementQuery, metric: str) -> None:
+    if query.interval != "day":
+        raise ValueError(
+            f"interval: {metric} counts rolling windows per day; use interval='day', "
+            f"not {query.interval!r}"
+        )
+
+
+def _without_breakdown(query: EngagementQuery, metric: str) -> None:
+    if query.breakdown is not None:
+        raise ValueError(f"breakdown: {metric} has no breakdown, so the query must have none")
+
+
+# ------------------------------------------------------------------------------------------------
+# Active users
 # ------------------------------------------------------------------------------------------------
 
 
-def _active_users_plan(events: Relation, **kwargs: Any) -> Plan:
-    query, keys, window_days = _active_users_query(**kwargs)
-    if window_days is not None:
+def _active_users_plan(events: Relation, query: EngagementQuery) -> Plan:
+    keys = query.keys
+    if query.window_days is not None:
         return _rolling_plan(
-            events, query, (window_days,), keys, lambda r: _window_as_active_users(r, keys)
+            events, query, (query.window_days,), lambda r: _window_as_active_users(r, keys)
         )
 
     def finish(counts: pl.LazyFrame) -> pl.DataFrame:
@@ -154,44 +287,30 @@ def _active_users_plan(events: Relation, **kwargs: Any) -> Plan:
     return sql_engagement.active_users_plan(events, query, keys, finish)
 
 
-def _active_users_query(
-    *,
-    start: dt.date | dt.datetime | str,
-    end: dt.date | dt.datetime | str,
-    interval: Interval = "day",
-    window_days: int | None = None,
-    event: EventSelector = None,
-    filters: Mapping[str, Any] | None = None,
-    breakdown: str | None = None,
-    week_start: WeekStart = "monday",
-    tz: str = "UTC",
-) -> tuple[EngagementQuery, list[str], int | None]:
-    query = EngagementQuery.build(
-        start=start,
-        end=end,
-        interval=interval,
-        event=event,
-        filters=filters,
-        week_start=week_start,
-        tz=tz,
-    )
-    keys = _breakdown_keys(breakdown)
-    if window_days is not None:
-        _check_window("window_days", window_days)
-        if query.interval != "day":
-            raise ValueError(
-                f"window_days: a rolling window is counted per day; use interval='day', "
-                f"not {query.interval!r}"
-            )
-    return query, keys, window_days
+def _active_users(events: Events, query: EngagementQuery) -> pl.DataFrame:
+    keys = query.keys
+    if query.window_days is not None:
+        return _window_as_active_users(_rolling_counts(events, query, (query.window_days,)), keys)
+    lf = _matching(events, query, query.start, query.end, keys)
+    pairs = lf.select("user_id", *keys, period=query.period_number(pl.col("day"))).unique()
+    counts = pairs.group_by("period", *keys).agg(active_users=pl.len().cast(pl.Int64))
+    filled = _fill_periods(counts, _period_grid(query), pairs, keys, ["active_users"])
+    return filled.select("period_start", *keys, "active_users", "is_partial").collect()
 
 
 @pushdown(_active_users_plan)
+def active_users_of(events: Events, query: EngagementQuery) -> pl.DataFrame:
+    """Active users of a built query: :func:`active_users`, reading ``window_days`` and
+    ``breakdown`` from the query."""
+    return _active_users(events, query)
+
+
+@_keyword_door(_active_users_plan)
 def active_users(
-    events: pl.DataFrame | pl.LazyFrame,
+    events: Events,
     *,
-    start: dt.date | dt.datetime | str,
-    end: dt.date | dt.datetime | str,
+    start: Day,
+    end: Day,
     interval: Interval = "day",
     window_days: int | None = None,
     event: EventSelector = None,
@@ -216,25 +335,18 @@ def active_users(
     Returns ``period_start`` (Date), [breakdown], ``active_users`` (Int64), ``is_partial``
     (Boolean), one row per period (and breakdown value), zeros included.
     """
-    query, keys, window_days = _active_users_query(
+    query = EngagementQuery.build(
         start=start,
         end=end,
-        interval=interval,
-        window_days=window_days,
-        event=event,
-        filters=filters,
-        breakdown=breakdown,
-        week_start=week_start,
         tz=tz,
+        filters=filters,
+        interval=interval,
+        event=event,
+        week_start=week_start,
+        breakdown=breakdown,
+        window_days=window_days,
     )
-    if window_days is not None:
-        return _window_as_active_users(_rolling_counts(events, query, (window_days,), keys), keys)
-
-    lf = _matching(events, query, query.start, query.end, keys)
-    pairs = lf.select("user_id", *keys, period=query.period_number(pl.col("day"))).unique()
-    counts = pairs.group_by("period", *keys).agg(active_users=pl.len().cast(pl.Int64))
-    filled = _fill_periods(counts, _period_grid(query), pairs, keys, ["active_users"])
-    return filled.select("period_start", *keys, "active_users", "is_partial").collect()
+    return _active_users(events, query)
 
 
 def _window_as_active_users(rolling: pl.LazyFrame, keys: list[str]) -> pl.DataFrame:
@@ -246,44 +358,42 @@ def _window_as_active_users(rolling: pl.LazyFrame, keys: list[str]) -> pl.DataFr
     )
 
 
-def _rolling_active_users_plan(events: Relation, **kwargs: Any) -> Plan:
-    query, windows, keys = _rolling_active_users_query(**kwargs)
+# ------------------------------------------------------------------------------------------------
+# DAU, WAU, MAU and DAU/MAU
+# ------------------------------------------------------------------------------------------------
+
+
+def _rolling_active_users_plan(events: Relation, query: EngagementQuery) -> Plan:
+    _per_day(query, "rolling_active_users")
+    keys = query.keys
     return _rolling_plan(
         events,
         query,
-        windows,
-        keys,
+        query.windows,
         lambda r: r.select("period_start", *keys, "window_days", "active_users").collect(),
     )
 
 
-def _rolling_active_users_query(
-    *,
-    start: dt.date | dt.datetime | str,
-    end: dt.date | dt.datetime | str,
-    windows: Sequence[int] = (1, 7, 30),
-    event: EventSelector = None,
-    filters: Mapping[str, Any] | None = None,
-    breakdown: str | None = None,
-    tz: str = "UTC",
-) -> tuple[EngagementQuery, tuple[int, ...], list[str]]:
-    query = EngagementQuery.build(start=start, end=end, event=event, filters=filters, tz=tz)
-    if isinstance(windows, int) or not windows:
-        raise ValueError(
-            "windows: give a non-empty sequence of window lengths in days, e.g. (1, 7, 30)"
-        )
-    for n in windows:
-        _check_window("windows", n)
-    return query, tuple(sorted(set(windows))), _breakdown_keys(breakdown)
+def _rolling_active_users(events: Events, query: EngagementQuery) -> pl.DataFrame:
+    _per_day(query, "rolling_active_users")
+    rolling = _rolling_counts(events, query, query.windows)
+    return rolling.select("period_start", *query.keys, "window_days", "active_users").collect()
 
 
 @pushdown(_rolling_active_users_plan)
+def rolling_active_users_of(events: Events, query: EngagementQuery) -> pl.DataFrame:
+    """DAU, WAU and MAU of a built (daily) query: :func:`rolling_active_users`, reading
+    ``windows`` and ``breakdown`` from the query."""
+    return _rolling_active_users(events, query)
+
+
+@_keyword_door(_rolling_active_users_plan)
 def rolling_active_users(
-    events: pl.DataFrame | pl.LazyFrame,
+    events: Events,
     *,
-    start: dt.date | dt.datetime | str,
-    end: dt.date | dt.datetime | str,
-    windows: Sequence[int] = (1, 7, 30),
+    start: Day,
+    end: Day,
+    windows: Sequence[int] = DEFAULT_WINDOWS,
     event: EventSelector = None,
     filters: Mapping[str, Any] | None = None,
     breakdown: str | None = None,
@@ -296,37 +406,35 @@ def rolling_active_users(
 
     Returns ``period_start`` (Date), [breakdown], ``window_days`` (Int64), ``active_users`` (Int64).
     """
-    query, chosen, keys = _rolling_active_users_query(
+    query = EngagementQuery.build(
         start=start,
         end=end,
-        windows=windows,
-        event=event,
-        filters=filters,
-        breakdown=breakdown,
         tz=tz,
+        filters=filters,
+        event=event,
+        breakdown=breakdown,
+        windows=windows,
     )
-    rolling = _rolling_counts(events, query, chosen, keys)
-    return rolling.select("period_start", *keys, "window_days", "active_users").collect()
+    return _rolling_active_users(events, query)
 
 
-def _dau_mau_plan(events: Relation, **kwargs: Any) -> Plan:
-    query, window_days = _dau_mau_query(**kwargs)
-    windows = tuple(sorted({1, window_days}))
-    return _rolling_plan(events, query, windows, [], lambda r: _dau_mau_frame(r, window_days))
+def _month_of(query: EngagementQuery) -> int:
+    """DAU/MAU's month: the query's ``window_days``, 30 days when it names none."""
+    _per_day(query, "dau_mau")
+    _without_breakdown(query, "dau_mau")
+    return MONTH_DAYS if query.window_days is None else query.window_days
 
 
-def _dau_mau_query(
-    *,
-    start: dt.date | dt.datetime | str,
-    end: dt.date | dt.datetime | str,
-    event: EventSelector = None,
-    filters: Mapping[str, Any] | None = None,
-    window_days: int = 30,
-    tz: str = "UTC",
-) -> tuple[EngagementQuery, int]:
-    query = EngagementQuery.build(start=start, end=end, event=event, filters=filters, tz=tz)
-    _check_window("window_days", window_days)
-    return query, window_days
+def _dau_mau_plan(events: Relation, query: EngagementQuery) -> Plan:
+    month = _month_of(query)
+    windows = tuple(sorted({1, month}))
+    return _rolling_plan(events, query, windows, lambda r: _dau_mau_frame(r, month))
+
+
+def _dau_mau(events: Events, query: EngagementQuery) -> pl.DataFrame:
+    month = _month_of(query)
+    windows = tuple(sorted({1, month}))
+    return _dau_mau_frame(_rolling_counts(events, query, windows), month)
 
 
 def _dau_mau_frame(rolling: pl.LazyFrame, window_days: int) -> pl.DataFrame:
@@ -340,14 +448,21 @@ def _dau_mau_frame(rolling: pl.LazyFrame, window_days: int) -> pl.DataFrame:
 
 
 @pushdown(_dau_mau_plan)
+def dau_mau_of(events: Events, query: EngagementQuery) -> pl.DataFrame:
+    """DAU/MAU of a built (daily, unbroken-down) query: :func:`dau_mau`, its month the query's
+    ``window_days`` (30 days when it names none)."""
+    return _dau_mau(events, query)
+
+
+@_keyword_door(_dau_mau_plan)
 def dau_mau(
-    events: pl.DataFrame | pl.LazyFrame,
+    events: Events,
     *,
-    start: dt.date | dt.datetime | str,
-    end: dt.date | dt.datetime | str,
+    start: Day,
+    end: Day,
     event: EventSelector = None,
     filters: Mapping[str, Any] | None = None,
-    window_days: int = 30,
+    window_days: int = MONTH_DAYS,
     tz: str = "UTC",
 ) -> pl.DataFrame:
     """DAU/MAU: the share of the month's active users who were also active on the day.
@@ -359,48 +474,48 @@ def dau_mau(
 
     Returns ``period_start`` (Date), ``dau``, ``mau`` (Int64), ``ratio`` (Float64).
     """
-    query, window_days = _dau_mau_query(
-        start=start, end=end, event=event, filters=filters, window_days=window_days, tz=tz
+    query = EngagementQuery.build(
+        start=start, end=end, tz=tz, filters=filters, event=event, window_days=window_days
     )
-    windows = tuple(sorted({1, window_days}))
-    return _dau_mau_frame(_rolling_counts(events, query, windows, []), window_days)
+    return _dau_mau(events, query)
 
 
-def _stickiness_plan(events: Relation, **kwargs: Any) -> Plan:
-    query, interval_count, intervals = _stickiness_query(**kwargs)
+# ------------------------------------------------------------------------------------------------
+# Stickiness
+# ------------------------------------------------------------------------------------------------
+
+
+def _stickiness_plan(events: Relation, query: EngagementQuery) -> Plan:
+    intervals = _intervals_of(query)
     return sql_engagement.stickiness_plan(
         events,
         query,
         query.number_of(query.start),
-        interval_count,
+        query.interval_count,
         lambda histogram: _stickiness_frame(histogram, intervals),
     )
 
 
-def _stickiness_query(
-    *,
-    start: dt.date | dt.datetime | str,
-    end: dt.date | dt.datetime | str,
-    interval: Interval = "day",
-    interval_count: int = 1,
-    event: EventSelector = None,
-    filters: Mapping[str, Any] | None = None,
-    week_start: WeekStart = "monday",
-    tz: str = "UTC",
-) -> tuple[EngagementQuery, int, int]:
-    """The query, the periods per interval and the number of intervals."""
-    query = EngagementQuery.build(
-        start=start,
-        end=end,
-        interval=interval,
-        event=event,
-        filters=filters,
-        week_start=week_start,
-        tz=tz,
-    )
-    _check_count("interval_count", interval_count)
+def _intervals_of(query: EngagementQuery) -> int:
+    """How many intervals of ``interval_count`` periods the range is cut into."""
+    _without_breakdown(query, "stickiness")
     periods = query.number_of(query.end) - query.number_of(query.start) + 1
-    return query, interval_count, math.ceil(periods / interval_count)
+    return math.ceil(periods / query.interval_count)
+
+
+def _stickiness(events: Events, query: EngagementQuery) -> pl.DataFrame:
+    intervals = _intervals_of(query)
+    origin = query.number_of(query.start)
+    lf = _matching(events, query, query.start, query.end, [])
+    bucket = (query.period_number(pl.col("day")) - origin) // query.interval_count
+    per_user = (
+        lf.select("user_id", bucket=bucket)
+        .unique()
+        .group_by("user_id")
+        .agg(intervals_active=pl.len().cast(pl.Int64))
+    )
+    histogram = per_user.group_by("intervals_active").agg(users=pl.len().cast(pl.Int64))
+    return _stickiness_frame(histogram, intervals)
 
 
 def _stickiness_frame(histogram: pl.LazyFrame, intervals: int) -> pl.DataFrame:
@@ -418,11 +533,18 @@ def _stickiness_frame(histogram: pl.LazyFrame, intervals: int) -> pl.DataFrame:
 
 
 @pushdown(_stickiness_plan)
+def stickiness_of(events: Events, query: EngagementQuery) -> pl.DataFrame:
+    """Stickiness of a built (unbroken-down) query: :func:`stickiness`, in blocks of the query's
+    ``interval_count`` periods."""
+    return _stickiness(events, query)
+
+
+@_keyword_door(_stickiness_plan)
 def stickiness(
-    events: pl.DataFrame | pl.LazyFrame,
+    events: Events,
     *,
-    start: dt.date | dt.datetime | str,
-    end: dt.date | dt.datetime | str,
+    start: Day,
+    end: Day,
     interval: Interval = "day",
     interval_count: int = 1,
     event: EventSelector = None,
@@ -441,36 +563,30 @@ def stickiness(
     Returns ``intervals_active`` (1 … number of intervals), ``users`` (exactly that many),
     ``users_at_least`` (that many or more, PostHog's "cumulative" view); zeros included.
     """
-    query, interval_count, intervals = _stickiness_query(
+    query = EngagementQuery.build(
         start=start,
         end=end,
-        interval=interval,
-        interval_count=interval_count,
-        event=event,
-        filters=filters,
-        week_start=week_start,
         tz=tz,
+        filters=filters,
+        interval=interval,
+        event=event,
+        week_start=week_start,
+        interval_count=interval_count,
     )
-    origin = query.number_of(query.start)
-    lf = _matching(events, query, query.start, query.end, [])
-    bucket = (query.period_number(pl.col("day")) - origin) // interval_count
-    per_user = (
-        lf.select("user_id", bucket=bucket)
-        .unique()
-        .group_by("user_id")
-        .agg(intervals_active=pl.len().cast(pl.Int64))
-    )
-    histogram = per_user.group_by("intervals_active").agg(users=pl.len().cast(pl.Int64))
-    return _stickiness_frame(histogram, intervals)
+    return _stickiness(events, query)
 
 
-def _lifecycle_plan(events: Relation, **kwargs: Any) -> Plan:
-    query, new_means = _lifecycle_query(**kwargs)
+# ------------------------------------------------------------------------------------------------
+# Lifecycle
+# ------------------------------------------------------------------------------------------------
+
+
+def _lifecycle_plan(events: Relation, query: EngagementQuery) -> Plan:
     first, last, last_day = _lifecycle_span(query)
     return sql_lifecycle.lifecycle_plan(
         events,
         query,
-        new_means,
+        query.new_means,
         first=first,
         last=last,
         last_day=last_day,
@@ -478,32 +594,9 @@ def _lifecycle_plan(events: Relation, **kwargs: Any) -> Plan:
     )
 
 
-def _lifecycle_query(
-    *,
-    start: dt.date | dt.datetime | str,
-    end: dt.date | dt.datetime | str,
-    interval: Interval = "day",
-    event: EventSelector = None,
-    filters: Mapping[str, Any] | None = None,
-    week_start: WeekStart = "monday",
-    tz: str = "UTC",
-    new_means: NewMeans = "first_active",
-) -> tuple[EngagementQuery, NewMeans]:
-    query = EngagementQuery.build(
-        start=start,
-        end=end,
-        interval=interval,
-        event=event,
-        filters=filters,
-        week_start=week_start,
-        tz=tz,
-    )
-    check_choice("new_means", new_means, NEW_MEANINGS)
-    return query, new_means
-
-
 def _lifecycle_span(query: EngagementQuery) -> tuple[int, int, dt.date]:
     """The first and last period numbers, and the last day of the last (whole) period."""
+    _without_breakdown(query, "lifecycle")
     first = query.number_of(query.start)
     last = query.number_of(query.end)
     return first, last, query.first_day(last + 1) - dt.timedelta(days=1)
@@ -515,50 +608,8 @@ def _lifecycle_frame(counts: pl.LazyFrame, query: EngagementQuery) -> pl.DataFra
     return filled.select("period_start", *LIFECYCLE_STATUSES, "is_partial").collect()
 
 
-@pushdown(_lifecycle_plan)
-def lifecycle(
-    events: pl.DataFrame | pl.LazyFrame,
-    *,
-    start: dt.date | dt.datetime | str,
-    end: dt.date | dt.datetime | str,
-    interval: Interval = "day",
-    event: EventSelector = None,
-    filters: Mapping[str, Any] | None = None,
-    week_start: WeekStart = "monday",
-    tz: str = "UTC",
-    new_means: NewMeans = "first_active",
-) -> pl.DataFrame:
-    """Lifecycle: each period's actives split into new, returning and resurrecting, and who left.
-
-    For each period from the one holding ``start`` to the one holding ``end``:
-    ``new`` = active now for the first time ever; ``returning`` = active now and in the previous
-    period; ``resurrecting`` = active now, not in the previous period, but at some time before;
-    ``dormant`` = active in the previous period, not now (a positive count; charts draw it below
-    zero). The user's whole history counts, also before ``start``; whole periods count, as in
-    PostHog, so ``is_partial`` marks a first or last period that sticks out of the range.
-
-    ``new_means="first_seen"`` takes PostHog's and Amplitude's reading of *new* instead: active
-    in the period of the user's first event of any kind (ignoring ``event`` and ``filters``); a
-    user first seen earlier whose first matching event comes later is then resurrecting.
-
-    Identities: new + returning + resurrecting = active users of the period, and
-    dormant(t) = active(t-1) - returning(t).
-
-    Returns ``period_start`` (Date), ``new``, ``returning``, ``resurrecting``, ``dormant`` (Int64),
-    ``is_partial`` (Boolean).
-    """
-    query, new_means = _lifecycle_query(
-        start=start,
-        end=end,
-        interval=interval,
-        event=event,
-        filters=filters,
-        week_start=week_start,
-        tz=tz,
-        new_means=new_means,
-    )
+def _lifecycle(events: Events, query: EngagementQuery) -> pl.DataFrame:
     first, last, last_day = _lifecycle_span(query)
-
     lf = _matching(events, query, None, last_day, [])
     active = (
         lf.select("user_id", period=query.period_number(pl.col("day")))
@@ -570,8 +621,9 @@ def lifecycle(
     previous = pl.when(same_as_previous).then(pl.col("period").shift(1))
     following = pl.when(same_as_next).then(pl.col("period").shift(-1))
     is_new = previous.is_null()
-    if new_means == "first_seen":
-        everything = EngagementQuery.build(start=query.start, end=query.end, tz=query.tz)
+    if query.new_means == "first_seen":
+        # The user's first event of any kind: neither the event nor the filters narrow it.
+        everything = replace(query, event=None, scope=query.scope.with_filters(None))
         seen = (
             _matching(events, everything, None, last_day, [])
             .group_by("user_id")
@@ -601,35 +653,93 @@ def lifecycle(
     return _lifecycle_frame(counts, query)
 
 
-def _revenue_plan(events: Relation, **kwargs: Any) -> Plan:
-    query, keys = _revenue_query(**kwargs)
+@pushdown(_lifecycle_plan)
+def lifecycle_of(events: Events, query: EngagementQuery) -> pl.DataFrame:
+    """The lifecycle of a built (unbroken-down) query: :func:`lifecycle`, *new* read as the
+    query's ``new_means``."""
+    return _lifecycle(events, query)
+
+
+@_keyword_door(_lifecycle_plan)
+def lifecycle(
+    events: Events,
+    *,
+    start: Day,
+    end: Day,
+    interval: Interval = "day",
+    event: EventSelector = None,
+    filters: Mapping[str, Any] | None = None,
+    week_start: WeekStart = "monday",
+    tz: str = "UTC",
+    new_means: NewMeans = "first_active",
+) -> pl.DataFrame:
+    """Lifecycle: each period's actives split into new, returning and resurrecting, and who left.
+
+    For each period from the one holding ``start`` to the one holding ``end``:
+    ``new`` = active now for the first time ever; ``returning`` = active now and in the previous
+    period; ``resurrecting`` = active now, not in the previous period, but at some time before;
+    ``dormant`` = active in the previous period, not now (a positive count; charts draw it below
+    zero). The user's whole history counts, also before ``start``; whole periods count, as in
+    PostHog, so ``is_partial`` marks a first or last period that sticks out of the range.
+
+    ``new_means="first_seen"`` takes PostHog's and Amplitude's reading of *new* instead: active
+    in the period of the user's first event of any kind (ignoring ``event`` and ``filters``); a
+    user first seen earlier whose first matching event comes later is then resurrecting.
+
+    Identities: new + returning + resurrecting = active users of the period, and
+    dormant(t) = active(t-1) - returning(t).
+
+    Returns ``period_start`` (Date), ``new``, ``returning``, ``resurrecting``, ``dormant`` (Int64),
+    ``is_partial`` (Boolean).
+    """
+    query = EngagementQuery.build(
+        start=start,
+        end=end,
+        tz=tz,
+        filters=filters,
+        interval=interval,
+        event=event,
+        week_start=week_start,
+        new_means=new_means,
+    )
+    return _lifecycle(events, query)
+
+
+# ------------------------------------------------------------------------------------------------
+# Revenue
+# ------------------------------------------------------------------------------------------------
+
+_REVENUE_VALUES = ["revenue", "paying_users", "active_users"]
+
+
+def _every_event(query: EngagementQuery) -> list[str]:
+    """The breakdown keys of a revenue query, which counts every event (so names none)."""
+    if query.event is not None:
+        raise ValueError("event: revenue counts every event, so the query must name none")
+    return query.keys
+
+
+def _revenue_plan(events: Relation, query: EngagementQuery) -> Plan:
+    keys = _every_event(query)
     return sql_engagement.revenue_plan(
         events, query, keys, lambda totals: _revenue_frame(totals, query, totals, keys)
     )
 
 
-def _revenue_query(
-    *,
-    start: dt.date | dt.datetime | str,
-    end: dt.date | dt.datetime | str,
-    interval: Interval = "day",
-    filters: Mapping[str, Any] | None = None,
-    breakdown: str | None = None,
-    week_start: WeekStart = "monday",
-    tz: str = "UTC",
-) -> tuple[EngagementQuery, list[str]]:
-    query = EngagementQuery.build(
-        start=start,
-        end=end,
-        interval=interval,
-        filters=filters,
-        week_start=week_start,
-        tz=tz,
+def _revenue(events: Events, query: EngagementQuery) -> pl.DataFrame:
+    keys = _every_event(query)
+    lf = as_lazy(events)
+    has_revenue = "revenue" in lf.collect_schema().names()
+    extra = ["revenue"] if has_revenue else []
+    rows = _matching(lf, query, query.start, query.end, [*keys, *extra])
+    amount = pl.col("revenue").cast(pl.Float64) if has_revenue else pl.lit(None, pl.Float64)
+    rows = rows.select("user_id", *keys, period=query.period_number(pl.col("day")), amount=amount)
+    totals = rows.group_by("period", *keys).agg(
+        revenue=pl.col("amount").sum(),
+        paying_users=pl.col("user_id").filter(pl.col("amount") > 0).n_unique().cast(pl.Int64),
+        active_users=pl.col("user_id").n_unique().cast(pl.Int64),
     )
-    return query, _breakdown_keys(breakdown)
-
-
-_REVENUE_VALUES = ["revenue", "paying_users", "active_users"]
+    return _revenue_frame(totals, query, rows, keys)
 
 
 def _revenue_frame(
@@ -648,11 +758,18 @@ def _revenue_frame(
 
 
 @pushdown(_revenue_plan)
+def revenue_of(events: Events, query: EngagementQuery) -> pl.DataFrame:
+    """Revenue per active user of a built query that names no event: :func:`revenue`, split by
+    the query's ``breakdown``."""
+    return _revenue(events, query)
+
+
+@_keyword_door(_revenue_plan)
 def revenue(
-    events: pl.DataFrame | pl.LazyFrame,
+    events: Events,
     *,
-    start: dt.date | dt.datetime | str,
-    end: dt.date | dt.datetime | str,
+    start: Day,
+    end: Day,
     interval: Interval = "day",
     filters: Mapping[str, Any] | None = None,
     breakdown: str | None = None,
@@ -670,27 +787,16 @@ def revenue(
     Returns ``period_start`` (Date), [breakdown], ``revenue`` (Float64), ``paying_users``,
     ``active_users`` (Int64), ``arpu``, ``arppu`` (Float64), ``is_partial`` (Boolean).
     """
-    query, keys = _revenue_query(
+    query = EngagementQuery.build(
         start=start,
         end=end,
-        interval=interval,
-        filters=filters,
-        breakdown=breakdown,
-        week_start=week_start,
         tz=tz,
+        filters=filters,
+        interval=interval,
+        week_start=week_start,
+        breakdown=breakdown,
     )
-    lf = as_lazy(events)
-    has_revenue = "revenue" in lf.collect_schema().names()
-    extra = ["revenue"] if has_revenue else []
-    rows = _matching(events, query, query.start, query.end, [*keys, *extra])
-    amount = pl.col("revenue").cast(pl.Float64) if has_revenue else pl.lit(None, pl.Float64)
-    rows = rows.select("user_id", *keys, period=query.period_number(pl.col("day")), amount=amount)
-    totals = rows.group_by("period", *keys).agg(
-        revenue=pl.col("amount").sum(),
-        paying_users=pl.col("user_id").filter(pl.col("amount") > 0).n_unique().cast(pl.Int64),
-        active_users=pl.col("user_id").n_unique().cast(pl.Int64),
-    )
-    return _revenue_frame(totals, query, rows, keys)
+    return _revenue(events, query)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -702,7 +808,6 @@ def _rolling_plan(
     events: Relation,
     query: EngagementQuery,
     windows: tuple[int, ...],
-    keys: list[str],
     finish: Callable[[pl.LazyFrame], pl.DataFrame],
 ) -> Plan:
     """The rolling counts in SQL: the engine gives the day-by-day changes, clamped to ``start``.
@@ -711,6 +816,7 @@ def _rolling_plan(
     happens before ``start`` onto ``start`` (so the running sum there is already right) and
     ``finish`` gets the same series the Polars path builds, from :func:`_rolling_series`.
     """
+    keys = query.keys
     start_number, end_number = _day_number(query.start), _day_number(query.end)
 
     def series(deltas: pl.LazyFrame) -> pl.DataFrame:
@@ -730,7 +836,7 @@ def _rolling_plan(
 
 
 def _matching(
-    events: pl.DataFrame | pl.LazyFrame,
+    events: Events,
     query: EngagementQuery,
     first_day: dt.date | None,
     last_day: dt.date,
@@ -739,12 +845,11 @@ def _matching(
     """The counted events between two local days (``None``: from the beginning of time).
 
     Columns: ``user_id``, ``day`` (the local calendar day as an Int32 day number) and ``columns``.
-    The UTC bounds go first so that a Parquet scan or a database can prune rows before any time
-    zone arithmetic.
+    Events the scope's filters do not keep are dropped (:meth:`metrics.scope.Scope.keep`); the
+    UTC bounds go beside them, so that a Parquet scan or a database can prune rows before any
+    time zone arithmetic.
     """
-    lf = as_lazy(events)
-    _check_columns(lf, [c for c, _ in query.filters], "filters")
-    check_filters(lf.collect_schema(), query.filter_mapping, "filters")
+    lf = query.scope.keep(as_lazy(events))
     _check_columns(lf, [c for c in columns if c != "revenue"], "breakdown")
     zone = ZoneInfo(query.tz)
     upper = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
@@ -754,8 +859,6 @@ def _matching(
         conditions.append(pl.col("timestamp") >= lower)
     if query.event is not None:
         conditions.append(event_expr(query.event))
-    if query.filters:
-        conditions.append(filter_expr(query.filter_mapping))
     # A property no event has (a Null column of a hand-built frame) is text with no values, as
     # it is in any database, so a breakdown by it has the same type on every back end.
     schema = lf.collect_schema() if columns else {}
@@ -767,16 +870,14 @@ def _matching(
 
 
 def _rolling_counts(
-    events: pl.DataFrame | pl.LazyFrame,
-    query: EngagementQuery,
-    windows: tuple[int, ...],
-    keys: list[str],
+    events: Events, query: EngagementQuery, windows: tuple[int, ...]
 ) -> pl.LazyFrame:
     """Distinct users active in the N days ending on each day of the range, for N in ``windows``.
 
     The interval-union trick (module docstring): each distinct (user, day) covers
     ``[day, day + min(N, gap) - 1]``, where gap is the distance to that user's next active day.
     """
+    keys = query.keys
     reach = max(windows) - 1
     first_day = query.start - dt.timedelta(days=reach)
     origin = _day_number(first_day)
@@ -968,14 +1069,13 @@ def _day_number(day: dt.date) -> int:
     return (day - _EPOCH).days
 
 
-def _breakdown_keys(breakdown: str | None) -> list[str]:
+def _check_breakdown(breakdown: object) -> None:
     if breakdown is None:
-        return []
+        return
     if not isinstance(breakdown, str) or not breakdown:
         raise ValueError(f"breakdown must be a property column name, not {breakdown!r}")
     if breakdown in ("user_id", "timestamp"):
         raise ValueError(f"breakdown: {breakdown!r} is not a property to break down by")
-    return [breakdown]
 
 
 def _check_columns(lf: pl.LazyFrame, columns: Iterable[str], argument: str) -> None:
@@ -1002,32 +1102,16 @@ def _normalise_event(event: EventSelector) -> str | tuple[str, ...] | None:
     if event is None or isinstance(event, str):
         return event
     names = tuple(event)
-    if not names or not all(isinstance(name, str) for name in names):
-        raise ValueError(f"event must be an event name, a list of names or None, not {event!r}")
+    _check_event(names)
     return names
 
 
-def _normalise_filters(filters: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
-    if filters is None:
-        return ()
-    if not isinstance(filters, Mapping):
-        raise ValueError(
-            f"filters must be a mapping property -> value(s), not {type(filters).__name__}"
-        )
-    out: list[tuple[str, Any]] = []
-    for column, wanted in filters.items():
-        if not isinstance(column, str):
-            raise ValueError(f"filters: property names are strings, not {column!r}")
-        if isinstance(wanted, list | tuple | set | frozenset):
-            values = list(wanted)
-            out.append(
-                (
-                    column,
-                    tuple(
-                        sorted(values, key=repr) if isinstance(wanted, set | frozenset) else values
-                    ),
-                )
-            )
-        else:
-            out.append((column, wanted))
-    return tuple(out)
+def _check_event(event: object) -> None:
+    if event is None or isinstance(event, str):
+        return
+    if (
+        not isinstance(event, tuple)
+        or not event
+        or not all(isinstance(name, str) for name in event)
+    ):
+        raise ValueError(f"event must be an event name, a list of names or None, not {event!r}")

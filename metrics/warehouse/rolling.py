@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from metrics.warehouse.engagement import matching_days
 from metrics.warehouse.relation import Plan, Relation, Sql
 
+if TYPE_CHECKING:  # metrics.engagement imports this module to plan its queries
+    from metrics.engagement import EngagementQuery
+
 
 def rolling_plan(
     relation: Relation,
-    query: Any,
+    query: EngagementQuery,
     windows: tuple[int, ...],
     keys: list[str],
     *,
@@ -42,7 +45,7 @@ def rolling_plan(
     ``first_day`` is the earliest day any window reaches back to; ``first_number`` and
     ``last_number`` are the day numbers of ``start`` and ``end``.
     """
-    relation.require([c for c, _ in query.filters], "filters")
+    relation.require([c for c, _ in query.scope.filters], "filters")
     relation.require(keys, "breakdown")
     sql = Sql(relation)
     d, q = sql.d, sql.q
