@@ -1103,7 +1103,7 @@ def _normalise_event(event: EventSelector) -> str | tuple[str, ...] | None:
         return event
     names = tuple(event)
     _check_event(names)
-    return names
+    return tuple(sorted(set(names)))  # any order, once each: equal questions, equal queries
 
 
 def _check_event(event: object) -> None:
