@@ -13,6 +13,7 @@ stays layout.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -377,7 +378,7 @@ def _vision() -> Vision | None:
     return _read_vision(str(path), stat.st_mtime_ns, stat.st_size)
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@functools.lru_cache(maxsize=4)  # as ui/data.py reads sources.toml: the file's stamp is the key
 def _read_vision(path: str, modified_ns: int, size: int) -> Vision | None:
     from ui import targets as vision_file
 
