@@ -26,7 +26,7 @@ from metrics.warehouse.parts import (
 from metrics.warehouse.relation import Plan, Relation, Sql
 
 if TYPE_CHECKING:  # metrics.engagement imports this module to plan its queries
-    from metrics.engagement import EngagementQuery
+    from metrics.engagement.query import EngagementQuery
 
 Finish = Callable[[pl.LazyFrame], Any]
 
@@ -43,7 +43,7 @@ def matching_days(
 ) -> str:
     """SELECT user_id, day (local day number) and ``columns`` of the counted events.
 
-    The twin of ``metrics.engagement._matching``: the same UTC bounds, event and the scope's
+    The twin of ``metrics.engagement.query.matching``: the same UTC bounds, event and the scope's
     filters (``use_filters=False``: every event, as lifecycle's ``first_seen`` reads it).
     """
     q = sql.q

@@ -22,7 +22,7 @@ from metrics.warehouse.parts import period_of_day
 from metrics.warehouse.relation import Plan, Relation, Sql
 
 if TYPE_CHECKING:  # metrics.engagement imports this module to plan its queries
-    from metrics.engagement import EngagementQuery
+    from metrics.engagement.query import EngagementQuery
 
 #: The statuses in the order of the public frame.
 STATUSES = ("new", "returning", "resurrecting", "dormant")

@@ -18,6 +18,7 @@ from polars.testing import assert_frame_equal
 
 from metrics import engagement
 from metrics.engagement import EngagementQuery
+from metrics.engagement import windows as rolling_windows
 from metrics.scope import Scope
 from tests.conftest import make_events
 from tests.reference import engagement as reference
@@ -337,7 +338,7 @@ def test_an_empty_breakdown_has_no_series_but_the_right_columns():
 def test_rolling_windows_fall_back_to_exact_user_ids(monkeypatch, early_march, setting):
     # With one-bit codes the packed keys of different users clash and would merge their days;
     # with a day range too long to pack there are no packed keys: the exact path answers both.
-    monkeypatch.setattr(engagement, *setting)
+    monkeypatch.setattr(rolling_windows, *setting)
     got = engagement.active_users(
         early_march, start=D(2026, 3, 2), end=D(2026, 3, 8), window_days=7
     )
