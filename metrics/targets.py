@@ -407,7 +407,9 @@ def _funnel_series(events: Events, p: FunnelConversion, ctx: _Context) -> pl.Dat
     if isinstance(events, Relation):
         from metrics.engagement import EngagementQuery
 
-        grid = EngagementQuery(ctx.start, ctx.last_day, p.period, week_start=ctx.week_start)
+        grid = EngagementQuery.build(
+            start=ctx.start, end=ctx.last_day, interval=p.period, week_start=ctx.week_start
+        )
         entry_day = pl.col(entry).map_elements(grid.first_day, return_dtype=pl.Date)
     else:
         entry_day = pl.col(entry).cast(pl.String).str.to_date()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from ui import compare, components, data, engine, explain, state
@@ -57,23 +59,26 @@ breakdown_label = pick_breakdown.selectbox(
 )
 event = None if event_label == eng.ANY_EVENT else event_label
 breakdown = None if breakdown_label == eng.NO_BREAKDOWN else breakdown_label
-interval = interval or "day"
-week_start = week_start or "monday"
-
-args = (source, shared.start, shared.end, shared.tz, shared.filters)
-scope = eng.describe_scope(event, shared.filters, shared.tz)
-periods = eng.describe_weeks(interval, week_start)
-noun = eng.INTERVAL_LABELS[interval].lower()
-dates = {"period_start": st.column_config.DateColumn("Period start", format="YYYY-MM-DD")}
-targets = eng.vision_targets(event, shared.filters)
-first_day = eng.first_data_day(source, shared.tz)
 
 try:
-    rolling = eng.rolling(*args, event)
-    ratio = eng.dau_mau(*args, event)
+    # The page's question: the sidebar's scope and the controls above (ui/engagement.py).
+    query = eng.page_query(shared.scope, event=event, interval=interval, week_start=week_start)
+    daily = eng.daily(query)
+    rolling = eng.rolling(source, daily)
+    ratio = eng.dau_mau(source, daily)
 except ValueError as exc:
     st.error(f"These settings cannot be computed: {md(exc)}")
     st.stop()
+
+interval = query.interval
+split = replace(query, breakdown=breakdown)  # active users by the picked property
+money_query = replace(query, event=None)  # revenue counts every event
+scope = eng.describe_scope(query)
+periods = eng.describe_weeks(query)
+noun = eng.INTERVAL_LABELS[interval].lower()
+dates = {"period_start": st.column_config.DateColumn("Period start", format="YYYY-MM-DD")}
+targets = eng.vision_targets(query)
+first_day = eng.first_data_day(source, shared.tz)
 
 if not eng.has_activity(rolling):
     st.info(
@@ -90,11 +95,9 @@ if (explained := explain.current("engagement")) is not None:
             explained,
             rolling=rolling,
             ratio=ratio,
-            periodic=eng.periodic(*args, event, interval, week_start, None)
-            if interval != "day"
-            else None,
-            lifecycle=eng.lifecycle(*args, event, interval, week_start),
-            money=eng.revenue(*args, interval, week_start, None),
+            periodic=eng.periodic(source, query) if interval != "day" else None,
+            lifecycle=eng.lifecycle(source, query),
+            money=eng.revenue(source, money_query),
         ),
     )
 
@@ -103,7 +106,7 @@ if (explained := explain.current("engagement")) is not None:
 # number is never cut short ("14,2…"). Each says its change against the previous period and
 # against a year before (the lined-up day: metrics/compare.py).
 headline_row = components.headline_row()
-before = eng.headlines_before(*args, event, first_day)
+before = eng.headlines_before(source, daily, first_day)
 for headline in eng.headlines(rolling, ratio, before):
     # A little wider than other pages' cards: "+12,611 vs previous" fits whole, four across.
     with headline_row.container(border=True, width=components.HEADLINE_WIDTH + 10):
@@ -122,17 +125,21 @@ daily_shift = compare.shift(shared.start, shared.end, shared.compare)
 period_shift = compare.shift(shared.start, shared.end, shared.compare, interval)
 
 
-def earlier(found, compute, *, by=interval):
-    """The earlier series of one chart, computed by the same cached adapter (ui/compare.py)."""
-    return compare.earlier(found, compute, first_day=first_day, interval=by)
+def earlier(found, adapter, asked, *, by=interval):
+    """The earlier series of one chart: the same cached adapter on the same question over the
+    earlier days (ui/compare.py)."""
+    return compare.earlier(
+        found,
+        lambda s, e: adapter(source, eng.over(asked, s, e)),
+        first_day=first_day,
+        interval=by,
+    )
 
 
 # -- active users -----------------------------------------------------------------------------
 st.header("Active users")
 if interval == "day":
-    rolling_before = earlier(
-        daily_shift, lambda s, e: eng.rolling(source, s, e, shared.tz, shared.filters, event)
-    )
+    rolling_before = earlier(daily_shift, eng.rolling, daily)
     components.chart(
         charts.rolling_active_figure(
             rolling, data_start=first_day, targets=targets.rolling, comparison=rolling_before
@@ -143,20 +150,15 @@ if interval == "day":
     components.numbers(
         eng.rolling_wide(rolling), name="dau_wau_mau", key="eng_rolling", column_config=dates
     )
-    engine.show_sql(eng.rolling.sql(*args, event), what="DAU, WAU and MAU")
+    engine.show_sql(eng.rolling.sql(source, daily), what="DAU, WAU and MAU")
     components.definition(
         f"{scope} **DAU**: users active that day. **WAU** and **MAU**: users active in the 7 and "
         "30 days ending that day (rolling windows that reach back before the start of the range). "
         "Dotted: the window reaches back before the first day of data, so it is not yet full."
     )
 else:
-    active = eng.periodic(*args, event, interval, week_start, None)
-    active_before = earlier(
-        period_shift,
-        lambda s, e: eng.periodic(
-            source, s, e, shared.tz, shared.filters, event, interval, week_start, None
-        ),
-    )
+    active = eng.periodic(source, query)
+    active_before = earlier(period_shift, eng.periodic, query)
     components.chart(
         charts.active_users_figure(
             active,
@@ -170,7 +172,7 @@ else:
     components.numbers(
         active, name=f"active_users_per_{noun}", key="eng_periodic", column_config=dates
     )
-    engine.show_sql(eng.periodic.sql(*args, event, interval, week_start, None), what="the chart")
+    engine.show_sql(eng.periodic.sql(source, query), what="the chart")
     components.definition(
         f"{scope} Active users per calendar {noun}: distinct users active at least once in it. "
         f"{periods} Only days inside the date range count: a first or last {noun} that sticks out "
@@ -182,15 +184,15 @@ st.header("By property")
 if breakdown is None:
     st.info("Pick a property in **Break down by** above to split active users by its values.")
 else:
-    split = eng.periodic(*args, event, interval, week_start, breakdown)
+    by_value = eng.periodic(source, split)
     components.chart(
-        charts.active_users_figure(split, interval=interval, breakdown=breakdown),
+        charts.active_users_figure(by_value, interval=interval, breakdown=breakdown),
         key="eng_chart_breakdown",
     )
     components.numbers(
-        split, name=f"active_users_by_{breakdown}", key="eng_split", column_config=dates
+        by_value, name=f"active_users_by_{breakdown}", key="eng_split", column_config=dates
     )
-    engine.show_sql(eng.periodic.sql(*args, event, interval, week_start, breakdown))
+    engine.show_sql(eng.periodic.sql(source, split))
     components.definition(
         f"{scope} Active users per {noun} for each value of **{md(breakdown)}** on their events: a "
         "user active with two values counts once under each, so the lines can add up to more "
@@ -214,19 +216,17 @@ with left:
         bind="query-params",
         help=f"2 counts pairs of {noun}s: a user active in either {noun} of a pair scores one.",
     )
-    sticky = eng.stickiness(*args, event, interval, int(interval_count or 1), week_start)
+    blocks = replace(query, interval_count=int(interval_count or 1))
+    sticky = eng.stickiness(source, blocks)
     components.chart(
-        charts.stickiness_figure(
-            sticky, interval=interval, interval_count=int(interval_count or 1)
-        ),
+        charts.stickiness_figure(sticky, interval=interval, interval_count=blocks.interval_count),
         key="eng_chart_stickiness",
     )
     components.numbers(sticky, name="stickiness", key="eng_sticky")
-    engine.show_sql(
-        eng.stickiness.sql(*args, event, interval, int(interval_count or 1), week_start),
-        what="stickiness",
+    engine.show_sql(eng.stickiness.sql(source, blocks), what="stickiness")
+    block = (
+        f"{noun}s" if blocks.interval_count == 1 else f"blocks of {blocks.interval_count} {noun}s"
     )
-    block = f"{noun}s" if int(interval_count or 1) == 1 else f"blocks of {interval_count} {noun}s"
     components.definition(
         f"{scope} Each user active in the range is counted once, at the number of {block} in "
         "which they were active (blocks start on the first day of the range; weeks and months "
@@ -234,11 +234,7 @@ with left:
     )
 with right:
     st.subheader("DAU/MAU")
-    ratio_before = earlier(
-        daily_shift,
-        lambda s, e: eng.dau_mau(source, s, e, shared.tz, shared.filters, event),
-        by="day",
-    )
+    ratio_before = earlier(daily_shift, eng.dau_mau, daily, by="day")
     components.chart(
         charts.dau_mau_figure(
             ratio, data_start=first_day, target=targets.dau_mau, comparison=ratio_before
@@ -255,7 +251,7 @@ with right:
             "ratio": st.column_config.NumberColumn("DAU/MAU", format="percent"),
         },
     )
-    engine.show_sql(eng.dau_mau.sql(*args, event), what="DAU/MAU")
+    engine.show_sql(eng.dau_mau.sql(source, daily), what="DAU/MAU")
     components.definition(
         f"{scope} DAU/MAU per day: users active that day divided by users active in the 30 days "
         "ending that day. 100% means everyone comes every day; about 3% means once a month."
@@ -263,10 +259,10 @@ with right:
 
 # -- lifecycle --------------------------------------------------------------------------------
 st.header("Lifecycle")
-life = eng.lifecycle(*args, event, interval, week_start)
+life = eng.lifecycle(source, query)
 components.chart(charts.lifecycle_figure(life, interval=interval), key="eng_chart_lifecycle")
 components.numbers(life, name=f"lifecycle_per_{noun}", key="eng_life", column_config=dates)
-engine.show_sql(eng.lifecycle.sql(*args, event, interval, week_start), what="the lifecycle")
+engine.show_sql(eng.lifecycle.sql(source, query), what="the lifecycle")
 components.definition(
     f"{scope} Per {noun}: **new** = active for the first time ever; **returning** = active in "
     f"the previous {noun} too; **resurrecting** = back after at least one {noun} away; "
@@ -277,17 +273,9 @@ components.definition(
 
 # -- revenue ----------------------------------------------------------------------------------
 st.header("Revenue")
-money = eng.revenue(*args, interval, week_start, breakdown)
-money_before = (
-    earlier(
-        period_shift,
-        lambda s, e: eng.revenue(
-            source, s, e, shared.tz, shared.filters, interval, week_start, None
-        ),
-    )
-    if breakdown is None
-    else None
-)
+money_split = replace(money_query, breakdown=breakdown)
+money = eng.revenue(source, money_split)
+money_before = earlier(period_shift, eng.revenue, money_query) if breakdown is None else None
 if not eng.has_activity(money, "paying_users"):
     st.info("No revenue was recorded in this range (no event with a positive `revenue`).")
 st.metric(
@@ -319,7 +307,7 @@ components.chart(
     key="eng_chart_revenue",
 )
 components.numbers(money, name=f"revenue_per_{noun}", key="eng_money", column_config=dates)
-engine.show_sql(eng.revenue.sql(*args, interval, week_start, breakdown), what="revenue")
+engine.show_sql(eng.revenue.sql(source, money_split), what="revenue")
 components.definition(
     f"Counting unit: a user (`user_id`); days are calendar days in **{shared.tz}**; every event "
     f"counts, whatever the event picked above. Per {noun}: revenue = sum of `revenue` "

@@ -19,11 +19,14 @@ from metrics import compare
 from metrics._common import Interval
 from ui.charts.compare import Comparison
 
-CHOICES: dict[str, str] = {
+CHOICES: dict[compare.Compare, str] = {
     "none": "None",
     "previous": "Previous period",
     "year": "A year before",
 }
+#: The choices and periods by the names a control, a link or a KPI gives them.
+_COMPARES: dict[str, compare.Compare] = {name: name for name in CHOICES}
+_INTERVALS: dict[str, Interval] = {"day": "day", "week": "week", "month": "month"}
 #: What the caption says is missing, per choice.
 MISSING: dict[str, str] = {
     "previous": "the previous period",
@@ -46,7 +49,7 @@ def control() -> str:
     picked = st.segmented_control(
         "Compare with",
         list(CHOICES),
-        format_func=CHOICES.get,
+        format_func=CHOICES.__getitem__,
         default="none",
         required=True,
         key="compare",
@@ -64,12 +67,22 @@ def first_day(source: str, tz: str) -> dt.date | None:
     return engagement.first_data_day(source, tz)
 
 
+def interval_of(value: str) -> Interval:
+    """The period a control or a KPI names, as :data:`metrics._common.Interval`; ``ValueError``
+    for another name."""
+    found = _INTERVALS.get(value)
+    if found is None:
+        raise ValueError(f"interval must be one of 'day', 'week', 'month', not {value!r}")
+    return found
+
+
 def shift(start: dt.date, end: dt.date, choice: str, interval: str = "day") -> compare.Shift | None:
     """The earlier range for the sidebar's choice (``None``: no comparison, or a reversed range
     a link can hold, which the pages report on their own)."""
-    if choice not in compare.COMPARES or end < start:
+    picked = _COMPARES.get(choice)
+    if picked is None or end < start:
         return None
-    return compare.earlier(start, end, choice, interval=interval)  # type: ignore[arg-type]
+    return compare.earlier(start, end, picked, interval=interval_of(interval))
 
 
 def earlier(
@@ -123,7 +136,7 @@ def kpi_points(
     moved = compare.align_points(
         points.filter(pl.col("level").is_not_null()),
         found,
-        period=period,  # type: ignore[arg-type]
+        period=interval_of(period),
         first_day=first_day,
     )
     return Comparison(found.label, moved) if moved.height else None

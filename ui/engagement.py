@@ -1,23 +1,32 @@
-"""The Engagement page's glue: cached adapters over :mod:`metrics.engagement`, and its choices.
+"""The Engagement page's glue: its query, cached adapters over :mod:`metrics.engagement`, and
+its choices.
 
-Every adapter takes the *source key* (name and load generation, :func:`ui.data.source_key`) and the
-metric parameters (cheap to hash), fetches the events with :func:`ui.data.events` and calls one
-metric; ``st.cache_data`` sits on these adapters only. The small helpers below them turn results
-into what the page shows (headline numbers, the words of the definition cards, the KPI targets from
-the vision file), so the page stays layout.
+The page builds one :class:`~metrics.engagement.EngagementQuery` from its controls and the
+sidebar's scope (:func:`page_query`). Every adapter takes the *source key* (name and load
+generation, :func:`ui.data.source_key`) and a query (frozen, cheap to hash), fetches the events with
+:func:`ui.data.events` and calls one metric's query function; ``st.cache_data`` sits on these
+adapters only. The small helpers below them turn results into what the page shows (headline
+numbers, the words of the definition cards, the KPI targets from the vision file), so the page
+stays layout.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 import streamlit as st
 
 from metrics import compare, engagement
+from metrics._common import Interval, WeekStart
+from metrics.engagement import EngagementQuery
+from metrics.scope import FilterItems, Scope
+from metrics.vision import Vision
 from metrics.warehouse import Relation
 from ui import catalogue, data, engine, product, state
 from ui.text import code, md
@@ -26,11 +35,12 @@ from ui.text import code, md
 ANY_EVENT = "Any event"
 #: Shown in the breakdown picker for "no breakdown".
 NO_BREAKDOWN = "No breakdown"
-INTERVAL_LABELS = {"day": "Day", "week": "Week", "month": "Month"}
-WEEK_START_LABELS = {"monday": "Monday", "sunday": "Sunday"}
+INTERVAL_LABELS: dict[Interval, str] = {"day": "Day", "week": "Week", "month": "Month"}
+WEEK_START_LABELS: dict[WeekStart, str] = {"monday": "Monday", "sunday": "Sunday"}
 WINDOWS = (1, 7, 30)
-
-Filters = Mapping[str, list[str]]
+#: The periods and first weekdays by the names a control or a link gives them.
+_INTERVALS: dict[str, Interval] = {name: name for name in INTERVAL_LABELS}
+_WEEK_STARTS: dict[str, WeekStart] = {name: name for name in WEEK_START_LABELS}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -67,134 +77,84 @@ def first_data_day(source: str, tz: str) -> dt.date | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Cached adapters: one metric call each
+# The page's queries: its controls and the sidebar's scope
+# ---------------------------------------------------------------------------------------------
+
+
+def interval_of(value: str | None) -> Interval:
+    """The Interval a control (or a link) names; a day when it names none."""
+    return _INTERVALS.get(value or "day", "day")
+
+
+def week_start_of(value: str | None) -> WeekStart:
+    """The first weekday a control (or a link) names; Monday when it names none."""
+    return _WEEK_STARTS.get(value or "monday", "monday")
+
+
+def page_query(
+    scope: Scope, *, event: str | None, interval: str | None, week_start: str | None
+) -> EngagementQuery:
+    """The page's question: the sidebar's days, zone and filters, the picked event, interval and
+    first weekday (``ValueError`` names what is wrong, as a link can hold a reversed range)."""
+    return EngagementQuery.build(
+        scope=scope,
+        event=event,
+        interval=interval_of(interval),
+        week_start=week_start_of(week_start),
+    )
+
+
+def daily(query: EngagementQuery) -> EngagementQuery:
+    """The question of the DAU/WAU/MAU and DAU/MAU charts: the same days and events, per day."""
+    return EngagementQuery(scope=query.scope, event=query.event, windows=WINDOWS)
+
+
+def over(query: EngagementQuery, start: dt.date, end: dt.date) -> EngagementQuery:
+    """The same question over other days (a compared range, a headline's earlier day)."""
+    return replace(query, scope=query.scope.between(start, end))
+
+
+# ---------------------------------------------------------------------------------------------
+# Cached adapters: one metric call each, keyed by the source and the query
 # ---------------------------------------------------------------------------------------------
 
 
 @engine.cached(max_entries=16, show_spinner="Counting daily, weekly and monthly active users…")
-def rolling(
-    source: str, start: dt.date, end: dt.date, tz: str, filters: Filters, event: str | None
-) -> pl.DataFrame:
-    """DAU, WAU and MAU per day (:func:`metrics.engagement.rolling_active_users`)."""
-    return engagement.rolling_active_users(
-        data.events(),
-        start=start,
-        end=end,
-        windows=WINDOWS,
-        event=event,
-        filters=dict(filters) or None,
-        tz=tz,
-    )
+def rolling(source: str, query: EngagementQuery) -> pl.DataFrame:
+    """DAU, WAU and MAU per day (:func:`metrics.engagement.rolling_active_users_of`)."""
+    return engagement.rolling_active_users_of(data.events(), query)
 
 
 @engine.cached(max_entries=16, show_spinner="Counting active users…")
-def periodic(
-    source: str,
-    start: dt.date,
-    end: dt.date,
-    tz: str,
-    filters: Filters,
-    event: str | None,
-    interval: str,
-    week_start: str,
-    breakdown: str | None,
-) -> pl.DataFrame:
-    """Active users per calendar period (:func:`metrics.engagement.active_users`)."""
-    return engagement.active_users(
-        data.events(),
-        start=start,
-        end=end,
-        interval=interval,  # type: ignore[arg-type]
-        event=event,
-        filters=dict(filters) or None,
-        breakdown=breakdown,
-        week_start=week_start,  # type: ignore[arg-type]
-        tz=tz,
-    )
+def periodic(source: str, query: EngagementQuery) -> pl.DataFrame:
+    """Active users per calendar period (:func:`metrics.engagement.active_users_of`)."""
+    return engagement.active_users_of(data.events(), query)
 
 
 @engine.cached(max_entries=16, show_spinner="Counting how often users come back…")
-def stickiness(
-    source: str,
-    start: dt.date,
-    end: dt.date,
-    tz: str,
-    filters: Filters,
-    event: str | None,
-    interval: str,
-    interval_count: int,
-    week_start: str,
-) -> pl.DataFrame:
-    """Users by how many intervals they were active in (:func:`metrics.engagement.stickiness`)."""
-    return engagement.stickiness(
-        data.events(),
-        start=start,
-        end=end,
-        interval=interval,  # type: ignore[arg-type]
-        interval_count=interval_count,
-        event=event,
-        filters=dict(filters) or None,
-        week_start=week_start,  # type: ignore[arg-type]
-        tz=tz,
-    )
+def stickiness(source: str, query: EngagementQuery) -> pl.DataFrame:
+    """Users by how many intervals they were active in
+    (:func:`metrics.engagement.stickiness_of`)."""
+    return engagement.stickiness_of(data.events(), query)
 
 
 @engine.cached(max_entries=16, show_spinner="Computing DAU/MAU…")
-def dau_mau(
-    source: str, start: dt.date, end: dt.date, tz: str, filters: Filters, event: str | None
-) -> pl.DataFrame:
-    """The DAU/MAU ratio per day (:func:`metrics.engagement.dau_mau`)."""
-    return engagement.dau_mau(
-        data.events(), start=start, end=end, event=event, filters=dict(filters) or None, tz=tz
-    )
+def dau_mau(source: str, query: EngagementQuery) -> pl.DataFrame:
+    """The DAU/MAU ratio per day (:func:`metrics.engagement.dau_mau_of`)."""
+    return engagement.dau_mau_of(data.events(), query)
 
 
 @engine.cached(max_entries=16, show_spinner="Sorting users into new, returning, resurrecting…")
-def lifecycle(
-    source: str,
-    start: dt.date,
-    end: dt.date,
-    tz: str,
-    filters: Filters,
-    event: str | None,
-    interval: str,
-    week_start: str,
-) -> pl.DataFrame:
-    """New, returning, resurrecting, dormant users (:func:`metrics.engagement.lifecycle`)."""
-    return engagement.lifecycle(
-        data.events(),
-        start=start,
-        end=end,
-        interval=interval,  # type: ignore[arg-type]
-        event=event,
-        filters=dict(filters) or None,
-        week_start=week_start,  # type: ignore[arg-type]
-        tz=tz,
-    )
+def lifecycle(source: str, query: EngagementQuery) -> pl.DataFrame:
+    """New, returning, resurrecting, dormant users (:func:`metrics.engagement.lifecycle_of`)."""
+    return engagement.lifecycle_of(data.events(), query)
 
 
 @engine.cached(max_entries=16, show_spinner="Adding up revenue…")
-def revenue(
-    source: str,
-    start: dt.date,
-    end: dt.date,
-    tz: str,
-    filters: Filters,
-    interval: str,
-    week_start: str,
-    breakdown: str | None,
-) -> pl.DataFrame:
-    """Revenue, paying users, revenue per (paying) user (:func:`metrics.engagement.revenue`)."""
-    return engagement.revenue(
-        data.events(),
-        start=start,
-        end=end,
-        interval=interval,  # type: ignore[arg-type]
-        filters=dict(filters) or None,
-        breakdown=breakdown,
-        week_start=week_start,  # type: ignore[arg-type]
-        tz=tz,
-    )
+def revenue(source: str, query: EngagementQuery) -> pl.DataFrame:
+    """Revenue, paying users, revenue per (paying) user (:func:`metrics.engagement.revenue_of`);
+    the query names no event (revenue counts every event)."""
+    return engagement.revenue_of(data.events(), query)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,33 +197,26 @@ class Headline:
 Before = tuple[dt.date, pl.DataFrame, pl.DataFrame]
 
 
+#: The earlier days every headline is compared with.
+_HEADLINE_COMPARES: tuple[compare.Compare, ...] = ("previous", "year")
+
+
 def headlines_before(
-    source: str,
-    start: dt.date,
-    end: dt.date,
-    tz: str,
-    filters: Filters,
-    event: str | None,
-    first_day: dt.date | None,
+    source: str, query: EngagementQuery, first_day: dt.date | None
 ) -> dict[str, Before | None]:
-    """The numbers of the day lined up with ``end`` in the previous period and a year before
-    (:mod:`metrics.compare`), each computed by the same cached adapters on that one day;
-    ``None`` where that day is before the first day of data."""
+    """The numbers of the day lined up with the range's end in the previous period and a year
+    before (:mod:`metrics.compare`), each computed by the same cached adapters on that one day
+    (``query``: :func:`daily`); ``None`` where that day is before the first day of data."""
     out: dict[str, Before | None] = {}
-    if end < start:  # a link's reversed range: the page says what is wrong
-        return out
-    for choice in ("previous", "year"):
-        found = compare.earlier(start, end, choice)  # type: ignore[arg-type]
-        assert found is not None
+    for choice in _HEADLINE_COMPARES:
+        found = compare.earlier(query.start, query.end, choice)
+        assert found is not None  # only "none" compares with nothing
         day = found.end
         if not compare.covered(found, first_day):
             out[choice] = None
             continue
-        out[choice] = (
-            day,
-            rolling(source, day, day, tz, filters, event),
-            dau_mau(source, day, day, tz, filters, event),
-        )
+        earlier = over(query, day, day)
+        out[choice] = (day, rolling(source, earlier), dau_mau(source, earlier))
     return out
 
 
@@ -344,24 +297,30 @@ def has_activity(table: pl.DataFrame, column: str = "active_users") -> bool:
     return table.height > 0 and bool(table.get_column(column).sum())
 
 
-def describe_scope(event: str | None, filters: Filters, tz: str) -> str:
+def describe_scope(query: EngagementQuery) -> str:
     """The words every definition card starts with: who counts, in which zone."""
-    what = "event of any kind" if event is None else f"{code(event)} event"
+    event = query.event
+    if event is None:
+        what = "event of any kind"
+    elif isinstance(event, str):
+        what = f"{code(event)} event"
+    else:
+        what = f"{' or '.join(map(code, event))} event"
     where = ""
-    if filters:
-        parts = [f"{md(k)} = {', '.join(map(md, v))}" for k, v in sorted(filters.items())]
+    if query.filters:
+        parts = [f"{md(k)} = {', '.join(map(md, _values(v)))}" for k, v in query.filters]
         where = f" with {'; '.join(parts)}"
     return (
         f"Counting unit: a user (`user_id`) with at least one {what}{where}. "
-        f"Days are calendar days in **{md(tz)}**."
+        f"Days are calendar days in **{md(query.tz)}**."
     )
 
 
-def describe_weeks(interval: str, week_start: str) -> str:
+def describe_weeks(query: EngagementQuery) -> str:
     """Which calendar periods: how weeks start, or that months are calendar months."""
-    if interval == "week":
-        return f"Weeks are calendar weeks starting {WEEK_START_LABELS[week_start]}."
-    if interval == "month":
+    if query.interval == "week":
+        return f"Weeks are calendar weeks starting {WEEK_START_LABELS[query.week_start]}."
+    if query.interval == "month":
         return "Months are calendar months."
     return ""
 
@@ -376,7 +335,7 @@ class Targets:
     currency: str = "USD"
 
 
-def vision_targets(event: str | None, filters: Filters) -> Targets:
+def vision_targets(query: EngagementQuery) -> Targets:
     """Targets of the current source's own vision KPIs on the same metric, event and filters as
     the page's charts (:func:`ui.product.vision_path`: never another product's).
 
@@ -384,24 +343,18 @@ def vision_targets(event: str | None, filters: Filters) -> Targets:
     without one, the chart of its period; a ``dau_mau`` KPI targets the DAU/MAU chart. A missing
     or broken vision file means no targets (the Overview page reports its problems).
     """
-    from ui import targets as vision_file
-
-    try:
-        vision = vision_file.read_vision().vision
-    except Exception:  # noqa: BLE001 - a broken vision file must not break this page
-        vision = None
+    vision = _vision()
     if vision is None:
         # No vision of this product's own (never another product's): no target lines.
         return Targets(currency=product.currency())
     rolling_targets: dict[int, float] = {}
     periodic_targets: dict[str, float] = {}
     ratio_target = None
-    wanted = _normal_filters(filters)
     for kpi in vision.kpis:
         params: Any = kpi.params
-        if _normal_event(getattr(params, "event", None)) != _normal_event(event):
+        if _event_names(getattr(params, "event", None)) != _event_names(query.event):
             continue
-        if _normal_filters(kpi.filter_map) != wanted:
+        if not _same_filters(Scope().with_filters(kpi.filters).filters, query.filters):
             continue
         if kpi.metric == "active_users":
             if params.window_days is not None:
@@ -412,6 +365,27 @@ def vision_targets(event: str | None, filters: Filters) -> Targets:
             ratio_target = kpi.target
     currency = product.currency(vision.currency)
     return Targets(rolling_targets, periodic_targets, ratio_target, currency)
+
+
+def _vision() -> Vision | None:
+    """The current source's vision, read once per version of its file (cached on the file's
+    path, modification time and size; ``None`` when it is missing or broken)."""
+    path = product.vision_path()
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _read_vision(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)  # as ui/data.py reads sources.toml: the file's stamp is the key
+def _read_vision(path: str, modified_ns: int, size: int) -> Vision | None:
+    from ui import targets as vision_file
+
+    try:
+        return vision_file.read_vision(Path(path)).vision
+    except Exception:  # noqa: BLE001 - a broken vision file must not break this page
+        return None
 
 
 def _count_on(table: pl.DataFrame, day: dt.date) -> int | None:
@@ -426,21 +400,29 @@ def _value_on(table: pl.DataFrame, column: str, day: dt.date) -> float | None:
     return float(found[0])
 
 
-def _normal_event(event: Any) -> tuple[str, ...] | None:
+def _event_names(event: object) -> frozenset[str] | None:
+    """The events a KPI or the page counts, in any order (``None``: every event)."""
     if event is None:
         return None
     if isinstance(event, str):
-        return (event,)
-    return tuple(sorted(event))
+        return frozenset((event,))
+    if isinstance(event, list | tuple):
+        return frozenset(map(str, event))
+    return frozenset((str(event),))
 
 
-def _normal_filters(filters: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
-    out = {}
-    for key, value in filters.items():
-        values = value if isinstance(value, list | tuple | set) else [value]
-        if values:
-            out[key] = tuple(sorted(map(str, values)))
-    return out
+def _same_filters(kpi: FilterItems, page: FilterItems) -> bool:
+    """Whether a KPI's filters keep the events the page's keep: the same properties, each with
+    the same values (one value and a list of it are the same; the order of a list does not count).
+    Both come normalised by :func:`metrics.scope.normalise_filters`."""
+    return {k: frozenset(map(str, _values(v))) for k, v in kpi} == {
+        k: frozenset(map(str, _values(v))) for k, v in page
+    }
+
+
+def _values(wanted: object) -> tuple[Any, ...]:
+    """One property's filter values: a tuple (membership) as it is, a lone value as one."""
+    return wanted if isinstance(wanted, tuple) else (wanted,)
 
 
 def rolling_wide(rolling_table: pl.DataFrame) -> pl.DataFrame:

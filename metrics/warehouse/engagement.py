@@ -8,8 +8,8 @@ path's own functions, so both back ends share them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -25,10 +25,15 @@ from metrics.warehouse.parts import (
 )
 from metrics.warehouse.relation import Plan, Relation, Sql
 
+if TYPE_CHECKING:  # metrics.engagement imports this module to plan its queries
+    from metrics.engagement.query import EngagementQuery
+
+Finish = Callable[[pl.LazyFrame], Any]
+
 
 def matching_days(
     sql: Sql,
-    query: Any,
+    query: EngagementQuery,
     first_day: dt.date | None,
     last_day: dt.date,
     columns: Sequence[str],
@@ -38,7 +43,8 @@ def matching_days(
 ) -> str:
     """SELECT user_id, day (local day number) and ``columns`` of the counted events.
 
-    The twin of ``metrics.engagement._matching``: the same UTC bounds, event and filters.
+    The twin of ``metrics.engagement.query.matching``: the same UTC bounds, event and the scope's
+    filters (``use_filters=False``: every event, as lifecycle's ``first_seen`` reads it).
     """
     q = sql.q
     d = sql.d
@@ -50,8 +56,8 @@ def matching_days(
         conditions.append(f"{q('ts_us')} >= {sql.value(instant_us(lower))}")
     if use_event and query.event is not None:
         conditions.append(event_condition(sql, query.event))
-    if use_filters and query.filters:
-        conditions.append(filter_condition(sql, query.filters))
+    if use_filters and query.scope.filters:
+        conditions.append(filter_condition(sql, query.scope.filters))
     day = day_of(d, local_us(d, q("ts_us"), query.tz))
     extra = "".join(f", {q(c)}" for c in columns)
     return (
@@ -60,10 +66,12 @@ def matching_days(
     )
 
 
-def active_users_plan(relation: Relation, query: Any, keys: list[str], finish: Any) -> Plan:
+def active_users_plan(
+    relation: Relation, query: EngagementQuery, keys: list[str], finish: Finish
+) -> Plan:
     """Distinct users per period (and breakdown value) inside the range."""
     sql = Sql(relation)
-    relation.require([c for c, _ in query.filters], "filters")
+    relation.require([c for c, _ in query.scope.filters], "filters")
     relation.require(keys, "breakdown")
     q = sql.q
     rows = matching_days(sql, query, query.start, query.end, keys)
@@ -84,11 +92,11 @@ def _counts(frame: pl.DataFrame, keys: list[str]) -> pl.LazyFrame:
 
 
 def stickiness_plan(
-    relation: Relation, query: Any, origin: int, interval_count: int, finish: Any
+    relation: Relation, query: EngagementQuery, origin: int, interval_count: int, finish: Finish
 ) -> Plan:
     """Users per number of intervals they were active in (the histogram; the grid is Polars')."""
     sql = Sql(relation)
-    relation.require([c for c, _ in query.filters], "filters")
+    relation.require([c for c, _ in query.scope.filters], "filters")
     d, q = sql.d, sql.q
     rows = matching_days(sql, query, query.start, query.end, [])
     offset = f"{period_of_day(d, 'day', query.interval, query.week_start)} - {int(origin)}"
@@ -113,14 +121,16 @@ def stickiness_plan(
     return Plan((sql.statement(text),), done)
 
 
-def revenue_plan(relation: Relation, query: Any, keys: list[str], finish: Any) -> Plan:
+def revenue_plan(
+    relation: Relation, query: EngagementQuery, keys: list[str], finish: Finish
+) -> Plan:
     """Money, paying users and active users per period (and breakdown value) inside the range.
 
     Amounts are summed as DOUBLE, as the Polars path sums Float64; without a ``revenue`` column
     every amount is zero.
     """
     sql = Sql(relation)
-    relation.require([c for c, _ in query.filters], "filters")
+    relation.require([c for c, _ in query.scope.filters], "filters")
     relation.require(keys, "breakdown")
     d, q = sql.d, sql.q
     has_revenue = relation.has("revenue")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -21,13 +21,16 @@ from metrics.warehouse.engagement import matching_days
 from metrics.warehouse.parts import period_of_day
 from metrics.warehouse.relation import Plan, Relation, Sql
 
+if TYPE_CHECKING:  # metrics.engagement imports this module to plan its queries
+    from metrics.engagement.query import EngagementQuery
+
 #: The statuses in the order of the public frame.
 STATUSES = ("new", "returning", "resurrecting", "dormant")
 
 
 def lifecycle_plan(
     relation: Relation,
-    query: Any,
+    query: EngagementQuery,
     new_means: str,
     *,
     first: int,
@@ -37,7 +40,7 @@ def lifecycle_plan(
 ) -> Plan:
     """Counts of each status per period number ``first..last``."""
     sql = Sql(relation)
-    relation.require([c for c, _ in query.filters], "filters")
+    relation.require([c for c, _ in query.scope.filters], "filters")
     d, q = sql.d, sql.q
     user = q("user_id")
 

@@ -1,4 +1,4 @@
-"""Rolling windows (DAU, WAU, MAU) in SQL: the interval-union of ``metrics.engagement``.
+"""Rolling windows (DAU, WAU, MAU) in SQL: the interval union of ``metrics.engagement.windows``.
 
 Each distinct (user, active day) covers the days ``[day, day + N - 1]`` of the N-day windows
 that hold it; cut short where the same user's next active day begins (``LEAD``), the pieces of
@@ -8,7 +8,7 @@ are the changes whose running sum is the number of distinct users in the window 
 The engine does the heavy part (one sort of the distinct pairs for every window) and returns the
 summed changes per ([breakdown], window, day): at most one row per day of the range and series,
 since a change before ``start`` is moved onto ``start`` (the running sum there is the same). The
-running sum over the zero-filled day grid is the Polars path's own ``_rolling_series``.
+running sum over the zero-filled day grid is the Polars path's own (``metrics.engagement.windows``).
 
 Why not a join of the distinct pairs with the day grid: that makes N rows of every pair (30 for
 MAU) and needs a grid of days, which every engine generates its own way; the pieces need neither.
@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from metrics.warehouse.engagement import matching_days
 from metrics.warehouse.relation import Plan, Relation, Sql
 
+if TYPE_CHECKING:  # metrics.engagement imports this module to plan its queries
+    from metrics.engagement.query import EngagementQuery
+
 
 def rolling_plan(
     relation: Relation,
-    query: Any,
+    query: EngagementQuery,
     windows: tuple[int, ...],
     keys: list[str],
     *,
@@ -42,7 +45,7 @@ def rolling_plan(
     ``first_day`` is the earliest day any window reaches back to; ``first_number`` and
     ``last_number`` are the day numbers of ``start`` and ``end``.
     """
-    relation.require([c for c, _ in query.filters], "filters")
+    relation.require([c for c, _ in query.scope.filters], "filters")
     relation.require(keys, "breakdown")
     sql = Sql(relation)
     d, q = sql.d, sql.q

@@ -17,6 +17,9 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from metrics import engagement
+from metrics.engagement import EngagementQuery
+from metrics.engagement import windows as rolling_windows
+from metrics.scope import Scope
 from tests.conftest import make_events
 from tests.reference import engagement as reference
 
@@ -333,10 +336,9 @@ def test_an_empty_breakdown_has_no_series_but_the_right_columns():
     ],
 )
 def test_rolling_windows_fall_back_to_exact_user_ids(monkeypatch, early_march, setting):
-    monkeypatch.setattr(engagement, *setting)
-    query = engagement.EngagementQuery.build(start=D(2026, 3, 2), end=D(2026, 3, 8))
-    matching = engagement._matching(early_march, query, D(2026, 2, 24), D(2026, 3, 8), [])
-    assert engagement._packed_pieces(matching, 20508, 20520, 7) is None
+    # With one-bit codes the packed keys of different users clash and would merge their days;
+    # with a day range too long to pack there are no packed keys: the exact path answers both.
+    monkeypatch.setattr(rolling_windows, *setting)
     got = engagement.active_users(
         early_march, start=D(2026, 3, 2), end=D(2026, 3, 8), window_days=7
     )
@@ -351,6 +353,102 @@ def test_a_lazy_frame_gives_the_same_answer(early_march):
         early_march, start=D(2026, 3, 2), end=D(2026, 3, 8), window_days=7
     )
     assert_frame_equal(lazy, eager)
+
+
+# ------------------------------------------------------------------------------------------------
+# The query object: one frozen question, the app's cache key, and the query doors
+# ------------------------------------------------------------------------------------------------
+
+
+def test_equal_questions_written_differently_are_equal_keys():
+    by_keywords = EngagementQuery.build(
+        start="2026-03-02",
+        end=dt.datetime(2026, 3, 8, 12),
+        filters={"platform": {"web", "ios"}},
+        event=["search", "page_view", "search"],
+        windows=[30, 7, 1, 7],
+    )
+    by_scope = EngagementQuery.build(
+        scope=Scope.build(
+            start=D(2026, 3, 2), end=D(2026, 3, 8), filters={"platform": ["ios", "web"]}
+        ),
+        event=("page_view", "search"),
+    )
+    assert (by_keywords, hash(by_keywords)) == (by_scope, hash(by_scope))
+
+
+def test_a_global_filter_drops_other_events_before_anything_is_counted(platforms):
+    # Only web events are left: ann's page view on 2 March. Her ios purchase, bob's ios and
+    # android visits and cat's visit without a platform are gone before users are counted.
+    web = EngagementQuery.build(start=D(2026, 3, 2), end=D(2026, 3, 3), filters={"platform": "web"})
+    got = engagement.stickiness_of(platforms, web)
+    assert_frame_equal(got, sticky_table([1, 0]))
+
+
+@pytest.mark.parametrize(
+    ("function", "keywords"),
+    [
+        (engagement.active_users, {"interval": "week", "breakdown": "platform"}),
+        (engagement.active_users, {"window_days": 2, "event": ["page_view", "purchase"]}),
+        (engagement.rolling_active_users, {"windows": (2, 1), "breakdown": "platform"}),
+        (engagement.dau_mau, {"window_days": 2, "filters": {"platform": ["ios", "android"]}}),
+        (engagement.stickiness, {"interval_count": 2, "filters": {"platform": "ios"}}),
+        (engagement.lifecycle, {"new_means": "first_seen", "event": "page_view"}),
+        (engagement.revenue, {"interval": "month", "breakdown": "platform"}),
+    ],
+    ids=lambda value: getattr(value, "__name__", ""),
+)
+def test_the_query_door_answers_as_the_keyword_door(platforms, function, keywords):
+    doors = {
+        engagement.active_users: engagement.active_users_of,
+        engagement.rolling_active_users: engagement.rolling_active_users_of,
+        engagement.dau_mau: engagement.dau_mau_of,
+        engagement.stickiness: engagement.stickiness_of,
+        engagement.lifecycle: engagement.lifecycle_of,
+        engagement.revenue: engagement.revenue_of,
+    }
+    span = {"start": D(2026, 3, 2), "end": D(2026, 3, 3)}
+    query = EngagementQuery.build(**span, **keywords)
+    assert_frame_equal(doors[function](platforms, query), function(platforms, **span, **keywords))
+
+
+@pytest.mark.parametrize(
+    ("make", "argument"),
+    [
+        (lambda: EngagementQuery(scope=Scope(end=D(2026, 3, 8))), "start"),
+        (lambda: EngagementQuery.build(scope=Scope.build(), start="2026-03-02"), "scope"),
+        (lambda: EngagementQuery.build(start="2026-03-02", end="2026-03-08", windows=7), "windows"),
+        (lambda: EngagementQuery.build(start="2026-03-02", end="2026-03-08", event=[]), "event"),
+        (
+            lambda: EngagementQuery.build(
+                start="2026-03-02", end="2026-03-08", breakdown="user_id"
+            ),
+            "breakdown",
+        ),
+    ],
+)
+def test_a_query_that_cannot_be_asked_is_never_made(make, argument):
+    with pytest.raises(ValueError, match=argument):
+        make()
+
+
+@pytest.mark.parametrize(
+    ("function", "settings", "argument"),
+    [
+        (engagement.rolling_active_users_of, {"interval": "week"}, "interval"),
+        (engagement.dau_mau_of, {"breakdown": "platform"}, "breakdown"),
+        (engagement.stickiness_of, {"breakdown": "platform"}, "breakdown"),
+        (engagement.lifecycle_of, {"breakdown": "platform"}, "breakdown"),
+        (engagement.revenue_of, {"event": "purchase"}, "event"),
+    ],
+    ids=lambda value: getattr(value, "__name__", ""),
+)
+def test_a_query_door_names_the_setting_its_metric_cannot_honour(
+    platforms, function, settings, argument
+):
+    query = EngagementQuery.build(start="2026-03-02", end="2026-03-03", **settings)
+    with pytest.raises(ValueError, match=argument):
+        function(platforms, query)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,0 +1,196 @@
+"""Rolling windows (DAU, WAU, MAU) without a range join: the interval union (docs/engagement.md).
+
+Every (user, active day) pair covers the days ``[day, day + N - 1]`` of the windows that contain
+it; cut each piece short where the same user's next active day begins, and the pieces of one user
+never overlap. Counting a ``+1`` where a piece starts and a ``-1`` where it ends, the running sum
+over days is the number of distinct users active in the window ending that day. One sort of the
+distinct (user, day) pairs serves every window. Without a breakdown, that sort runs on one Int64
+per event (a hashed user code times the number of days, plus the day) rather than on strings and
+dates; a second hash catches two users sharing a code, and then the exact string path runs instead
+(see :func:`_packed_pieces`). ``metrics/warehouse/rolling.py`` is the same trick in SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import reduce
+
+import polars as pl
+
+from metrics.engagement.query import EngagementQuery, Events, day_number, matching
+from metrics.warehouse import Plan, Relation
+from metrics.warehouse import rolling as sql_rolling
+
+#: The packed rolling-window keys: a user code of 64 - 17 = 47 hash bits times at most 2^16 days
+#: stays below 2^63; the second hash that detects code collisions uses another seed.
+_CODE_SHIFT = 17
+_MAX_PACKED_DAYS = 1 << 16
+_CODE_SEED = 0x6E6F727468
+_CHECK_SEED = 0x73746172
+
+
+def rolling_counts(
+    events: Events, query: EngagementQuery, windows: tuple[int, ...]
+) -> pl.LazyFrame:
+    """Distinct users active in the N days ending on each day of the range, for N in ``windows``.
+
+    The interval union (module docstring): each distinct (user, day) covers
+    ``[day, day + min(N, gap) - 1]``, where gap is the distance to that user's next active day.
+    """
+    keys = query.keys
+    reach = max(windows) - 1
+    first_day = query.start - dt.timedelta(days=reach)
+    origin = day_number(first_day)
+    end_number = day_number(query.end)
+
+    counted = matching(events, query, first_day, query.end, keys)
+    longest = max(windows)
+    found = None if keys else _packed_pieces(counted, origin, end_number, longest)
+    pieces = (found if found is not None else _exact_pieces(counted, keys, longest)).lazy()
+    key_values = pieces.select(keys).unique() if keys else None
+    changes = []
+    for n in windows:
+        piece_end = pl.col("day") + pl.min_horizontal(pl.col("gap"), pl.lit(n))
+        starts = pieces.select(*keys, "day", delta=pl.col("pieces"))
+        ends = pieces.select(*keys, piece_end.alias("day"), delta=-pl.col("pieces"))
+        changes.append(
+            pl.concat([starts, ends]).with_columns(window_days=pl.lit(n, dtype=pl.Int64))
+        )
+    deltas = (
+        pl.concat(changes)
+        .filter(pl.col("day") <= end_number)
+        .group_by(*keys, "window_days", "day")
+        .agg(pl.col("delta").sum())
+    )
+    return _series(deltas, query, windows, keys, key_values, origin)
+
+
+def _series(
+    deltas: pl.LazyFrame,
+    query: EngagementQuery,
+    windows: tuple[int, ...],
+    keys: list[str],
+    key_values: pl.LazyFrame | None,
+    first: int,
+) -> pl.LazyFrame:
+    """Running sums of the changes per ([breakdown], window) over the days ``first..end``.
+
+    ``deltas``: ([breakdown], ``window_days``, ``day``, ``delta``), the summed +1/-1 of the
+    pieces; both back ends finish with this, so the day grid and the zero days are built once.
+    """
+    start_number, end_number = day_number(query.start), day_number(query.end)
+    days = pl.LazyFrame({"day": pl.int_range(first, end_number + 1, eager=True).cast(pl.Int32)})
+    grid = days.join(
+        pl.LazyFrame({"window_days": list(windows)}, schema={"window_days": pl.Int64}), how="cross"
+    )
+    if key_values is not None:
+        grid = key_values.join(grid, how="cross")
+    series = (
+        grid.join(deltas, on=[*keys, "window_days", "day"], how="left", nulls_equal=True)
+        .with_columns(pl.col("delta").fill_null(0))
+        .sort(*keys, "window_days", "day", nulls_last=True)
+        .with_columns(active_users=pl.col("delta").cum_sum().over(*keys, "window_days"))
+        .filter(pl.col("day").is_between(start_number, end_number))
+    )
+    return series.with_columns(period_start=pl.col("day").cast(pl.Date)).sort(
+        "period_start", *keys, "window_days", nulls_last=True
+    )
+
+
+def _exact_pieces(matching: pl.LazyFrame, keys: list[str], longest: int) -> pl.DataFrame:
+    """Distinct (user, day) pairs counted by ([breakdown], day, gap to the user's next day).
+
+    Gaps longer than the longest window end every piece alike, so they are capped at it: a few
+    small integers then summarise all pairs (at most days × gaps rows per breakdown value).
+    """
+    pairs = (
+        matching.select(*keys, "user_id", "day")
+        .unique()
+        .sort(*keys, "user_id", "day", nulls_last=True)
+    )
+    same_user = reduce(
+        lambda a, b: a & b,
+        [pl.col(c).eq_missing(pl.col(c).shift(-1)) for c in (*keys, "user_id")],
+    )
+    gap = pl.when(same_user).then(pl.col("day").shift(-1) - pl.col("day"))
+    return (
+        pairs.select(*keys, "day", gap=gap.fill_null(longest).clip(upper_bound=longest))
+        .group_by(*keys, "day", "gap")
+        .agg(pieces=pl.len().cast(pl.Int64))
+        .collect()
+    )
+
+
+def _packed_pieces(
+    matching: pl.LazyFrame, first: int, last: int, longest: int
+) -> pl.DataFrame | None:
+    """What :func:`_exact_pieces` gives without breakdown, from integers instead of strings.
+
+    Each event becomes one Int64 key, ``user code × days + day offset``, where the user code is
+    the top bits of a 64-bit hash of ``user_id``: sorting that one column puts every user's days
+    in order, and equal neighbours are the same (user, day). Hashing and sorting integers costs
+    a fraction of grouping strings with dates (time and memory; see benchmarks/bench_engagement.py).
+
+    Two different users could share a code. Beside each key rides a second, independent 32-bit
+    hash of ``user_id``: neighbours with the same code and different second hashes are such a
+    collision, and then this returns ``None`` so the caller takes the exact string path. A
+    collision goes unnoticed only when two users agree on both hashes (79 bits, about 1 in 10^10
+    for ten million users). ``None`` also when the day range does not fit beside the code.
+    """
+    span = last - first + 1
+    if span > _MAX_PACKED_DAYS:
+        return None
+    code = (pl.col("user_id").hash(_CODE_SEED) // (1 << _CODE_SHIFT)).cast(pl.Int64)
+    check = pl.col("user_id").hash(_CHECK_SEED).cast(pl.UInt32, wrap_numerical=True)
+    ordered = matching.select(key=code * span + (pl.col("day") - first), check=check).sort("key")
+    user = pl.col("key") // span
+    collided = ordered.select(
+        ((user == user.shift(1)) & (pl.col("check") != pl.col("check").shift(1))).any()
+    )
+    pairs = ordered.select("key").filter(pl.col("key").ne_missing(pl.col("key").shift(1)))
+    # Within one user, neighbouring keys differ by the days between the two pairs.
+    gap = pl.when(user == user.shift(-1)).then(pl.col("key").shift(-1) - pl.col("key"))
+    summary = (
+        pairs.select(
+            day=(pl.col("key") % span + first).cast(pl.Int32),
+            gap=gap.fill_null(longest).clip(upper_bound=longest).cast(pl.Int32),
+        )
+        .group_by("day", "gap")
+        .agg(pieces=pl.len().cast(pl.Int64))
+    )
+    pieces, clash = pl.collect_all([summary, collided])
+    if clash.item():
+        return None
+    return pieces
+
+
+def rolling_plan(
+    events: Relation,
+    query: EngagementQuery,
+    windows: tuple[int, ...],
+    finish: Callable[[pl.LazyFrame], pl.DataFrame],
+) -> Plan:
+    """The rolling counts in SQL: the engine gives the day-by-day changes, clamped to ``start``.
+
+    The same pieces and changes as :func:`rolling_counts`; the engine moves every change that
+    happens before ``start`` onto ``start`` (so the running sum there is already right) and
+    ``finish`` gets the same series the Polars path builds, from :func:`_series`.
+    """
+    keys = query.keys
+    start_number, end_number = day_number(query.start), day_number(query.end)
+
+    def series(deltas: pl.LazyFrame) -> pl.DataFrame:
+        key_values = deltas.select(keys).unique() if keys else None
+        return finish(_series(deltas, query, windows, keys, key_values, start_number))
+
+    return sql_rolling.rolling_plan(
+        events,
+        query,
+        windows,
+        keys,
+        first_day=query.start - dt.timedelta(days=max(windows) - 1),
+        first_number=start_number,
+        last_number=end_number,
+        finish=series,
+    )
