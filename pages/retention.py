@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
+from metrics.retention import RetentionQuery
 from ui import compare, components, data, engine, explain, product, state
 from ui import retention as ret
 from ui.charts import retention as charts
@@ -93,24 +96,28 @@ week_start = pick_week.selectbox(
     disabled=interval != "week",
 )
 
-view = ret.View(
-    interval=interval or "week",
-    start_event=None if start_label == ret.ANY_EVENT else start_label,
-    return_event=None if return_label == ret.ANY_EVENT else return_label,
-    retention_type=retention_type or "recurring",
-    mode=mode or "exact",
-    periods=periods or "calendar",
-    week_start=week_start or "monday",
-)
-noun = view.noun
-args = (source, shared.start, shared.end, shared.tz, shared.filters, view)
+try:
+    query = RetentionQuery(
+        scope=shared.scope,
+        interval=ret.choice(interval, ret.INTERVAL_LABELS, "week"),
+        start_event=ret.event_of(start_label),
+        return_event=ret.event_of(return_label),
+        retention_type=ret.choice(retention_type, ret.TYPE_LABELS, "recurring"),
+        mode=ret.choice(mode, ret.MODE_LABELS, "exact"),
+        periods=ret.choice(periods, ret.PERIOD_LABELS, "calendar"),
+        week_start=ret.choice(week_start, ret.WEEK_START_LABELS, "monday"),
+    )
+except ValueError as exc:
+    st.error(f"These settings cannot be computed: {md(exc)}")
+    st.stop()
+noun = query.interval
 dates = {"cohort_start": st.column_config.DateColumn("Cohort", format="YYYY-MM-DD")}
 rates = {
     name: st.column_config.NumberColumn(format="percent")
     for name in ("rate", "rate_ci_low", "rate_ci_high")
 }
 
-count = ret.cohort_count(shared.start, shared.end, view)
+count = ret.cohort_count(query)
 if count > ret.MAX_COHORTS:
     st.warning(
         f"The date range holds {count} {noun}s, too many cohorts to read as a triangle (at most "
@@ -119,7 +126,7 @@ if count > ret.MAX_COHORTS:
     st.stop()
 
 try:
-    table = ret.cohorts(*args)
+    table = ret.cohorts(source, query)
 except ValueError as exc:
     st.error(f"These settings cannot be computed: {md(exc)}")
     st.stop()
@@ -140,7 +147,7 @@ if (explained := explain.current("retention")) is not None:
 
 # -- headline numbers -------------------------------------------------------------------------
 headline_row = components.headline_row()
-for headline in ret.headlines(table, curve, view):
+for headline in ret.headlines(table, curve, query):
     headline_row.metric(
         headline.label,
         headline.value,
@@ -156,16 +163,16 @@ components.chart(charts.triangle_figure(table, interval=noun), key="ret_chart_tr
 components.numbers(
     table, name=f"retention_by_{noun}", key="ret_table", column_config={**dates, **rates}
 )
-engine.show_sql(ret.cohorts.sql(*args), what="the cohorts")
-components.definition(ret.describe(view, shared.tz, shared.filters))
+engine.show_sql(ret.cohorts.sql(source, query), what="the cohorts")
+components.definition(ret.describe(query))
 
 # -- curves -----------------------------------------------------------------------------------
 st.header("Retention curves")
 # The sidebar's "Compare with": the average curve of the earlier range's cohorts (ui/compare.py).
-curve_shift = compare.shift(shared.start, shared.end, shared.compare, view.interval)
+curve_shift = compare.shift(shared.start, shared.end, shared.compare, query.interval)
 curve_before = compare.earlier_curve(
     curve_shift,
-    lambda s, e: ret.average(ret.cohorts(source, s, e, shared.tz, shared.filters, view)),
+    lambda s, e: ret.average(ret.cohorts(source, replace(query, scope=query.scope.between(s, e)))),
     first_day=compare.first_day(source, shared.tz),
 )
 components.chart(
@@ -180,9 +187,9 @@ components.numbers(
     column_config=rates,
     label="Numbers behind the average curve",
 )
-engine.show_sql(ret.cohorts.sql(*args), what="the cohorts the curves average")
+engine.show_sql(ret.cohorts.sql(source, query), what="the cohorts the curves average")
 components.definition(
-    ret.describe(view, shared.tz, shared.filters)
+    ret.describe(query)
     + " The bold line pools all cohorts (returning users over cohort users, so big cohorts "
     "weigh more) using only finished periods; where no cohort has finished a period yet, it "
     "is dashed."
@@ -194,7 +201,7 @@ if not ret.has_revenue(source):
     st.info("This source has no `revenue` column with values, so there is no LTV curve to draw.")
 else:
     try:
-        money = ret.revenue(*args)
+        money = ret.revenue(source, query)
     except ValueError as exc:
         st.error(f"The revenue curve cannot be computed with these settings: {md(exc)}")
     else:
@@ -211,5 +218,5 @@ else:
             column_config=dates,
             label="Numbers behind the LTV curve",
         )
-        engine.show_sql(ret.revenue.sql(*args), what="the LTV curve")
-        components.definition(ret.describe(view, shared.tz, shared.filters, what="revenue"))
+        engine.show_sql(ret.revenue.sql(source, query), what="the LTV curve")
+        components.definition(ret.describe(query, what="revenue"))

@@ -1,52 +1,54 @@
 """The Retention page's glue: cached adapters over :mod:`metrics.retention`, and its words.
 
-Every adapter takes the *source key* (name and load generation, :func:`ui.data.source_key`) and the
-metric parameters (cheap to hash), fetches the events with :func:`ui.data.events` and calls one
-metric; ``st.cache_data`` sits on these adapters only. The helpers below them turn results into
-what the page shows (headline numbers, the definition cards), so the page stays layout.
+The page builds one :class:`metrics.retention.RetentionQuery` from its controls and the sidebar's
+scope. Every adapter takes the *source key* (name and load generation, :func:`ui.data.source_key`)
+and that query (hashable, so it is the cache key), fetches the events with :func:`ui.data.events`
+and calls one metric; ``st.cache_data`` sits on these adapters only. The helpers below them turn
+results into what the page shows (headline numbers, the definition cards), so the page stays
+layout.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import polars as pl
 
 from metrics import retention as metric
-from metrics._common import period_starts
+from metrics._common import Interval, WeekStart, period_starts
+from metrics.retention import Mode, PeriodBasis, RetentionQuery, RetentionType
 from ui import catalogue, data, engine
 from ui.text import code, md
 
 #: Shown in the event pickers for "any event" (``None``).
 ANY_EVENT = "Any event"
-INTERVAL_LABELS = {"day": "Day", "week": "Week", "month": "Month"}
-WEEK_START_LABELS = {"monday": "Monday", "sunday": "Sunday"}
-TYPE_LABELS = {"first_time": "First time", "recurring": "Recurring"}
-MODE_LABELS = {"exact": "Exactly in period k", "on_or_after": "In period k or later"}
-PERIOD_LABELS = {"calendar": "Calendar", "rolling": "Rolling"}
+INTERVAL_LABELS: dict[Interval, str] = {"day": "Day", "week": "Week", "month": "Month"}
+WEEK_START_LABELS: dict[WeekStart, str] = {"monday": "Monday", "sunday": "Sunday"}
+TYPE_LABELS: dict[RetentionType, str] = {"first_time": "First time", "recurring": "Recurring"}
+MODE_LABELS: dict[Mode, str] = {
+    "exact": "Exactly in period k",
+    "on_or_after": "In period k or later",
+}
+PERIOD_LABELS: dict[PeriodBasis, str] = {"calendar": "Calendar", "rolling": "Rolling"}
 #: More cohorts than this make an unreadable triangle (and a slow page): the page asks for less.
 MAX_COHORTS = 120
 
-Filters = Mapping[str, list[str]]
+Choice = TypeVar("Choice", bound=str)
 
 
-@dataclass(frozen=True)
-class View:
-    """What the page's controls say: every parameter of :func:`metrics.retention.retention`."""
+def choice(picked: str | None, labels: Mapping[Choice, str], default: Choice) -> Choice:
+    """The option a control picked (one of ``labels``' keys), or ``default`` when it picked none."""
+    for option in labels:
+        if option == picked:
+            return option
+    return default
 
-    interval: str = "week"
-    start_event: str | None = None
-    return_event: str | None = None
-    retention_type: str = "recurring"
-    mode: str = "exact"
-    periods: str = "calendar"
-    week_start: str = "monday"
 
-    @property
-    def noun(self) -> str:
-        return self.interval
+def event_of(label: str | None) -> str | None:
+    """The event an event picker names (``None``: any event)."""
+    return None if label is None or label == ANY_EVENT else label
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,9 +66,9 @@ def has_revenue(source: str) -> bool:
     return catalogue.has_revenue(source)
 
 
-def cohort_count(start: dt.date, end: dt.date, view: View) -> int:
-    """How many cohorts (periods) the range holds for this interval."""
-    return len(period_starts(start, end, view.interval, view.week_start))  # type: ignore[arg-type]
+def cohort_count(query: RetentionQuery) -> int:
+    """How many cohorts (periods) the query's range holds for its interval."""
+    return len(period_starts(query.start, query.end, query.interval, query.week_start))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,43 +77,15 @@ def cohort_count(start: dt.date, end: dt.date, view: View) -> int:
 
 
 @engine.cached(max_entries=16, show_spinner="Following the cohorts…")
-def cohorts(
-    source: str, start: dt.date, end: dt.date, tz: str, filters: Filters, view: View
-) -> pl.DataFrame:
-    """The cohort × offset table (:func:`metrics.retention.retention`)."""
-    return metric.retention(
-        data.events(),
-        start=start,
-        end=end,
-        interval=view.interval,  # type: ignore[arg-type]
-        start_event=view.start_event,
-        return_event=view.return_event,
-        retention_type=view.retention_type,  # type: ignore[arg-type]
-        mode=view.mode,  # type: ignore[arg-type]
-        periods=view.periods,  # type: ignore[arg-type]
-        week_start=view.week_start,  # type: ignore[arg-type]
-        tz=tz,
-        filters=dict(filters) or None,
-    )
+def cohorts(source: str, query: RetentionQuery) -> pl.DataFrame:
+    """The cohort × offset table (:func:`metrics.retention.retention_of`)."""
+    return metric.retention_of(data.events(), query)
 
 
 @engine.cached(max_entries=16, show_spinner="Adding up what each cohort spent…")
-def revenue(
-    source: str, start: dt.date, end: dt.date, tz: str, filters: Filters, view: View
-) -> pl.DataFrame:
-    """Revenue per cohort and offset (:func:`metrics.retention.revenue_retention`)."""
-    return metric.revenue_retention(
-        data.events(),
-        start=start,
-        end=end,
-        interval=view.interval,  # type: ignore[arg-type]
-        start_event=view.start_event,
-        retention_type=view.retention_type,  # type: ignore[arg-type]
-        periods=view.periods,  # type: ignore[arg-type]
-        week_start=view.week_start,  # type: ignore[arg-type]
-        tz=tz,
-        filters=dict(filters) or None,
-    )
+def revenue(source: str, query: RetentionQuery) -> pl.DataFrame:
+    """Revenue per cohort and offset (:func:`metrics.retention.revenue_retention_of`)."""
+    return metric.revenue_retention_of(data.events(), query)
 
 
 def average(table: pl.DataFrame) -> pl.DataFrame:
@@ -144,11 +118,11 @@ def has_cohorts(table: pl.DataFrame) -> bool:
     return table.height > 0 and bool(table.filter(pl.col("offset") == 0)["cohort_size"].sum())
 
 
-def headlines(table: pl.DataFrame, curve: pl.DataFrame, view: View) -> list[Headline]:
+def headlines(table: pl.DataFrame, curve: pl.DataFrame, query: RetentionQuery) -> list[Headline]:
     """Users followed, retention one period on, and at the latest offset some cohort finished."""
-    noun = view.noun
+    noun = query.interval
     users = int(table.filter(pl.col("offset") == 0)["cohort_size"].sum())
-    if view.retention_type == "recurring":
+    if query.retention_type == "recurring":
         first = Headline(
             "Cohort memberships",
             users,
@@ -188,27 +162,37 @@ def headlines(table: pl.DataFrame, curve: pl.DataFrame, view: View) -> list[Head
     return out
 
 
-def _events_words(event: str | None) -> str:
-    return "any event" if event is None else code(event)
+def _events_words(event: str | tuple[str, ...] | None) -> str:
+    if event is None:
+        return "any event"
+    if isinstance(event, str):
+        return code(event)
+    return " or ".join(map(code, event))
 
 
-def describe(view: View, tz: str, filters: Filters, what: str = "retention") -> str:
+def _values_words(wanted: object) -> str:
+    values = wanted if isinstance(wanted, tuple) else (wanted,)
+    return ", ".join(md(str(v)) for v in values)
+
+
+def describe(query: RetentionQuery, what: str = "retention") -> str:
     """The definition card: counting unit, cohorts, periods, time zone, and what counts as back."""
-    noun = view.noun
+    noun = query.interval
+    tz = query.tz
     where = ""
-    if filters:
-        parts = [f"{md(k)} = {', '.join(map(md, v))}" for k, v in sorted(filters.items())]
+    if query.filters:
+        parts = [f"{md(k)} = {_values_words(v)}" for k, v in query.filters]
         where = f" Only events with {'; '.join(parts)} count."
-    start = _events_words(view.start_event)
-    if view.retention_type == "first_time":
+    start = _events_words(query.start_event)
+    if query.retention_type == "first_time":
         cohort = (
             f"**First-time** cohorts: a user belongs to the {noun} of their first-ever {start} "
             "(all history counts, so someone who started before the range is in no cohort)."
         )
     else:
         cohort = f"**Recurring** cohorts: a user belongs to every {noun} in which they did {start}."
-    if view.periods == "calendar":
-        weeks = f", starting {WEEK_START_LABELS[view.week_start]}" if noun == "week" else ""
+    if query.periods == "calendar":
+        weeks = f", starting {WEEK_START_LABELS[query.week_start]}" if noun == "week" else ""
         periods = (
             f"**Calendar** {noun}s in **{md(tz)}**{weeks}; {noun} k is the k-th {noun} after the "
             "cohort's."
@@ -226,8 +210,10 @@ def describe(view: View, tz: str, filters: Filters, what: str = "retention") -> 
             f"accumulated and divided by the cohort size ({noun} 0 is the start {noun})."
         )
     else:
-        back = _events_words(view.return_event)
-        timing = f"in {noun} k exactly" if view.mode == "exact" else f"in {noun} k or any later one"
+        back = _events_words(query.return_event)
+        timing = (
+            f"in {noun} k exactly" if query.mode == "exact" else f"in {noun} k or any later one"
+        )
         measure = (
             f"Retained at k: cohort users who did {back} {timing}; {noun} 0 is the whole cohort."
         )

@@ -1,6 +1,6 @@
-"""Retention and revenue retention compiled to SQL, from the Polars path's own parameters.
+"""Retention and revenue retention compiled to SQL, from the Polars path's own query.
 
-The planner receives the same :class:`~metrics.retention.RetentionParams` and
+The planner receives the same :class:`~metrics.retention.RetentionQuery` and
 :class:`~metrics.retention.PeriodGrid` the Polars path builds, and the engine reduces the events
 to one row per (cohort, offset) cell and one per cohort: users retained (or paying, and revenue)
 and cohort sizes. The finishing steps that need no events (the retained matrix and its
@@ -9,20 +9,23 @@ the Polars path's own functions, so the semantics are not written twice.
 
 The statement mirrors ``metrics.retention`` step by step:
 
-- ``ev``: the relevant events (``_relevant_rows``): in the window [first period start, end of the
-  last period) and a start or return (or revenue) event; for ``first_time`` also every earlier
-  start event, since all history decides whose start is their first ever. Filters apply to all.
+- ``ev``: the relevant events (``metrics.retention.rows.relevant_rows``): in the window
+  [first period start, end of the last period) and a start or return (or revenue) event; for
+  ``first_time`` also every earlier start event, since all history decides whose start is their
+  first ever. The scope's filters apply to all (``filter_condition``, the SQL form of
+  ``Scope.keep``).
 - ``pr``: each event's period index (local calendar period minus the first one's number) and,
   for rolling periods, its *bucket* and *position*: elapsed 24h/7×24h slices since the window
   start and the time into the slice, or for months the local calendar month and the wall-clock
   time into it. A rolling offset is then ``bucket(r) - bucket(t) - [position(r) < position(t)]``,
   which is floor((r - t) / unit) for days and weeks and MySQL's TIMESTAMPDIFF(MONTH, t, r) on
-  local times for months (the bucket formulation of ``_bucket_and_position``).
-- ``co``: the cohorts (``_cohorts``): every (user, period) with a start for ``recurring``, the
-  period of the first-ever start for ``first_time``; ``t`` is the start that put them there.
+  local times for months (the bucket formulation of ``metrics.retention.rolling``).
+- ``co``: the cohorts (``metrics.retention.rows.cohorts``): every (user, period) with a start
+  for ``recurring``, the period of the first-ever start for ``first_time``; ``t`` is the start
+  that put them there.
 - cells: calendar returns joined to cohorts by user (distinct (user, period) pairs, or each
   user's last return period for ``on_or_after``); rolling returns thinned to the earliest and
-  latest position per (user, bucket) as in ``_rolling_queries``.
+  latest position per (user, bucket) as in ``metrics.retention.rolling``.
 
 Cohort sizes travel in the same result as rows with ``k = -1`` (:data:`SIZE_ROW`), so the events
 are read once.
@@ -50,7 +53,7 @@ from metrics.warehouse.parts import (
 from metrics.warehouse.relation import Plan, Relation, Sql
 
 if TYPE_CHECKING:
-    from metrics.retention import PeriodGrid, RetentionParams
+    from metrics.retention.query import PeriodGrid, RetentionQuery
 
 #: ``k`` of the result rows that carry a cohort's size rather than a cell.
 SIZE_ROW = -1
@@ -60,13 +63,13 @@ _EPOCH_ORDINAL = 719_163  # dt.date(1970, 1, 1).toordinal()
 
 def retention_plan(
     relation: Relation,
-    params: RetentionParams,
+    query: RetentionQuery,
     grid: PeriodGrid,
     finish: Callable[[list[pl.DataFrame]], Any],
 ) -> Plan:
     """Users per cohort (``k = -1``) and per cell (c, k >= 1) of a retention table."""
-    c = _Compiler(relation, params, grid, revenue_column=None)
-    cells = c.calendar_cells() if params.periods == "calendar" else c.rolling_cells()
+    c = _Compiler(relation, query, grid, revenue_column=None)
+    cells = c.calendar_cells() if query.periods == "calendar" else c.rolling_cells()
     d = c.d
     text = (
         f"WITH {', '.join(c.ctes)} "
@@ -79,15 +82,14 @@ def retention_plan(
 
 def revenue_plan(
     relation: Relation,
-    params: RetentionParams,
+    query: RetentionQuery,
     grid: PeriodGrid,
-    revenue_column: str,
     finish: Callable[[list[pl.DataFrame]], Any],
 ) -> Plan:
     """Cohort sizes (``k = -1``), and revenue and paying users per cell (c, k >= 0)."""
-    relation.require([revenue_column], "revenue_column")
-    c = _Compiler(relation, params, grid, revenue_column=revenue_column)
-    cells = c.calendar_revenue() if params.periods == "calendar" else c.rolling_revenue()
+    relation.require([query.revenue_column], "revenue_column")
+    c = _Compiler(relation, query, grid, revenue_column=query.revenue_column)
+    cells = c.calendar_revenue() if query.periods == "calendar" else c.rolling_revenue()
     d = c.d
     text = (
         f"WITH {', '.join(c.ctes)} "
@@ -115,20 +117,20 @@ def split_sizes(frame: pl.DataFrame, users_as: str) -> tuple[pl.DataFrame, pl.Da
 
 
 class _Compiler:
-    """The common table expressions of one statement, built from the parameters and grid."""
+    """The common table expressions of one statement, built from the query and grid."""
 
     def __init__(
         self,
         relation: Relation,
-        params: RetentionParams,
+        query: RetentionQuery,
         grid: PeriodGrid,
         *,
         revenue_column: str | None,
     ) -> None:
-        relation.require(list(params.filters or {}), "filters")
+        relation.require([column for column, _ in query.filters], "filters")
         self.sql = Sql(relation)
         self.d = relation.dialect
-        self.params = params
+        self.query = query
         self.grid = grid
         self.lo = self.sql.value(grid.lo_us)
         self.hi = self.sql.value(grid.hi_us)
@@ -141,11 +143,11 @@ class _Compiler:
     # -- pieces ----------------------------------------------------------------------------------
 
     def local(self, ts: str) -> str:
-        return local_us(self.d, ts, self.params.tz)
+        return local_us(self.d, ts, self.query.tz)
 
     def index_of_local(self, local: str) -> str:
         """The cohort period index (0 = the period holding ``start``) of a local time."""
-        p = self.params
+        p = self.query
         number = period_of_day(self.d, day_of(self.d, local), p.interval, p.week_start)
         return f"({number} - {_period_number(self.grid.starts[0], p.interval, p.week_start)})"
 
@@ -155,18 +157,18 @@ class _Compiler:
         For months the bucket is the local calendar month, which is the period ``index``.
         """
         d = self.d
-        if self.params.interval == "month":
+        if self.query.interval == "month":
             day = day_of(d, local)
             position = f"(({day_of_month(d, day)} - 1) * {DAY_US} + {d.mod(local, DAY_US)})"
             return index, position
-        unit = _UNIT_US[self.params.interval]
+        unit = _UNIT_US[self.query.interval]
         since = f"{ts} - {self.lo}"
         return d.idiv(since, unit), d.mod(since, unit)
 
     # -- the events, their periods, the cohorts --------------------------------------------------
 
     def _events(self, revenue_column: str | None) -> None:
-        sql, p, q = self.sql, self.params, self.sql.q
+        sql, p, q = self.sql, self.query, self.sql.q
         ts = q("ts_us")
         start = event_condition(sql, p.start_event)
         if revenue_column is None:
@@ -206,11 +208,11 @@ class _Compiler:
             f"px AS (SELECT {', '.join(columns)}, lt, {self.index_of_local('lt')} AS idx FROM lw)"
         )
         columns.append("idx")
-        if self.params.periods == "rolling":
+        if self.query.periods == "rolling":
             bucket, position = self.bucket("t_us", "lt", "idx")
             columns += [f"{bucket} AS b", f"{position} AS p"]
         self.ctes.append(f"pr AS (SELECT {', '.join(columns)} FROM px)")
-        if self.params.periods == "calendar":
+        if self.query.periods == "calendar":
             # One pass groups each user's events by period: starts, returns (or revenue) at once.
             other = "SUM(rev) AS rs" if revenue else "MAX(is_r) AS any_r"
             self.ctes.append(
@@ -218,9 +220,9 @@ class _Compiler:
             )
 
     def _cohorts(self) -> None:
-        if self.params.retention_type == "recurring" and self.params.periods == "calendar":
+        if self.query.retention_type == "recurring" and self.query.periods == "calendar":
             self.ctes.append("co AS (SELECT uid, idx AS ci FROM up WHERE any_s = 1)")
-        elif self.params.retention_type == "recurring":
+        elif self.query.retention_type == "recurring":
             self.ctes.append(
                 "co AS (SELECT uid, idx AS ci, MIN(t_us) AS t FROM pr "
                 "WHERE is_s = 1 GROUP BY uid, idx)"
@@ -231,7 +233,7 @@ class _Compiler:
                 f"co AS (SELECT uid, {self.index_of_local(self.local('t'))} AS ci, t "
                 f"FROM fs WHERE t >= {self.lo})"
             )
-        if self.params.periods == "rolling":
+        if self.query.periods == "rolling":
             bucket, position = self.bucket("t", "tl", "ci")
             self.ctes.append(
                 f"cm AS (SELECT uid, ci, t, {bucket} AS g, {position} AS pt FROM "
@@ -242,7 +244,7 @@ class _Compiler:
 
     def calendar_cells(self) -> str:
         """Users of cohort c who returned in period c + k (or whose last return is there)."""
-        if self.params.mode == "exact":
+        if self.query.mode == "exact":
             returns = "SELECT uid, idx AS ri FROM up WHERE any_r = 1"
         else:
             returns = "SELECT uid, MAX(idx) AS ri FROM up WHERE any_r = 1 GROUP BY uid"
@@ -272,7 +274,7 @@ class _Compiler:
             "UNION ALL SELECT uid, ci, k0 - 1 AS ki FROM jb WHERE early = 1)"
         )
         inside = f"ki >= 1 AND ci + ki <= {self.last}"
-        if self.params.mode == "exact":
+        if self.query.mode == "exact":
             self.ctes.append(f"ck AS (SELECT uid, ci, ki FROM kb WHERE {inside})")
             return self._counted("ck", self.d.count_distinct("uid"))
         self.ctes.append(

@@ -1,4 +1,4 @@
-"""Cohort retention and revenue retention (metrics/retention.py), told as stories.
+"""Cohort retention and revenue retention (metrics/retention/), told as stories.
 
 Every expected table below is worked out by hand from the events listed next to it; a comment marks
 each number that might surprise. Cases named after PostHog tests reproduce the events and expected
@@ -18,8 +18,19 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from statsmodels.stats.proportion import proportion_confint
 
-from metrics import retention as retention_module
-from metrics.retention import average_curve, average_ltv, retention, revenue_retention
+from metrics.retention import (
+    PeriodGrid,
+    RetentionQuery,
+    average_curve,
+    average_ltv,
+    retention,
+    retention_of,
+    revenue_retention,
+    revenue_retention_of,
+)
+from metrics.retention import calendar as calendar_counting
+from metrics.retention.query import period_index
+from metrics.retention.rolling import months_between
 from tests.conftest import make_events
 from tests.reference import retention as reference
 
@@ -397,7 +408,7 @@ def test_months_between_is_mysql_timestampdiff(t, r, months):
         schema={"t": us, "r": us},
     )
     got = frame.select(
-        retention_module._months_between(pl.col("t").dt.epoch("us"), pl.col("r").dt.epoch("us"))
+        months_between(pl.col("t").dt.epoch("us"), pl.col("r").dt.epoch("us"))
     ).item()
     assert got == months
     if months >= 0 and r >= t:
@@ -462,6 +473,68 @@ def test_filters_apply_to_start_and_return_events():
             ("2026-01-05", 1, 1, 1),
             ("2026-01-12", 2, 0, 2),
         ),
+    )
+
+
+def test_a_global_filter_drops_other_events_before_first_time_is_decided():
+    # The query's scope carries the filter: web events are gone before anything is counted, so
+    # sam's first-ever iOS visit is in range even though he was on the web in December.
+    events = make_events(
+        ("sam", "page_view", "2025-12-20 09:00", {"platform": "web"}),
+        ("sam", "page_view", "2026-01-06 09:00", {"platform": "ios"}),
+        ("sam", "page_view", "2026-01-13 09:00", {"platform": "ios"}),
+        ("tara", "page_view", "2026-01-07 09:00", {"platform": "web"}),
+        ("tara", "page_view", "2026-01-14 09:00", {"platform": "ios"}),
+    )
+    query = RetentionQuery.build(
+        start="2026-01-05",
+        end="2026-01-18",
+        retention_type="first_time",
+        filters={"platform": ["ios"]},
+    )
+    assert_frame_equal(
+        core(retention_of(events, query)),
+        expected(
+            ("2026-01-05", 1, 0, 1),  # sam (his web visit in December no longer counts)
+            ("2026-01-05", 1, 1, 1),
+            ("2026-01-12", 1, 0, 1),  # tara: her first iOS visit; the web one is dropped
+        ),
+    )
+
+
+def test_equal_queries_are_one_cache_key():
+    # Spelled differently (ISO text or dates, a list or a tuple, filters in another order), the
+    # same table: equal and hashed alike, so the app computes it once.
+    written = RetentionQuery.build(
+        start="2026-01-05",
+        end="2026-01-18",
+        start_event=["signup", "invite"],
+        filters={"platform": ["ios", "web"], "country": "US"},
+    )
+    typed = RetentionQuery.build(
+        start=dt.date(2026, 1, 5),
+        end=dt.datetime(2026, 1, 18, 12, 0),
+        start_event=("signup", "invite"),
+        filters={"country": "US", "platform": ("ios", "web")},
+    )
+    assert {written: "computed"}[typed] == "computed"
+
+
+def test_the_keyword_functions_build_the_query(three_weeks):
+    query = RetentionQuery.build(start="2026-01-05", end="2026-01-25", mode="on_or_after")
+    assert_frame_equal(
+        retention(three_weeks, start="2026-01-05", end="2026-01-25", mode="on_or_after"),
+        retention_of(three_weeks, query),
+    )
+
+
+def test_revenue_retention_of_a_query(purchases):
+    query = RetentionQuery.build(
+        start="2026-01-05", end="2026-01-25", start_event="signup", retention_type="first_time"
+    )
+    assert_frame_equal(
+        revenue_retention(purchases, start="2026-01-05", end="2026-01-25", start_event="signup"),
+        revenue_retention_of(purchases, query),
     )
 
 
@@ -874,18 +947,18 @@ def test_end_before_start_and_missing_revenue_column(three_weeks):
 def test_a_user_id_hash_collision_falls_back_to_exact_grouping(three_weeks, monkeypatch):
     # Make the fast path's user key collide for every user (all ids of one length share a key).
     monkeypatch.setattr(
-        retention_module,
+        calendar_counting,
         "_hashed_user_key",
         lambda: pl.col("user_id").str.len_bytes().cast(pl.UInt64),
     )
     calls = []
-    real = retention_module._mask_combos
+    real = calendar_counting._mask_combos
 
     def spy(*args, hashed):
         calls.append(hashed)
         return real(*args, hashed=hashed)
 
-    monkeypatch.setattr(retention_module, "_mask_combos", spy)
+    monkeypatch.setattr(calendar_counting, "_mask_combos", spy)
     table = retention(three_weeks, start="2026-01-05", end="2026-01-25")
     assert calls == [True, False]  # the collision was seen and the strings were grouped instead
     assert triangle(table) == [[2, 1, 2], [2, 1], [2]]  # as in the first story
@@ -970,7 +1043,7 @@ PROPERTY = settings(
 def both_paths(request, monkeypatch):
     """Run a test through the per-user bit masks and through the join used for many periods."""
     if request.param == "join":
-        monkeypatch.setattr(retention_module, "_BITMASK_MAX_PERIODS", 0)
+        monkeypatch.setattr(calendar_counting, "_BITMASK_MAX_PERIODS", 0)
     return request.param
 
 
@@ -1056,13 +1129,17 @@ def test_first_time_cohorts_add_up_to_the_users_first_seen_in_range(case):
     picks=st.lists(st.floats(0, 1, exclude_max=True), min_size=1, max_size=50),
 )
 def test_period_index_agrees_with_a_binary_search(tz, interval, week_start, start, days, picks):
-    params = retention_module.RetentionParams(
-        start, start + dt.timedelta(days=days), interval=interval, week_start=week_start, tz=tz
+    query = RetentionQuery.build(
+        start=start,
+        end=start + dt.timedelta(days=days),
+        interval=interval,
+        week_start=week_start,
+        tz=tz,
     )
-    grid = retention_module.PeriodGrid.build(params)
+    grid = PeriodGrid.build(query)
     span = grid.hi_us - grid.lo_us
     stamps = pl.Series("ts", [grid.lo_us + int(p * span) for p in picks], dtype=pl.Int64)
     stamps = pl.concat([stamps, pl.Series("ts", list(grid.bounds_us[:-1]), dtype=pl.Int64)])
-    got = pl.DataFrame(stamps).select(retention_module.period_index(pl.col("ts"), grid.bounds_us))
+    got = pl.DataFrame(stamps).select(period_index(pl.col("ts"), grid.bounds_us))
     want = pl.Series(list(grid.bounds_us)).search_sorted(stamps, side="right") - 1
     assert got.to_series().to_list() == want.to_list()

@@ -2,7 +2,7 @@
 
 Everything is spelled out one user and one event at a time, straight from docs/retention.md and the
 notes in
-metrics/retention.py, with the standard library's zoneinfo for local time. No Polars, no shared
+metrics/retention/, with the standard library's zoneinfo for local time. No Polars, no shared
 helpers: if the fast code and this disagree, one of them misread the definition.
 """
 

@@ -17,7 +17,13 @@ from polars.testing import assert_frame_equal
 
 import metrics
 from connectors.warehouse import warehouse
-from metrics.retention import retention, revenue_retention
+from metrics.retention import (
+    RetentionQuery,
+    retention,
+    retention_of,
+    revenue_retention,
+    revenue_retention_of,
+)
 from metrics.warehouse import DIALECTS
 from tests.conftest import make_events
 
@@ -146,6 +152,37 @@ def test_first_time_looks_at_history_before_start(on_engine):
     for periods in ("calendar", "rolling"):
         ltv = same_on_engine(on_engine, revenue_retention, HISTORY, periods=periods, **kw)
         assert triangle(ltv, "revenue") == [[0.0, 3.0], [2.0]]
+
+
+# -- the query form: one RetentionQuery, its scope's filters applied in the statement -------------
+
+PLATFORMS = make_events(
+    ("sam", "signup", "2025-12-20 09:00", {"platform": "web"}),  # dropped by the filter
+    ("sam", "signup", "2026-01-06 09:00", {"platform": "ios", "revenue": 4.0}),
+    ("sam", "visit", "2026-01-13 09:00", {"platform": "ios"}),
+    ("tara", "signup", "2026-01-07 09:00", {"platform": "web"}),  # dropped: tara starts nowhere
+    ("tara", "visit", "2026-01-14 09:00", {"platform": "ios", "revenue": 6.0}),
+)
+IOS_FIRST_TIME = RetentionQuery.build(
+    start="2026-01-05",
+    end="2026-01-18",
+    start_event="signup",
+    return_event="visit",
+    retention_type="first_time",
+    filters={"platform": ["ios"]},
+)
+
+
+def test_a_global_filter_drops_events_in_the_engine_too(on_engine):
+    # Without the filter sam's first sign-up is December's and he is in no cohort.
+    table = same_on_engine(on_engine, retention_of, PLATFORMS, query=IOS_FIRST_TIME)
+    assert triangle(table) == [[1, 1], [0]]
+
+
+def test_revenue_of_a_query_in_the_engine(on_engine):
+    # Only sam is followed; tara's 6.0 is nobody's.
+    table = same_on_engine(on_engine, revenue_retention_of, PLATFORMS, query=IOS_FIRST_TIME)
+    assert triangle(table, "revenue") == [[4.0, 0.0], [0.0]]
 
 
 def test_only_the_cells_come_back(on_engine):

@@ -53,8 +53,9 @@ def triangle_figure(table: pl.DataFrame, *, interval: str) -> go.Figure:
     row_of = dict(zip(sizes["cohort_start"].to_list(), rows, strict=True))
     n = sizes.height
     columns = [period_label(interval, k) for k in range(n)]
-    later = table.filter(pl.col("offset") >= 1)["rate"].drop_nulls()
-    top = float(later.max()) if later.len() and later.max() else 1.0  # type: ignore[arg-type]
+    # The colour scale tops out at the best return rate (offset 0 is always 100%).
+    best = table.filter(pl.col("offset") >= 1)["rate"].max()
+    top = float(best) if isinstance(best, int | float) and best > 0 else 1.0
     figure = go.Figure()
     for incomplete in (False, True):
         part = table.filter(pl.col("incomplete") == incomplete)
