@@ -77,4 +77,3 @@ def test_lifecycle_months_with_a_filter():
     assert result["dormant"].to_list() == [1, 0]  # ann left in February (bob is filtered out)
     assert result["resurrecting"].to_list() == [0, 1]
     assert result["new"].to_list() == [0, 0]
-
