@@ -1,6 +1,6 @@
-"""Hand-built event frames in other shapes than docs/data.md (dates, ISO texts) give the same
-numbers as
-the canonical frame, in every family; text that is not a time is an error, never a lost event."""
+"""Hand-built event frames in other shapes than docs/data.md (dates, ISO texts, times without a
+zone or in another zone, integer user ids) give the same numbers as the canonical frame, in every
+family; text that is not a time is an error, never a lost event."""
 
 from __future__ import annotations
 
@@ -45,6 +45,22 @@ def as_texts() -> pl.DataFrame:
     return canonical().with_columns(pl.Series("timestamp", spellings))
 
 
+def naive_times() -> pl.DataFrame:
+    """Times without a zone: read as UTC."""
+    return canonical().with_columns(pl.col("timestamp").dt.replace_time_zone(None))
+
+
+def paris_times() -> pl.DataFrame:
+    """The same instants written in another zone."""
+    return canonical().with_columns(pl.col("timestamp").dt.convert_time_zone("Europe/Paris"))
+
+
+def integer_ids() -> pl.DataFrame:
+    return canonical().with_columns(
+        pl.col("user_id").replace_strict({"ann": 1, "bob": 2, "cy": 3}, return_dtype=pl.Int64)
+    )
+
+
 CALLS = [
     lambda ev: engagement.active_users(ev, start="2026-03-01", end="2026-03-14"),
     lambda ev: engagement.active_users(ev, start="2026-03-01", end="2026-03-14", window_days=7),
@@ -56,8 +72,8 @@ CALLS = [
 
 
 @pytest.mark.parametrize("call", CALLS)
-@pytest.mark.parametrize("shape", [as_dates, as_texts])
-def test_dates_and_iso_texts_count_like_the_canonical_frame(call, shape):
+@pytest.mark.parametrize("shape", [as_dates, as_texts, naive_times, paris_times, integer_ids])
+def test_other_shapes_count_like_the_canonical_frame(call, shape):
     assert_frame_equal(call(shape()), call(canonical()))
 
 

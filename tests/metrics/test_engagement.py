@@ -329,9 +329,11 @@ def test_an_empty_breakdown_has_no_series_but_the_right_columns():
 @pytest.mark.parametrize(
     "setting",
     [
-        # Codes of 1 bit: the four users cannot all have their own code; the clash is detected.
+        # Codes of 1 bit: the four users cannot all have their own code. Packed by that code, bob
+        # (27 Feb) and cat (2 Mar) could be one user and WAU would read 1 every day; the clash is
+        # detected and the exact user ids are used instead.
         ("_CODE_SHIFT", 63),
-        # A day range too long to pack beside the code.
+        # A day range too long to pack beside the code: the exact path answers.
         ("_MAX_PACKED_DAYS", 3),
     ],
 )

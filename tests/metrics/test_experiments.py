@@ -343,11 +343,15 @@ def test_sample_size_proportions_by_hand():
 @pytest.mark.parametrize("n", [500, 5_000, 200_000])
 def test_minimum_detectable_effect_inverts_sample_size(baseline, n):
     mde = minimum_detectable_effect(n, baseline)
-    if mde is None:  # nothing below 100% detectable with so few users
-        return
+    assert mde is not None
     assert sample_size(baseline, mde) in (n, n + 1)  # ceil of the same equation
     mean_mde = minimum_detectable_effect(n, 20.0, kind="mean", std=7.0)
     assert sample_size(20.0, mean_mde, kind="mean", std=7.0) in (n, n + 1)
+
+
+def test_minimum_detectable_effect_is_none_when_no_rate_below_100_percent_is_detectable():
+    # 10 users per arm at a 90% baseline: the detectable rate would be 100% or more.
+    assert minimum_detectable_effect(10, 0.9) is None
 
 
 def test_test_duration_days():
