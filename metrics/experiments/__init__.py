@@ -33,6 +33,7 @@ from metrics.experiments.definitions import (
 from metrics.experiments.design import (
     CURVE_LIFTS,
     PLAN_PROBLEMS,
+    Correction,
     Need,
     NeedStatus,
     Plan,
@@ -78,6 +79,7 @@ __all__ = [
     "STATUS_MESSAGES",
     "Comparison",
     "Conversion",
+    "Correction",
     "Count",
     "CumulativeQuery",
     "ExperimentQuery",

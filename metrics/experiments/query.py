@@ -5,17 +5,17 @@ and the sidebar's scope, and its cached adapter keys on it); :class:`CumulativeQ
 ``cumulative_effect`` call, one metric's effect day by day, which :meth:`ExperimentQuery.over_time`
 derives from it. Both carry the shared :class:`~metrics.scope.Scope`: its property filters drop
 the events that do not match before any user's value is counted, and its zone says which day an
-event is on. Experiments use their whole run: a scope's dates do not apply (``end`` says up to
-when to read instead). Each query is compiled twice, to a Polars plan (``analyze`` /
-``cumulative``) and to SQL (``metrics.warehouse.experiments``); the statistics that follow are one
-function for both back ends.
+event is on. Experiments use their whole run, so a scope's dates do not apply (``end`` says up to
+when to read instead) and the query keeps only the zone and the filters. Each query is compiled
+twice, to a Polars plan (``analysis`` / ``cumulative``) and to SQL
+(``metrics.warehouse.experiments``); the statistics that follow are one function for both.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from metrics._common import check_choice
 from metrics.experiments.definitions import (
@@ -31,14 +31,11 @@ from metrics.scope import FilterItems, Scope
 
 
 def _experiment_scope(scope: Scope | None) -> Scope:
+    """The scope as an experiment reads it: its zone and property filters (an experiment is read
+    over its whole run, so a scope's dates do not apply and do not key the query)."""
     if scope is None:
         return Scope()
-    if scope.start is not None or scope.end is not None:
-        raise ValueError(
-            "scope: an experiment is read over its whole run, so its scope carries the zone and "
-            "the property filters only (no start or end; use end= for a read-out as of a moment)"
-        )
-    return scope
+    return replace(scope, start=None, end=None)
 
 
 @dataclass(frozen=True)
