@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import polars as pl
 from scipy.stats import chi2, norm
@@ -314,16 +314,7 @@ PlanProblem = Literal[
     "bad_traffic",  # users a day must be a number, 0 or more
     "too_few_variants",  # a test has 2 variants or more (control included), a whole number
 ]
-PLAN_PROBLEMS: tuple[PlanProblem, ...] = (
-    "baseline_not_a_number",
-    "baseline_not_a_rate",
-    "no_spread",
-    "no_lift",
-    "zero_baseline",
-    "lift_beyond_rate",
-    "bad_traffic",
-    "too_few_variants",
-)
+PLAN_PROBLEMS: tuple[PlanProblem, ...] = get_args(PlanProblem)
 #: The lifts the planning curve shows (relative to the current value).
 CURVE_LIFTS: tuple[float, ...] = (0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5)
 
@@ -414,7 +405,9 @@ def plan(
             daily_users * 28 / variants, baseline, alpha=alpha, power=power, kind=kind, std=std
         )
     curve = tuple((lift, n) for lift in CURVE_LIFTS if (n := required(lift)) is not None)
-    return Plan((), per_arm, variants, days, four_weeks, curve)
+    return Plan(
+        users_per_arm=per_arm, arms=variants, days=days, four_week_mde=four_weeks, curve=curve
+    )
 
 
 # --- how far a running test is from an answer ---------------------------------------------------

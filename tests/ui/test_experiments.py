@@ -311,19 +311,20 @@ def test_a_plan_in_a_table():
     }
 
 
-@pytest.mark.parametrize(
-    ("form", "problem"),
-    [
-        (dict(baseline=None), "baseline_not_a_number"),
-        (dict(baseline=150.0), "baseline_not_a_rate"),  # typed in percent
-        (dict(kind="mean", baseline=20.0, std=0.0), "no_spread"),
-        (dict(lift_percent=0.0), "no_lift"),
-        (dict(kind="mean", baseline=0.0, std=15.0), "zero_baseline"),
-        (dict(lift_percent=1000.0), "lift_beyond_rate"),
-        (dict(daily_users=-10), "bad_traffic"),
-        (dict(arms=1), "too_few_variants"),
-    ],
-)
-def test_each_plan_problem_in_words(form, problem):
-    _, _, problems = adapters.plan_from(**{**PLAN_FORM, **form})
+#: A planning form (as typed: percentages) that gets each problem.
+PROBLEM_FORMS = {
+    "baseline_not_a_number": dict(baseline=None),
+    "baseline_not_a_rate": dict(baseline=150.0),
+    "no_spread": dict(kind="mean", baseline=20.0, std=0.0),
+    "no_lift": dict(lift_percent=0.0),
+    "zero_baseline": dict(kind="mean", baseline=0.0, std=15.0),
+    "lift_beyond_rate": dict(lift_percent=1000.0),
+    "bad_traffic": dict(daily_users=-10),
+    "too_few_variants": dict(arms=1),
+}
+
+
+@pytest.mark.parametrize("problem", ex.PLAN_PROBLEMS)
+def test_each_plan_problem_in_words(problem):
+    _, _, problems = adapters.plan_from(**{**PLAN_FORM, **PROBLEM_FORMS[problem]})
     assert problems == [adapters.PLAN_WORDS[problem]]
