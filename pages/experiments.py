@@ -17,10 +17,8 @@ st.caption(
 
 # -- the KPI this page was opened to explain (the Overview's "Explain this number") -----------
 if (explained := explain.current("experiments")) is not None:
-    explain.show(
-        explained,
-        *explain.experiment_value(explained, data.source_key(), state.shared().tz),
-    )
+    value, how = explain.experiment_value(explained, data.source_key(), state.shared().tz)
+    explain.show(explained, value, how)
 
 if state.shared().filters:
     st.info(
