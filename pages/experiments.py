@@ -11,24 +11,22 @@ from ui.charts import experiments as charts
 st.title("Experiments")
 st.caption(
     "Did the change work? Each variant against control, with how sure we can be. "
-    "Experiments use their whole run; the sidebar's date range does not apply here."
+    "Experiments use their whole run; the sidebar's date range does not apply here, its time "
+    "zone and property filters do."
 )
 
 # -- the KPI this page was opened to explain (the Overview's "Explain this number") -----------
 if (explained := explain.current("experiments")) is not None:
-    explain.show(
-        explained,
-        *explain.experiment_value(explained, data.source_key(), state.shared().tz),
-    )
+    value, how = explain.experiment_value(explained, data.source_key(), state.shared().tz)
+    explain.show(explained, value, how)
 
 if state.shared().filters:
     st.info(
         f"The sidebar's property filters ({components.filters_text(state.shared().filters)}) "
-        "do **not** apply on this page: an experiment compares its whole randomised groups, and "
-        "filtering events would quietly change who counts. To read one segment, pick its property "
-        "under "
-        "**Options → Split results by**.",
-        icon=":material/filter_alt_off:",
+        "apply here: each metric counts only the events that match them. Everyone assigned to "
+        "the experiment still counts, so the groups stay the randomised ones. To compare the "
+        "users of one segment only, pick its property under **Options → Split results by**.",
+        icon=":material/filter_alt:",
     )
 
 top_left, top_right = st.columns([3, 1])
@@ -139,7 +137,8 @@ with from_data:
                 key="exp_target",
                 bind="query-params",
             )
-        settings, problems = adapters.settings_from(
+        query, problems = adapters.query_from(
+            catalogue=catalogue,
             experiment=experiment,
             control=control,
             metrics=chosen,
@@ -152,11 +151,12 @@ with from_data:
             correction=correction,
             inverse=inverse,
             target=target,
+            scope=state.shared().scope,
         )
         for problem in problems:
             st.warning(problem)
-        if settings is not None:
-            frame = adapters.results(source, settings)
+        if query is not None:
+            frame = adapters.results(source, query)
             banner = adapters.srm_banner(frame)
             getattr(st, banner["level"])(banner["message"])
             holder = (
@@ -170,7 +170,7 @@ with from_data:
                 components.definition(adapters.FOREST_DEFINITION[method])
                 table = adapters.readable(
                     frame,
-                    adapters.traffic(source, experiment),
+                    adapters.traffic(source, query),
                     target_mde=adapters.target_share(target),
                     method=method,
                 )
@@ -183,17 +183,16 @@ with from_data:
                 components.numbers(
                     adapters.downloadable(frame), name=f"{experiment}_results", key="exp_results"
                 )
-                engine.show_sql(adapters.results.sql(source, settings), what="the results")
+                engine.show_sql(adapters.results.sql(source, query), what="the results")
 
                 st.subheader("Effect over time")
                 shown = st.selectbox("Metric", chosen, key="exp_daily_metric", bind="query-params")
-                daily = adapters.daily(source, settings, shown)
+                over_time = query.over_time(shown)
+                daily = adapters.daily(source, over_time)
                 components.chart(charts.cumulative_chart(daily), key="exp_daily")
                 components.definition(adapters.DAILY_DEFINITION)
                 components.numbers(daily, name=f"{experiment}_daily", key="exp_daily_numbers")
-                engine.show_sql(
-                    adapters.daily.sql(source, settings, shown), what="the effect over time"
-                )
+                engine.show_sql(adapters.daily.sql(source, over_time), what="the effect over time")
 
 # --- typed-in counts -----------------------------------------------------------------------------
 with by_hand:

@@ -1,21 +1,24 @@
 """Thin adapters between the Experiments page and :mod:`metrics.experiments`.
 
-Cached functions take the *source key* (:func:`ui.data.source_key`: name and load generation) and
-plain parameters (cheap to hash) and fetch the frames from :mod:`ui.data`; the rest turns results
-into what a PM reads: plain words for every status and verdict, percentages, and the days a test
-still needs at the traffic it gets.
+The page builds an :class:`~metrics.experiments.ExperimentQuery` from its controls and the
+sidebar's scope (:func:`query_from`); cached functions take the *source key*
+(:func:`ui.data.source_key`: name and load generation) and that query, and fetch the frames from
+:mod:`ui.data`. The rest turns results into what a PM reads: plain words for every status,
+verdict and planning problem, percentages, and the days a test still needs at the traffic it gets.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import polars as pl
 import streamlit as st
 
 from metrics import experiments as ex
+from metrics.scope import Scope
 from ui import data, engine
 from ui.catalogue import event_counts
 from ui.text import md
@@ -26,17 +29,17 @@ STATUS_WORDS: dict[str, str] = {
     **ex.STATUS_MESSAGES,
     "control": "The baseline the others are compared with.",
 }
-METHOD_LABELS: dict[str, str] = {
+METHOD_LABELS: dict[ex.Method, str] = {
     "frequentist": "Fixed horizon (t-test): read once, at the planned end",
     "sequential": "Sequential: safe to check every day",
     "bayesian": "Bayesian: chance to win and risk",
 }
-CORRECTION_LABELS: dict[str | None, str] = {
+CORRECTION_LABELS: dict[ex.Correction | None, str] = {
     None: "no correction",
     "holm": "Holm (no false winner at all)",
     "bh": "Benjamini–Hochberg (few false winners)",
 }
-HAND_KINDS: dict[str, str] = {
+HAND_KINDS: dict[ex.PlanKind, str] = {
     "proportion": "Conversions (users who did it)",
     "mean": "An average per user (revenue, time, …)",
 }
@@ -63,8 +66,50 @@ PLAN_DEFINITION = (
     "Users per variant = (z for the confidence + z for the power)² × (each variant's variance) "
     "/ lift², two-sided. Days = users in all variants / users per day."
 )
+#: Why there is no plan (metrics.experiments.plan's problem codes), in a PM's words.
+PLAN_WORDS: dict[ex.PlanProblem, str] = {
+    "baseline_not_a_number": "The current value must be a number.",
+    "baseline_not_a_rate": "The current conversion rate must be between 0% and 100%.",
+    "no_spread": "Give the standard deviation of the metric between users (more than 0).",
+    "no_lift": "The lift to detect must be a number other than 0.",
+    "zero_baseline": (
+        "The current average is 0, so a lift in % of it is 0 too: give the current average."
+    ),
+    "lift_beyond_rate": (
+        "That lift takes the conversion rate outside 0% to 100%, which no rate can reach: "
+        "pick a smaller lift."
+    ),
+    "bad_traffic": "Users per day must be a number, 0 or more.",
+    "too_few_variants": "A test needs at least 2 variants (control included), a whole number.",
+}
+#: What is wrong with typed-in arms (metrics.experiments.typed_in's codes); ``{arm}``, ``{users}``
+#: and ``{conversions}`` are filled in from the arm.
+TYPED_WORDS: dict[ex.TypedCode, str] = {
+    "users_not_whole": "{arm}: users must be a whole number, 0 or more.",
+    "conversions_not_whole": "{arm}: conversions must be a whole number, 0 or more.",
+    "conversions_above_users": (
+        "{arm}: {conversions:,} conversions out of {users:,} users is more than everyone; "
+        "conversions count users, at most once each."
+    ),
+    "mean_not_a_number": "{arm}: the average must be a number.",
+    "std_not_a_number": "{arm}: the standard deviation must be a number, 0 or more.",
+    "share_out_of_range": "The planned treatment share must be between 0% and 100%.",
+}
 #: Events that describe the experiment itself, never a goal.
 NOT_GOALS = {"experiment_exposure"}
+#: An arm as typed in on the page (users, and conversions or the average and its spread).
+HandArm = ex.TypedArm
+
+C = TypeVar("C")
+
+
+def choice(value: object, options: Iterable[C], default: C) -> C:
+    """A widget's value as one of ``options`` (typed as they are: a Literal stays a Literal), or
+    ``default`` when it is none of them."""
+    for option in options:
+        if value == option:
+            return option
+    return default
 
 
 # --- experiments in the data ---------------------------------------------------------------------
@@ -90,12 +135,13 @@ def experiments(source: str) -> pl.DataFrame:
 
 
 @engine.cached(max_entries=8, show_spinner=False)
-def traffic(source: str, experiment: str) -> pl.DataFrame:
-    """Users per variant, the days they arrived over, and users a day."""
+def traffic(source: str, query: ex.ExperimentQuery) -> pl.DataFrame:
+    """Users per variant of the query's experiment, the days (in its zone) they arrived over, and
+    users a day."""
     assignments = _assignments()
     if assignments is None:
         return pl.DataFrame()
-    return ex.assignment_counts(assignments, experiment=experiment)
+    return ex.assignment_counts(assignments, experiment=query.experiment, tz=query.tz)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -143,7 +189,7 @@ def target_share(percent: float | None) -> float:
 
 def default_metrics(catalogue: dict[str, ex.Metric]) -> list[str]:
     """A sensible first pick: purchase conversion and revenue per user when the data has them."""
-    preferred = [
+    preferred: list[str] = [
         name for name in ("purchase conversion", "revenue per user (purchase)") if name in catalogue
     ]
     return preferred or list(catalogue)[:1]
@@ -156,25 +202,9 @@ def properties(source: str) -> list[str]:
     return sorted(offered(source))
 
 
-@dataclass(frozen=True)
-class Settings:
-    """What the page's controls say, hashable so the cache can key on it."""
-
-    experiment: str
-    control: str
-    metrics: tuple[str, ...]
-    method: str = "frequentist"
-    alpha: float = 0.05
-    cuped: bool = True
-    window: int | None = None
-    winsorize: float | None = None
-    segment: str | None = None
-    correction: str | None = None
-    inverse: tuple[str, ...] = ()
-
-
-def settings_from(
+def query_from(
     *,
+    catalogue: dict[str, ex.Metric],
     experiment: str | None,
     control: str | None,
     metrics: list[str],
@@ -187,12 +217,16 @@ def settings_from(
     correction: str | None,
     inverse: list[str],
     target: float | None,
-) -> tuple[Settings | None, list[str]]:
-    """The page's controls as :class:`Settings`, or None with what to fix (never an exception)."""
+    scope: Scope,
+) -> tuple[ex.ExperimentQuery | None, list[str]]:
+    """The page's controls and the sidebar's ``scope`` as one query, or None with what to fix
+    (never an exception). Metrics are picked by name from ``catalogue``; those in ``inverse`` are
+    the ones where lower is better."""
     problems: list[str] = []
     if not experiment or not control:
         problems.append("Pick an experiment and its control.")
-    if not metrics:
+    picked = [name for name in metrics if name in catalogue]
+    if not picked:
         problems.append("Pick at least one metric.")
     days: int | None = None
     if window is not None and (not math.isfinite(window) or window < 0 or window != int(window)):
@@ -201,79 +235,44 @@ def settings_from(
         days = int(window)
     if target is None or not math.isfinite(target) or target == 0:
         problems.append("The smallest lift worth detecting must be a number other than 0.")
-    if problems:
+    if problems or experiment is None or control is None:
         return None, problems
-    assert experiment is not None and control is not None
-    return (
-        Settings(
-            experiment=experiment,
-            control=control,
-            metrics=tuple(metrics),
-            method=method,
-            alpha=alpha,
-            cuped=cuped,
-            window=days,
-            winsorize=winsorize,
-            segment=segment,
-            correction=correction,
-            inverse=tuple(i for i in inverse if i in metrics),
-        ),
-        [],
+    chosen = [
+        replace(catalogue[name], inverse=True) if name in inverse else catalogue[name]
+        for name in picked
+    ]
+    query = ex.ExperimentQuery.build(
+        experiment=experiment,
+        metrics=chosen,
+        control=control,
+        method=choice(method, METHOD_LABELS, "frequentist"),
+        alpha=alpha,
+        cuped=cuped,
+        window=days,
+        winsorize=winsorize,
+        segment=segment,
+        correction=choice(correction, CORRECTION_LABELS, None),
+        scope=scope,
     )
-
-
-def _metrics(source: str, settings: Settings) -> list[ex.Metric]:
-    catalogue = metric_catalogue(source)
-    chosen = []
-    for name in settings.metrics:
-        metric = catalogue[name]
-        if name in settings.inverse:
-            metric = replace(metric, inverse=True)
-        chosen.append(metric)
-    return chosen
+    return query, []
 
 
 @engine.cached(max_entries=16, show_spinner="Analysing the experiment…")
-def results(source: str, settings: Settings) -> pl.DataFrame:
-    """One row per metric × variant (metrics.experiments.analyze)."""
-    assignments = _assignments()
-    if assignments is None or not settings.metrics:
-        return pl.DataFrame()
-    return ex.analyze(
-        data.events(),
-        assignments,
-        experiment=settings.experiment,
-        metrics=_metrics(source, settings),
-        control=settings.control,
-        method=settings.method,  # type: ignore[arg-type]
-        alpha=settings.alpha,
-        cuped=settings.cuped,
-        window=settings.window,
-        winsorize=settings.winsorize,
-        segment=settings.segment,
-        correction=settings.correction,  # type: ignore[arg-type]
-    )
-
-
-@engine.cached(max_entries=16, show_spinner="Computing the effect day by day…")
-def daily(source: str, settings: Settings, metric: str) -> pl.DataFrame:
-    """The metric's effect as of the end of each day (metrics.experiments.cumulative_effect)."""
+def results(source: str, query: ex.ExperimentQuery) -> pl.DataFrame:
+    """One row per metric × variant (metrics.experiments.analyze_of)."""
     assignments = _assignments()
     if assignments is None:
         return pl.DataFrame()
-    (chosen,) = _metrics(source, replace(settings, metrics=(metric,)))
-    return ex.cumulative_effect(
-        data.events(),
-        assignments,
-        experiment=settings.experiment,
-        metric=chosen,
-        control=settings.control,
-        method=settings.method,  # type: ignore[arg-type]
-        alpha=settings.alpha,
-        cuped=settings.cuped,
-        window=settings.window,
-        winsorize=settings.winsorize,
-    )
+    return ex.analyze_of(data.events(), assignments, query)
+
+
+@engine.cached(max_entries=16, show_spinner="Computing the effect day by day…")
+def daily(source: str, query: ex.CumulativeQuery) -> pl.DataFrame:
+    """One metric's effect as of the end of each day (metrics.experiments.cumulative_effect_of)."""
+    assignments = _assignments()
+    if assignments is None:
+        return pl.DataFrame()
+    return ex.cumulative_effect_of(data.events(), assignments, query)
 
 
 # --- plain words ---------------------------------------------------------------------------------
@@ -354,44 +353,14 @@ def users_per_day(traffic_frame: pl.DataFrame | None) -> float | None:
     clean = traffic_frame.filter(pl.col("variant") != "(several)")
     if clean.height == 0:
         return None
-    days = (clean["last_day"].max() - clean["first_day"].min()).days + 1  # type: ignore[operator]
-    return float(clean["users"].sum()) / max(days, 1)
+    span = clean.select(
+        pl.col("users").sum().alias("users"),
+        ((pl.col("last_day").max() - pl.col("first_day").min()).dt.total_days() + 1).alias("days"),
+    ).row(0, named=True)
+    return float(span["users"]) / max(int(span["days"]), 1)
 
 
-@dataclass(frozen=True)
-class Need:
-    """How far a test is from answering: users per variant it needs, and days at its traffic."""
-
-    users_per_arm: int | None
-    days: int | None
-
-
-def need(
-    row: dict[str, Any], *, target_mde: float, per_day: float | None, arms: int, enrolled: int
-) -> Need:
-    """Users per variant to detect a ``target_mde`` relative change, and the days still needed
-    at ``per_day`` new users a day (None where the data cannot say yet)."""
-    baseline, kind, std = row.get("control_mean"), row.get("kind"), row.get("control_std")
-    if baseline is None or baseline == 0:
-        return Need(None, None)
-    plan_kind = "proportion" if kind == "proportion" else "mean"
-    if plan_kind == "mean" and (std is None or std <= 0):
-        return Need(None, None)
-    options: dict[str, Any] = {"kind": plan_kind, "std": None if plan_kind == "proportion" else std}
-    level = baseline if plan_kind == "proportion" else abs(baseline)
-    try:
-        users = ex.sample_size(level, target_mde, **options)
-        days = None
-        if per_day is not None and per_day > 0:
-            days = ex.test_duration_days(
-                level, target_mde, per_day, arms=arms, enrolled_per_arm=enrolled, **options
-            )
-    except ValueError:
-        return Need(None, None)
-    return Need(users, days)
-
-
-def verdict_words(row: dict[str, Any], needed: Need, target_mde: float) -> str:
+def verdict_words(row: dict[str, Any], needed: ex.Need, target_mde: float) -> str:
     """What a PM should conclude from one row."""
     if row.get("is_control"):
         return "Baseline"
@@ -437,6 +406,7 @@ RESULT_COLUMNS: dict[str, Any] = {
     "Users": st.column_config.NumberColumn("Users", format="localized"),
     "Verdict": st.column_config.TextColumn("Verdict", width="large"),
 }
+_KINDS: tuple[ex.Kind, ...] = ("mean", "proportion", "ratio")
 
 
 def readable(
@@ -447,20 +417,22 @@ def readable(
         return pl.DataFrame()
     per_day = users_per_day(traffic_frame)
     variants = frame["variant"].n_unique()
-    control_std = {
-        (r.get("segment"), r["metric"]): r["std"]
-        for r in frame.filter(pl.col("is_control")).iter_rows(named=True)
-    }
-    control_users = {
-        (r.get("segment"), r["metric"]): r["users"]
+    controls = {
+        (r.get("segment"), r["metric"]): r
         for r in frame.filter(pl.col("is_control")).iter_rows(named=True)
     }
     out = []
     for row in frame.iter_rows(named=True):
-        key = (row.get("segment"), row["metric"])
-        row = {**row, "control_std": control_std.get(key)}
-        enrolled = min(row["users"] or 0, control_users.get(key) or 0)
-        needed = need(row, target_mde=target_mde, per_day=per_day, arms=variants, enrolled=enrolled)
+        control = controls.get((row.get("segment"), row["metric"]), {})
+        needed = ex.need(
+            kind=choice(row.get("kind"), _KINDS, "mean"),
+            control_mean=row.get("control_mean"),
+            control_std=control.get("std"),
+            mde=target_mde,
+            daily_users=per_day,
+            arms=variants,
+            enrolled_per_arm=min(row["users"] or 0, control.get("users") or 0),
+        )
         low, high = row.get("relative_ci_low"), row.get("relative_ci_high")
         if method == "bayesian":
             evidence = "" if row["is_control"] else chance(row.get("chance_to_win"))
@@ -492,19 +464,18 @@ def readable(
 # --- typed-in counts -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HandArm:
-    """One arm as typed in: users and either conversions or the average and its spread."""
-
-    users: float | None
-    conversions: float | None = None
-    mean: float | None = None
-    std: float | None = None
+def _typed_words(problem: ex.TypedProblem, arms: dict[str, ex.TypedArm]) -> str:
+    arm = arms.get(problem.arm or "")
+    users = arm.users if arm is not None and arm.users is not None else 0
+    conversions = arm.conversions if arm is not None and arm.conversions is not None else 0
+    return TYPED_WORDS[problem.code].format(
+        arm=(problem.arm or "").capitalize(), users=int(users), conversions=int(conversions)
+    )
 
 
 def by_hand(
-    control: HandArm,
-    treatment: HandArm,
+    control: ex.TypedArm,
+    treatment: ex.TypedArm,
     *,
     kind: str,
     method: str,
@@ -512,165 +483,27 @@ def by_hand(
     inverse: bool = False,
     treatment_share_percent: float | None = 50.0,
 ) -> tuple[pl.DataFrame, dict[str, Any], list[str]]:
-    """Compare two typed-in arms: (results in metrics.experiments.analyze's columns, SRM banner,
-    problems). Every problem with the numbers comes back as a sentence, never an exception."""
-    problems: list[str] = []
-    stats = []
-    for name, arm in (("Control", control), ("Treatment", treatment)):
-        users = arm.users
-        if users is None or not math.isfinite(users) or users < 0 or users != int(users):
-            problems.append(f"{name}: users must be a whole number, 0 or more.")
-            continue
-        if kind == "proportion":
-            hits = arm.conversions
-            if hits is None or not math.isfinite(hits) or hits < 0 or hits != int(hits):
-                problems.append(f"{name}: conversions must be a whole number, 0 or more.")
-            elif hits > users:
-                problems.append(
-                    f"{name}: {int(hits):,} conversions out of {int(users):,} users is more than "
-                    "everyone; conversions count users, at most once each."
-                )
-            else:
-                stats.append(ex.Stats.proportion(int(hits), int(users)))
-        else:
-            mean, std = arm.mean, arm.std
-            if mean is None or not math.isfinite(mean):
-                problems.append(f"{name}: the average must be a number.")
-            elif std is None or not math.isfinite(std) or std < 0:
-                problems.append(f"{name}: the standard deviation must be a number, 0 or more.")
-            else:
-                n = int(users)
-                # Sums that reproduce the typed mean and (ddof=1) standard deviation exactly.
-                squares = (n - 1) * std * std + n * mean * mean if n > 0 else 0.0
-                stats.append(ex.Stats(n, n * mean, squares))
-    share = treatment_share_percent
-    if share is None or not math.isfinite(share) or not 0 < share < 100:
-        problems.append("The planned treatment share must be between 0% and 100%.")
-    if problems:
-        return pl.DataFrame(), {"level": "info", "message": "", "mismatch": False}, problems
-    base, arm = stats
-    comparison = ex.compare(
-        base,
-        arm,
-        kind=kind,
-        method=method,
-        alpha=alpha,  # type: ignore[arg-type]
+    """Compare two typed-in arms (metrics.experiments.typed_in): (results in analyze's columns,
+    SRM banner, problems in words). Every problem with the numbers comes back as a sentence."""
+    share = None if treatment_share_percent is None else treatment_share_percent / 100
+    compared = ex.typed_in(
+        control,
+        treatment,
+        kind=choice(kind, HAND_KINDS, "proportion"),
+        method=choice(method, METHOD_LABELS, "frequentist"),
+        alpha=alpha,
         inverse=inverse,
+        treatment_share=share,
     )
-    assert share is not None
-    check = ex.srm([base.n, arm.n], [100 - share, share])
-    row = {
-        **ex.comparison_row(comparison),
-        "metric": "typed in",
-        "kind": kind,
-        "method": method,
-        "srm_p_value": check.p_value,
-        "srm_mismatch": check.mismatch,
-        "excluded_users": 0,
-    }
-    frame = pl.DataFrame(
-        [
-            {
-                "metric": "typed in",
-                "variant": "control",
-                "is_control": True,
-                "users": base.n,
-                "mean": comparison.control_mean,
-                "std": ex.per_user_std(base, kind),
-                "control_mean": comparison.control_mean,
-                "status": "control",
-                "kind": kind,
-                "method": method,
-                "srm_p_value": check.p_value,
-                "srm_mismatch": check.mismatch,
-                "excluded_users": 0,
-            },
-            {
-                **row,
-                "variant": "treatment",
-                "is_control": False,
-                "users": arm.n,
-                "std": ex.per_user_std(arm, kind),
-            },
-        ],
-        infer_schema_length=None,
-    )
+    if compared.problems:
+        arms = {"control": control, "treatment": treatment}
+        problems = [_typed_words(problem, arms) for problem in compared.problems]
+        return pl.DataFrame(), {"level": "info", "message": "", "mismatch": False}, problems
+    frame = compared.frame()
     return frame, srm_banner(frame), []
 
 
 # --- planning ------------------------------------------------------------------------------------
-
-
-def plan(
-    *,
-    kind: str,
-    baseline: float,
-    mde: float,
-    std: float | None,
-    alpha: float,
-    power: float,
-    daily_users: float,
-    arms: int,
-) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
-    """Sample size for a relative ``mde``: (summary, users per arm by lift, problems)."""
-    try:
-        per_arm = ex.sample_size(
-            baseline,
-            mde,
-            alpha=alpha,
-            power=power,
-            kind=kind,  # type: ignore[arg-type]
-            std=std,
-        )
-    except ValueError as exc:
-        return pl.DataFrame(), pl.DataFrame(), [_plain(str(exc))]
-    days = None
-    if daily_users > 0:
-        days = ex.test_duration_days(
-            baseline, mde, daily_users, arms=arms, alpha=alpha, power=power, kind=kind, std=std
-        )  # type: ignore[arg-type]
-    four_weeks = None
-    if daily_users > 0:
-        # What a four-week test at this traffic could detect, for comparison.
-        four_weeks = ex.minimum_detectable_effect(
-            daily_users * 28 / arms,
-            baseline,
-            alpha=alpha,
-            power=power,
-            kind=kind,
-            std=std,  # type: ignore[arg-type]
-        )
-    summary = pl.DataFrame(
-        {
-            "Question": [
-                "Users needed in each variant",
-                "Users needed in total",
-                "Days at this traffic",
-                "Smallest lift 4 weeks at this traffic can detect",
-            ],
-            "Answer": [
-                f"{per_arm:,}",
-                f"{per_arm * arms:,}",
-                "–" if days is None else f"{days:,}",
-                "–" if four_weeks is None else pct(four_weeks, 1, False),
-            ],
-        }
-    )
-    curve = []
-    for step in (0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5):
-        try:
-            needed = ex.sample_size(
-                baseline,
-                step,
-                alpha=alpha,
-                power=power,
-                kind=kind,  # type: ignore[arg-type]
-                std=std,
-            )
-        except ValueError:
-            continue
-        curve.append({"mde": step, "users_per_arm": needed})
-    return summary, pl.DataFrame(curve, schema={"mde": pl.Float64, "users_per_arm": pl.Int64}), []
 
 
 def plan_from(
@@ -684,44 +517,40 @@ def plan_from(
     daily_users: float | None,
     arms: float | None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
-    """The planning form's inputs (percentages as typed) checked and handed to :func:`plan`."""
-    problems = []
-    if baseline is None or not math.isfinite(baseline):
-        problems.append("The current value must be a number.")
-    if lift_percent is None or not math.isfinite(lift_percent) or lift_percent == 0:
-        problems.append("The lift to detect must be a number other than 0.")
-    if daily_users is None or not math.isfinite(daily_users) or daily_users < 0:
-        problems.append("Users per day must be a number, 0 or more.")
-    if arms is None or not math.isfinite(arms) or arms < 2 or arms != int(arms):
-        problems.append("A test needs at least 2 variants (control included), a whole number.")
-    if problems:
-        return pl.DataFrame(), pl.DataFrame(), problems
-    assert baseline is not None and lift_percent is not None and arms is not None
-    value = baseline / 100 if kind == "proportion" else baseline
-    return plan(
-        kind=kind,
-        baseline=value,
-        mde=lift_percent / 100,
+    """The planning form's inputs (percentages as typed) planned by metrics.experiments.plan:
+    (summary, users per arm by lift, every problem in words)."""
+    plan_kind = choice(kind, HAND_KINDS, "proportion")
+    rate = baseline / 100 if plan_kind == "proportion" and baseline is not None else baseline
+    planned = ex.plan(
+        kind=plan_kind,
+        baseline=rate,
+        mde=None if lift_percent is None else lift_percent / 100,
         std=std,
         alpha=alpha,
         power=power,
-        daily_users=daily_users or 0.0,
-        arms=int(arms),
+        daily_users=daily_users,
+        arms=arms,
     )
-
-
-def _plain(message: str) -> str:
-    """A metrics ValueError reworded for the page."""
-    replacements = {
-        "baseline must be a rate between 0 and 1 (exclusive)": (
-            "The current conversion rate must be between 0% and 100%"
-        ),
-        "std (the per-user standard deviation, > 0) is required for kind='mean'": (
-            "Give the standard deviation of the metric between users (more than 0)"
-        ),
-        "mde must be a non-zero number": "The lift to detect cannot be 0",
-    }
-    for old, new in replacements.items():
-        if message.startswith(old):
-            return new + "."
-    return message[0].upper() + message[1:] + "."
+    if planned.problems or planned.users_per_arm is None:
+        return pl.DataFrame(), pl.DataFrame(), [PLAN_WORDS[p] for p in planned.problems]
+    summary = pl.DataFrame(
+        {
+            "Question": [
+                "Users needed in each variant",
+                "Users needed in total",
+                "Days at this traffic",
+                "Smallest lift 4 weeks at this traffic can detect",
+            ],
+            "Answer": [
+                f"{planned.users_per_arm:,}",
+                f"{planned.total_users:,}",
+                "–" if planned.days is None else f"{planned.days:,}",
+                "–" if planned.four_week_mde is None else pct(planned.four_week_mde, 1, False),
+            ],
+        }
+    )
+    curve = pl.DataFrame(
+        [{"mde": lift, "users_per_arm": users} for lift, users in planned.curve],
+        schema={"mde": pl.Float64, "users_per_arm": pl.Int64},
+    )
+    return summary, curve, []

@@ -10,30 +10,27 @@ below and ``metrics.warehouse.experiments.cumulative_plan`` (SQL) both produce t
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 
-from metrics._common import as_lazy, check_choice, check_tz, event_expr, filter_expr
-from metrics.experiments.analysis import (
-    METRIC_KINDS,
+from metrics.experiments.aggregation import (
+    check_control,
+    clean_assignments,
+    require_experiment,
+    user_values,
+)
+from metrics.experiments.definitions import (
     Conversion,
     Metric,
     MetricSpec,
     Ratio,
-    Sum,
-    _check_control,
-    _check_metrics,
-    _clean_assignments,
-    _components,
-    _Plan,
-    _require_experiment,
-    _user_values,
-    _window,
     comparison_row,
+    kind_of,
+    parts_of,
 )
-from metrics.experiments.statistics import METHODS, RatioStats, Stats, compare
+from metrics.experiments.query import CumulativeQuery
+from metrics.experiments.statistics import Method, RatioStats, Stats, compare
 from metrics.warehouse import pushdown
 
 _CUMULATIVE_SCHEMA: dict[str, pl.DataType] = {
@@ -56,70 +53,15 @@ _CUMULATIVE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-@dataclass(frozen=True)
-class CumulativeQuery:
-    """One :func:`cumulative_effect` call, checked: what both back ends compute."""
-
-    experiment: str
-    metric: Metric
-    control: str = "control"
-    tz: str = "UTC"
-    window: dt.timedelta | None = None
-    winsorize: float | None = None
-    method: str = "frequentist"
-    alpha: float = 0.05
-    cuped: bool = False
-    pre_period: dt.timedelta = dt.timedelta(days=14)
-    sequential_tuning: float = 5000
-    prior_sd: float | None = None
-
-    @classmethod
-    def build(
-        cls,
-        *,
-        experiment: str,
-        metric: MetricSpec,
-        control: str = "control",
-        tz: str = "UTC",
-        window: float | dt.timedelta | None = None,
-        winsorize: float | None = None,
-        method: Literal["frequentist", "bayesian", "sequential"] = "frequentist",
-        alpha: float = 0.05,
-        cuped: bool = False,
-        pre_period: float | dt.timedelta = 14,
-        sequential_tuning: float = 5000,
-        prior_sd: float | None = None,
-    ) -> CumulativeQuery:
-        (checked,) = _check_metrics([metric])
-        check_tz(tz)
-        check_choice("method", method, METHODS)
-        pre_span = _window(pre_period, "pre_period")
-        assert pre_span is not None
-        return cls(
-            experiment=experiment,
-            metric=checked,
-            control=control,
-            tz=tz,
-            window=_window(window, "window"),
-            winsorize=winsorize,
-            method=method,
-            alpha=alpha,
-            cuped=cuped,
-            pre_period=pre_span,
-            sequential_tuning=sequential_tuning,
-            prior_sd=prior_sd,
-        )
-
-    @property
-    def stems(self) -> list[str]:
-        plan = _Plan.of([self.metric])
-        return [plan.column(p) for p in _components(self.metric)]
-
-
 def _cumulative_plan(events: Any, assignments: Any, **kwargs: Any) -> Any:
     from metrics.warehouse import experiments as sql_experiments
 
-    query = CumulativeQuery.build(**kwargs)
+    return sql_experiments.cumulative_plan(events, assignments, CumulativeQuery.build(**kwargs))
+
+
+def _cumulative_of_plan(events: Any, assignments: Any, query: CumulativeQuery) -> Any:
+    from metrics.warehouse import experiments as sql_experiments
+
     return sql_experiments.cumulative_plan(events, assignments, query)
 
 
@@ -134,7 +76,7 @@ def cumulative_effect(
     tz: str = "UTC",
     window: float | dt.timedelta | None = None,
     winsorize: float | None = None,
-    method: Literal["frequentist", "bayesian", "sequential"] = "frequentist",
+    method: Method = "frequentist",
     alpha: float = 0.05,
     cuped: bool = False,
     pre_period: float | dt.timedelta = 14,
@@ -148,6 +90,7 @@ def cumulative_effect(
     left out of every day (one population throughout). With ``winsorize``, each day uses the cap
     of the final day (a cap that moves daily would make the curve jump for no reason). On two
     relations, the engine returns per (variant, day) entries and changes of the sums only.
+    :func:`cumulative_effect_of` takes the same call as a :class:`CumulativeQuery`.
     """
     query = CumulativeQuery.build(
         experiment=experiment,
@@ -163,43 +106,65 @@ def cumulative_effect(
         sequential_tuning=sequential_tuning,
         prior_sd=prior_sd,
     )
-    metric = query.metric
-    span, pre_span = query.window, query.pre_period
+    return _cumulative(events, assignments, query)
+
+
+@pushdown(_cumulative_of_plan)
+def cumulative_effect_of(
+    events: pl.DataFrame | pl.LazyFrame,
+    assignments: pl.DataFrame | pl.LazyFrame,
+    query: CumulativeQuery,
+) -> pl.DataFrame:
+    """:func:`cumulative_effect` for a built :class:`CumulativeQuery` (for instance
+    ``ExperimentQuery.over_time(metric)``), its scope's property filters applied to the events."""
+    return _cumulative(events, assignments, query)
+
+
+def _cumulative(
+    events: pl.DataFrame | pl.LazyFrame,
+    assignments: pl.DataFrame | pl.LazyFrame,
+    query: CumulativeQuery,
+) -> pl.DataFrame:
+    metric, experiment, control = query.metric, query.experiment, query.control
     users = (
-        _clean_assignments(assignments, experiment, None)
+        clean_assignments(assignments, experiment, None)
         .filter(pl.col("variant_count") == 1)
-        .with_columns(pl.col("exposure").dt.convert_time_zone(tz).dt.date().alias("day"))
+        .with_columns(pl.col("exposure").dt.convert_time_zone(query.tz).dt.date().alias("day"))
         .collect()
     )
     if users.height == 0:
-        _require_experiment(assignments, experiment)
+        require_experiment(assignments, experiment)
         return pl.DataFrame(schema=_CUMULATIVE_SCHEMA)
     variants = sorted(users["variant"].unique().to_list())
-    _check_control(control, experiment, variants)
-    plan = _Plan.of([metric])
+    check_control(control, experiment, variants)
+    components = query.components
     stems = query.stems
 
     # Final per-user values give the covariate, the winsorization caps and the last day.
-    final = _user_values(
+    final = user_values(
         events,
         users.lazy(),
-        plan,
-        window=span,
-        pre_period=pre_span,
-        end=None,
-        segment=None,
-        segment_from_events=False,
+        components,
+        scope=query.scope,
+        window=query.window,
+        pre_period=query.pre_period,
     ).collect()
     caps: dict[str, float] = {}
-    if winsorize is not None:
-        for part in _components(metric):
-            stem = plan.column(part)
-            if not isinstance(part, Conversion):
-                caps[stem] = float(final[stem].quantile(winsorize, interpolation="linear") or 0.0)
-                caps[stem + "_pre"] = caps[stem]  # the covariate takes the metric's cap
+    if query.winsorize is not None:
+        for stem in components.capped:
+            caps[stem] = float(final[stem].quantile(query.winsorize, interpolation="linear") or 0.0)
+            caps[stem + "_pre"] = caps[stem]  # the covariate takes the metric's cap
 
-    increments = _daily_increments(events, users, plan, span=span, tz=tz)
-    is_conversion = {plan.column(p): isinstance(p, Conversion) for p in _components(metric)}
+    increments = user_values(
+        events,
+        users.lazy(),
+        components,
+        scope=query.scope,
+        window=query.window,
+        pre_period=query.pre_period,
+        by_day=True,
+    ).collect()
+    is_conversion = {components.column(p): isinstance(p, Conversion) for p in parts_of(metric)}
 
     def shaped(expr: pl.Expr, stem: str) -> pl.Expr:
         if is_conversion[stem.removesuffix("_pre")]:
@@ -255,13 +220,14 @@ def cumulative_answer(
     if entries.height == 0:
         return pl.DataFrame(schema=_CUMULATIVE_SCHEMA)
     metric, control = query.metric, query.control
-    kind = METRIC_KINDS[type(metric)]
+    kind = kind_of(metric)
     stems = query.stems
     variants = sorted(entries["variant"].unique().to_list())
-    _check_control(control, query.experiment, variants)
-    first_day: dt.date = entries["day"].min()  # type: ignore[assignment]
-    changed = daily_changes["day"].max() if daily_changes.height else None
-    last_day: dt.date = max(entries["day"].max(), changed or first_day)  # type: ignore[assignment,type-var]
+    check_control(control, query.experiment, variants)
+    first_day: dt.date = entries.select(pl.col("day").min()).item()
+    last_day: dt.date = entries.select(pl.col("day").max()).item()
+    if daily_changes.height:
+        last_day = max(last_day, daily_changes.select(pl.col("day").max()).item())
     grid = pl.DataFrame({"variant": variants}).join(
         pl.DataFrame({"day": pl.date_range(first_day, last_day, eager=True)}),
         how="cross",
@@ -287,8 +253,8 @@ def cumulative_answer(
             result = compare(
                 base,
                 arm,
-                kind=kind,  # type: ignore[arg-type]
-                method=query.method,  # type: ignore[arg-type]
+                kind=kind,
+                method=query.method,
                 alpha=query.alpha,
                 cuped=query.cuped and kind != "ratio",
                 inverse=metric.inverse,
@@ -312,46 +278,20 @@ def _cumulative_stats(row: dict[str, Any], metric: Metric, stems: list[str]) -> 
     n = int(row["n"])
     if isinstance(metric, Ratio):
         a, b = stems
-        num, den = (row[f"{a}_y"], row[f"{a}_y2"]), (row[f"{b}_y"], row[f"{b}_y2"])
-        return RatioStats(n, *num, *den, row["cross"])
-    (s,) = stems
-    return Stats(n, row[f"{s}_y"], row[f"{s}_y2"], row[f"{s}_x"], row[f"{s}_x2"], row[f"{s}_xy"])
-
-
-def _daily_increments(
-    events: pl.DataFrame | pl.LazyFrame,
-    users: pl.DataFrame,
-    plan: _Plan,
-    *,
-    span: dt.timedelta | None,
-    tz: str,
-) -> pl.DataFrame:
-    """Per user and local day after exposure: how much each metric component grew that day."""
-    lf = as_lazy(events)
-    needed = {"user_id", "event", "timestamp"}
-    for part in plan.parts.values():
-        needed.update((part.filters or {}).keys())
-        if isinstance(part, Sum):
-            needed.add(part.column)
-    names = sorted({part.event for part in plan.parts.values()})
-    ts, exposure = pl.col("timestamp"), pl.col("exposure")
-    post = ts >= exposure
-    if span is not None:
-        post = post & (ts <= exposure + span)
-    joined = (
-        lf.select(sorted(needed))
-        .filter(pl.col("event").is_in(names))
-        .join(users.lazy().select("user_id", "exposure"), on="user_id", how="inner")
-        .filter(post)
-        .with_columns(ts.dt.convert_time_zone(tz).dt.date().alias("day"))
-    )
-    aggs = []
-    for key, part in plan.parts.items():
-        match = event_expr(part.event) & filter_expr(part.filters)
-        value = (
-            pl.col(part.column).cast(pl.Float64).fill_null(0.0)
-            if isinstance(part, Sum)
-            else pl.lit(1.0)
+        return RatioStats(
+            n=n,
+            num_sum=row[f"{a}_y"],
+            num_sum_squares=row[f"{a}_y2"],
+            den_sum=row[f"{b}_y"],
+            den_sum_squares=row[f"{b}_y2"],
+            num_den_sum=row["cross"],
         )
-        aggs.append(pl.when(match).then(value).otherwise(0.0).sum().alias(plan.columns[key]))
-    return joined.group_by("user_id", "day").agg(aggs).collect()
+    (s,) = stems
+    return Stats(
+        n=n,
+        sum=row[f"{s}_y"],
+        sum_squares=row[f"{s}_y2"],
+        x_sum=row[f"{s}_x"],
+        x_sum_squares=row[f"{s}_x2"],
+        xy_sum=row[f"{s}_xy"],
+    )

@@ -310,7 +310,13 @@ def compare(
             raise ValueError("cuped is not available for ratio metrics (no covariate)")
     elif kind == "ratio":
         raise ValueError("kind='ratio' takes RatioStats for control and treatment")
-    if cuped and not (control.has_covariate and treatment.has_covariate):  # type: ignore[union-attr]
+    both_covariates = (
+        isinstance(control, Stats)
+        and isinstance(treatment, Stats)
+        and control.has_covariate
+        and treatment.has_covariate
+    )
+    if cuped and not both_covariates:
         raise ValueError("cuped=True needs x_sum, x_sum_squares and xy_sum on both arms")
 
     arms = _Arms.build(control, treatment, kind, cuped)
@@ -373,7 +379,7 @@ def compare(
 
     # SPEC: significant means p_value < alpha, in every method (the relative test shown).
     p_value = fields.get("p_value")
-    fields["significant"] = bool(p_value is not None and p_value < alpha)  # type: ignore[operator]
+    fields["significant"] = bool(isinstance(p_value, float) and p_value < alpha)
     return _replace(base, **fields)
 
 

@@ -1,8 +1,8 @@
 """Experiments compiled to SQL, GrowthBook style: the engine returns per-variant sums only.
 
-The same :class:`~metrics.experiments.analysis.AnalyzeQuery` (and its component plan) the Polars
+The same :class:`~metrics.experiments.query.ExperimentQuery` (and its components) the Polars
 path reduces is compiled here into one chain of common table expressions over two relations on
-one connection, the events and the assignments:
+one connection, the events (those the query's scope keeps) and the assignments:
 
 1. the experiment's users: first exposure, their variant, how many variants they saw (those in
    several are counted, flagged and left out, in SQL);
@@ -27,23 +27,22 @@ from typing import Any
 
 import polars as pl
 
-from metrics._common import NOT_SET
-from metrics.experiments.analysis import (
-    METRIC_KINDS,
-    AnalyzeQuery,
+from metrics.experiments.aggregation import unknown_experiment
+from metrics.experiments.analysis import analysis_answer
+from metrics.experiments.cumulative import cumulative_answer
+from metrics.experiments.definitions import (
+    Components,
     Conversion,
     Ratio,
     Sum,
-    _components,
-    _empty_result,
-    _Plan,
-    analysis_answer,
-    counts_answer,
-    listing_answer,
-    unknown_experiment,
+    filters_of,
+    parts_of,
+    result_frame,
 )
-from metrics.experiments.cumulative import CumulativeQuery, cumulative_answer
-from metrics.warehouse.parts import day_of, local_us
+from metrics.experiments.listing import counts_answer, listing_answer
+from metrics.experiments.query import CumulativeQuery, ExperimentQuery
+from metrics.scope import Scope
+from metrics.warehouse.parts import day_of, filter_condition, local_us
 from metrics.warehouse.relation import _MARK, Plan, Relation, Sql
 
 _US = dt.timedelta(microseconds=1)
@@ -154,35 +153,30 @@ def _instant(moment: dt.datetime) -> int:
     return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // _US
 
 
-def _needed_columns(plan: _Plan) -> list[str]:
-    needed: set[str] = set()
-    for part in plan.parts.values():
-        needed.update((part.filters or {}).keys())
-        if isinstance(part, Sum):
-            needed.add(part.column)
-    return sorted(needed)
-
-
 def _joined_events(
     chain: _Chain,
-    plan: _Plan,
+    plan: Components,
     *,
+    scope: Scope,
     end: dt.datetime | None,
     pre_period: dt.timedelta,
     extra: list[str],
     all_events: bool,
 ) -> str:
-    """x_joined: the clean users' events from the earliest pre-period on, with their exposure."""
+    """x_joined: the clean users' events the scope keeps from the earliest pre-period on, with
+    their exposure (the twin of ``metrics.experiments.aggregation.user_values``' selection)."""
     sql = chain.sql
     q = sql.q
-    columns = [c for c in dict.fromkeys([*_needed_columns(plan), *extra])]
+    columns = [c for c in dict.fromkeys([*plan.needed_columns, *extra])]
+    sql.relation.require([column for column, _ in scope.filters], "filters")
     sql.relation.require(columns, "metrics")
     conditions = [
         f"{q('ts_us')} >= (SELECT MIN(x_exposure) FROM x_clean) - {sql.value(pre_period // _US)}"
     ]
+    if scope.filters:
+        conditions.append(filter_condition(sql, scope.filters))
     if not all_events:
-        names = sorted({part.event for part in plan.parts.values()})
-        conditions.append(f"{q('event')} IN ({', '.join(sql.value(n) for n in names)})")
+        conditions.append(f"{q('event')} IN ({', '.join(sql.value(n) for n in plan.events)})")
     if end is not None:
         conditions.append(f"{q('ts_us')} <= {sql.value(_instant(end))}")
     listed = "".join(f", e.{q(c)}" for c in columns)
@@ -197,30 +191,10 @@ def _joined_events(
 
 def _match(sql: Sql, part: Any) -> str:
     condition = f"x_event = {sql.value(part.event)}"
-    if part.filters:
-        condition += f" AND {_filters(sql, part.filters)}"
+    filters = filters_of(part)
+    if filters:
+        condition += f" AND {filter_condition(sql, filters)}"
     return condition
-
-
-def _filters(sql: Sql, filters: Any) -> str:
-    """The twin of ``metrics._common.filter_expr``: equality, membership for a list, and ``None``
-    or ``NOT_SET`` ("(not set)") for a missing value; values bound."""
-    parts: list[str] = []
-    for column, wanted in filters.items():
-        col = sql.q(column)
-        many = isinstance(wanted, list | tuple | set | frozenset)
-        values = list(wanted) if many else [wanted]
-        present = [v for v in values if v is not None and v != NOT_SET]
-        if not many and present:
-            match = f"{col} = {sql.value(present[0])}"
-        elif present:
-            match = f"{col} IN ({', '.join(sql.value(v) for v in present)})"
-        else:
-            match = "1 = 0"
-        if len(present) < len(values):
-            match = f"({match} OR {col} IS NULL)"
-        parts.append(f"({match})")
-    return " AND ".join(parts) if parts else "1 = 1"
 
 
 def _value(sql: Sql, part: Any) -> str:
@@ -240,7 +214,7 @@ def _periods(sql: Sql, window: dt.timedelta | None, pre_period: dt.timedelta) ->
 
 
 def _per_user(
-    chain: _Chain, plan: _Plan, window: dt.timedelta | None, pre_period: dt.timedelta
+    chain: _Chain, plan: Components, window: dt.timedelta | None, pre_period: dt.timedelta
 ) -> str:
     """x_per_user: each user's components after (``c0``) and before (``c0_pre``) exposure."""
     sql, d = chain.sql, chain.sql.d
@@ -271,7 +245,7 @@ def _first_value(chain: _Chain, name: str, body_from: str, value: str, order: st
     )
 
 
-def _values(chain: _Chain, plan: _Plan, segment: str | None, *, with_day: bool = False) -> str:
+def _values(chain: _Chain, plan: Components, segment: str | None, *, with_day: bool = False) -> str:
     """x_values: every clean user, their arm (and segment), components filled with zeros."""
     sql, d = chain.sql, chain.sql.d
     zero = d.to_double("0")
@@ -291,7 +265,7 @@ def _values(chain: _Chain, plan: _Plan, segment: str | None, *, with_day: bool =
     )
 
 
-def _capped(chain: _Chain, plan: _Plan, percentile: float | None) -> dict[str, str]:
+def _capped(chain: _Chain, plan: Components, percentile: float | None) -> dict[str, str]:
     """Per capped stem, the CTE holding its cap (x_cap); the pooled linear percentile of Polars.
 
     Polars: i = (n - 1) p, lo = floor(i); cap = v[lo] when i is whole or v[lo] = v[lo + 1], else
@@ -330,7 +304,7 @@ def _capped(chain: _Chain, plan: _Plan, percentile: float | None) -> dict[str, s
     return caps
 
 
-def _winsorized(chain: _Chain, plan: _Plan, caps: dict[str, str], keep: list[str]) -> str:
+def _winsorized(chain: _Chain, plan: Components, caps: dict[str, str], keep: list[str]) -> str:
     """x_final: x_values with each capped stem (and its covariate) at most its cap."""
     d = chain.sql.d
     columns = [f"v.{c}" for c in keep]
@@ -351,7 +325,9 @@ def _sum(d: Any, expr: str) -> str:
     return d.to_double(f"SUM({expr})")
 
 
-def _metric_sums(d: Any, metrics: list[Any], plan: _Plan, q: Callable[[str], str]) -> list[str]:
+def _metric_sums(
+    d: Any, metrics: list[Any], plan: Components, q: Callable[[str], str]
+) -> list[str]:
     """The sums :func:`analysis_answer` reads per metric (``m{i}_y``… or ``m{i}_num``…)."""
     out = []
     for i, metric in enumerate(metrics):
@@ -431,10 +407,10 @@ def _known_or_empty(frames: list[pl.DataFrame], experiment: str) -> bool:
 # --- analyze -------------------------------------------------------------------------------------
 
 
-def analyze_plan(events: Relation, assignments: Any, query: AnalyzeQuery) -> Plan:
+def analyze_plan(events: Relation, assignments: Any, query: ExperimentQuery) -> Plan:
     """Three statements: user counts, the experiments (only for a typo), per-variant sums."""
     assignments = check_pair(events, assignments)
-    plan = query.plan
+    plan = query.components
     segment = query.segment
     from_assignments = segment is not None and assignments.has(segment)
     if segment is not None and not from_assignments:
@@ -448,6 +424,7 @@ def analyze_plan(events: Relation, assignments: Any, query: AnalyzeQuery) -> Pla
     _joined_events(
         chain,
         plan,
+        scope=query.scope,
         end=query.end,
         pre_period=query.pre_period,
         extra=extra,
@@ -485,7 +462,7 @@ def analyze_plan(events: Relation, assignments: Any, query: AnalyzeQuery) -> Pla
 
     def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
         if _known_or_empty(frames, query.experiment):
-            return _empty_result(segment)
+            return result_frame([], segment)
         several = int(frames[0]["several"][0] or 0)
         return analysis_answer(query, _typed_sums(frames[2], segment), several)
 
@@ -512,16 +489,22 @@ def cumulative_plan(events: Relation, assignments: Any, query: CumulativeQuery) 
     """User counts, the experiments (for a typo), entries and changes per (variant, day)."""
     assignments = check_pair(events, assignments)
     metric = query.metric
-    plan = _Plan.of([metric])
-    stems = [plan.column(p) for p in _components(metric)]
-    conversion = {plan.column(p): isinstance(p, Conversion) for p in _components(metric)}
+    plan = query.components
+    stems = query.stems
+    conversion = {plan.column(p): isinstance(p, Conversion) for p in parts_of(metric)}
 
     def common(sql: Sql) -> tuple[_Chain, dict[str, str]]:
         chain = _Chain(sql)
         _users(chain, assignments, query.experiment, None, query.tz)
         _clean(chain, with_day=True)
         _joined_events(
-            chain, plan, end=None, pre_period=query.pre_period, extra=[], all_events=False
+            chain,
+            plan,
+            scope=query.scope,
+            end=None,
+            pre_period=query.pre_period,
+            extra=[],
+            all_events=False,
         )
         _per_user(chain, plan, query.window, query.pre_period)
         _values(chain, plan, None, with_day=True)
@@ -694,7 +677,6 @@ def listing_plan(assignments: Relation) -> Plan:
 
 
 __all__ = [
-    "METRIC_KINDS",
     "analyze_plan",
     "counts_plan",
     "cumulative_plan",

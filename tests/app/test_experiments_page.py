@@ -117,6 +117,16 @@ def test_no_metric_picked(page):
     page.multiselect(key="exp_metrics").set_value(["purchase conversion"]).run()
 
 
+def test_the_sidebars_property_filters_count_only_matching_events():
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["f_platform"] = "web"
+    at.switch_page("pages/experiments.py")
+    at.run()
+    assert not at.exception, at.exception
+    said = " ".join(i.value for i in at.info).replace("\\", "")
+    assert "platform = web" in said and "apply here" in said
+
+
 # --- typed in by hand ---------------------------------------------------------------------------
 
 
@@ -260,100 +270,3 @@ def test_source_without_assignments(monkeypatch):
         assert table(at, "Answer").shape[0] == 4  # the other tabs still work
     finally:
         st.cache_data.clear()
-
-
-# --- chart builders and plain words, without Streamlit ------------------------------------------
-
-
-def test_forest_plot_marks_rows_without_an_interval():
-    import polars as pl
-
-    from ui.charts.experiments import NO_TEST_COLOUR, VERDICT_COLOURS, forest_plot
-
-    rows = pl.DataFrame(
-        {
-            "metric": ["conversion", "revenue"],
-            "variant": ["treatment", "treatment"],
-            "is_control": [False, False],
-            "relative_effect": [0.10, None],
-            "relative_ci_low": [0.05, None],
-            "relative_ci_high": [0.16, None],
-            "verdict": ["winner", None],
-        },
-        schema_overrides={
-            "relative_effect": pl.Float64,
-            "relative_ci_low": pl.Float64,
-            "relative_ci_high": pl.Float64,
-            "verdict": pl.String,
-        },
-    )
-    trace = forest_plot(rows).data[0]
-    assert list(trace.x) == pytest.approx([10.0, 0.0])  # percent; the untestable row sits at 0
-    assert list(trace.error_x.arrayminus) == pytest.approx([5.0, 0.0])
-    assert list(trace.error_x.array) == pytest.approx([6.0, 0.0])
-    assert list(trace.marker.color) == [VERDICT_COLOURS["winner"], NO_TEST_COLOUR]
-    assert forest_plot(rows.head(0)).layout.annotations  # an empty result says so
-
-
-def test_cumulative_chart_and_sample_size_curve():
-    import datetime as dt
-
-    import polars as pl
-
-    from ui.charts.experiments import cumulative_chart, sample_size_curve
-
-    daily = pl.DataFrame(
-        {
-            "day": [dt.date(2026, 9, 1), dt.date(2026, 9, 2), dt.date(2026, 9, 3)],
-            "variant": ["treatment"] * 3,
-            "relative_effect": [None, 0.2, 0.1],
-            "relative_ci_low": [None, -0.1, 0.02],
-            "relative_ci_high": [None, 0.5, 0.18],
-        },
-        schema_overrides={
-            c: pl.Float64 for c in ("relative_effect", "relative_ci_low", "relative_ci_high")
-        },
-    )
-    band, line = cumulative_chart(daily).data
-    assert list(line.y) == pytest.approx([20.0, 10.0])  # the day without an interval is skipped
-    assert len(band.x) == 4
-    assert cumulative_chart(daily.head(1)).layout.annotations
-    curve = sample_size_curve(pl.DataFrame({"mde": [0.05, 0.1], "users_per_arm": [57760, 14749]}))
-    assert list(curve.data[0].x) == pytest.approx([5.0, 10.0])
-
-
-def test_verdicts_in_plain_words():
-    from ui.experiments import Need, chance, verdict_words
-
-    row = {"is_control": False, "verdict": "inconclusive", "status": "ok", "users": 1000}
-    assert verdict_words(row, Need(57_760, 12), 0.05).startswith("Not enough data yet: about 12")
-    assert verdict_words(row, Need(57_760, None), 0.05).endswith("needed to detect a 5% change")
-    assert verdict_words(row, Need(800, None), 0.05).startswith("No clear difference")
-    assert verdict_words(
-        {**row, "verdict": None, "status": "zero_variance"}, Need(None, None), 0.05
-    ).startswith("Every user in one group")
-    assert chance(0.99996) == "> 99.9%" and chance(0.0) == "< 0.1%" and chance(0.5) == "50.0%"
-
-
-def test_srm_banner_names_the_segment_whose_split_is_off():
-    import polars as pl
-
-    from ui.experiments import srm_banner
-
-    frame = pl.DataFrame(
-        {
-            "segment": ["web", "web", "mobile", "mobile"],
-            "metric": ["purchase conversion"] * 4,
-            "variant": ["control", "treatment"] * 2,
-            "users": [500, 510, 100, 300],
-            "srm_p_value": [0.75, 0.75, 1e-9, 1e-9],
-            "srm_mismatch": [False, False, True, True],
-            "excluded_users": [3] * 4,
-        }
-    )
-    banner = srm_banner(frame)
-    assert banner["mismatch"] and banner["level"] == "error"
-    assert "segment 'mobile'" in banner["message"]
-    assert "control 600, treatment 810" in banner["message"]
-    fine = srm_banner(frame.filter(pl.col("segment") == "web"))
-    assert fine["level"] == "success" and "3 users saw several variants" in fine["message"]

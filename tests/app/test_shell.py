@@ -108,9 +108,10 @@ def test_a_default_source_that_cannot_be_loaded_is_said_on_every_page(tmp_path, 
     assert "Data: **shop_gone" in _sidebar_text(at)
 
 
-@pytest.mark.parametrize("page", ["pages/experiments.py", "pages/overview.py"])
+@pytest.mark.parametrize("page", ["pages/overview.py"])
 def test_pages_that_ignore_the_property_filters_say_so(page):
-    """Experiments and the Overview do not apply the sidebar's property filters: they say so."""
+    """The Overview does not apply the sidebar's property filters: it says so (the Experiments
+    page applies them to the events each metric counts, tests/app/test_experiments_page.py)."""
     at = AppTest.from_file(str(APP), default_timeout=300)
     at.query_params["f_country"] = "DE"
     at.switch_page(page)

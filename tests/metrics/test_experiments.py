@@ -30,15 +30,18 @@ from metrics.experiments import (
     Comparison,
     Conversion,
     Count,
+    ExperimentQuery,
     Ratio,
     RatioStats,
     Stats,
     Sum,
     adjust_p_values,
     analyze,
+    analyze_of,
     assignment_counts,
     compare,
     cumulative_effect,
+    cumulative_effect_of,
     list_experiments,
     metric_from,
     minimum_detectable_effect,
@@ -48,6 +51,7 @@ from metrics.experiments import (
     srm,
     test_duration_days,
 )
+from metrics.scope import Scope
 from tests.conftest import make_events, ts
 from tests.reference import experiments as ref
 
@@ -1082,6 +1086,124 @@ def test_experiment_listing_and_counts(story):
         {"variant": "control", "users": 2},
         {"variant": "treatment", "users": 3},
     ]
+
+
+# --- the query object and the shared scope ------------------------------------------------------
+
+#: Where each of the story's events happened, row by row (the sidebar could filter on it).
+STORY_PLATFORMS = [
+    "mobile",
+    "web",
+    "mobile",
+    "web",
+    "mobile",
+    "web",
+    "web",
+    "mobile",
+    "web",
+    "mobile",
+]
+
+
+@pytest.fixture
+def platform_story(story):
+    """The checkout story with a platform on every event: alice bought on the web on 2 Sep and on
+    mobile before and after; carol's pre-exposure purchase was on mobile, her 40 on the web; dave
+    bought once on each; frank's only purchase (before exposure) was on mobile."""
+    events, exposures = story
+    return events.with_columns(pl.Series("platform", STORY_PLATFORMS)), exposures
+
+
+def test_analyze_of_a_built_query_is_analyze(story):
+    events, exposures = story
+    options = dict(
+        experiment="checkout_redesign",
+        metrics=[Conversion("purchase"), Sum("purchase", name="revenue")],
+        cuped=True,
+        window=14,
+    )
+    assert_frame_equal(
+        analyze_of(events, exposures, ExperimentQuery.build(**options)),
+        analyze(events, exposures, **options),
+    )
+
+
+def test_a_global_filter_counts_only_the_events_it_keeps(platform_story):
+    events, exposures = platform_story
+    query = ExperimentQuery.build(
+        experiment="checkout_redesign",
+        metrics=[Conversion("purchase"), Sum("purchase", name="revenue")],
+        scope=Scope.build(filters={"platform": "web"}),
+    )
+    result = analyze_of(events, exposures, query)
+    expected = pl.DataFrame(
+        {
+            "metric": ["purchase conversion"] * 2 + ["revenue"] * 2,
+            "variant": ["control", "treatment"] * 2,
+            # Everyone assigned still counts (erin left out as always): only their events go.
+            "users": [2, 3] * 2,
+            # web purchases after exposure: alice 20 | carol 40, dave 10 (his other was mobile)
+            "mean": [0.5, 2 / 3, 10.0, 50 / 3],
+            "excluded_users": [1] * 4,
+        }
+    )
+    assert_frame_equal(result.select(expected.columns), expected, check_dtypes=False)
+
+
+def test_a_global_filter_applies_to_the_cuped_pre_period_too(platform_story):
+    events, exposures = platform_story
+    query = ExperimentQuery.build(
+        experiment="checkout_redesign",
+        metrics=Sum("purchase", name="revenue"),
+        cuped=True,
+        scope=Scope.build(filters={"platform": ["web"]}),
+    )
+    row = analyze_of(events, exposures, query).filter(~pl.col("is_control")).row(0, named=True)
+    # Every purchase before exposure (alice 5, carol 15, frank 30) was on mobile: no covariate.
+    direct = compare(
+        Stats.from_values([20, 0], [0, 0]), Stats.from_values([40, 10, 0], [0, 0, 0]), cuped=True
+    )
+    assert (row["theta"], row["absolute_effect"]) == pytest.approx(
+        (direct.theta, direct.absolute_effect)
+    )
+
+
+def test_the_effect_over_time_reads_the_filtered_events_as_analyze_does(platform_story):
+    events, exposures = platform_story
+    query = ExperimentQuery.build(
+        experiment="checkout_redesign",
+        metrics=[Conversion("purchase"), Sum("purchase", name="revenue")],
+        scope=Scope.build(tz="Europe/Berlin", filters={"platform": "web"}),
+    )
+    daily = cumulative_effect_of(events, exposures, query.over_time("revenue"))
+    last = daily.tail(1).row(0, named=True)
+    assert (last["day"], last["control_mean"], last["mean"]) == (dt.date(2026, 9, 5), 10.0, 50 / 3)
+
+
+def test_an_experiment_query_keeps_the_zone_and_filters_but_not_the_dates():
+    query = ExperimentQuery.build(
+        experiment="e",
+        metrics=Conversion("purchase"),
+        scope=Scope.build(start="2026-09-01", end="2026-09-30", tz="Europe/Berlin"),
+    )
+    # An experiment is read over its whole run: the sidebar's dates neither apply nor key a cache.
+    assert query.scope == Scope.build(tz="Europe/Berlin")
+
+
+def test_equal_experiment_queries_are_one_cache_key():
+    def built(plans: Any) -> ExperimentQuery:
+        return ExperimentQuery.build(
+            experiment="e", metrics=Count("purchase", filters={"plan": plans}), weights={"a": 1}
+        )
+
+    # A metric's filters take one hashable form, whether typed as a list or a tuple.
+    assert {built(["pro", "team"]), built(("pro", "team"))} == {built(["pro", "team"])}
+
+
+def test_over_time_names_a_metric_of_the_query():
+    query = ExperimentQuery.build(experiment="e", metrics=[Conversion("purchase")])
+    with pytest.raises(ValueError, match="'revenue' is not one of the query's metrics"):
+        query.over_time("revenue")
 
 
 # --- from raw events: the reference implementation -----------------------------------------------

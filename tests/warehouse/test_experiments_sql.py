@@ -22,13 +22,17 @@ from connectors.warehouse import warehouse
 from metrics.experiments import (
     Conversion,
     Count,
+    ExperimentQuery,
     Ratio,
     Sum,
     analyze,
+    analyze_of,
     assignment_counts,
     cumulative_effect,
+    cumulative_effect_of,
     list_experiments,
 )
+from metrics.scope import Scope
 from metrics.warehouse import DIALECTS
 from tests.conftest import make_events, ts
 
@@ -293,6 +297,74 @@ def test_only_per_variant_rows_come_back():
     harness.close()
 
 
+#: The sidebar's filters on a read-out (UTC: SQLite and MySQL have no zone database).
+FILTERED = ExperimentQuery.build(
+    experiment="checkout",
+    metrics=[Conversion("purchase"), Sum("purchase", name="revenue")],
+    cuped=True,
+    scope=Scope.build(filters={"plan": ["pro", "team"]}),
+)
+#: Where each STORY_EVENTS row happened: alice's 2 Sep purchase, carol's 40, dave's first and
+#: erin's on the web; the rest (every purchase before exposure among them) on mobile.
+PLATFORMS = ["mobile", "web", "mobile", "web", "mobile", "web", "web", "mobile", "web", "mobile"]
+
+
+def test_a_global_filter_drops_events_in_the_engine_as_in_polars(harness):
+    events = STORY_EVENTS.with_columns(pl.Series("platform", PLATFORMS))
+    query = ExperimentQuery.build(
+        experiment="checkout",
+        metrics=[Conversion("purchase"), Sum("purchase", name="revenue")],
+        cuped=True,
+        scope=Scope.build(filters={"platform": "web"}),
+    )
+    got = analyze_of(*both(harness, events, STORY_ASSIGNMENTS), query)
+    assert_frame_equal(
+        got,
+        analyze_of(events, STORY_ASSIGNMENTS, query),
+        check_exact=False,
+        rel_tol=1e-9,
+        abs_tol=1e-12,
+    )
+
+
+def test_a_global_filter_counts_the_matching_events_of_everyone_assigned(harness):
+    events = STORY_EVENTS.with_columns(pl.Series("platform", PLATFORMS))
+    query = ExperimentQuery.build(
+        experiment="checkout",
+        metrics=Sum("purchase", name="revenue"),
+        scope=Scope.build(filters={"platform": "web"}),
+    )
+    got = analyze_of(*both(harness, events, STORY_ASSIGNMENTS), query)
+    # web purchases after exposure: alice 20, bob 0 | carol 40, dave 10, frank 0
+    assert got.select("users", "mean").rows() == [(2, 10.0), (3, 50 / 3)]
+
+
+def test_the_effect_over_time_reads_the_filtered_events_in_the_zone(harness):
+    events = STORY_EVENTS.with_columns(pl.Series("platform", PLATFORMS))
+    query = ExperimentQuery.build(
+        experiment="checkout",
+        metrics=Sum("purchase", name="revenue"),
+        scope=Scope.build(tz="America/New_York", filters={"platform": "web"}),
+    )
+    over_time = query.over_time("revenue")
+    got = cumulative_effect_of(*both(harness, events, STORY_ASSIGNMENTS), over_time)
+    assert_frame_equal(
+        got,
+        cumulative_effect_of(events, STORY_ASSIGNMENTS, over_time),
+        check_exact=False,
+        rel_tol=1e-9,
+        abs_tol=1e-12,
+    )
+
+
+def test_a_global_filter_on_a_column_the_events_lack_names_it(harness):
+    query = ExperimentQuery.build(
+        experiment="checkout", metrics="purchase", scope=Scope.build(filters={"nope": "x"})
+    )
+    with pytest.raises(ValueError, match="filters: no column 'nope'"):
+        analyze_of(*both(harness, STORY_EVENTS, STORY_ASSIGNMENTS), query)
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_the_sql_parses_in_every_dialect(dialect):
     # A compile-only relation knows the properties its mapping names (and no others).
@@ -326,6 +398,8 @@ def test_the_sql_parses_in_every_dialect(dialect):
         ),
         (assignment_counts, (exposures,), dict(experiment="checkout")),
         (list_experiments, (exposures,), {}),
+        (analyze_of, (events, exposures, FILTERED), {}),
+        (cumulative_effect_of, (events, exposures, FILTERED.over_time("purchase conversion")), {}),
     ]
     for function, args, kwargs in calls:
         statements = metrics.sql(function, *args, **kwargs)

@@ -8,8 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from metrics import engagement, funnels, retention
-from metrics.experiments import analysis
+from metrics import engagement, experiments, funnels, retention
 
 EVENTS = ("app_open", "view_item", "add_to_cart", "purchase", "search")
 
@@ -90,9 +89,9 @@ CALLS: list[tuple[str, Any, tuple[Any, ...], dict[str, Any]]] = [
 
 
 def analyze_call(events: Any, assignments: Any) -> pl.DataFrame:
-    return analysis.analyze(
+    return experiments.analyze(
         events,
         assignments,
         experiment="checkout",
-        metrics=[analysis.Conversion("purchase"), analysis.Sum("purchase", "revenue")],
+        metrics=[experiments.Conversion("purchase"), experiments.Sum("purchase", "revenue")],
     )
