@@ -552,6 +552,12 @@ def _ratio_variance(stats: RatioStats) -> float:
 def _welch_dof(var_c: float, n_c: int, var_t: float, n_t: int) -> float:
     """Welch–Satterthwaite degrees of freedom."""
     a, b = var_t / n_t, var_c / n_c
+    # Scaled by the larger term first: the degrees of freedom do not depend on the scale, and
+    # squaring a variance of 1e-224 would underflow to a zero denominator.
+    scale = max(a, b)
+    if scale == 0:
+        return float(n_t + n_c - 2)
+    a, b = a / scale, b / scale
     return (a + b) ** 2 / (a * a / (n_t - 1) + b * b / (n_c - 1))
 
 
