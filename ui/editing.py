@@ -228,9 +228,14 @@ def identity() -> Identity:
         login = "auth" in st.secrets
     except Exception:  # noqa: BLE001 - no secrets file at all
         login = False
-    email = user.get("email") if signed_in else None
-    name = user.get("name") if signed_in else None
+    email = _claim(user.get("email")) if signed_in else None
+    name = _claim(user.get("name")) if signed_in else None
     return Identity(login=login or signed_in, signed_in=signed_in, email=email, name=name)
+
+
+def _claim(value: object) -> str | None:
+    """A claim of the identity provider as text (``None`` when it is missing or not text)."""
+    return value if isinstance(value, str) else None
 
 
 def settings() -> Settings:

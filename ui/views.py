@@ -209,8 +209,10 @@ def page_of(title: str) -> str | None:
 def restore(view: View) -> None:
     """Put the view's values into the session before the controls are drawn (they read them)."""
     for key, value in view.state.items():
-        dates = key == "range" and isinstance(value, list)
-        st.session_state[key] = tuple(value) if dates else value
+        if key == "range" and isinstance(value, list):
+            st.session_state[key] = tuple(value)
+        else:
+            st.session_state[key] = value
 
 
 def open_from_link(title: str) -> None:
