@@ -84,8 +84,8 @@ class Scope:
 def normalise_filters(filters: Mapping[str, Any] | FilterItems | None) -> FilterItems:
     """The one hashable form of property filters (see :data:`FilterItems`).
 
-    Lists, tuples and sets become tuples (a set sorted, so equal filters are equal keys); columns
-    are sorted. ``ValueError`` when ``filters`` is not a mapping of text names.
+    Lists, tuples and sets become sorted tuples without repeats (so equal filters are equal
+    keys); columns are sorted. ``ValueError`` when ``filters`` is not a mapping of text names.
     """
     if filters is None:
         return ()
@@ -99,10 +99,9 @@ def normalise_filters(filters: Mapping[str, Any] | FilterItems | None) -> Filter
     for column, wanted in filters.items():
         if not isinstance(column, str):
             raise ValueError(f"filters: property names are strings, not {column!r}")
-        if isinstance(wanted, set | frozenset):
-            out.append((column, tuple(sorted(wanted, key=repr))))
-        elif isinstance(wanted, list | tuple):
-            out.append((column, tuple(wanted)))
+        if isinstance(wanted, list | tuple | set | frozenset):
+            # Membership: the order never matters, so equal filters make one cache key.
+            out.append((column, tuple(sorted(set(wanted), key=repr))))
         else:
             out.append((column, wanted))
     return tuple(sorted(out, key=lambda item: item[0]))

@@ -42,3 +42,9 @@ def test_a_wrong_argument_is_named(kwargs, message):
 def test_a_filter_on_a_missing_column_names_it():
     with pytest.raises(ValueError, match="no column 'plan'"):
         Scope.build(filters={"plan": "pro"}).keep(pl.LazyFrame({"os": ["ios"]}))
+
+
+def test_the_order_of_a_membership_list_is_not_part_of_the_key():
+    assert Scope.build(filters={"os": ["web", "ios"]}) == Scope.build(
+        filters={"os": ["ios", "web"]}
+    )
