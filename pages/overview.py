@@ -379,7 +379,7 @@ components.numbers(
     card.series, name="kpi_series", key="ov_series", label="Every KPI's points (sparklines)"
 )
 engine.show_sql(
-    tg.scorecard.sql(key, file.text, today, shared.tz, vision),
+    tg.scorecard.sql(key, vision, today, shared.tz),
     what="every KPI of the scorecard, the North Star's chart and the sparklines",
 )
 
