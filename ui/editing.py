@@ -228,9 +228,13 @@ def identity() -> Identity:
         login = "auth" in st.secrets
     except Exception:  # noqa: BLE001 - no secrets file at all
         login = False
-    email = user.get("email") if signed_in else None
-    name = user.get("name") if signed_in else None
-    return Identity(login=login or signed_in, signed_in=signed_in, email=email, name=name)
+    email, name = (user.get("email"), user.get("name")) if signed_in else (None, None)
+    return Identity(
+        login=login or signed_in,
+        signed_in=signed_in,
+        email=email if isinstance(email, str) else None,
+        name=name if isinstance(name, str) else None,
+    )
 
 
 def settings() -> Settings:
