@@ -211,8 +211,8 @@ def point_at(
 ) -> dict[str, float | None] | None:
     """The KPI at the point ending on ``end``: a period, or (daily KPIs) the 7 days up to it.
 
-    ``value`` and ``weight`` and ``volume`` are the means over those days; ``rate`` is value over
-    volume. None when the point is incomplete or has no value.
+    ``value``, ``weight`` and ``volume`` are their means over those days and ``rate`` is value over
+    volume; None when the point is incomplete or has no value.
     """
     span = SMOOTHING_DAYS if period == "day" else 1
     rows = levels(series, period).filter(pl.col("period_end") <= end).tail(span)

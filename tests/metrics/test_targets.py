@@ -1,4 +1,5 @@
-"""Vision file, KPI evaluation and drivers (metrics/targets.py, metrics/drivers.py).
+"""Vision file, KPI evaluation and drivers (metrics/targets.py and the modules it gathers:
+vision.py, judging.py, scorecard.py, drivers.py; the registry of kinds is test_kinds.py).
 
 The judging method is tested on hand-made series whose trend, projection and status can be worked
 out on paper; the metric kinds on small event stories; the shipped vision.toml on the demo data.
