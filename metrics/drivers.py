@@ -1,7 +1,8 @@
 """What moved a KPI: its change split into volume and rate, and the segments that moved it most.
 
-Pure arithmetic on numbers the KPI evaluation already has (``metrics.targets.explain`` gathers them
-from the events). Two decompositions, both exact:
+:func:`explain` compares a KPI's latest complete point with an earlier one and recomputes the KPI
+on each segment's events (:mod:`metrics.scorecard`); the rest is pure arithmetic on those numbers.
+Two decompositions, both exact:
 
 - **Volume × rate** (Shapley, two factors): a KPI that is a product ``y = v · r`` (weekly buyers
   = active users × share who buy) changes by ``Δy = v₁r₁ − v₀r₀``. The volume effect is
@@ -19,12 +20,23 @@ from the events). Two decompositions, both exact:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
+from metrics._common import WeekStart, add_periods, to_date
 from metrics.annotations import Annotation, in_window
+from metrics.judging import levels, point_at
+from metrics.kpi_series import Events
+from metrics.scorecard import KpiQuery, coverage, prepared, series_of
+from metrics.vision import Vision
+from metrics.warehouse import Relation
+from metrics.warehouse import targets as sql_targets
+
+#: How far back :func:`explain` compares (daily: 28 days, weekly: 4 weeks, monthly: 3 months).
+DRIVER_LOOKBACK: dict[str, int] = {"day": 28, "week": 4, "month": 3}
 
 SEGMENT_SCHEMA: dict[str, pl.DataType] = {
     "property": pl.String(),
@@ -149,3 +161,196 @@ def notes_in_window(
     point (its week, its month, or for a daily KPI its 7 days) to the last day of the later one."""
     start = before_end.replace(day=1) if period == "month" else before_end - dt.timedelta(days=6)
     return in_window(annotations, start, after_end)
+
+
+# --- what drives a KPI, from the events ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Drivers:
+    """What moved a KPI between two points: volume vs rate, and the segments that moved it most.
+
+    ``status`` is "ok", "no_data" or "no_history" (fewer than two comparable points); ``reason``
+    says why in plain words when it is not "ok".
+    """
+
+    kpi: str
+    status: str
+    reason: str | None
+    before_end: dt.date | None
+    after_end: dt.date | None
+    before: float | None
+    after: float | None
+    split: VolumeRateSplit | None
+    split_labels: tuple[str, str] | None
+    segments: pl.DataFrame
+    top: dict[str, Any] | None
+
+    @property
+    def change(self) -> float | None:
+        if self.before is None or self.after is None:
+            return None
+        return self.after - self.before
+
+
+_EMPTY_SEGMENTS = pl.DataFrame(
+    schema={**SEGMENT_SCHEMA, "contribution": pl.Float64(), "share_of_change": pl.Float64()}
+)
+
+
+def _segment_values(events: Events, prop: str, max_segments: int) -> list[str] | None:
+    """The sorted values of a text property (at most ``max_segments`` + 1); None for no such text
+    column. In an engine, the values' type tells text from numbers."""
+    if isinstance(events, Relation):
+        if events.columns is not None and prop not in events.columns:
+            return None
+        found = sql_targets.distinct_values(events, prop, max_segments + 1)
+        if found.dtype not in (pl.String, pl.Categorical):
+            return None
+        return sorted(found.cast(pl.String).to_list())
+    schema = events.collect_schema()
+    if prop not in schema or schema[prop] not in (pl.String, pl.Categorical):
+        return None
+    values: list[str] = (
+        events.select(pl.col(prop).drop_nulls().cast(pl.String).unique().sort())
+        .head(max_segments + 1)
+        .collect()
+        .get_column(prop)
+        .to_list()
+    )
+    return values
+
+
+def explain(
+    vision: Vision,
+    kpi_id: str,
+    events: pl.DataFrame | pl.LazyFrame | Relation,
+    *,
+    today: dt.date,
+    tz: str = "UTC",
+    week_start: WeekStart = "monday",
+    assignments: pl.DataFrame | Relation | None = None,
+    properties: Sequence[str] = ("platform", "country"),
+    lookback: int | None = None,
+    max_segments: int = 12,
+) -> Drivers:
+    """Why a KPI moved: its change over the last periods, split into volume and rate, by segment.
+
+    Compares the latest complete point with the one ``lookback`` periods earlier (default
+    :data:`DRIVER_LOOKBACK`: 4 weeks, 3 months, or for a daily KPI the 7-day average 28 days
+    earlier; less when the history is shorter). The split applies where the KPI is a product
+    (weekly buyers = active users × share who buy; revenue = payers × revenue per payer); the
+    segments are each value of ``properties`` (string columns with at most ``max_segments``
+    values), the KPI recomputed on that segment's events.
+    """
+    query = KpiQuery.build(
+        vision.kpi(kpi_id), today=to_date(today, "today"), tz=tz, week_start=week_start
+    )
+    return explain_of(
+        events,
+        query,
+        assignments=assignments,
+        properties=properties,
+        lookback=lookback,
+        max_segments=max_segments,
+    )
+
+
+def explain_of(
+    events: pl.DataFrame | pl.LazyFrame | Relation,
+    query: KpiQuery,
+    *,
+    assignments: pl.DataFrame | Relation | None = None,
+    properties: Sequence[str] = ("platform", "country"),
+    lookback: int | None = None,
+    max_segments: int = 12,
+) -> Drivers:
+    """Why the query's KPI moved (see :func:`explain`)."""
+    kpi, period = query.kpi, query.period
+    lazy = prepared(events, assignments)
+    covered = coverage(lazy, query.today, query.tz)
+    series, why = series_of(lazy, query, covered, assignments)
+    points = levels(series, period).filter(pl.col("level").is_not_null())
+
+    def empty(status: str, reason: str) -> Drivers:
+        return Drivers(
+            kpi.id, status, reason, None, None, None, None, None, None, _EMPTY_SEGMENTS, None
+        )
+
+    if points.height == 0:
+        return empty("no_data", why or "no complete period with data")
+    back = lookback if lookback is not None else DRIVER_LOOKBACK[period]
+    if back < 1:
+        raise ValueError(f"lookback must be at least 1 period, not {back}")
+    after_end: dt.date = points.item(-1, "period_end")
+    after_start: dt.date = points.item(-1, "period_start")
+    wanted = add_periods(after_start, period, -back)
+    earlier = points.filter(pl.col("period_start") >= wanted).filter(
+        pl.col("period_start") < after_start
+    )
+    if earlier.height == 0:
+        return empty("no_history", "only one complete point: nothing to compare with yet")
+    before_end: dt.date = earlier.item(0, "period_end")
+    after = point_at(series, period, after_end)
+    before = point_at(series, period, before_end)
+    if after is None or before is None:
+        return empty("no_history", "not enough complete periods to compare")
+
+    split = None
+    labels = kpi.spec.split(kpi.params)
+    if (
+        labels is not None
+        and before["volume"] is not None
+        and after["volume"] is not None
+        and before["rate"] is not None
+        and after["rate"] is not None
+    ):
+        split = volume_rate_split(
+            volume_before=before["volume"],
+            rate_before=before["rate"],
+            volume_after=after["volume"],
+            rate_after=after["rate"],
+        )
+
+    rows: list[dict[str, Any]] = []
+    filtered = {column for column, _ in query.scope.filters}
+    for prop in properties:
+        if prop in filtered:
+            continue
+        values = _segment_values(lazy, prop, max_segments)
+        if not values or len(values) > max_segments:
+            continue
+        for segment in values:
+            part, _ = series_of(lazy, query.narrowed({prop: segment}), covered, assignments)
+            seg_before = point_at(part, period, before_end) if part.height else None
+            seg_after = point_at(part, period, after_end) if part.height else None
+            rows.append(
+                {
+                    "property": prop,
+                    "segment": segment,
+                    "before": seg_before["value"] if seg_before else None,
+                    "after": seg_after["value"] if seg_after else None,
+                    "weight_before": seg_before["weight"] if seg_before else None,
+                    "weight_after": seg_after["weight"] if seg_after else None,
+                }
+            )
+    segments = _EMPTY_SEGMENTS
+    top = None
+    if rows:
+        segments = segment_contributions(
+            pl.DataFrame(rows, schema=SEGMENT_SCHEMA), additive=kpi.spec.additive
+        )
+        top = largest_mover(segments)
+    return Drivers(
+        kpi=kpi.id,
+        status="ok",
+        reason=None,
+        before_end=before_end,
+        after_end=after_end,
+        before=before["value"],
+        after=after["value"],
+        split=split,
+        split_labels=labels if split is not None else None,
+        segments=segments,
+        top=top,
+    )

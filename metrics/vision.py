@@ -1,10 +1,10 @@
 """The vision file: the product, its vision, its North Star and its KPIs (docs/targets.md).
 
 :func:`load_vision` reads ``vision.toml`` with ``tomllib`` into frozen dataclasses (:class:`Vision`,
-:class:`Kpi`, one parameter dataclass per metric kind) and reports every problem at once, each
-naming the file, the KPI and the field (:class:`VisionError`). A KPI needs only what SPEC names:
-a metric with its parameters, a target, a direction, a deadline and an owner. How a KPI is
-computed and judged is :mod:`metrics.targets`.
+:class:`Kpi`, and the parameter dataclass of each KPI's metric kind, :mod:`metrics.kinds`) and
+reports every problem at once, each naming the file, the KPI and the field (:class:`VisionError`).
+A KPI needs only what docs/targets.md names: a metric with its parameters, a target, a direction,
+a deadline and an owner. How a KPI is computed and judged is :mod:`metrics.targets`.
 """
 
 from __future__ import annotations
@@ -20,208 +20,17 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from metrics._common import Interval
+from metrics.kinds import KINDS, METRICS, MetricKind, MetricParams, MetricSpec, Unit
 
-if TYPE_CHECKING:
-    from metrics.targets import MetricSpec, Unit
-
-MetricKind = Literal[
-    "active_users",
-    "dau_mau",
-    "lifecycle",
-    "retention",
-    "funnel_conversion",
-    "revenue",
-    "arpu",
-    "paying_users",
-    "experiment",
-    "event_count",
-]
 Direction = Literal["up", "down"]
 
 DIRECTIONS: tuple[str, ...] = ("up", "down")
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _SCALAR = (str, int, float, bool)
-
-
-# --- the metric kinds and their parameters ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ActiveUsers:
-    """Distinct users with a matching event per calendar period (DAU, WAU, MAU, weekly buyers).
-
-    With ``window_days`` (``period = "day"`` only), users active in the N days ending each day.
-    """
-
-    period: Interval = "week"
-    event: str | tuple[str, ...] | None = None
-    window_days: int | None = None
-
-    def check(self) -> list[tuple[str, str]]:
-        problems = []
-        if self.window_days is not None:
-            if self.window_days < 1:
-                problems.append(("window_days", "must be at least 1"))
-            if self.period != "day":
-                problems.append(("window_days", 'a rolling window needs period = "day"'))
-        return problems
-
-
-@dataclass(frozen=True)
-class DauMau:
-    """The share of the last 30 days' users who were active on the day (stickiness), per day."""
-
-    event: str | tuple[str, ...] | None = None
-
-    period: typing.ClassVar[str] = "day"
-
-    def check(self) -> list[tuple[str, str]]:
-        return []
-
-
-@dataclass(frozen=True)
-class Lifecycle:
-    """Users in one lifecycle state per period: new, returning, resurrecting or dormant."""
-
-    state: Literal["new", "returning", "resurrecting", "dormant"]
-    period: Interval = "week"
-    event: str | None = None
-
-    def check(self) -> list[tuple[str, str]]:
-        return []
-
-
-@dataclass(frozen=True)
-class Retention:
-    """The share of a period's cohort who come back ``offset`` periods later."""
-
-    offset: int
-    period: Interval = "week"
-    start_event: str | None = None
-    return_event: str | None = None
-    retention_type: Literal["first_time", "recurring"] = "recurring"
-    mode: Literal["exact", "on_or_after"] = "exact"
-    periods: Literal["calendar", "rolling"] = "calendar"
-
-    def check(self) -> list[tuple[str, str]]:
-        return (
-            [("offset", "must be at least 1 (offset 0 is always 100%)")] if self.offset < 1 else []
-        )
-
-
-@dataclass(frozen=True)
-class FunnelConversion:
-    """The share of a period's funnel entrants who reach the last step within the window."""
-
-    steps: tuple[str, ...]
-    period: Interval = "week"
-    window_days: int = 14
-    order: Literal["ordered", "strict", "unordered"] = "ordered"
-
-    def check(self) -> list[tuple[str, str]]:
-        problems = []
-        if len(self.steps) < 2:
-            problems.append(("steps", "a funnel needs at least two steps"))
-        if self.window_days < 1:
-            problems.append(("window_days", "must be at least 1"))
-        return problems
-
-
-@dataclass(frozen=True)
-class Revenue:
-    """Money taken per period (the sum of the ``revenue`` column)."""
-
-    period: Interval = "week"
-
-    def check(self) -> list[tuple[str, str]]:
-        return []
-
-
-@dataclass(frozen=True)
-class Arpu:
-    """Average revenue per active user: a period's revenue over the users active in it."""
-
-    period: Interval = "month"
-
-    def check(self) -> list[tuple[str, str]]:
-        return []
-
-
-@dataclass(frozen=True)
-class PayingUsers:
-    """Distinct users who paid (revenue > 0) in each period."""
-
-    period: Interval = "week"
-
-    def check(self) -> list[tuple[str, str]]:
-        return []
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """An experiment's relative lift: the treatment's conversion over control's, minus one.
-
-    Conversion = the share of exposed users who did ``event`` at or after their first exposure;
-    the value for a period counts everything up to that period's end (the running read-out).
-    """
-
-    experiment: str
-    event: str
-    period: Interval = "week"
-    control: str = "control"
-    treatment: str | None = None
-    exposure_event: str = "experiment_exposure"
-
-    def check(self) -> list[tuple[str, str]]:
-        if self.treatment is not None and self.treatment == self.control:
-            return [("treatment", "must differ from control")]
-        return []
-
-
-@dataclass(frozen=True)
-class EventCount:
-    """How many times an event happened per period."""
-
-    event: str | tuple[str, ...]
-    period: Interval = "week"
-
-    def check(self) -> list[tuple[str, str]]:
-        return []
-
-
-#: Each metric kind's parameters, in the order messages list them (metrics.targets.METRICS
-#: computes them; a test keeps the two in step).
-KIND_PARAMS: dict[str, type] = {
-    "active_users": ActiveUsers,
-    "dau_mau": DauMau,
-    "lifecycle": Lifecycle,
-    "retention": Retention,
-    "funnel_conversion": FunnelConversion,
-    "revenue": Revenue,
-    "arpu": Arpu,
-    "paying_users": PayingUsers,
-    "experiment": Experiment,
-    "event_count": EventCount,
-}
-#: Kinds whose value is a rate: a target must lie in [0, 1].
-RATE_KINDS = frozenset({"dau_mau", "retention", "funnel_conversion"})
-
-MetricParams = (
-    ActiveUsers
-    | DauMau
-    | Lifecycle
-    | Retention
-    | FunnelConversion
-    | Revenue
-    | Arpu
-    | PayingUsers
-    | Experiment
-    | EventCount
-)
 
 
 @dataclass(frozen=True)
@@ -245,12 +54,11 @@ class Kpi:
 
     @property
     def period(self) -> Interval:
-        return typing.cast(Interval, self.params.period)
+        return self.params.period
 
     @property
-    def spec(self) -> MetricSpec:
-        from metrics.targets import METRICS  # computing a KPI is targets' business
-
+    def spec(self) -> MetricSpec[Any]:
+        """The KPI's kind: its unit, whether a rate, how its series is computed (metrics.kinds)."""
         return METRICS[self.metric]
 
     @property
@@ -512,17 +320,19 @@ def _build_kpi(raw: Mapping[str, Any], index: int, source: str, problems: list[s
     metric = raw.get("metric")
     params: MetricParams | None = None
     if "metric" in raw:
-        if metric not in KIND_PARAMS:
-            kinds = ", ".join(KIND_PARAMS)
+        if metric not in KINDS:
+            kinds = ", ".join(KINDS)
             problem("metric", f"unknown metric kind {_show(metric)} (one of: {kinds})")
             # Without a kind the parameters cannot be judged: flag only keys no kind knows.
-            known_params = {f.name for cls in KIND_PARAMS.values() for f in dataclasses.fields(cls)}
+            known_params = {
+                f.name for kind in METRICS.values() for f in dataclasses.fields(kind.params)
+            }
             for key in sorted(set(raw) - set(_KPI_FIELDS) - _KPI_OPTIONAL - known_params):
                 problem(key, "unknown key")
         else:
-            params = _build_params(KIND_PARAMS[metric], raw, metric, problem)
+            params = _build_params(METRICS[metric].params, raw, metric, problem)
             if (
-                metric in RATE_KINDS
+                METRICS[metric].rate
                 and isinstance(target, int | float)
                 and not isinstance(target, bool)
                 and not 0 <= target <= 1

@@ -19,11 +19,11 @@ from ui import targets as tg
 from ui.charts import targets as charts
 from ui.text import md
 
-PAGES = {
-    "engagement": ("pages/engagement.py", "Engagement"),
-    "retention": ("pages/retention.py", "Retention"),
-    "funnels": ("pages/funnels.py", "Funnels"),
-    "experiments": ("pages/experiments.py", "Experiments"),
+PAGE_TITLES = {
+    "engagement": "Engagement",
+    "retention": "Retention",
+    "funnels": "Funnels",
+    "experiments": "Experiments",
 }
 DIRECTIONS = {"up": "Up (higher is better)", "down": "Down (lower is better)"}
 PERIOD_WORDS = {
@@ -114,17 +114,17 @@ shared = state.shared()
 source = data.source_name()
 key = data.source_key()  # the cached scorecard and drivers are keyed by the load generation
 today = tg.as_of(shared.end)
-card = tg.scorecard(key, file.text, today, shared.tz, vision)
+card = tg.scorecard(key, vision, today, shared.tz)
 rows = {row["kpi"]: row for row in card.table.iter_rows(named=True)}
 # A year before, every KPI judged as of 364 days earlier by the same cached scorecard (the value
 # beside "vs a year before"); with the sidebar's "Compare with", the scorecard as of the earlier
 # range's end gives each KPI's chart its earlier points (ui/compare.py).
-year_rows = tg.rows_before(key, file.text, today, shared.tz, vision)
+year_rows = tg.rows_before(key, vision, today, shared.tz)
 compare_shift = compare.shift(shared.start, shared.end, shared.compare)
 earlier_card = (
     None
     if compare_shift is None
-    else tg.scorecard(key, file.text, compare_shift.back(today), shared.tz, vision)
+    else tg.scorecard(key, vision, compare_shift.back(today), shared.tz)
 )
 currency = product.currency(vision.currency)  # the source's own, else its vision's
 
@@ -134,8 +134,8 @@ first_day = eng.first_data_day(key, shared.tz)
 
 def explain_link(row: dict, key: str) -> None:
     """Open the KPI's page at the KPI's own definition and period (ui.explain)."""
-    page, title = PAGES.get(row["page"], PAGES["engagement"])
-    _, params = explain.link(
+    title = PAGE_TITLES[explain.page_of(row["metric"])]
+    page, params = explain.link(
         vision.kpi(row["kpi"]),
         row,
         tz=shared.tz,
@@ -220,7 +220,7 @@ def drivers_block(row: dict) -> None:
         label="Numbers behind the drivers",
     )
     engine.show_sql(
-        tg.drivers.sql(key, file.text, row["kpi"], card.today, shared.tz, vision),
+        tg.drivers.sql(key, tg.kpi_query(vision, row["kpi"], card.today, shared.tz)),
         what="the drivers",
     )
 
@@ -274,7 +274,7 @@ summary = " ".join(
 )
 st.markdown(f"**{len(rows)} KPIs** {summary}")
 
-off_track = tg.off_track_drivers(key, file.text, card, shared.tz, vision)
+off_track = tg.off_track_drivers(key, vision, card, shared.tz)
 timeline = nt.current(shared.tz)  # the product's annotations, written and automatic
 
 
@@ -379,7 +379,7 @@ components.numbers(
     card.series, name="kpi_series", key="ov_series", label="Every KPI's points (sparklines)"
 )
 engine.show_sql(
-    tg.scorecard.sql(key, file.text, today, shared.tz, vision),
+    tg.scorecard.sql(key, vision, today, shared.tz),
     what="every KPI of the scorecard, the North Star's chart and the sparklines",
 )
 

@@ -61,3 +61,87 @@ def test_pages_hold_layout_only():
         if re.search(r"\bpl\.(col|lit|when)\(", path.read_text())
     ]
     assert offenders == []
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports_that_run(node: ast.AST, package: str) -> set[str]:
+    """Every module an import statement names, at module level or inside a function (deferred
+    imports run too), leaving out ``if TYPE_CHECKING:`` blocks (they never run)."""
+    found: set[str] = set()
+    for child in ast.iter_child_nodes(node):
+        if _is_type_checking(child):
+            continue
+        if isinstance(child, ast.Import):
+            found.update(alias.name for alias in child.names)
+        elif isinstance(child, ast.ImportFrom):
+            base = child.module or ""
+            if child.level:
+                anchor = package.split(".")[: len(package.split(".")) - child.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in child.names)
+        found |= _imports_that_run(child, package)
+    return found
+
+
+def import_graph(folder: str) -> dict[str, set[str]]:
+    """Module -> the modules of the same folder it imports (a name may be a submodule)."""
+    paths = {_module_name(path): path for path in python_files(folder)}
+    graph = {}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        named = _imports_that_run(ast.parse(path.read_text(), filename=str(path)), package)
+        graph[name] = {other for other in named if other in paths and other != name}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
+    """The groups of modules that import each other, directly or round a circle (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[frozenset[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in sorted(graph[module]):
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            group = {stack.pop()}
+            while module not in group:
+                group.add(stack.pop())
+            if len(group) > 1:
+                cycles.append(frozenset(group))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_the_cycle_finder_sees_a_deferred_import():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_cycles(graph) == [frozenset({"a", "b", "c"})]
+
+
+def test_metrics_modules_import_each_other_one_way():
+    """No module of metrics/ imports, even inside a function, a module that imports it back
+    (vision and targets used to: the registry of KPI kinds, metrics/kinds.py, ended that; the
+    experiments planners take the Polars path's finishing steps as arguments)."""
+    assert import_cycles(import_graph("metrics")) == []

@@ -14,13 +14,25 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 import streamlit as st
 
 from metrics import targets
 from metrics._common import add_periods, period_of
+from metrics.targets import (
+    ActiveUsers,
+    Arpu,
+    DauMau,
+    EventCount,
+    Experiment,
+    FunnelConversion,
+    Lifecycle,
+    PayingUsers,
+    Retention,
+    Revenue,
+)
 from ui import engagement as eng
 from ui import funnels as fun
 from ui import retention as ret
@@ -32,12 +44,35 @@ KPI_PARAM = "kpi"
 PERIOD_PARAM = "kpi_period"
 #: How many periods before the KPI's own the linked date range starts (context for the charts).
 CONTEXT_PERIODS = {"day": 60, "week": 12, "month": 6}
-PAGES = {
+Page = Literal["engagement", "retention", "funnels", "experiments"]
+#: The file of each page that explains KPIs.
+PAGES: dict[Page, str] = {
     "engagement": "pages/engagement.py",
     "retention": "pages/retention.py",
     "funnels": "pages/funnels.py",
     "experiments": "pages/experiments.py",
 }
+
+
+def page_of(kind: targets.MetricKind) -> Page:
+    """The page that explains a KPI of this kind: the page of the family that computes it."""
+    match kind:
+        case (
+            "active_users"
+            | "dau_mau"
+            | "lifecycle"
+            | "revenue"
+            | "arpu"
+            | "paying_users"
+            | "event_count"
+        ):
+            return "engagement"
+        case "retention":
+            return "retention"
+        case "funnel_conversion":
+            return "funnels"
+        case "experiment":
+            return "experiments"
 
 
 def _iso(day: dt.date) -> str:
@@ -57,7 +92,7 @@ def link(
     ``first_day`` / ``last_day``: the data's first day and the scorecard's last complete day (the
     linked range stays inside them).
     """
-    page = PAGES.get(kpi.spec.page, PAGES["engagement"])
+    page = PAGES[page_of(kpi.metric)]
     period = kpi.period
     as_of: dt.date | None = row.get("as_of")
     params: dict[str, Any] = {"tz": tz}
@@ -73,18 +108,17 @@ def link(
         context = min(context, as_of - dt.timedelta(days=targets.SMOOTHING_DAYS - 1))
     range_start = max(context, first_day) if first_day else context
     range_end = as_of
-    p: Any = kpi.params
-    if kpi.metric in ("active_users", "dau_mau", "lifecycle", "event_count"):
-        params["eng_event"] = _event_label(getattr(p, "event", None), eng.ANY_EVENT)
-        params["eng_interval"] = eng.INTERVAL_LABELS["day" if kpi.metric == "dau_mau" else period]
+    p = kpi.params
+    if isinstance(p, ActiveUsers | DauMau | Lifecycle | EventCount):
+        params["eng_event"] = _event_label(p.event, eng.ANY_EVENT)
+        params["eng_interval"] = eng.INTERVAL_LABELS[period]
         params["eng_week_start"] = eng.WEEK_START_LABELS["monday"]
-    elif kpi.metric in ("revenue", "arpu", "paying_users"):
+    elif isinstance(p, Revenue | Arpu | PayingUsers):
         params["eng_event"] = eng.ANY_EVENT
         params["eng_interval"] = eng.INTERVAL_LABELS[period]
         params["eng_week_start"] = eng.WEEK_START_LABELS["monday"]
-    elif kpi.metric == "retention":
-        reach = p.offset + (2 if p.periods == "rolling" else 1)
-        range_end = min(last_day, add_periods(start, period, reach) - dt.timedelta(days=1))
+    elif isinstance(p, Retention):
+        range_end = min(last_day, add_periods(start, period, p.reach) - dt.timedelta(days=1))
         params.update(
             {
                 "ret_interval": ret.INTERVAL_LABELS[period],
@@ -96,7 +130,7 @@ def link(
                 "ret_week_start": ret.WEEK_START_LABELS["monday"],
             }
         )
-    elif kpi.metric == "funnel_conversion":
+    elif isinstance(p, FunnelConversion):
         period_end = add_periods(start, period, 1) - dt.timedelta(days=1)
         range_start = start  # the funnel's steps chart then counts this period's entrants first
         range_end = min(last_day, period_end + dt.timedelta(days=p.window_days))
@@ -110,7 +144,7 @@ def link(
                 "fun_interval": fun.INTERVAL_LABELS[period],
             }
         )
-    elif kpi.metric == "experiment":
+    elif isinstance(p, Experiment):
         params["exp_experiment"] = p.experiment
         params["exp_control"] = p.control
     params["range"] = [_iso(range_start), _iso(max(range_start, range_end))]
@@ -160,7 +194,7 @@ def current(page: str) -> Explained | None:
         kpi = vision.kpi(kpi_id)
     except KeyError:
         return None
-    if kpi.spec.page != page:
+    if page_of(kpi.metric) != page:
         return None
     return Explained(kpi, start, product.currency(vision.currency))
 
@@ -197,7 +231,8 @@ def _mean_of_days(table: pl.DataFrame, column: str, explained: Explained) -> flo
     values = table.filter(pl.col("period_start").is_between(first, last)).get_column(column)
     if values.len() != targets.SMOOTHING_DAYS or values.null_count():
         return None
-    return float(values.mean())  # type: ignore[arg-type]
+    mean = values.mean()
+    return float(mean) if isinstance(mean, int | float) else None
 
 
 def engagement_value(
@@ -210,38 +245,38 @@ def engagement_value(
     money: pl.DataFrame,
 ) -> tuple[float | None, str]:
     """The KPI's value read from the Engagement page's own tables, and where it comes from."""
-    kpi = explained.kpi
-    p: Any = kpi.params
+    p = explained.kpi.params
     day = explained.period_start
-    if kpi.metric == "active_users" and p.window_days is not None:
+    if isinstance(p, ActiveUsers) and p.window_days is not None:
         lines = rolling.filter(pl.col("window_days") == p.window_days)
         return _mean_of_days(lines, "active_users", explained), (
             f"Read from the DAU/WAU/MAU chart: the {p.window_days}-day line, averaged over the "
             "7 days."
         )
-    if kpi.metric == "active_users":
+    if isinstance(p, ActiveUsers):
         table = periodic if periodic is not None else pl.DataFrame()
         return _at(table, "active_users", day), "Read from the Active users chart below."
-    if kpi.metric == "dau_mau":
+    if isinstance(p, DauMau):
         return _mean_of_days(ratio, "ratio", explained), "Read from the DAU/MAU chart below."
-    if kpi.metric == "lifecycle":
+    if isinstance(p, Lifecycle):
         value = _at(lifecycle, p.state, day)
         return (None if value is None else abs(value)), (
             f"Read from the Lifecycle chart below: its {p.state} users."
         )
-    columns = {"revenue": "revenue", "arpu": "arpu", "paying_users": "paying_users"}
-    if kpi.metric in columns:
-        return _at(money, columns[kpi.metric], day), "Read from the Revenue section below."
+    if isinstance(p, Revenue | Arpu | PayingUsers):
+        return _at(money, explained.kpi.metric, day), "Read from the Revenue section below."
     return None, "This KPI's kind is not drawn on this page."
 
 
 def retention_value(explained: Explained, table: pl.DataFrame) -> tuple[float | None, str]:
     """A retention KPI's value from the Retention page's cohort table."""
-    offset = explained.kpi.params.offset  # type: ignore[union-attr]
-    cohort = table.filter(pl.col("offset") == offset)
+    p = explained.kpi.params
+    if not isinstance(p, Retention):
+        return None, "This KPI's kind is not drawn on this page."
+    cohort = table.filter(pl.col("offset") == p.offset)
     return _at(cohort, "rate", explained.period_start, key="cohort_start"), (
         f"Read from the cohort triangle below: the cohort of {explained.period_start:%d %b %Y}, "
-        f"{offset} {explained.kpi.period}(s) later."
+        f"{p.offset} {explained.kpi.period}(s) later."
     )
 
 
@@ -254,35 +289,42 @@ def funnel_value(explained: Explained, over_time: pl.DataFrame) -> tuple[float |
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def kpi_value(
-    source: str, vision_text: str, kpi_id: str, period_start: dt.date, tz: str
-) -> float | None:
-    """A KPI's value for one period, computed as the scorecard computes it (for a kind no chart
-    on its page draws: an experiment's running lift up to the period's end)."""
+def kpi_value(source: str, query: targets.KpiQuery) -> float | None:
+    """A KPI's value for the last period before ``query.today``, computed as the scorecard
+    computes it (for a kind no chart on its page draws: an experiment's running lift up to the
+    period's end)."""
     from ui import data
 
-    kpi = targets.parse_vision(vision_text).kpi(kpi_id)
-    end = add_periods(period_start, kpi.period, 1)
     loaded = data.loaded()
-    series = targets.kpi_series(
-        kpi, loaded.events, today=end, tz=tz, assignments=loaded.assignments
-    )
-    return _at(targets.levels(series, kpi.period), "level", period_start)
+    series = targets.kpi_series_of(loaded.events, query, assignments=loaded.assignments)
+    period_start = add_periods(query.today, query.period, -1)
+    return _at(targets.levels(series, query.period), "level", period_start)
 
 
 def experiment_value(explained: Explained, source: str, tz: str) -> tuple[float | None, str]:
     """An experiment KPI's value (its running lift up to the period's end), and what it is."""
-    from ui import targets as vision_file
-
-    text = vision_file.read_vision().text
-    p: Any = explained.kpi.params
-    value = kpi_value(source, text, explained.kpi.id, explained.period_start, tz)
+    kpi = explained.kpi
+    p = kpi.params
+    if not isinstance(p, Experiment):
+        return None, "This KPI's kind is not drawn on this page."
+    end = add_periods(explained.period_start, kpi.period, 1)
+    value = kpi_value(source, targets.KpiQuery.build(kpi, today=end, tz=tz))
     return value, (
         f"The relative lift in users who did {p.event} after their first exposure to "
         f"{p.experiment}, treatment over control, for everyone exposed up to the end of this "
-        f"{explained.kpi.period} (the Overview's running read-out). The results below use the "
+        f"{kpi.period} (the Overview's running read-out). The results below use the "
         "whole run, so they can differ."
     )
 
 
-__all__ = ["Explained", "current", "engagement_value", "funnel_value", "link", "show"]
+__all__ = [
+    "Explained",
+    "current",
+    "engagement_value",
+    "experiment_value",
+    "funnel_value",
+    "link",
+    "page_of",
+    "retention_value",
+    "show",
+]

@@ -74,25 +74,26 @@ def as_of(end: dt.date) -> dt.date:
 
 
 @engine.cached(max_entries=8, show_spinner="Checking every KPI against its target…")
-def scorecard(
-    source: str, vision_text: str, today: dt.date, tz: str, _vision: targets.Vision
-) -> targets.Scorecard:
-    """Every KPI judged as of ``today`` (cached on the source name and the vision file's text)."""
+def scorecard(source: str, vision: targets.Vision, today: dt.date, tz: str) -> targets.Scorecard:
+    """Every KPI judged as of ``today`` (cached on the source key and the vision itself: editing a
+    comment in the file computes nothing again, changing a KPI does)."""
     loaded = data.loaded()
     return targets.scorecard(
-        _vision, loaded.events, today=today, tz=tz, assignments=loaded.assignments
+        vision, loaded.events, today=today, tz=tz, assignments=loaded.assignments
     )
 
 
 @engine.cached(max_entries=32, show_spinner="Finding what moved it…")
-def drivers(
-    source: str, vision_text: str, kpi_id: str, today: dt.date, tz: str, _vision: targets.Vision
-) -> targets.Drivers:
+def drivers(source: str, query: targets.KpiQuery) -> targets.Drivers:
     """What moved one KPI: volume vs rate and the segment that moved it most (cached)."""
     loaded = data.loaded()
-    return targets.explain(
-        _vision, kpi_id, loaded.events, today=today, tz=tz, assignments=loaded.assignments
-    )
+    return targets.explain_of(loaded.events, query, assignments=loaded.assignments)
+
+
+def kpi_query(vision: targets.Vision, kpi_id: str, today: dt.date, tz: str) -> targets.KpiQuery:
+    """One KPI of the vision as the Overview computes it: the whole product (the sidebar's
+    property filters do not apply to targets), in the reporting zone, as of ``today``."""
+    return targets.KpiQuery.build(vision.kpi(kpi_id), today=today, tz=tz)
 
 
 def event_names(source: str) -> list[str]:
@@ -108,12 +109,12 @@ def points(card: targets.Scorecard, kpi_id: str) -> pl.DataFrame:
 
 
 def rows_before(
-    source: str, vision_text: str, today: dt.date, tz: str, vision: targets.Vision
+    source: str, vision: targets.Vision, today: dt.date, tz: str
 ) -> dict[str, dict[str, Any]]:
     """Every KPI as it was judged a year before (364 days earlier, so a daily KPI's week ends on
     the same weekday), by the same cached scorecard: the value beside "vs a year before"."""
     earlier = today - dt.timedelta(days=compare.YEAR_DAYS)
-    card = scorecard(source, vision_text, earlier, tz, vision)
+    card = scorecard(source, vision, earlier, tz)
     return {row["kpi"]: row for row in card.table.iter_rows(named=True)}
 
 
@@ -128,11 +129,11 @@ def year_text(row: Mapping[str, Any], before: Mapping[str, Any] | None, currency
 
 
 def off_track_drivers(
-    source: str, vision_text: str, card: targets.Scorecard, tz: str, vision: targets.Vision
+    source: str, vision: targets.Vision, card: targets.Scorecard, tz: str
 ) -> dict[str, targets.Drivers]:
     """The drivers of every off-track KPI (each cached), for the page and the review export."""
     return {
-        kpi_id: drivers(source, vision_text, kpi_id, card.today, tz, vision)
+        kpi_id: drivers(source, kpi_query(vision, kpi_id, card.today, tz))
         for kpi_id, status in card.table.select("kpi", "status").iter_rows()
         if status == "off_track"
     }
@@ -147,8 +148,8 @@ def target_input(kpi: targets.Kpi) -> tuple[float, str]:
     return 1.0, "%.0f"
 
 
-def metric_kinds() -> dict[str, str]:
-    """The closed list of metric kinds and their labels, in the order of the dispatch table."""
+def metric_kinds() -> dict[targets.MetricKind, str]:
+    """The closed list of metric kinds and their labels, in the registry's order."""
     return {kind: spec.label for kind, spec in targets.METRICS.items()}
 
 
@@ -280,7 +281,7 @@ class ParamField:
     required: bool
 
 
-def param_fields(metric: str) -> list[ParamField]:
+def param_fields(metric: targets.MetricKind) -> list[ParamField]:
     """The form fields for a metric kind, read from its parameter dataclass."""
     cls = targets.METRICS[metric].params
     hints = typing.get_type_hints(cls)

@@ -34,19 +34,18 @@ from metrics.experiments.definitions import (
 from metrics.experiments.design import Correction, adjust_p_values, srm
 from metrics.experiments.query import ExperimentQuery
 from metrics.experiments.statistics import Method, compare, per_user_std
+from metrics.warehouse import experiments as sql_experiments
 from metrics.warehouse import pushdown
 
 
 def _analyze_plan(events: Any, assignments: Any, **kwargs: Any) -> Any:
-    from metrics.warehouse import experiments as sql_experiments
-
-    return sql_experiments.analyze_plan(events, assignments, ExperimentQuery.build(**kwargs))
+    return sql_experiments.analyze_plan(
+        events, assignments, ExperimentQuery.build(**kwargs), analysis_answer
+    )
 
 
 def _analyze_of_plan(events: Any, assignments: Any, query: ExperimentQuery) -> Any:
-    from metrics.warehouse import experiments as sql_experiments
-
-    return sql_experiments.analyze_plan(events, assignments, query)
+    return sql_experiments.analyze_plan(events, assignments, query, analysis_answer)
 
 
 @pushdown(_analyze_plan)

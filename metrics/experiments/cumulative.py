@@ -31,6 +31,7 @@ from metrics.experiments.definitions import (
 )
 from metrics.experiments.query import CumulativeQuery
 from metrics.experiments.statistics import Method, RatioStats, Stats, compare
+from metrics.warehouse import experiments as sql_experiments
 from metrics.warehouse import pushdown
 
 _CUMULATIVE_SCHEMA: dict[str, pl.DataType] = {
@@ -54,15 +55,13 @@ _CUMULATIVE_SCHEMA: dict[str, pl.DataType] = {
 
 
 def _cumulative_plan(events: Any, assignments: Any, **kwargs: Any) -> Any:
-    from metrics.warehouse import experiments as sql_experiments
-
-    return sql_experiments.cumulative_plan(events, assignments, CumulativeQuery.build(**kwargs))
+    return sql_experiments.cumulative_plan(
+        events, assignments, CumulativeQuery.build(**kwargs), cumulative_answer
+    )
 
 
 def _cumulative_of_plan(events: Any, assignments: Any, query: CumulativeQuery) -> Any:
-    from metrics.warehouse import experiments as sql_experiments
-
-    return sql_experiments.cumulative_plan(events, assignments, query)
+    return sql_experiments.cumulative_plan(events, assignments, query, cumulative_answer)
 
 
 @pushdown(_cumulative_plan)

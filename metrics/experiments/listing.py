@@ -12,13 +12,12 @@ import polars as pl
 
 from metrics._common import as_lazy, check_tz
 from metrics.experiments.aggregation import clean_assignments, require_experiment
+from metrics.warehouse import experiments as sql_experiments
 from metrics.warehouse import pushdown
 
 
 def _listing_plan(assignments: Any) -> Any:
-    from metrics.warehouse import experiments as sql_experiments
-
-    return sql_experiments.listing_plan(assignments)
+    return sql_experiments.listing_plan(assignments, listing_answer)
 
 
 @pushdown(_listing_plan)
@@ -71,10 +70,8 @@ def listing_answer(per_experiment: pl.DataFrame, arms: pl.DataFrame) -> pl.DataF
 
 
 def _counts_plan(assignments: Any, *, experiment: str, tz: str = "UTC") -> Any:
-    from metrics.warehouse import experiments as sql_experiments
-
     check_tz(tz)
-    return sql_experiments.counts_plan(assignments, experiment, tz)
+    return sql_experiments.counts_plan(assignments, experiment, tz, counts_answer)
 
 
 @pushdown(_counts_plan)

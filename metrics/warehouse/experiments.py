@@ -28,8 +28,6 @@ from typing import Any
 import polars as pl
 
 from metrics.experiments.aggregation import unknown_experiment
-from metrics.experiments.analysis import analysis_answer
-from metrics.experiments.cumulative import cumulative_answer
 from metrics.experiments.definitions import (
     Components,
     Conversion,
@@ -39,7 +37,6 @@ from metrics.experiments.definitions import (
     parts_of,
     result_frame,
 )
-from metrics.experiments.listing import counts_answer, listing_answer
 from metrics.experiments.query import CumulativeQuery, ExperimentQuery
 from metrics.scope import Scope
 from metrics.warehouse.parts import day_of, filter_condition, local_us
@@ -407,8 +404,17 @@ def _known_or_empty(frames: list[pl.DataFrame], experiment: str) -> bool:
 # --- analyze -------------------------------------------------------------------------------------
 
 
-def analyze_plan(events: Relation, assignments: Any, query: ExperimentQuery) -> Plan:
-    """Three statements: user counts, the experiments (only for a typo), per-variant sums."""
+def analyze_plan(
+    events: Relation,
+    assignments: Any,
+    query: ExperimentQuery,
+    answer: Callable[[ExperimentQuery, pl.DataFrame, int], pl.DataFrame],
+) -> Plan:
+    """Three statements: user counts, the experiments (only for a typo), per-variant sums.
+
+    ``answer`` is the Polars path's own finishing step (``analysis_answer``), handed in so this
+    planner never imports the module that imports it.
+    """
     assignments = check_pair(events, assignments)
     plan = query.components
     segment = query.segment
@@ -464,7 +470,7 @@ def analyze_plan(events: Relation, assignments: Any, query: ExperimentQuery) -> 
         if _known_or_empty(frames, query.experiment):
             return result_frame([], segment)
         several = int(frames[0]["several"][0] or 0)
-        return analysis_answer(query, _typed_sums(frames[2], segment), several)
+        return answer(query, _typed_sums(frames[2], segment), several)
 
     return Plan((counts, known, statement), finish)
 
@@ -485,8 +491,14 @@ def _typed_sums(frame: pl.DataFrame, segment: str | None) -> pl.DataFrame:
 # --- cumulative_effect ---------------------------------------------------------------------------
 
 
-def cumulative_plan(events: Relation, assignments: Any, query: CumulativeQuery) -> Plan:
-    """User counts, the experiments (for a typo), entries and changes per (variant, day)."""
+def cumulative_plan(
+    events: Relation,
+    assignments: Any,
+    query: CumulativeQuery,
+    answer: Callable[[CumulativeQuery, pl.DataFrame, pl.DataFrame], pl.DataFrame],
+) -> Plan:
+    """User counts, the experiments (for a typo), entries and changes per (variant, day);
+    ``answer`` is the Polars path's ``cumulative_answer``."""
     assignments = check_pair(events, assignments)
     metric = query.metric
     plan = query.components
@@ -586,8 +598,8 @@ def cumulative_plan(events: Relation, assignments: Any, query: CumulativeQuery) 
 
     def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
         if _known_or_empty(frames, query.experiment):
-            return cumulative_answer(query, pl.DataFrame(), pl.DataFrame())
-        return cumulative_answer(query, _by_day(frames[2]), _by_day(frames[3]))
+            return answer(query, pl.DataFrame(), pl.DataFrame())
+        return answer(query, _by_day(frames[2]), _by_day(frames[3]))
 
     return Plan((counts, known, entries, changes), finish)
 
@@ -613,8 +625,14 @@ def _by_day(frame: pl.DataFrame) -> pl.DataFrame:
 # --- assignment_counts and list_experiments -------------------------------------------------------
 
 
-def counts_plan(assignments: Relation, experiment: str, tz: str) -> Plan:
-    """Users, first and last local exposure day per variant ("(several)" apart)."""
+def counts_plan(
+    assignments: Relation,
+    experiment: str,
+    tz: str,
+    answer: Callable[[pl.DataFrame], pl.DataFrame],
+) -> Plan:
+    """Users, first and last local exposure day per variant ("(several)" apart); ``answer`` is
+    the Polars path's ``counts_answer``."""
     check_assignments(assignments)
     sql = Sql(assignments)
     chain = _Chain(sql)
@@ -643,13 +661,16 @@ def counts_plan(assignments: Relation, experiment: str, tz: str) -> Plan:
             day["first_day"].cast(pl.Date),
             day["last_day"].cast(pl.Date),
         )
-        return counts_answer(typed)
+        return answer(typed)
 
     return Plan((counts, known, statement), finish)
 
 
-def listing_plan(assignments: Relation) -> Plan:
-    """Per experiment: users, first and last exposure; and its variants (a few rows each)."""
+def listing_plan(
+    assignments: Relation, answer: Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame]
+) -> Plan:
+    """Per experiment: users, first and last exposure; and its variants (a few rows each);
+    ``answer`` is the Polars path's ``listing_answer``."""
     check_assignments(assignments)
     sql = Sql(assignments)
     d, q = sql.d, sql.q
@@ -671,7 +692,7 @@ def listing_plan(assignments: Relation) -> Plan:
     def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
         per_experiment = frames[0].rename({"x_name": "experiment"})
         pairs = frames[1].rename({"x_name": "experiment", "x_arm": "variant"})
-        return listing_answer(per_experiment, pairs)
+        return answer(per_experiment, pairs)
 
     return Plan((per_experiment, arms), finish)
 

@@ -1,8 +1,9 @@
-"""What ``metrics.targets`` reads from the events itself, computed in the engine.
+"""What the KPI family reads from the events itself, computed in the engine.
 
 A KPI's series comes from the families' public functions, which run in the engine by themselves
-when given a relation. The little that ``metrics.targets`` does on the events directly lives here,
-each the twin of one Polars step in ``metrics/targets.py``, so that no events travel:
+when given a relation. The little that the KPI family (``metrics.targets``) does on the events
+directly lives here, each the twin of one Polars step in ``metrics/scorecard.py``,
+``metrics/kpi_series.py`` or ``metrics/drivers.py``, so that no events travel:
 
 - the data's coverage (first and last local day with events);
 - a KPI's scope (its filters, or a segment in ``explain``), and an experiment's exposures: derived
@@ -99,7 +100,7 @@ def coverage_plan(relation: Relation, tz: str) -> Plan:
 
 
 def need_condition(sql: Sql, need: Need) -> str:
-    """The SQL of what a KPI needs (see ``metrics.targets._required``)."""
+    """The SQL of what a KPI needs (its parameters' ``need()``, ``metrics/kpi_params.py``)."""
     if need[0] == "event":
         return event_condition(sql, need[1])
     if need[0] == "revenue":
@@ -170,7 +171,7 @@ def with_period(relation: Relation, name: str, interval: str, week_start: str, t
 
 def exposures(relation: Relation, exposure_event: str, experiment: str) -> Relation:
     """An experiment's assignments read from its exposure events (``user_id``, ``experiment``,
-    ``variant``, ``ts_us``), the twin of ``metrics.targets._assignments``."""
+    ``variant``, ``ts_us``), the twin of the Polars exposures in ``metrics/kpi_series.py``."""
     q_cols = ("user_id", "experiment", "variant", "ts_us")
 
     def build(sql: Sql, src: str) -> str:

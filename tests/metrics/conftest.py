@@ -4,7 +4,7 @@ Every test in this folder runs once on Polars and once per engine: on an engine,
 metric call the test makes on a Polars frame is repeated on the same events loaded into that
 engine, and both answers must be the same frame (tests/warehouse/matrix.py). Property tests
 (hypothesis) run on the in-process engines only, DuckDB and ClickHouse, to keep the run short;
-the scorecard stories of test_targets.py and test_targets_contract.py leave Spark out:
+the scorecard stories of test_targets*.py and test_kinds.py leave Spark out:
 tests/warehouse/test_targets_sql.py runs every KPI kind there.
 A module that sets ``NO_EVENTS = True`` (pure arithmetic on results, files) runs on Polars only.
 """
@@ -39,9 +39,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     engines = _engines()
     if getattr(metafunc.function, "is_hypothesis_test", False):
         engines = tuple(e for e in engines if e in _QUICK)
-    if metafunc.module.__name__.rsplit(".", 1)[-1].startswith("test_targets"):
+    if metafunc.module.__name__.rsplit(".", 1)[-1].startswith(("test_targets", "test_kinds")):
         # A scorecard story makes dozens of family calls, each repeated on the engine: on Spark
-        # (about a second a statement) that file alone would take a quarter of CI's time.
+        # (about a second a statement) these files alone would take a quarter of CI's time.
         # tests/warehouse/test_targets_sql.py runs every KPI kind's story on Spark instead.
         engines = tuple(e for e in engines if e != "spark")
     metafunc.parametrize("engine", ("polars", *engines), indirect=True)

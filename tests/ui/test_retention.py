@@ -121,4 +121,4 @@ def test_an_event_pickers_label_names_the_event(label, want):
 
 def test_the_definition_card_names_the_scopes_filters():
     filtered = replace(WEEKLY, scope=WEEKLY.scope.with_filters({"platform": ["web", "ios"]}))
-    assert "Only events with platform = web, ios count." in ret.describe(filtered)
+    assert "Only events with platform = ios, web count." in ret.describe(filtered)

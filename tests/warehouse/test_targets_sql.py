@@ -465,9 +465,10 @@ def test_explain_story_matches_polars(on_engine, story):
 
 
 def test_a_kind_whose_family_has_no_sql_form_fails_loudly(monkeypatch):
-    monkeypatch.setitem(
-        targets.SQL_FAMILIES, "active_users", ("metrics.drivers.volume_rate_split",)
+    no_sql = dataclasses.replace(
+        targets.METRICS["active_users"], uses=("metrics.drivers.volume_rate_split",)
     )
+    monkeypatch.setitem(targets.METRICS, "active_users", no_sql)
     harness = DuckDBHarness()
     try:
         with pytest.raises(targets.NotPushedDown, match="volume_rate_split"):
