@@ -20,84 +20,20 @@ usually has.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from benchmarks.browser import (
+    CHARTS_JS,
+    DRAWN_JS,
+    RUN_OVER_JS,
+    free_port,
+    launch,
+    start_server,
+    stop_server,
+)
+
 PAGES = ["", "engagement", "retention", "funnels", "experiments", "data"]
-
-#: True once the page is drawn: the run is over, nothing is loading, every visible chart drew.
-DRAWN_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  if (!app || app.getAttribute('data-test-script-state') === 'running') return false;
-  if (document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSpinner"],'
-      + ' [data-testid="stSkeleton"]')) return false;
-  if (!document.querySelector('h1')) return false;
-  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
-    .filter(c => c.offsetParent !== null);
-  return charts.every(c => c.querySelector('.main-svg'));
-}"""
-
-#: True once the script run is over (the server's part): the page's content has all arrived.
-RUN_OVER_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return !!app && app.getAttribute('data-test-script-state') !== 'running'
-    && !document.querySelector('[data-testid="stStatusWidget"]') && !!document.querySelector('h1');
-}"""
-
-#: Charts on the page (drawn ones) and the points their traces hold.
-CHARTS_JS = """() => {
-  const drawn = [...document.querySelectorAll('.js-plotly-plot')];
-  let points = 0;
-  for (const gd of drawn) for (const t of (gd.data || [])) {
-    const n = (t.x && t.x.length) || (t.y && t.y.length) || (t.z && t.z.length) || 0;
-    points += t.z && t.z.length && t.z[0] && t.z[0].length ? t.z.length * t.z[0].length : n;
-  }
-  const errors = document.querySelectorAll('[data-testid="stException"]').length;
-  return [drawn.length, points, errors];
-}"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(port: int) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-         "--server.address=127.0.0.1", f"--server.port={port}",
-         "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health").read() == b"ok":
-                return server
-        except OSError:
-            time.sleep(0.3)
-    server.terminate()
-    raise RuntimeError("streamlit did not start")
 
 
 def open_page(
@@ -142,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://127.0.0.1:{port}/"
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = launch(pw)
             shared = browser.new_context() if args.same_browser else None
             for name in PAGES:  # warm the caches: the view is already computed
                 open_page(browser, base + name, args.width, context=shared)
@@ -167,8 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             browser.close()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
     return 0
 
 
