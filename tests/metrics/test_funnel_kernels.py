@@ -14,8 +14,7 @@ import polars as pl
 from polars.testing import assert_frame_equal
 
 from metrics import _funnel_kernels as kernels
-from metrics import funnels
-from metrics.funnels import funnel
+from metrics.funnels import funnel, preparation
 
 STEPS = ["app_open", "view_item", "add_to_cart", "purchase"]
 
@@ -119,7 +118,7 @@ def test_a_shared_hash_falls_back_to_sorting_the_ids(monkeypatch):
         order: funnel(log, STEPS, window=dt.timedelta(days=7), order=order, breakdown="platform")
         for order in ("ordered", "strict", "unordered")
     }
-    monkeypatch.setattr(funnels, "_shared_hash", lambda collided: True)
+    monkeypatch.setattr(preparation, "shared_hash", lambda collided: True)
     for order, table in expected.items():
         again = funnel(log, STEPS, window=dt.timedelta(days=7), order=order, breakdown="platform")
         assert_frame_equal(again, table)
@@ -138,7 +137,7 @@ def test_rows_outside_every_attempt_change_nothing_whether_dropped_or_not(monkey
     log = pl.concat([_dana(), extra])
     tables = {}
     for share in (0.0, 1.01):  # never drop them, always drop them
-        monkeypatch.setattr(funnels, "_NARROW_BELOW", share)
+        monkeypatch.setattr(preparation, "NARROW_BELOW", share)
         tables[share] = [
             funnel(log, STEPS, window=dt.timedelta(days=7), order=order, breakdown="platform")
             for order in ("ordered", "strict")

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from metrics.warehouse.funnels.events import numbers, range_condition
+from metrics.warehouse.funnels.events import numbers, range_condition, scoped_source
 from metrics.warehouse.median import median, ranks
-from metrics.warehouse.parts import source
 from metrics.warehouse.relation import Sql
 
 _US = 1_000_000
@@ -141,7 +140,7 @@ def next_events(
     ts, name = f"e.{q('ts_us')}", d.to_text(f"e.{q('event')}")
     later = (
         f"SELECT w.uid AS uid, {kw}1 AS later, {chosen} AS chosen, {ts} AS ts, "
-        f"{name} AS name FROM ({who}) AS w JOIN {source(sql)} AS e "
+        f"{name} AS name FROM ({who}) AS w JOIN {scoped_source(sql, query)} AS e "
         f"ON e.{q('user_id')} = w.uid "
         f"WHERE {ts} > w.since AND {range_condition(sql, query, ts)}"
     )

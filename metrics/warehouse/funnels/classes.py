@@ -65,7 +65,7 @@ class StepClasses:
         defs: list[Definition] = []
         of_step: list[int] = []
         for step in steps:
-            d = _definition(step.event, step.filters)
+            d = _definition(step.event, step.filter_mapping)
             if d not in defs:
                 defs.append(d)
             of_step.append(defs.index(d))

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from metrics.warehouse.funnels.classes import StepClasses
-from metrics.warehouse.parts import source
+from metrics.warehouse.parts import filter_condition, source
 from metrics.warehouse.relation import Sql
 
 LATER = "ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING"
@@ -52,6 +52,15 @@ def flag(condition: str) -> str:
     return f"CASE WHEN {condition} THEN 1 ELSE 0 END"
 
 
+def scoped_source(sql: Sql, query: Any) -> str:
+    """The relation's events that the query's global filters keep, as a derived table (the
+    twin of ``metrics.scope.Scope.keep``): every step, exclusion, the horizon and the next
+    events read these."""
+    if not query.filters:
+        return source(sql)
+    return f"(SELECT * FROM {source(sql)} AS g WHERE {filter_condition(sql, query.filters)})"
+
+
 def range_condition(sql: Sql, query: Any, column: str) -> str:
     lo, hi = query.bounds_us()
     terms = ["1 = 1"]
@@ -72,7 +81,7 @@ def events_cte(sql: Sql, query: Any, classes: StepClasses, *, every_event: bool)
         conditions.append(cond)
         cols.append(f"{flag(cond)} AS c{i}")
     for i, ex in enumerate(query.exclusions):
-        cond = matches(sql, ex.event, ex.filters)
+        cond = matches(sql, ex.event, ex.filter_mapping)
         conditions.append(cond)
         cols.append(f"{flag(cond)} AS x{i}")
     if query.breakdown is not None:
@@ -85,7 +94,8 @@ def events_cte(sql: Sql, query: Any, classes: StepClasses, *, every_event: bool)
             where.append(f"e.{q('event')} IN ({', '.join(sql.value(v) for v in unique)})")
         else:
             where.append("(" + " OR ".join(f"({c})" for c in conditions) + ")")
-    return f"SELECT {', '.join(cols)} FROM {source(sql)} AS e WHERE {' AND '.join(where)}"
+    src = scoped_source(sql, query)
+    return f"SELECT {', '.join(cols)} FROM {src} AS e WHERE {' AND '.join(where)}"
 
 
 def union_of(mask: int, prefix: str = "") -> str:
@@ -129,7 +139,7 @@ def instants_ctes(
 def horizon_cte(sql: Sql, query: Any) -> str:
     """SELECT hz: the last instant the data show (the last event, or the range's end first)."""
     q = sql.q
-    top = f"(SELECT MAX(e.{q('ts_us')}) AS mx FROM {source(sql)} AS e)"
+    top = f"(SELECT MAX(e.{q('ts_us')}) AS mx FROM {scoped_source(sql, query)} AS e)"
     _, hi = query.bounds_us()
     if hi is None:
         return f"SELECT m.mx AS hz FROM {top} AS m"

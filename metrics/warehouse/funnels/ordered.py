@@ -32,7 +32,7 @@ def _next_time(classes: StepClasses, query: Any, f: str, row: str) -> str:
 def ordered_ctes(classes: StepClasses, query: Any) -> list[tuple[str, str]]:
     """The ``att`` CTE (uid, keys, reached, s<j>, spoiled) and what it reads."""
     n = classes.n_steps
-    excl = query._resolved
+    excl = query.resolved
     keys = key_columns(classes, query)
     ctes = starts_ctes(classes, query)
     cols = ["p.uid AS uid", "p.t1 AS t1", *(f"p.{k} AS {k}" for k in keys), "p.f AS f"]

@@ -23,7 +23,7 @@ from metrics.warehouse.funnels.starts import key_columns, spoiled, starts_ctes
 def strict_ctes(classes: StepClasses, query: Any) -> list[tuple[str, str]]:
     """The ``att`` CTE (uid, keys, reached, s<j>, spoiled) and what it reads."""
     n = classes.n_steps
-    excl = query._resolved
+    excl = query.resolved
     identity = ["uid", "t1", *key_columns(classes, query)]
     times = [f"s{j}" for j in range(n)]
     marks = [f"e{x}" for x in range(len(excl))]
