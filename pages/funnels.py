@@ -60,7 +60,7 @@ pick_value, pick_unit = st.columns(2)
 order = pick_order.segmented_control(
     "Order",
     list(fun.ORDER_LABELS),
-    format_func=fun.ORDER_LABELS.get,
+    format_func=fun.ORDER_LABELS.__getitem__,
     default="ordered",
     required=True,
     key="fun_order",
@@ -83,7 +83,7 @@ window_unit = pick_unit.selectbox(
     "Window unit",
     list(fun.UNIT_LABELS),
     index=list(fun.UNIT_LABELS).index("day"),
-    format_func=fun.UNIT_LABELS.get,
+    format_func=fun.UNIT_LABELS.__getitem__,
     key="fun_window_unit",
     bind="query-params",
 )
@@ -199,7 +199,7 @@ st.header("Conversion over time")
 interval = st.segmented_control(
     "Group users by the",
     list(fun.INTERVAL_LABELS),
-    format_func=fun.INTERVAL_LABELS.get,
+    format_func=fun.INTERVAL_LABELS.__getitem__,
     default="day",
     required=True,
     key="fun_interval",
@@ -247,7 +247,7 @@ drop_step = st.selectbox(
     "Users who dropped off on the way to",
     list(labels),
     index=fun.biggest_drop(table),
-    format_func=labels.get,
+    format_func=labels.__getitem__,
     key="fun_drop_step",
     bind="query-params",
 )
