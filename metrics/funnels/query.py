@@ -352,7 +352,7 @@ def _as_sets(items: StepFilters) -> dict[str, Any]:
 # The arguments of one function only
 
 
-def step_range(query: FunnelQuery, from_step: int, to_step: int | None) -> list[str]:
+def step_range_problems(query: FunnelQuery, from_step: int, to_step: int | None) -> list[str]:
     """Problems with ``from_step``/``to_step`` (1-based; ``to_step=None``: the last step)."""
     n = query.n_steps
     hi = n if to_step is None else to_step
@@ -367,7 +367,7 @@ def step_range(query: FunnelQuery, from_step: int, to_step: int | None) -> list[
 
 
 def steps_between(query: FunnelQuery, from_step: int, to_step: int | None) -> tuple[int, int]:
-    """(from_step, to_step) once :func:`step_range` found no problem."""
+    """(from_step, to_step) with the last step filled in (after :func:`step_range_problems`)."""
     return from_step, query.n_steps if to_step is None else to_step
 
 
@@ -378,15 +378,15 @@ def trend_problems(
     problems: list[str] = []
     _checked(problems, lambda: check_choice("interval", interval, INTERVALS))
     _checked(problems, lambda: check_choice("week_start", week_start, WEEK_STARTS))
-    return problems + step_range(query, from_step, to_step)
+    return problems + step_range_problems(query, from_step, to_step)
 
 
 def histogram_problems(
     query: FunnelQuery, from_step: int, to_step: int | None, bins: int | None
 ) -> list[str]:
     """Problems with :func:`~metrics.funnels.time_to_convert`'s own arguments."""
-    problems = step_range(query, from_step, to_step)
-    if not problems and from_step == (query.n_steps if to_step is None else to_step):
+    problems = step_range_problems(query, from_step, to_step)
+    if not problems and from_step == steps_between(query, from_step, to_step)[1]:
         problems.append("to_step must come after from_step to measure a time to convert")
     if bins is not None and (not isinstance(bins, int) or bins < 1):
         problems.append(f"bins must be a positive number of bins, not {bins!r}")
