@@ -362,6 +362,18 @@ def test_step_filters_and_labels():
     )
 
 
+@pytest.mark.parametrize("unset", [None, "(not set)"])
+def test_a_step_filter_on_a_missing_value_selects_events_without_it(unset):
+    events = closed(
+        ("alice", "signup", "2026-01-05 10:00"),  # no plan
+        ("alice", "pay", "2026-01-05 11:00", {"plan": "pro"}),
+        ("bob", "signup", "2026-01-05 10:00", {"plan": "pro"}),  # has a plan: not step 1
+        ("bob", "pay", "2026-01-05 11:00", {"plan": "pro"}),
+    )
+    got = funnels.funnel(events, [Step("signup", {"plan": unset}), Step("pay", {"plan": "pro"})])
+    assert users_at(got) == [1, 1]
+
+
 def test_any_event_step():
     events = closed(("alice", "signup", "2026-01-05 10:00"), ("alice", "blog", "2026-01-05 10:05"))
     got = funnels.funnel(events, ["signup", Step(None)])

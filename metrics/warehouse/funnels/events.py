@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from metrics._common import NOT_SET
 from metrics.warehouse.funnels.classes import StepClasses
 from metrics.warehouse.parts import filter_condition, source
 from metrics.warehouse.relation import Sql
@@ -26,8 +27,9 @@ LATER = "ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING"
 def matches(sql: Sql, event: str | None, filters: Mapping[str, Any] | None) -> str:
     """The event matches a step or exclusion: its name (None: any) and every filter.
 
-    As in the Polars path (``event_expr & filter_expr``, nulls false), a missing property value
-    never matches, not even a ``None`` in the filter.
+    As in the Polars path (``event_expr & filter_expr``, nulls false): equality or membership,
+    and ``None`` or ``"(not set)"`` matches an event without the property (as
+    ``metrics.warehouse.parts.filter_condition``).
     """
     q = sql.q
     terms = []
@@ -35,14 +37,16 @@ def matches(sql: Sql, event: str | None, filters: Mapping[str, Any] | None) -> s
         terms.append(f"e.{q('event')} = {sql.value(event)}")
     for column, wanted in (filters or {}).items():
         values = list(wanted) if isinstance(wanted, list | tuple | set | frozenset) else [wanted]
-        present = [v for v in values if v is not None]
+        present = [v for v in values if v is not None and v != NOT_SET]
         col = f"e.{q(column)}"
-        if not present:
-            terms.append("1 = 0")
-        elif len(present) == 1:
-            terms.append(f"{col} = {sql.value(present[0])}")
-        else:
-            terms.append(f"{col} IN ({', '.join(sql.value(v) for v in present)})")
+        either = []
+        if len(present) == 1:
+            either.append(f"{col} = {sql.value(present[0])}")
+        elif present:
+            either.append(f"{col} IN ({', '.join(sql.value(v) for v in present)})")
+        if len(present) < len(values):
+            either.append(f"{col} IS NULL")
+        terms.append(" OR ".join(either) if either else "1 = 0")
     # Any event: still a condition on the row, not a constant (ClickHouse fails on constant
     # columns that later meet non-constant ones in a GROUP BY or a join).
     return " AND ".join(f"({t})" for t in terms) if terms else f"e.{q('ts_us')} = e.{q('ts_us')}"
