@@ -1,7 +1,7 @@
 """The answers' final SELECTs over ``best``: only the rows each public function returns.
 
 - :func:`steps`: per (breakdown value, step) the users, still-in-window count, median and mean
-  seconds from the previous step (``_stats`` of the Polars path, before its rates);
+  seconds from the previous step (``metrics.funnels.tables.step_rows``, before the rates);
 - :func:`trends`: per (breakdown value, period) entered, converted, still in window;
 - :func:`histogram`: per (breakdown value, bin) the users, with the bins' range and count;
 - :func:`users` / :func:`dropped`: one row per user (the answer is a list of users);

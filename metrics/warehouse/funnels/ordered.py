@@ -1,6 +1,6 @@
 """Ordered funnels: each attempt fills its steps greedily, one instant (block of steps) a round.
 
-The twin of ``metrics.funnels._ordered_attempts``. From the block ending at step ``f`` at instant
+The twin of metrics/funnels/attempts.py (ordered). From the block ending at step ``f`` at instant
 T, step f+1 goes to the user's next instant strictly after T with an event of its class (``nc``),
 if that is within the window; there the block grows while the steps can each get their own event
 (``f<b>`` of ``ins``). Each round is one equality join of the attempts with ``ins``; an attempt

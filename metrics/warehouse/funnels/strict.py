@@ -1,6 +1,6 @@
 """Strict funnels: each next step is at the user's very next instant or at the current one.
 
-The twin of ``metrics.funnels._strict_attempts``. A strict chain puts its steps on consecutive
+The twin of metrics/funnels/attempts.py (strict). A strict chain puts its steps on consecutive
 instants of the user (any event counts as an instant: one between two steps breaks the chain),
 a block of one or more steps on each. A *live state* is (attempt, f) after round r: the chain's
 last step f sits on the attempt's r-th next instant. Each round, the block f+1..f' goes to the
