@@ -79,7 +79,7 @@ from metrics.funnels.query import (
     trend_problems,
 )
 from metrics.funnels.tables import NO_LATER_EVENT, ONLY_IGNORED_EVENTS
-from metrics.warehouse import planned_by, pushdown
+from metrics.warehouse import pushdown
 
 __all__ = [
     "NO_LATER_EVENT",
@@ -109,6 +109,10 @@ __all__ = [
 
 Events = pl.DataFrame | pl.LazyFrame
 
+# Each keyword function builds its query and calls the body its ``_of`` twin calls (not the twin
+# itself), so that each call is one metric call: the cross-engine test matrix repeats every
+# ``@pushdown`` call once on each engine.
+
 
 @pushdown(plans.funnel_of)
 def funnel_of(events: Events, query: FunnelQuery) -> pl.DataFrame:
@@ -116,7 +120,7 @@ def funnel_of(events: Events, query: FunnelQuery) -> pl.DataFrame:
     return answers.steps(events, query)
 
 
-@planned_by(plans.funnel)
+@pushdown(plans.funnel)
 def funnel(
     events: Events,
     steps: Sequence[str | Step],
@@ -148,7 +152,7 @@ def funnel(
         end=end,
         tz=tz,
     )
-    return funnel_of(events, query)
+    return answers.steps(events, query)
 
 
 @pushdown(plans.funnel_users_of)
@@ -157,7 +161,7 @@ def funnel_users_of(events: Events, query: FunnelQuery) -> pl.DataFrame:
     return answers.users(events, query)
 
 
-@planned_by(plans.funnel_users)
+@pushdown(plans.funnel_users)
 def funnel_users(
     events: Events,
     steps: Sequence[str | Step],
@@ -186,7 +190,7 @@ def funnel_users(
         end=end,
         tz=tz,
     )
-    return funnel_users_of(events, query)
+    return answers.users(events, query)
 
 
 @pushdown(plans.funnel_trends_of)
@@ -200,12 +204,10 @@ def funnel_trends_of(
     to_step: int | None = None,
 ) -> pl.DataFrame:
     """:func:`funnel_trends` of a built :class:`FunnelQuery`."""
-    raise_problems(trend_problems(query, interval, week_start, from_step, to_step))
-    lo, hi = steps_between(query, from_step, to_step)
-    return answers.trends(events, query, interval, week_start, lo, hi)
+    return _trends(events, query, interval, week_start, from_step, to_step)
 
 
-@planned_by(plans.funnel_trends)
+@pushdown(plans.funnel_trends)
 def funnel_trends(
     events: Events,
     steps: Sequence[str | Step],
@@ -243,14 +245,20 @@ def funnel_trends(
         end=end,
         tz=tz,
     )
-    return funnel_trends_of(
-        events,
-        query,
-        interval=interval,
-        week_start=week_start,
-        from_step=from_step,
-        to_step=to_step,
-    )
+    return _trends(events, query, interval, week_start, from_step, to_step)
+
+
+def _trends(
+    events: Events,
+    query: FunnelQuery,
+    interval: Interval,
+    week_start: WeekStart,
+    from_step: int,
+    to_step: int | None,
+) -> pl.DataFrame:
+    raise_problems(trend_problems(query, interval, week_start, from_step, to_step))
+    lo, hi = steps_between(query, from_step, to_step)
+    return answers.trends(events, query, interval, week_start, lo, hi)
 
 
 @pushdown(plans.time_to_convert_of)
@@ -263,12 +271,10 @@ def time_to_convert_of(
     bins: int | None = None,
 ) -> pl.DataFrame:
     """:func:`time_to_convert` of a built :class:`FunnelQuery`."""
-    raise_problems(histogram_problems(query, from_step, to_step, bins))
-    lo, hi = steps_between(query, from_step, to_step)
-    return answers.histogram(events, query, lo, hi, bins)
+    return _histogram(events, query, from_step, to_step, bins)
 
 
-@planned_by(plans.time_to_convert)
+@pushdown(plans.time_to_convert)
 def time_to_convert(
     events: Events,
     steps: Sequence[str | Step],
@@ -301,17 +307,24 @@ def time_to_convert(
         end=end,
         tz=tz,
     )
-    return time_to_convert_of(events, query, from_step=from_step, to_step=to_step, bins=bins)
+    return _histogram(events, query, from_step, to_step, bins)
+
+
+def _histogram(
+    events: Events, query: FunnelQuery, from_step: int, to_step: int | None, bins: int | None
+) -> pl.DataFrame:
+    raise_problems(histogram_problems(query, from_step, to_step, bins))
+    lo, hi = steps_between(query, from_step, to_step)
+    return answers.histogram(events, query, lo, hi, bins)
 
 
 @pushdown(plans.dropped_users_of)
 def dropped_users_of(events: Events, query: FunnelQuery, *, step: int) -> pl.DataFrame:
     """:func:`dropped_users` of a built :class:`FunnelQuery`."""
-    raise_problems(drop_step_problems(query, step))
-    return answers.dropped(events, query, step)
+    return _dropped(events, query, step)
 
 
-@planned_by(plans.dropped_users)
+@pushdown(plans.dropped_users)
 def dropped_users(
     events: Events,
     steps: Sequence[str | Step],
@@ -341,7 +354,12 @@ def dropped_users(
         end=end,
         tz=tz,
     )
-    return dropped_users_of(events, query, step=step)
+    return _dropped(events, query, step)
+
+
+def _dropped(events: Events, query: FunnelQuery, step: int) -> pl.DataFrame:
+    raise_problems(drop_step_problems(query, step))
+    return answers.dropped(events, query, step)
 
 
 @pushdown(plans.next_events_after_drop_of)
@@ -354,11 +372,10 @@ def next_events_after_drop_of(
     ignore: Iterable[str] = (),
 ) -> pl.DataFrame:
     """:func:`next_events_after_drop` of a built :class:`FunnelQuery`."""
-    raise_problems(next_event_problems(query, step, top, ignore))
-    return answers.next_events(events, query, step, top, sorted(set(ignore)))
+    return _next_events(events, query, step, top, ignore)
 
 
-@planned_by(plans.next_events_after_drop)
+@pushdown(plans.next_events_after_drop)
 def next_events_after_drop(
     events: Events,
     steps: Sequence[str | Step],
@@ -394,4 +411,11 @@ def next_events_after_drop(
         end=end,
         tz=tz,
     )
-    return next_events_after_drop_of(events, query, step=step, top=top, ignore=ignore)
+    return _next_events(events, query, step, top, ignore)
+
+
+def _next_events(
+    events: Events, query: FunnelQuery, step: int, top: int, ignore: Iterable[str]
+) -> pl.DataFrame:
+    raise_problems(next_event_problems(query, step, top, ignore))
+    return answers.next_events(events, query, step, top, sorted(set(ignore)))

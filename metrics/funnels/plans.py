@@ -31,6 +31,17 @@ from metrics.warehouse import Plan, Relation
 from metrics.warehouse import funnels as sql_funnels
 from metrics.warehouse.parts import WEEK_SHIFT
 
+#: The keyword functions' funnel arguments (their other arguments are their own).
+_FUNNEL_KEYWORDS = ("window", "order", "exclusions", "breakdown", "start", "end", "tz")
+
+
+def _keyword_query(steps: Sequence[str | Step], options: Mapping[str, Any]) -> FunnelQuery:
+    """The query a keyword function builds; an argument it does not take fails as on a frame."""
+    for name in options:
+        if name not in _FUNNEL_KEYWORDS:
+            raise TypeError(f"got an unexpected keyword argument {name!r}")
+    return FunnelQuery.build(steps, **options)
+
 
 def _engine_rows(frame: pl.DataFrame, types: Mapping[str, pl.DataType]) -> pl.DataFrame:
     """An engine's result with the breakdown as ``_bd`` and the Polars path's column types."""
@@ -57,7 +68,7 @@ def funnel_of(events: Relation, query: FunnelQuery) -> Plan:
 
 
 def funnel(events: Relation, steps: Sequence[str | Step], **options: Any) -> Plan:
-    return funnel_of(events, FunnelQuery.build(steps, **options))
+    return funnel_of(events, _keyword_query(steps, options))
 
 
 def funnel_users_of(events: Relation, query: FunnelQuery) -> Plan:
@@ -74,7 +85,7 @@ def funnel_users_of(events: Relation, query: FunnelQuery) -> Plan:
 
 
 def funnel_users(events: Relation, steps: Sequence[str | Step], **options: Any) -> Plan:
-    return funnel_users_of(events, FunnelQuery.build(steps, **options))
+    return funnel_users_of(events, _keyword_query(steps, options))
 
 
 def dropped_users_of(events: Relation, query: FunnelQuery, *, step: int) -> Plan:
@@ -90,7 +101,7 @@ def dropped_users_of(events: Relation, query: FunnelQuery, *, step: int) -> Plan
 def dropped_users(
     events: Relation, steps: Sequence[str | Step], *, step: int, **options: Any
 ) -> Plan:
-    return dropped_users_of(events, FunnelQuery.build(steps, **options), step=step)
+    return dropped_users_of(events, _keyword_query(steps, options), step=step)
 
 
 def _period_day(number: int, interval: str, week_start: str) -> dt.date:
@@ -137,7 +148,7 @@ def funnel_trends(
 ) -> Plan:
     return funnel_trends_of(
         events,
-        FunnelQuery.build(steps, **options),
+        _keyword_query(steps, options),
         interval=interval,
         week_start=week_start,
         from_step=from_step,
@@ -179,7 +190,7 @@ def time_to_convert(
     bins: int | None = None,
     **options: Any,
 ) -> Plan:
-    query = FunnelQuery.build(steps, **options)
+    query = _keyword_query(steps, options)
     return time_to_convert_of(events, query, from_step=from_step, to_step=to_step, bins=bins)
 
 
@@ -216,5 +227,5 @@ def next_events_after_drop(
     ignore: Iterable[str] = (),
     **options: Any,
 ) -> Plan:
-    query = FunnelQuery.build(steps, **options)
+    query = _keyword_query(steps, options)
     return next_events_after_drop_of(events, query, step=step, top=top, ignore=ignore)

@@ -181,22 +181,6 @@ def pushdown(planner: Planner) -> Callable[[F], F]:
     return decorate
 
 
-def planned_by(planner: Planner) -> Callable[[F], F]:
-    """Give ``metrics.sql`` the planner of a keyword function that calls a ``@pushdown`` one.
-
-    The family's query function (``funnel_of(events, query)``) carries ``@pushdown``; its
-    keyword twin builds the query and calls it, so a relation reaches the engine through it and
-    each call is computed (and cross-checked by the test matrix) once. The keyword function
-    keeps its own planner for ``metrics.sql(function, relation, ...)``.
-    """
-
-    def decorate(function: F) -> F:
-        setattr(function, "__planner__", planner)  # noqa: B010 - a function's extra attribute
-        return function
-
-    return decorate
-
-
 def statements(function: Callable[..., Any], *args: Any, **kwargs: Any) -> list[str]:
     """The SQL a call of ``function`` on a relation would run, values written inline."""
     planner = getattr(function, "__planner__", None)
