@@ -1,22 +1,24 @@
-"""metrics._funnel_kernels: the compiled passes behind metrics.funnels' attempt matching.
+"""The fast path behind metrics.funnels (the compiled passes of metrics/_funnel_kernels.py), told
+through the public ``funnel``: rows read in any order and long histories, ids that share a hash,
+equal times of different users, rows outside every attempt, and attempts of one user whose
+breakdown values alternate.
 
 The rules themselves are checked in test_funnels.py (stories, PostHog's cases, and hypothesis
-against tests/reference/funnels.py); here, what the fast path adds: the grouping of rows by user,
-its fallback when two ids share a hash, and attempts of one user whose breakdown values alternate.
+against tests/reference/funnels.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from metrics import _funnel_kernels as kernels
-from metrics.funnels import funnel, preparation
+from metrics.funnels import funnel
+from tests.conftest import make_events
 
 STEPS = ["app_open", "view_item", "add_to_cart", "purchase"]
+ORDERS = ("ordered", "strict", "unordered")
 
 
 def _at(day: int, hour: int, minute: int = 0) -> dt.datetime:
@@ -45,46 +47,87 @@ def _dana() -> pl.DataFrame:
     ).with_columns(pl.col("timestamp").dt.cast_time_unit("us"))
 
 
-def test_rows_come_grouped_by_user_then_by_time_stably():
-    h = np.array([5, 3, 5, 3, 5], dtype=np.uint64)
-    ts = np.array([30, 20, 10, 20, 10], dtype=np.int64)
-    order, new_user, collided = kernels.group_sort(h, h.copy(), ts)
-    # User 5 first (seen first): rows 2 and 4 at 10 in the order read, then row 0 at 30; user 3.
-    assert order.tolist() == [2, 4, 0, 1, 3]
-    assert new_user.tolist() == [True, False, False, True, False]
-    assert not collided
+def test_a_long_history_read_backwards_is_put_in_time_order():
+    # One user with 40 events, a minute apart, read newest first: more than the few rows a user
+    # usually has, so the rows are sorted as a long history. The best attempt starts at minute 0.
+    t0 = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    rows = [("kim", "a" if i % 2 == 0 else "b", t0 + dt.timedelta(minutes=i)) for i in range(40)]
+    log = pl.DataFrame(
+        rows[::-1], schema=["user_id", "event", "timestamp"], orient="row"
+    ).with_columns(pl.col("timestamp").dt.cast_time_unit("us"))
+    got = funnel(log, ["a", "b", "a", "b"], window=dt.timedelta(hours=1))
+    assert got["users"].to_list() == [1, 1, 1, 1]
+    assert got["median_seconds_to_convert"].to_list() == [None, 60.0, 60.0, 60.0]
 
 
-def test_a_long_history_is_sorted_too():
-    rng = np.random.default_rng(0)
-    ts = rng.integers(0, 50, size=500)
-    h = np.zeros(500, dtype=np.uint64)
-    order, _, _ = kernels.group_sort(h, h.copy(), ts)
-    assert order.tolist() == np.argsort(ts, kind="stable").tolist()
+def test_ids_that_share_a_hash_are_told_apart(monkeypatch):
+    # Users are grouped by a 64-bit hash of their id (polars' hash with seed 0), with a second
+    # hash to notice two ids that share the first. Make the first hash the same for every id:
+    # grouped by it, dana and eve would be one user; they are noticed and sorted by their ids.
+    log = pl.concat(
+        [
+            _dana(),
+            _dana().with_columns(
+                pl.lit("eve").alias("user_id"), pl.col("timestamp") + dt.timedelta(hours=1)
+            ),
+        ]
+    ).sample(fraction=1.0, shuffle=True, seed=3)
+    expected = {
+        order: funnel(log, STEPS, window=dt.timedelta(days=7), order=order, breakdown="platform")
+        for order in ORDERS
+    }
+    real_hash = pl.Expr.hash
+    seeds = []
+
+    def one_hash_for_everyone(self, seed=0, *args, **kwargs):
+        seeds.append(seed)
+        if seed == 0:
+            return pl.repeat(7, pl.len(), dtype=pl.UInt64)
+        return real_hash(self, seed, *args, **kwargs)
+
+    monkeypatch.setattr(pl.Expr, "hash", one_hash_for_everyone)
+    for order, table in expected.items():
+        again = funnel(log, STEPS, window=dt.timedelta(days=7), order=order, breakdown="platform")
+        assert_frame_equal(again, table)
+    assert 0 in seeds  # the grouping hash was the one replaced
 
 
-def test_two_ids_sharing_a_hash_are_noticed():
-    h = np.array([7, 7, 7], dtype=np.uint64)
-    h2 = np.array([1, 1, 2], dtype=np.uint64)
-    assert kernels.group_sort(h, h2, np.array([1, 2, 3], dtype=np.int64))[2]
+def test_equal_times_of_different_users_are_different_instants():
+    # ann's purchase and bob's app_open are logged in the same second. Equal times count within
+    # one user only: bob's open does not make ann's purchase his.
+    events = make_events(
+        ("ann", "app_open", "2026-03-02 10:00"),
+        ("ann", "purchase", "2026-03-02 10:01"),
+        ("bob", "app_open", "2026-03-02 10:01"),
+        ("cy", "noise", "2026-03-20 00:00"),  # the data run on: every window is closed
+    )
+    for order in ORDERS:
+        got = funnel(events, ["app_open", "purchase"], order=order)
+        assert got["users"].to_list() == [2, 1], order
 
 
-def test_users_and_instants_are_laid_out_per_row():
-    new_user = np.array([True, False, False, True, False, True])
-    ts = np.array([1, 1, 2, 5, 5, 5], dtype=np.int64)
-    user, user_end, tie_start, tie_end = kernels.layout(new_user, ts)
-    assert user.tolist() == [0, 0, 0, 1, 1, 2]
-    assert user_end.tolist() == [3, 3, 3, 5, 5, 6]
-    # Equal times of different users are different instants.
-    assert tie_start.tolist() == [0, 0, 2, 3, 3, 5]
-    assert tie_end.tolist() == [2, 2, 3, 5, 5, 6]
-
-
-def test_users_start_again_among_the_kept_rows():
-    new_user = np.array([True, False, True, False, True])
-    keep = np.array([False, True, False, False, True])
-    # The second user keeps nothing; the first starts at its second row.
-    assert kernels.kept_starts(new_user, keep).tolist() == [True, True]
+def test_rows_outside_every_attempt_change_nothing():
+    # Dana's Monday before her first app_open and a month after her last one; Eve never opens it.
+    # Only 7 of the 11 rows lie in an attempt: the fast path drops the rest before matching, and
+    # each user starts again among the rows it keeps (Eve keeps none, Dana starts at her third).
+    extra = pl.DataFrame(
+        {
+            "user_id": ["dana", "dana", "dana", "eve"],
+            "event": ["purchase", "view_item", "add_to_cart", "view_item"],
+            "timestamp": [_at(1, 8), _at(2, 8), _at(31, 9), _at(3, 9)],
+            "platform": ["web"] * 4,
+        }
+    ).with_columns(pl.col("timestamp").dt.cast_time_unit("us"))
+    log = pl.concat([_dana(), extra])
+    # The same data without those rows, ending on the same day (7 of 8 rows in an attempt: all
+    # are matched).
+    zoe = pl.DataFrame(
+        {"user_id": ["zoe"], "event": ["noise"], "timestamp": [_at(31, 9)], "platform": ["web"]}
+    ).with_columns(pl.col("timestamp").dt.cast_time_unit("us"))
+    plain = pl.concat([_dana(), zoe])
+    for order in ("ordered", "strict"):
+        options = {"window": dt.timedelta(days=7), "order": order, "breakdown": "platform"}
+        assert_frame_equal(funnel(log, STEPS, **options), funnel(plain, STEPS, **options))
 
 
 def test_each_platform_counts_its_own_best_attempt():
@@ -103,44 +146,3 @@ def test_each_platform_counts_its_own_best_attempt():
     )
     got = table.select(expected.columns).sort("platform", "step")
     assert_frame_equal(got, expected, check_dtypes=False)
-
-
-def test_a_shared_hash_falls_back_to_sorting_the_ids(monkeypatch):
-    log = pl.concat(
-        [
-            _dana(),
-            _dana().with_columns(
-                pl.lit("eve").alias("user_id"), pl.col("timestamp") + dt.timedelta(hours=1)
-            ),
-        ]
-    ).sample(fraction=1.0, shuffle=True, seed=3)
-    expected = {
-        order: funnel(log, STEPS, window=dt.timedelta(days=7), order=order, breakdown="platform")
-        for order in ("ordered", "strict", "unordered")
-    }
-    monkeypatch.setattr(preparation, "shared_hash", lambda collided: True)
-    for order, table in expected.items():
-        again = funnel(log, STEPS, window=dt.timedelta(days=7), order=order, breakdown="platform")
-        assert_frame_equal(again, table)
-
-
-def test_rows_outside_every_attempt_change_nothing_whether_dropped_or_not(monkeypatch):
-    # Dana's Monday before her first app_open and a month after her last one; Eve never opens it.
-    extra = pl.DataFrame(
-        {
-            "user_id": ["dana", "dana", "dana", "eve"],
-            "event": ["purchase", "view_item", "add_to_cart", "view_item"],
-            "timestamp": [_at(1, 8), _at(2, 8), _at(31, 9), _at(3, 9)],
-            "platform": ["web"] * 4,
-        }
-    ).with_columns(pl.col("timestamp").dt.cast_time_unit("us"))
-    log = pl.concat([_dana(), extra])
-    tables = {}
-    for share in (0.0, 1.01):  # never drop them, always drop them
-        monkeypatch.setattr(preparation, "NARROW_BELOW", share)
-        tables[share] = [
-            funnel(log, STEPS, window=dt.timedelta(days=7), order=order, breakdown="platform")
-            for order in ("ordered", "strict")
-        ]
-    for dropped, kept in zip(tables[1.01], tables[0.0], strict=True):
-        assert_frame_equal(dropped, kept)
