@@ -16,7 +16,7 @@ attempt. The rules are metrics.funnels' (docs/funnels.md); these functions only 
 
 Kinds of event are "atoms": the distinct sets of steps an event matches (a bit signature). The
 Hall/Kőnig checks need, per connected component of steps, every subset of its atoms with the steps
-it covers; metrics.funnels builds those tables once per query and passes them as arrays.
+it covers; metrics.funnels.matching builds those tables once per query and passes them as arrays.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ pick_value, pick_unit = st.columns(2)
 order = pick_order.segmented_control(
     "Order",
     list(fun.ORDER_LABELS),
-    format_func=fun.ORDER_LABELS.get,
+    format_func=fun.ORDER_LABELS.__getitem__,
     default="ordered",
     required=True,
     key="fun_order",
@@ -83,7 +83,7 @@ window_unit = pick_unit.selectbox(
     "Window unit",
     list(fun.UNIT_LABELS),
     index=list(fun.UNIT_LABELS).index("day"),
-    format_func=fun.UNIT_LABELS.get,
+    format_func=fun.UNIT_LABELS.__getitem__,
     key="fun_window_unit",
     bind="query-params",
 )
@@ -120,36 +120,37 @@ with st.expander("Exclusions: attempts that do not count"):
         bind="query-params",
     )
 
-view = fun.View(
-    steps=tuple(chosen),
-    order=order or "ordered",
-    window_value=int(window_value or 14),
-    window_unit=window_unit or "day",
-    exclusions=tuple(excluded),
-    exclude_from=int(exclude_from or 1),
-    exclude_to=int(exclude_to or 0),
-    breakdown=None if breakdown_label == fun.NO_BREAKDOWN else breakdown_label,
-)
+view = fun.View(window_value=int(window_value or 14), window_unit=window_unit or "day")
 unpicked = [number for number, name in enumerate(picked, start=1) if not name]
 trouble = (
     f"Pick an event for step {unpicked[0]} (or lower the number of steps)."
     if unpicked
-    else fun.problem(view)
+    else fun.problem(chosen, excluded, int(exclude_from or 1), int(exclude_to or 0))
 )
 if trouble:
     st.info(trouble)
     st.stop()
 
-args = (source, shared.start, shared.end, shared.tz, shared.filters)
 try:
-    table = fun.overall(*args, view)
+    query = fun.query(
+        chosen,
+        order=order or "ordered",
+        view=view,
+        exclusions=excluded,
+        exclude_from=int(exclude_from or 1),
+        exclude_to=int(exclude_to or 0),
+        breakdown=None if breakdown_label == fun.NO_BREAKDOWN else breakdown_label,
+        scope=shared.scope,
+    )
+    whole = fun.whole(query)  # every chart but the split one
+    table = fun.steps(source, whole)
 except ValueError as exc:
     st.error(f"This funnel cannot be computed: {md(exc)}")
     st.stop()
 
 if not fun.has_users(table):
     st.info(
-        f"Nobody did **{md(view.steps[0])}** between {shared.start:%d %b %Y} and "
+        f"Nobody did **{md(chosen[0])}** between {shared.start:%d %b %Y} and "
         f"{shared.end:%d %b %Y} with these settings. Widen the date range in the sidebar, pick "
         "another first step or clear the filters."
     )
@@ -158,7 +159,7 @@ if not fun.has_users(table):
 # -- the KPI this page was opened to explain (the Overview's "Explain this number") -----------
 if (explained := explain.current("funnels")) is not None:
     explain.show(
-        explained, *explain.funnel_value(explained, fun.trends(*args, view, explained.kpi.period))
+        explained, *explain.funnel_value(explained, fun.trends(source, whole, explained.kpi.period))
     )
 
 # -- headline numbers -------------------------------------------------------------------------
@@ -177,40 +178,40 @@ for headline in fun.headlines(table):
 st.header("Steps")
 components.chart(charts.steps_figure(table), key="fun_chart_steps")
 components.numbers(table, name="funnel_steps", key="fun_steps_table")
-engine.show_sql(fun.overall.sql(*args, view), what="the steps")
-components.definition(fun.describe_steps(view, shared.tz, shared.filters))
+engine.show_sql(fun.steps.sql(source, whole), what="the steps")
+components.definition(fun.describe_steps(query, view))
 
 # -- breakdown --------------------------------------------------------------------------------
 st.header("By property")
-if view.breakdown is None:
+if query.breakdown is None:
     st.info("Pick a property in **Break down by** above to compare the funnel across its values.")
 else:
-    split = fun.steps(*args, view)
+    split = fun.steps(source, query)
     components.chart(
-        charts.breakdown_figure(split, breakdown=view.breakdown), key="fun_chart_breakdown"
+        charts.breakdown_figure(split, breakdown=query.breakdown), key="fun_chart_breakdown"
     )
-    components.numbers(split, name=f"funnel_by_{view.breakdown}", key="fun_breakdown_table")
-    engine.show_sql(fun.steps.sql(*args, view), what="the breakdown")
-    components.definition(fun.describe_breakdown(view, shared.tz, shared.filters, view.breakdown))
+    components.numbers(split, name=f"funnel_by_{query.breakdown}", key="fun_breakdown_table")
+    engine.show_sql(fun.steps.sql(source, query), what="the breakdown")
+    components.definition(fun.describe_breakdown(query, view, query.breakdown))
 
 # -- conversion over time ---------------------------------------------------------------------
 st.header("Conversion over time")
 interval = st.segmented_control(
     "Group users by the",
     list(fun.INTERVAL_LABELS),
-    format_func=fun.INTERVAL_LABELS.get,
+    format_func=fun.INTERVAL_LABELS.__getitem__,
     default="day",
     required=True,
     key="fun_interval",
     bind="query-params",
 )
 interval = interval or "day"
-over_time = fun.trends(*args, view, interval)
+over_time = fun.trends(source, whole, interval)
 # The sidebar's "Compare with": the same funnel on the earlier range (ui/compare.py).
 trends_shift = compare.shift(shared.start, shared.end, shared.compare, interval)
 trends_before = compare.earlier(
     trends_shift,
-    lambda s, e: fun.trends(source, s, e, shared.tz, shared.filters, view, interval),
+    lambda s, e: fun.trends(source, whole.between(s, e), interval),
     first_day=compare.first_day(source, shared.tz),
     interval=interval,
 )
@@ -225,28 +226,28 @@ components.numbers(
     key="fun_trends_table",
     column_config={"period_start": st.column_config.DateColumn("Entered", format="YYYY-MM-DD")},
 )
-engine.show_sql(fun.trends.sql(*args, view, interval), what="conversion over time")
-components.definition(fun.describe_trends(view, shared.tz, shared.filters, interval))
+engine.show_sql(fun.trends.sql(source, whole, interval), what="conversion over time")
+components.definition(fun.describe_trends(query, view, interval))
 
 # -- time to convert --------------------------------------------------------------------------
 st.header("Time to convert")
-histogram = fun.time_to_convert(*args, view)
+histogram = fun.time_to_convert(source, whole)
 if histogram.height == 0:
     st.info("Nobody reached the last step, so there is no time to convert to show.")
 else:
     components.chart(charts.time_to_convert_figure(histogram), key="fun_chart_time")
     components.numbers(histogram, name="funnel_time_to_convert", key="fun_time_table")
-    engine.show_sql(fun.time_to_convert.sql(*args, view), what="time to convert")
-    components.definition(fun.describe_time(view, shared.tz, shared.filters))
+    engine.show_sql(fun.time_to_convert.sql(source, whole), what="time to convert")
+    components.definition(fun.describe_time(query, view))
 
 # -- drop-offs --------------------------------------------------------------------------------
 st.header("Where drop-offs went")
-labels = fun.step_options(view)
+labels = fun.step_options(query)
 drop_step = st.selectbox(
     "Users who dropped off on the way to",
     list(labels),
     index=fun.biggest_drop(table),
-    format_func=labels.get,
+    format_func=labels.__getitem__,
     key="fun_drop_step",
     bind="query-params",
 )
@@ -261,11 +262,11 @@ ignored = st.multiselect(
     help="Events recorded on their own after almost anything (session starts, page views) hide "
     "what users chose to do next; the first event that is not one of these counts instead.",
 )
-gone = fun.dropped(*args, view, drop_step)
+gone = fun.dropped(source, whole, drop_step)
 if gone.height == 0:
     st.info(f"Nobody has dropped off on the way to step {drop_step} (yet).")
 else:
-    went = fun.next_events(*args, view, drop_step, tuple(ignored))
+    went = fun.next_events(source, whole, drop_step, tuple(ignored))
     components.chart(charts.next_events_figure(went), key="fun_chart_next")
     components.numbers(
         went,
@@ -273,13 +274,11 @@ else:
         key="fun_next_table",
     )
     engine.show_sql(
-        fun.dropped.sql(*args, view, drop_step)
-        + fun.next_events.sql(*args, view, drop_step, tuple(ignored)),
+        fun.dropped.sql(source, whole, drop_step)
+        + fun.next_events.sql(source, whole, drop_step, tuple(ignored)),
         what="the drop-offs and their next events",
     )
-    components.definition(
-        fun.describe_next(view, shared.tz, shared.filters, drop_step, tuple(ignored))
-    )
+    components.definition(fun.describe_next(query, view, drop_step, tuple(ignored)))
     st.download_button(
         f"Download the {gone.height:,} user{'' if gone.height == 1 else 's'} who dropped off (CSV)",
         gone.write_csv().encode(),

@@ -1,8 +1,10 @@
 """The Funnels page's glue: cached adapters over :mod:`metrics.funnels`, and its words.
 
-Every adapter takes the *source key* (:func:`ui.data.source_key`), the shared filters and a
-:class:`View` (all cheap to hash), fetches the events with :func:`ui.data.events`, applies the
-sidebar's property filters and calls one metric; ``st.cache_data`` sits on these adapters only. The
+The page builds one :class:`~metrics.funnels.FunnelQuery` from its widgets and the sidebar's
+:class:`~metrics.scope.Scope` (:func:`query`); every adapter takes the *source key*
+(:func:`ui.data.source_key`) and that query (both cheap to hash: the query is the cache key),
+fetches the events with :func:`ui.data.events` and calls one metric's query function, which
+applies the sidebar's property filters itself; ``st.cache_data`` sits on these adapters only. The
 helpers below them turn results into what the page shows (headline numbers, definition cards), so
 the page stays layout.
 """
@@ -10,63 +12,51 @@ the page stays layout.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 import polars as pl
 
 from metrics import funnels as metric
-from metrics._common import filter_expr
-from metrics.warehouse import Relation
-from metrics.warehouse.catalogue import filtered
+from metrics._common import Interval
+from metrics.funnels import FunnelQuery, Order, WindowUnit
+from metrics.scope import Scope
 from ui import catalogue, data, engine
 from ui.text import code, md
 
 #: The demo product's purchase funnel, offered first when its events are there.
 DEMO_STEPS = ("signup", "onboarding_complete", "add_to_cart", "checkout_start", "purchase")
-ORDER_LABELS = {"ordered": "Ordered", "strict": "Strict", "unordered": "Any order"}
-UNIT_LABELS = {
+ORDER_LABELS: dict[Order, str] = {
+    "ordered": "Ordered",
+    "strict": "Strict",
+    "unordered": "Any order",
+}
+UNIT_LABELS: dict[WindowUnit, str] = {
     "minute": "minutes",
     "hour": "hours",
     "day": "days",
     "week": "weeks",
     "month": "months (31 days)",
 }
-INTERVAL_LABELS = {"day": "Day", "week": "Week", "month": "Month"}
+INTERVAL_LABELS: dict[Interval, str] = {"day": "Day", "week": "Week", "month": "Month"}
 NO_BREAKDOWN = "No breakdown"
 #: A funnel needs at least two steps to say anything about conversion; more is unreadable.
 MIN_STEPS, MAX_STEPS = 2, 10
 #: Step pickers per row on the page.
 STEPS_PER_ROW = 3  # step pickers stay readable at 800 px
 
-Filters = Mapping[str, list[str]]
-
 
 @dataclass(frozen=True)
 class View:
-    """What the page's controls say: every parameter of the funnel."""
+    """The page's own choice beside the query: the conversion window as typed, so the cards say
+    "36 hours" where the query holds a timedelta of a day and a half."""
 
-    steps: tuple[str, ...]
-    order: str = "ordered"
     window_value: int = 14
-    window_unit: str = "day"
-    exclusions: tuple[str, ...] = ()
-    exclude_from: int = 1  # 1-based steps, as the page shows them
-    exclude_to: int = 0  # 0: the last step
-    breakdown: str | None = None
+    window_unit: WindowUnit = "day"
 
     @property
     def window(self) -> dt.timedelta:
         return metric.conversion_window(self.window_value, self.window_unit)
-
-    @property
-    def last_exclusion_step(self) -> int:
-        return self.exclude_to or len(self.steps)
-
-    def exclusion_objects(self) -> list[metric.Exclusion]:
-        lo, hi = self.exclude_from - 1, self.last_exclusion_step - 1
-        return [metric.Exclusion(name, lo, hi) for name in self.exclusions]
 
     def window_words(self) -> str:
         unit = UNIT_LABELS[self.window_unit].split(" ")[0]
@@ -99,21 +89,57 @@ def default_steps(events: list[str]) -> list[str]:
     return events[:MIN_STEPS]
 
 
-def problem(view: View) -> str | None:
-    """What stops this view from being computed, in plain words (None when it can be)."""
-    if len(view.steps) < MIN_STEPS:
+def problem(
+    steps: Sequence[str], exclusions: Sequence[str], exclude_from: int, exclude_to: int
+) -> str | None:
+    """What stops the picked funnel from being computed, in plain words (None when it can be).
+
+    ``exclude_from``/``exclude_to`` are the page's 1-based steps (``exclude_to`` 0: the last).
+    """
+    if len(steps) < MIN_STEPS:
         return "Pick at least two steps, in the order users should do them."
-    if len(view.steps) > MAX_STEPS:
+    if len(steps) > MAX_STEPS:
         return f"Pick at most {MAX_STEPS} steps."
-    overlap = sorted(set(view.exclusions) & set(view.steps))
+    overlap = sorted(set(exclusions) & set(steps))
     if overlap:
         return (
             f"{', '.join(map(code, overlap))} is a step of the funnel, so it cannot also be an "
             "exclusion. Remove it from one of the two lists."
         )
-    if view.exclusions and view.exclude_from >= view.last_exclusion_step:
+    if exclusions and exclude_from >= (exclude_to or len(steps)):
         return "Exclusions need a range of at least two steps: pick where it starts and ends."
     return None
+
+
+def query(
+    steps: Sequence[str],
+    *,
+    order: Order,
+    view: View,
+    exclusions: Sequence[str],
+    exclude_from: int,
+    exclude_to: int,
+    breakdown: str | None,
+    scope: Scope,
+) -> FunnelQuery:
+    """The funnel the page's widgets and the sidebar describe (``exclude_from``/``exclude_to``
+    as the page numbers steps: 1-based, ``exclude_to`` 0 for the last); ``ValueError`` lists
+    every problem :func:`problem` does not word."""
+    lo, hi = exclude_from - 1, (exclude_to or len(steps)) - 1
+    return FunnelQuery.build(
+        list(steps),
+        window=view.window,
+        order=order,
+        exclusions=[metric.Exclusion(name, lo, hi) for name in exclusions],
+        breakdown=breakdown,
+        scope=scope,
+    )
+
+
+def whole(query: FunnelQuery) -> FunnelQuery:
+    """The same funnel without its breakdown (the headline numbers, the step bars and every
+    chart but the split one: one cache entry whatever the breakdown)."""
+    return replace(query, breakdown=None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,95 +147,36 @@ def problem(view: View) -> str | None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _events(filters: Filters) -> Any:
-    events = data.events()
-    # The sidebar's property filters apply to every event the funnel reads (as PostHog's global
-    # filters do): a filtered-out event neither fills a step nor breaks a strict chain.
-    if not filters:
-        return events
-    if isinstance(events, Relation):
-        return filtered(events, dict(filters))  # the same filter, in SQL (values bound)
-    return events.filter(filter_expr(dict(filters)))
-
-
-def _options(start: dt.date, end: dt.date, tz: str, view: View) -> dict:
-    return {
-        "window": view.window,
-        "order": view.order,
-        "exclusions": view.exclusion_objects(),
-        "breakdown": view.breakdown,
-        "start": start,
-        "end": end,
-        "tz": tz,
-    }
-
-
 @engine.cached(max_entries=16, show_spinner="Following users through the funnel…")
-def steps(source: str, start: dt.date, end: dt.date, tz: str, filters: Filters, view: View):
+def steps(source: str, query: FunnelQuery) -> pl.DataFrame:
     """Users, conversion and time to convert per step (:func:`metrics.funnels.funnel`)."""
-    return metric.funnel(_events(filters), list(view.steps), **_options(start, end, tz, view))
-
-
-@engine.cached(max_entries=16, show_spinner="Following users through the funnel…")
-def overall(source: str, start: dt.date, end: dt.date, tz: str, filters: Filters, view: View):
-    """The same funnel without its breakdown (the headline numbers and the step bars)."""
-    return steps(source, start, end, tz, filters, replace(view, breakdown=None))
+    return metric.funnel_of(data.events(), query)
 
 
 @engine.cached(max_entries=16, show_spinner="Computing conversion over time…")
-def trends(
-    source: str,
-    start: dt.date,
-    end: dt.date,
-    tz: str,
-    filters: Filters,
-    view: View,
-    interval: str,
-) -> pl.DataFrame:
+def trends(source: str, query: FunnelQuery, interval: Interval) -> pl.DataFrame:
     """Conversion by the day/week users entered (:func:`metrics.funnels.funnel_trends`)."""
-    options = _options(start, end, tz, view) | {"breakdown": None}
-    return metric.funnel_trends(
-        _events(filters),
-        list(view.steps),
-        interval=interval,  # type: ignore[arg-type]
-        **options,
-    )
+    return metric.funnel_trends_of(data.events(), query, interval=interval)
 
 
 @engine.cached(max_entries=16, show_spinner="Measuring how long users took…")
-def time_to_convert(
-    source: str, start: dt.date, end: dt.date, tz: str, filters: Filters, view: View
-) -> pl.DataFrame:
+def time_to_convert(source: str, query: FunnelQuery) -> pl.DataFrame:
     """Time from step 1 to the last step, binned (:func:`metrics.funnels.time_to_convert`)."""
-    options = _options(start, end, tz, view) | {"breakdown": None}
-    return metric.time_to_convert(_events(filters), list(view.steps), **options)
+    return metric.time_to_convert_of(data.events(), query)
 
 
 @engine.cached(max_entries=16, show_spinner="Finding who dropped off…")
-def dropped(
-    source: str, start: dt.date, end: dt.date, tz: str, filters: Filters, view: View, step: int
-) -> pl.DataFrame:
+def dropped(source: str, query: FunnelQuery, step: int) -> pl.DataFrame:
     """The users who dropped off on the way to ``step`` (:func:`metrics.funnels.dropped_users`)."""
-    options = _options(start, end, tz, view) | {"breakdown": None}
-    return metric.dropped_users(_events(filters), list(view.steps), step=step, **options)
+    return metric.dropped_users_of(data.events(), query, step=step)
 
 
 @engine.cached(max_entries=16, show_spinner="Looking at what they did next…")
 def next_events(
-    source: str,
-    start: dt.date,
-    end: dt.date,
-    tz: str,
-    filters: Filters,
-    view: View,
-    step: int,
-    ignore: tuple[str, ...] = (),
+    source: str, query: FunnelQuery, step: int, ignore: tuple[str, ...] = ()
 ) -> pl.DataFrame:
     """Dropped users' most common next events (:func:`metrics.funnels.next_events_after_drop`)."""
-    options = _options(start, end, tz, view) | {"breakdown": None}
-    return metric.next_events_after_drop(
-        _events(filters), list(view.steps), step=step, top=10, ignore=ignore, **options
-    )
+    return metric.next_events_after_drop_of(data.events(), query, step=step, top=10, ignore=ignore)
 
 
 #: Events that analytics tools record on their own and that follow almost anything a user does
@@ -280,9 +247,9 @@ def headlines(table: pl.DataFrame) -> list[Headline]:
     ]
 
 
-def step_options(view: View) -> dict[int, str]:
+def step_options(query: FunnelQuery) -> dict[int, str]:
     """Steps users can drop off on the way to (2..n), labelled for a picker."""
-    return {k: f"{k}. {name}" for k, name in enumerate(view.steps, start=1) if k >= 2}
+    return {k: f"{k}. {name}" for k, name in enumerate(query.labels, start=1) if k >= 2}
 
 
 def biggest_drop(table: pl.DataFrame) -> int:
@@ -293,72 +260,77 @@ def biggest_drop(table: pl.DataFrame) -> int:
     return int(later["dropped_off"].arg_max() or 0)
 
 
-def scope(view: View, tz: str, filters: Filters) -> str:
+ORDER_WORDS: dict[Order, str] = {
+    "ordered": "in this order (other events may happen in between)",
+    "strict": "in this order with nothing else in between (each step is the user's very next "
+    "event)",
+    "unordered": "in any order",
+}
+
+
+def scope_words(query: FunnelQuery, view: View) -> str:
     """The part every definition card shares: who counts, which events, which window."""
     where = ""
-    if filters:
-        parts = [f"{md(k)} = {', '.join(map(md, v))}" for k, v in sorted(filters.items())]
+    if query.filters:
+        parts = [
+            f"{md(column)} = {', '.join(map(md, value if isinstance(value, tuple) else (value,)))}"
+            for column, value in query.filters
+        ]
         where = f" Only events with {'; '.join(parts)} count."
-    order = {
-        "ordered": "in this order (other events may happen in between)",
-        "strict": "in this order with nothing else in between (each step is the user's very "
-        "next event)",
-        "unordered": "in any order",
-    }[view.order]
     excluded = ""
-    if view.exclusions:
-        names = ", ".join(code(e) for e in view.exclusions)
+    if query.exclusions:
+        names = ", ".join(code(ex.event) for ex in query.exclusions)
+        lo, hi = query.resolved[0]
         between = (
             "anywhere in the attempt"
-            if view.order == "unordered"
-            else f"between step {view.exclude_from} and step {view.last_exclusion_step}"
+            if query.order == "unordered"
+            else f"between step {lo + 1} and step {hi + 1}"
         )
         excluded = f" An attempt with {names} {between} does not count."
     return (
-        f"Counting unit: a user (`user_id`). Steps done {order}, within **{view.window_words()}** "
-        f"of step 1 (elapsed time), inside the date range in **{md(tz)}**.{excluded}{where}"
+        f"Counting unit: a user (`user_id`). Steps done {ORDER_WORDS[query.order]}, within "
+        f"**{view.window_words()}** of step 1 (elapsed time), inside the date range in "
+        f"**{md(query.tz)}**.{excluded}{where}"
     )
 
 
-def describe_steps(view: View, tz: str, filters: Filters) -> str:
+def describe_steps(query: FunnelQuery, view: View) -> str:
     """The definition card of the step bars."""
     return (
-        f"{scope(view, tz, filters)} Each user counts once, at the furthest step of their best "
+        f"{scope_words(query, view)} Each user counts once, at the furthest step of their best "
         "attempt; a bar counts users who reached that step or beyond. Conversion is from step 1; "
         "the drop-off above each bar is from the previous step. **Still in window**: users who "
         "have not made the next step yet but whose window was still open at the end of the data."
     )
 
 
-def describe_breakdown(view: View, tz: str, filters: Filters, breakdown: str) -> str:
+def describe_breakdown(query: FunnelQuery, view: View, breakdown: str) -> str:
     return (
-        f"{scope(view, tz, filters)} Split by **{md(breakdown)}** on each attempt's first event "
+        f"{scope_words(query, view)} Split by **{md(breakdown)}** on each attempt's first event "
         "(first touch): a user who started attempts with two values counts once under each. "
         "Conversion is from step 1 within each value; the table has the 95% intervals."
     )
 
 
-def describe_trends(view: View, tz: str, filters: Filters, interval: str) -> str:
+def describe_trends(query: FunnelQuery, view: View, interval: Interval) -> str:
     return (
-        f"{scope(view, tz, filters)} Users are grouped by the {interval} (in {md(tz)}) in which an "
-        "attempt of theirs started; conversion is the share of them whose best attempt started "
-        f"that {interval} reached the last step. The band is the 95% Wilson interval. Hollow "
-        f"points: some of that {interval}'s users are still inside their window, so the rate can "
-        "still rise."
+        f"{scope_words(query, view)} Users are grouped by the {interval} (in {md(query.tz)}) in "
+        "which an attempt of theirs started; conversion is the share of them whose best attempt "
+        f"started that {interval} reached the last step. The band is the 95% Wilson interval. "
+        f"Hollow points: some of that {interval}'s users are still inside their window, so the "
+        "rate can still rise."
     )
 
 
-def describe_time(view: View, tz: str, filters: Filters) -> str:
+def describe_time(query: FunnelQuery, view: View) -> str:
     return (
-        f"{scope(view, tz, filters)} Over users who reached the last step: the time from their "
+        f"{scope_words(query, view)} Over users who reached the last step: the time from their "
         "step 1 to their last step (in their best attempt), in equal-width bins. It never "
         f"exceeds the {view.window_words()} window."
     )
 
 
-def describe_next(
-    view: View, tz: str, filters: Filters, step: int, ignore: tuple[str, ...] = ()
-) -> str:
+def describe_next(query: FunnelQuery, view: View, step: int, ignore: tuple[str, ...] = ()) -> str:
     passed = (
         f" Passed over: {', '.join(code(name) for name in ignore)}; users who did only those "
         "afterwards show as *(only passed-over events)*, users who did nothing at all as "
@@ -367,10 +339,10 @@ def describe_next(
         else " No event is passed over."
     )
     return (
-        f"{scope(view, tz, filters)} Users who dropped off on the way to step {step}: they reached "
-        f"step {step - 1} and not step {step}, and their window has closed (users still inside it "
-        f"are not dropped off). For each, the first event they did after reaching step {step - 1}."
-        + passed
+        f"{scope_words(query, view)} Users who dropped off on the way to step {step}: they "
+        f"reached step {step - 1} and not step {step}, and their window has closed (users still "
+        f"inside it are not dropped off). For each, the first event they did after reaching step "
+        f"{step - 1}." + passed
     )
 
 

@@ -10,8 +10,6 @@ columns; with the events in an engine these come from small statements, never fr
 - :func:`event_users`: the most common event names with their events and users, and
   :func:`any_positive` (whether a column has a value above zero), for KPI suggestions;
 - :func:`sample`: a few events as they are, for the Data page's sample;
-- :func:`filtered`: the events that match the sidebar's property filters, a derived relation
-  (for a family whose functions take no filters, such as funnels);
 - :func:`exposure_assignments`: the experiments' exposures read from exposure events (the
   assignments relation the experiment functions take), and :func:`assignment_summary`, users per
   experiment and variant with their first and last exposure.
@@ -21,13 +19,12 @@ Values are bound, identifiers quoted, every counted column cast in SQL.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
 
-from metrics.warehouse.parts import filter_condition, source
+from metrics.warehouse.parts import source
 from metrics.warehouse.relation import Plan, Relation, Sql, run
 from metrics.warehouse.targets import derived
 
@@ -196,20 +193,6 @@ def sample_plan(relation: Relation, rows: int) -> Plan:
         return found.with_columns(stamp).select(ordered).sort("timestamp")
 
     return Plan((sql.statement(text),), finish)
-
-
-def filtered(relation: Relation, filters: Mapping[str, Any]) -> Relation:
-    """The events matching ``filters`` (the twin of ``events.filter(filter_expr(filters))``:
-    membership, ``"(not set)"`` for a missing value); a filter on a missing column is a
-    ValueError naming it."""
-    if not filters:
-        return relation
-    relation.require(list(filters), "filters")
-
-    def build(sql: Sql, src: str) -> str:
-        return f"SELECT * FROM {src} AS e WHERE {filter_condition(sql, filters)}"
-
-    return derived(relation, build, relation.columns)
 
 
 def exposure_assignments(

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from metrics import funnels
-from metrics.funnels import Exclusion, Step
+from metrics.funnels import Exclusion, FunnelQuery, FunnelQueryError, Step
+from metrics.scope import Scope
 from tests.conftest import make_events, ts
 from tests.reference import funnels as reference
 
@@ -361,11 +362,127 @@ def test_step_filters_and_labels():
     )
 
 
+@pytest.mark.parametrize("unset", [None, "(not set)"])
+def test_a_step_filter_on_a_missing_value_selects_events_without_it(unset):
+    events = closed(
+        ("alice", "signup", "2026-01-05 10:00"),  # no plan
+        ("alice", "pay", "2026-01-05 11:00", {"plan": "pro"}),
+        ("bob", "signup", "2026-01-05 10:00", {"plan": "pro"}),  # has a plan: not step 1
+        ("bob", "pay", "2026-01-05 11:00", {"plan": "pro"}),
+    )
+    got = funnels.funnel(events, [Step("signup", {"plan": unset}), Step("pay", {"plan": "pro"})])
+    assert users_at(got) == [1, 1]
+
+
 def test_any_event_step():
     events = closed(("alice", "signup", "2026-01-05 10:00"), ("alice", "blog", "2026-01-05 10:05"))
     got = funnels.funnel(events, ["signup", Step(None)])
     assert users_at(got) == [1, 1]
     assert got.get_column("event").to_list() == ["signup", "Any event"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Global property filters (the query's scope): events that do not match are not there at all
+
+
+def web(*rows: tuple[str, str, str], platform: str = "web") -> list[tuple[Any, ...]]:
+    return [(*row, {"platform": platform}) for row in rows]
+
+
+def test_a_global_filter_drops_non_matching_events_for_every_step():
+    events = make_events(
+        *web(("alice", "signup", "2026-01-05 10:00")),
+        *web(("alice", "pay", "2026-01-05 11:00"), platform="ios"),  # not web: alice stops at 1
+        *web(("bob", "signup", "2026-01-05 10:00"), platform="ios"),  # bob never enters
+        *web(("bob", "pay", "2026-01-05 11:00")),
+        *web(("carol", "signup", "2026-01-05 10:00"), ("carol", "pay", "2026-01-05 12:00")),
+        *web(("zz_padding", "noise", "2026-02-28 00:00")),  # the data's end, for web events too
+    )
+    query = FunnelQuery.build(["signup", "pay"], filters={"platform": "web"})
+    # carol took two hours (7200 s).
+    assert_frame_equal(
+        funnels.funnel_of(events, query),
+        expected([("signup", 2, None, None, 0), ("pay", 1, 7200.0, 7200.0, 0)]),
+    )
+
+
+def test_an_event_a_global_filter_drops_does_not_break_a_strict_chain():
+    events = make_events(
+        *web(("alice", "signup", "2026-01-05 10:00")),
+        # Without the filter this view between her steps would break the strict chain.
+        *web(("alice", "view", "2026-01-05 10:01"), platform="ios"),
+        *web(("alice", "pay", "2026-01-05 10:02"), ("zz_padding", "noise", "2026-02-28 00:00")),
+    )
+    query = FunnelQuery.build(["signup", "pay"], order="strict", filters={"platform": ["web"]})
+    assert users_at(funnels.funnel_of(events, query)) == [1, 1]
+
+
+def test_a_global_filter_applies_to_where_drop_offs_went():
+    events = make_events(
+        *web(("alice", "signup", "2026-01-05 10:00")),
+        *web(("alice", "help", "2026-01-05 10:05"), platform="ios"),  # not seen
+        *web(("alice", "search", "2026-01-05 10:10"), ("zz_padding", "noise", "2026-02-28 00:00")),
+    )
+    query = FunnelQuery.build(["signup", "pay"], filters={"platform": "web"})
+    got = funnels.next_events_after_drop_of(events, query, step=2)
+    assert got.get_column("event").to_list() == ["search"]
+
+
+# --------------------------------------------------------------------------------------------------
+# The query object: the keyword functions build it; the *_of functions take it
+
+
+def test_equal_queries_are_equal_keys():
+    one = FunnelQuery.build(
+        ["signup", Step("pay", {"plan": ["pro", "team"]})],
+        start="2026-01-05",
+        end=dt.date(2026, 1, 31),
+        filters={"platform": ["web"]},
+    )
+    other = FunnelQuery.build(
+        [Step("signup"), Step("pay", {"plan": ("pro", "team")})],
+        start=dt.date(2026, 1, 5),
+        end="2026-01-31",
+        filters={"platform": ("web",)},
+    )
+    assert {one: "cached"}.get(other) == "cached"
+
+
+def test_a_query_takes_its_dates_zone_and_filters_as_one_scope_too():
+    scope = Scope.build(start="2026-01-05", end="2026-01-31", tz="Europe/Paris", filters={"p": 1})
+    assert FunnelQuery.build(["a", "b"], scope=scope) == FunnelQuery.build(
+        ["a", "b"], start="2026-01-05", end="2026-01-31", tz="Europe/Paris", filters={"p": 1}
+    )
+
+
+QUERY_CALLS = [
+    (funnels.funnel, funnels.funnel_of, {}),
+    (funnels.funnel_users, funnels.funnel_users_of, {}),
+    (funnels.funnel_trends, funnels.funnel_trends_of, {"interval": "week", "from_step": 2}),
+    (funnels.time_to_convert, funnels.time_to_convert_of, {"bins": 3}),
+    (funnels.dropped_users, funnels.dropped_users_of, {"step": 2}),
+    (funnels.next_events_after_drop, funnels.next_events_after_drop_of, {"step": 3, "top": 2}),
+]
+
+
+@pytest.mark.parametrize(
+    ("keyword", "of_query", "extra"), QUERY_CALLS, ids=[c[0].__name__ for c in QUERY_CALLS]
+)
+def test_the_query_functions_answer_as_the_keyword_functions(keyword, of_query, extra):
+    events = closed(
+        ("alice", "signup", "2026-01-05 10:00", {"plan": "pro"}),
+        ("alice", "cart", "2026-01-05 10:30", {"plan": "pro"}),
+        ("alice", "pay", "2026-01-06 09:00", {"plan": "pro"}),
+        ("bob", "signup", "2026-01-12 10:00", {"plan": "free"}),
+        ("bob", "cart", "2026-01-12 11:00", {"plan": "free"}),
+        ("bob", "help", "2026-01-12 12:00", {"plan": "free"}),
+    )
+    options: dict[str, Any] = {"window": 3 * D, "breakdown": "plan", "start": "2026-01-01"}
+    query = FunnelQuery.build(["signup", "cart", "pay"], **options)
+    assert_frame_equal(
+        of_query(events, query, **extra),
+        keyword(events, ["signup", "cart", "pay"], **options, **extra),
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -892,6 +1009,35 @@ def test_bad_arguments(kwargs, message):
     events = closed(("alice", "signup", "2026-01-05 10:00"))
     with pytest.raises(ValueError, match=message):
         funnels.funnel(events, args.pop("steps"), **args)
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(FunnelQueryError) as caught:
+        FunnelQuery.build(
+            ["signup", "pay"],
+            window=dt.timedelta(0),
+            order="random",
+            breakdown="",
+            start="2026-02-01",
+            end="2026-01-01",
+            tz="Mars/Olympus",
+            exclusions=[Exclusion("x", 1, 1)],
+        )
+    assert caught.value.problems == [
+        "window must be a positive timedelta, not datetime.timedelta(0)",
+        "order must be one of 'ordered', 'strict', 'unordered', not 'random'",
+        "breakdown must be a property (column) name, not ''",
+        "end (2026-01-01) is before start (2026-02-01)",
+        "tz: 'Mars/Olympus' is not an IANA time zone name (e.g. 'Europe/Berlin')",
+        "exclusions[0]: from_step (1) and to_step (1) must be 0-based step indices with "
+        "from_step < to_step <= 1",
+    ]
+
+
+def test_the_keyword_functions_list_every_problem_in_one_message():
+    events = closed(("alice", "signup", "2026-01-05 10:00"))
+    with pytest.raises(ValueError, match=r"2 problems with this funnel:\n- steps\[1\].*\n- order"):
+        funnels.funnel(events, ["signup", 3], order="random")
 
 
 def test_bad_step_numbers_for_the_extras():

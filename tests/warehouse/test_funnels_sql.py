@@ -19,7 +19,7 @@ from polars.testing import assert_frame_equal
 import metrics
 from connectors.warehouse import warehouse
 from metrics import funnels
-from metrics.funnels import Exclusion, Step
+from metrics.funnels import Exclusion, FunnelQuery, Step
 from metrics.warehouse import DIALECTS
 from tests.conftest import make_events
 
@@ -91,6 +91,27 @@ def test_the_extras_on_a_frequent_first_step(on_engine):
         top=3,
         ignore=["app_open"],
         **options,
+    )
+
+
+def test_a_global_filter_drops_events_before_any_step_on_every_order(on_engine):
+    # The sidebar's filter, carried by the query: web events and events without a platform.
+    for order in funnels.ORDERS:
+        query = FunnelQuery.build(
+            APP_STEPS, order=order, window=6 * H, filters={"platform": ["web", "(not set)"]}
+        )
+        same_on_engine(on_engine, funnels.funnel_of, APP, query)
+
+
+def test_a_global_filter_in_the_extras(on_engine):
+    query = FunnelQuery.build(
+        APP_STEPS, window=6 * H, breakdown="platform", filters={"platform": "ios"}
+    )
+    same_on_engine(on_engine, funnels.funnel_trends_of, APP, query, interval="day")
+    same_on_engine(on_engine, funnels.time_to_convert_of, APP, query, bins=5)
+    same_on_engine(on_engine, funnels.dropped_users_of, APP, query, step=2)
+    same_on_engine(
+        on_engine, funnels.next_events_after_drop_of, APP, query, step=3, ignore=["app_open"]
     )
 
 
@@ -212,4 +233,31 @@ def test_every_function_compiles_in_every_dialect(dialect, order, steps):
     }
     for function, extra in CALLS:
         for statement in metrics.sql(function, rel, steps, **options, **extra):
+            sqlglot.parse_one(statement, read=dialect)
+
+
+QUERY_CALLS: list[tuple[Any, dict[str, Any]]] = [
+    (funnels.funnel_of, {}),
+    (funnels.funnel_users_of, {}),
+    (funnels.funnel_trends_of, {"interval": "month"}),
+    (funnels.time_to_convert_of, {"bins": 4}),
+    (funnels.dropped_users_of, {"step": 2}),
+    (funnels.next_events_after_drop_of, {"step": 2, "ignore": ["help"]}),
+]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_the_query_functions_compile_with_global_filters_in_every_dialect(dialect):
+    properties = {"plan": "plan", "platform": "platform"}
+    rel = warehouse(None, table="events", dialect=dialect, mapping=properties)
+    query = FunnelQuery.build(
+        STEP_LISTS["overlapping"],
+        exclusions=[Exclusion("cancel", 0, 1)],
+        breakdown="platform",
+        start="2026-01-01",
+        end="2026-01-31",
+        filters={"platform": ["web", "(not set)"], "plan": "pro"},
+    )
+    for function, extra in QUERY_CALLS:
+        for statement in metrics.sql(function, rel, query, **extra):
             sqlglot.parse_one(statement, read=dialect)

@@ -1,10 +1,12 @@
 """Funnels compiled to SQL: the same :class:`~metrics.funnels.FunnelQuery` as the Polars path.
 
-One statement per call: the events that matter (``ev``), one row per user instant (``ins``), the
-attempts of the funnel's order (``att``: ordered, strict or unordered, each module the twin of
-its Polars function), each user's best clean attempt (``best``) and the answer's rows
-(``answers``). The engine does all of it; the finishing steps that need no events (rates, Wilson
-intervals, period grids, histogram edges, sorting) are the Polars path's own functions.
+One statement per call: the events that matter (``ev``: those the global filters keep, as
+``Scope.keep`` does on a frame, inside the date range, matching a step or an exclusion), one row
+per user instant (``ins``), the attempts of the funnel's order (``att``: ordered, strict or
+unordered, each module the twin of its Polars function), each user's best clean attempt
+(``best``) and the answer's rows (``answers``). The engine does all of it; the finishing steps
+that need no events (rates, Wilson intervals, period grids, histogram edges, sorting) are the
+Polars path's own functions.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ Finish = Callable[[pl.DataFrame], Any]
 
 
 def _check_columns(relation: Relation, query: Any) -> None:
-    filters = {c for step in query.steps for c in (step.filters or {})}
-    filters |= {c for ex in query.exclusions for c in (ex.filters or {})}
+    relation.require(sorted(column for column, _ in query.filters), "filters")
+    filters = {c for step in query.steps for c in step.filter_mapping}
+    filters |= {c for ex in query.exclusions for c in ex.filter_mapping}
     relation.require(sorted(filters), "a step or exclusion filter")
     if query.breakdown is not None:
         relation.require([query.breakdown], "breakdown")

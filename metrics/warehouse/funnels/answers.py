@@ -1,7 +1,7 @@
 """The answers' final SELECTs over ``best``: only the rows each public function returns.
 
 - :func:`steps`: per (breakdown value, step) the users, still-in-window count, median and mean
-  seconds from the previous step (``_stats`` of the Polars path, before its rates);
+  seconds from the previous step (``metrics.funnels.tables.step_rows``, before the rates);
 - :func:`trends`: per (breakdown value, period) entered, converted, still in window;
 - :func:`histogram`: per (breakdown value, bin) the users, with the bins' range and count;
 - :func:`users` / :func:`dropped`: one row per user (the answer is a list of users);
@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from metrics.warehouse.funnels.events import numbers, range_condition
+from metrics.warehouse.funnels.events import numbers, range_condition, scoped_source
 from metrics.warehouse.median import median, ranks
-from metrics.warehouse.parts import source
 from metrics.warehouse.relation import Sql
 
 _US = 1_000_000
@@ -141,7 +140,7 @@ def next_events(
     ts, name = f"e.{q('ts_us')}", d.to_text(f"e.{q('event')}")
     later = (
         f"SELECT w.uid AS uid, {kw}1 AS later, {chosen} AS chosen, {ts} AS ts, "
-        f"{name} AS name FROM ({who}) AS w JOIN {source(sql)} AS e "
+        f"{name} AS name FROM ({who}) AS w JOIN {scoped_source(sql, query)} AS e "
         f"ON e.{q('user_id')} = w.uid "
         f"WHERE {ts} > w.since AND {range_condition(sql, query, ts)}"
     )

@@ -1,6 +1,6 @@
 """Each user's best clean attempt (per breakdown value, per period): the ``best`` CTE.
 
-The twin of ``metrics.funnels._best``: among the attempts no exclusion spoiled, the furthest
+The twin of metrics/funnels/best.py: among the attempts no exclusion spoiled, the furthest
 reaching, then the earliest times (the earliest start first); ``isopen`` is 1 when any of those
 clean attempts still has its window open at the horizon (``hz``).
 Columns: uid, [bd], [pd], reached, s<j>, isopen.

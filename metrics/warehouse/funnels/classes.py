@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from metrics._common import NOT_SET
+
 #: The largest component (classes that may share an event) compiled exactly; 2^8 - 1 unions.
 MAX_COMPONENT = 8
 
@@ -45,8 +47,9 @@ def _may_share(a: Definition, b: Definition) -> bool:
     for key, value in a[1]:
         if key not in theirs:
             continue
-        mine = [v for v in _values(value) if v is not None]
-        other = [v for v in _values(theirs[key]) if v is not None]
+        # None and "(not set)" both select events without the property.
+        mine = [NOT_SET if v is None else v for v in _values(value)]
+        other = [NOT_SET if v is None else v for v in _values(theirs[key])]
         if all(isinstance(v, str) for v in mine + other) and not set(mine) & set(other):
             return False
     return True
@@ -65,7 +68,7 @@ class StepClasses:
         defs: list[Definition] = []
         of_step: list[int] = []
         for step in steps:
-            d = _definition(step.event, step.filters)
+            d = _definition(step.event, step.filter_mapping)
             if d not in defs:
                 defs.append(d)
             of_step.append(defs.index(d))

@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from metrics._common import NOT_SET
 from metrics.warehouse.funnels.classes import StepClasses
-from metrics.warehouse.parts import source
+from metrics.warehouse.parts import filter_condition, source
 from metrics.warehouse.relation import Sql
 
 LATER = "ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING"
@@ -26,8 +27,9 @@ LATER = "ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING"
 def matches(sql: Sql, event: str | None, filters: Mapping[str, Any] | None) -> str:
     """The event matches a step or exclusion: its name (None: any) and every filter.
 
-    As in the Polars path (``event_expr & filter_expr``, nulls false), a missing property value
-    never matches, not even a ``None`` in the filter.
+    As in the Polars path (``event_expr & filter_expr``, nulls false): equality or membership,
+    and ``None`` or ``"(not set)"`` matches an event without the property (as
+    ``metrics.warehouse.parts.filter_condition``).
     """
     q = sql.q
     terms = []
@@ -35,14 +37,16 @@ def matches(sql: Sql, event: str | None, filters: Mapping[str, Any] | None) -> s
         terms.append(f"e.{q('event')} = {sql.value(event)}")
     for column, wanted in (filters or {}).items():
         values = list(wanted) if isinstance(wanted, list | tuple | set | frozenset) else [wanted]
-        present = [v for v in values if v is not None]
+        present = [v for v in values if v is not None and v != NOT_SET]
         col = f"e.{q(column)}"
-        if not present:
-            terms.append("1 = 0")
-        elif len(present) == 1:
-            terms.append(f"{col} = {sql.value(present[0])}")
-        else:
-            terms.append(f"{col} IN ({', '.join(sql.value(v) for v in present)})")
+        either = []
+        if len(present) == 1:
+            either.append(f"{col} = {sql.value(present[0])}")
+        elif present:
+            either.append(f"{col} IN ({', '.join(sql.value(v) for v in present)})")
+        if len(present) < len(values):
+            either.append(f"{col} IS NULL")
+        terms.append(" OR ".join(either) if either else "1 = 0")
     # Any event: still a condition on the row, not a constant (ClickHouse fails on constant
     # columns that later meet non-constant ones in a GROUP BY or a join).
     return " AND ".join(f"({t})" for t in terms) if terms else f"e.{q('ts_us')} = e.{q('ts_us')}"
@@ -50,6 +54,15 @@ def matches(sql: Sql, event: str | None, filters: Mapping[str, Any] | None) -> s
 
 def flag(condition: str) -> str:
     return f"CASE WHEN {condition} THEN 1 ELSE 0 END"
+
+
+def scoped_source(sql: Sql, query: Any) -> str:
+    """The relation's events that the query's global filters keep, as a derived table (the
+    twin of ``metrics.scope.Scope.keep``): every step, exclusion, the horizon and the next
+    events read these."""
+    if not query.filters:
+        return source(sql)
+    return f"(SELECT * FROM {source(sql)} AS g WHERE {filter_condition(sql, query.filters)})"
 
 
 def range_condition(sql: Sql, query: Any, column: str) -> str:
@@ -72,7 +85,7 @@ def events_cte(sql: Sql, query: Any, classes: StepClasses, *, every_event: bool)
         conditions.append(cond)
         cols.append(f"{flag(cond)} AS c{i}")
     for i, ex in enumerate(query.exclusions):
-        cond = matches(sql, ex.event, ex.filters)
+        cond = matches(sql, ex.event, ex.filter_mapping)
         conditions.append(cond)
         cols.append(f"{flag(cond)} AS x{i}")
     if query.breakdown is not None:
@@ -85,7 +98,8 @@ def events_cte(sql: Sql, query: Any, classes: StepClasses, *, every_event: bool)
             where.append(f"e.{q('event')} IN ({', '.join(sql.value(v) for v in unique)})")
         else:
             where.append("(" + " OR ".join(f"({c})" for c in conditions) + ")")
-    return f"SELECT {', '.join(cols)} FROM {source(sql)} AS e WHERE {' AND '.join(where)}"
+    src = scoped_source(sql, query)
+    return f"SELECT {', '.join(cols)} FROM {src} AS e WHERE {' AND '.join(where)}"
 
 
 def union_of(mask: int, prefix: str = "") -> str:
@@ -129,7 +143,7 @@ def instants_ctes(
 def horizon_cte(sql: Sql, query: Any) -> str:
     """SELECT hz: the last instant the data show (the last event, or the range's end first)."""
     q = sql.q
-    top = f"(SELECT MAX(e.{q('ts_us')}) AS mx FROM {source(sql)} AS e)"
+    top = f"(SELECT MAX(e.{q('ts_us')}) AS mx FROM {scoped_source(sql, query)} AS e)"
     _, hi = query.bounds_us()
     if hi is None:
         return f"SELECT m.mx AS hz FROM {top} AS m"

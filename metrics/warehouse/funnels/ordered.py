@@ -1,6 +1,6 @@
 """Ordered funnels: each attempt fills its steps greedily, one instant (block of steps) a round.
 
-The twin of ``metrics.funnels._ordered_attempts``. From the block ending at step ``f`` at instant
+The twin of metrics/funnels/attempts.py (ordered). From the block ending at step ``f`` at instant
 T, step f+1 goes to the user's next instant strictly after T with an event of its class (``nc``),
 if that is within the window; there the block grows while the steps can each get their own event
 (``f<b>`` of ``ins``). Each round is one equality join of the attempts with ``ins``; an attempt
@@ -32,7 +32,7 @@ def _next_time(classes: StepClasses, query: Any, f: str, row: str) -> str:
 def ordered_ctes(classes: StepClasses, query: Any) -> list[tuple[str, str]]:
     """The ``att`` CTE (uid, keys, reached, s<j>, spoiled) and what it reads."""
     n = classes.n_steps
-    excl = query._resolved
+    excl = query.resolved
     keys = key_columns(classes, query)
     ctes = starts_ctes(classes, query)
     cols = ["p.uid AS uid", "p.t1 AS t1", *(f"p.{k} AS {k}" for k in keys), "p.f AS f"]

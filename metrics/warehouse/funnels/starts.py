@@ -48,7 +48,7 @@ def spoiled(query: Any, n: int) -> str:
     or, when the attempt never reached the to-step, no later than its window's end."""
     terms = []
     window = query.window_us
-    for x, (lo, hi) in enumerate(query._resolved):
+    for x, (lo, hi) in enumerate(query.resolved):
         terms.append(
             f"(f >= {lo} AND e{x} IS NOT NULL AND "
             f"(CASE WHEN f >= {hi} THEN (CASE WHEN e{x} < s{hi} THEN 1 ELSE 0 END) "

@@ -1,6 +1,6 @@
 """Strict funnels: each next step is at the user's very next instant or at the current one.
 
-The twin of ``metrics.funnels._strict_attempts``. A strict chain puts its steps on consecutive
+The twin of metrics/funnels/attempts.py (strict). A strict chain puts its steps on consecutive
 instants of the user (any event counts as an instant: one between two steps breaks the chain),
 a block of one or more steps on each. A *live state* is (attempt, f) after round r: the chain's
 last step f sits on the attempt's r-th next instant. Each round, the block f+1..f' goes to the
@@ -23,7 +23,7 @@ from metrics.warehouse.funnels.starts import key_columns, spoiled, starts_ctes
 def strict_ctes(classes: StepClasses, query: Any) -> list[tuple[str, str]]:
     """The ``att`` CTE (uid, keys, reached, s<j>, spoiled) and what it reads."""
     n = classes.n_steps
-    excl = query._resolved
+    excl = query.resolved
     identity = ["uid", "t1", *key_columns(classes, query)]
     times = [f"s{j}" for j in range(n)]
     marks = [f"e{x}" for x in range(len(excl))]

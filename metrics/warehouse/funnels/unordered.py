@@ -1,6 +1,6 @@
 """Unordered funnels: an attempt at each instant with a step event, over [T, T + window].
 
-The twin of ``metrics.funnels._unordered_attempts``. Step k is reached at the first instant by
+The twin of metrics/funnels/attempts.py (unordered). Step k is reached at the first instant by
 which k distinct steps can each be given their own event of the window. Two ways to get there:
 
 - no two step classes can share an event (distinct events, repeats allowed): the attempt's
