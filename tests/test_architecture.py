@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -145,3 +147,12 @@ def test_metrics_modules_import_each_other_one_way():
     (vision and targets used to: the registry of KPI kinds, metrics/kinds.py, ended that; the
     experiments planners take the Polars path's finishing steps as arguments)."""
     assert import_cycles(import_graph("metrics")) == []
+
+
+def test_the_typed_packages_pass_mypy():
+    """metrics, connectors and ui (pyproject's [tool.mypy] files) type-check: a query object's
+    fields reach the metric with their own types, never retyped or ignored on the way."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout[-3000:]

@@ -11,8 +11,8 @@ import math
 import numpy as np
 import polars as pl
 
+import metrics.funnels.tables as tables
 from metrics._common import Interval, WeekStart, local_date, period_start
-from metrics.funnels import tables
 from metrics.funnels.attempts import run
 from metrics.funnels.best import best_attempts
 from metrics.funnels.preparation import scoped

@@ -15,8 +15,8 @@ from typing import Any
 
 import polars as pl
 
+import metrics.funnels.tables as tables
 from metrics._common import Interval, WeekStart
-from metrics.funnels import tables
 from metrics.funnels.query import (
     FunnelQuery,
     Step,

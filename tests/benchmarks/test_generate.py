@@ -45,8 +45,10 @@ def test_users_sign_up_first_and_time_stays_in_six_months(log):
 
 
 def test_sessions_after_the_signup_open_with_an_app_open(log):
-    opens = log.sort("timestamp").group_by("session_id").agg(
-        first=pl.col("event").first(), opens=(pl.col("event") == "app_open").sum()
+    opens = (
+        log.sort("timestamp")
+        .group_by("session_id")
+        .agg(first=pl.col("event").first(), opens=(pl.col("event") == "app_open").sum())
     )
     later = opens.filter(pl.col("first") != "signup")
     assert (later["first"] == "app_open").all()
