@@ -246,9 +246,9 @@ def _read_sql(
 
     from connectors import sql
 
-    target = sql._target(url, password, table, query, schema)
+    target = sql.resolve_target(url, password, table, query, schema)
     with sql._reader(target, engine, timeout_seconds) as reader:
         names, _ = reader.probe()
-        source = sql._source_clause(target, names)
+        source = sql.source_clause(target, names)
         frame = reader.fetch(sa.select(*[source.c[n] for n in names]))
     return frame, target.label

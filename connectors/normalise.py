@@ -644,7 +644,7 @@ def _user_spelling(time_format: str, source: str) -> tuple[str, bool]:
     return time_format, "%z" in time_format or "%:z" in time_format
 
 
-def _with_text_times(
+def with_text_times(
     frame: pl.LazyFrame,
     column: str,
     tz: str,
@@ -654,7 +654,7 @@ def _with_text_times(
 ) -> pl.LazyFrame:
     """``frame`` with the texts of ``column`` read as UTC instants (``value``) and how (``kind``).
 
-    The general reader (:func:`_general_text_time_exprs`) accepts many spellings but costs five
+    The general reader (:func:`general_text_time_exprs`) accepts many spellings but costs five
     regex passes and four parse attempts per text. A column almost always uses one spelling, so
     the common ones its first texts use are tried first (:func:`_spellings`), each on the texts
     still unread, and the general reader gets only what they leave: the others are null to it, and
@@ -678,7 +678,7 @@ def _with_text_times(
         else:
             values.append(_localise(pl.col(name), tz))
         kinds.append((pl.col(name).is_not_null(), "zoned" if zoned else "no_zone"))
-    general_value, general_kind = _general_text_time_exprs(pl.col(left), tz)
+    general_value, general_kind = general_text_time_exprs(pl.col(left), tz)
     how_read = [pl.when(read_here).then(pl.lit(how)) for read_here, how in kinds]
     return frame.with_columns(
         pl.coalesce(*values, general_value).alias(value),
@@ -686,7 +686,7 @@ def _with_text_times(
     ).drop(left, *parsed)
 
 
-def _general_text_time_exprs(text: pl.Expr, tz: str) -> tuple[pl.Expr, pl.Expr]:
+def general_text_time_exprs(text: pl.Expr, tz: str) -> tuple[pl.Expr, pl.Expr]:
     """(UTC instant, how it was read) of stripped texts in any spelling this module accepts."""
     norm = (
         text.str.replace(r"^(\d{4})/(\d\d)/(\d\d)", "$1-$2-$3")
@@ -747,7 +747,7 @@ def with_times(
         spellings = _spellings(frame, column)
         if time_format is not None:
             spellings = [_user_spelling(time_format, source), *spellings]
-        frame = _with_text_times(frame, column, tz, value, kind_name, spellings)
+        frame = with_text_times(frame, column, tz, value, kind_name, spellings)
         notes = []
         if time_format is not None:
             notes.append(f"Times in '{column}' were read with the format {time_format!r} first.")

@@ -137,7 +137,7 @@ def load_sql(
     engine = options.pop("engine", "auto")
     schema = options.pop("schema", None)
     plausible = {k: options.pop(k) for k in ("plausible_start", "plausible_end") if k in options}
-    target = _target(url, password, table, query, schema)
+    target = resolve_target(url, password, table, query, schema)
     if options:
         raise ConnectorError(
             f"{target.label}: unknown option {', '.join(map(repr, sorted(options)))} "
@@ -176,7 +176,7 @@ def load_sql(
             pl.Schema(dict.fromkeys(names, pl.String())), mapping, target.label, columns
         )
         needed = [n for n in names if n in set(plan.chosen.values()) | set(plan.renamed)]
-        source = _source_clause(target, names)
+        source = source_clause(target, names)
         kind = reader.time_kind(source, plan.chosen["timestamp"], pg_types)
         stmt = _select(source, needed, plan.chosen, pg_types, target.dialect)
         where = None
@@ -225,7 +225,7 @@ class _Target:
     query: str | None
 
 
-def _target(
+def resolve_target(
     url: str, password: str | None, table: str | None, query: str | None, schema: str | None
 ) -> _Target:
     shown = mask_secrets(str(url))
@@ -281,7 +281,7 @@ def _code_only(query: str) -> str:
     return _NOT_CODE.sub(" ", query)
 
 
-def _source_clause(target: _Target, names: Sequence[str]) -> sa.TableClause | sa.Subquery:
+def source_clause(target: _Target, names: Sequence[str]) -> sa.TableClause | sa.Subquery:
     """The table, or the user's query as a subquery ``q``, with its columns known by name."""
     cols: list[sa.ColumnClause[Any]] = [sa.column(n) for n in names]
     if target.table is not None:
@@ -428,12 +428,12 @@ def _reader(target: _Target, engine: str, timeout: float) -> _Reader:
         if target.dialect == "postgresql":
             return _AdbcPostgres(target, timeout)
         if target.dialect == "sqlite":
-            return _AdbcSqlite(target, timeout)
+            return AdbcSqliteReader(target, timeout)
         if engine == "adbc":
             raise ConnectorError(
                 f"{target.label}: no ADBC driver for {target.dialect}; use engine='sqlalchemy'"
             )
-    return _Rows(target, timeout)
+    return RowReader(target, timeout)
 
 
 class _Reader:
@@ -587,7 +587,7 @@ class _AdbcPostgres(_Reader):
             self.conn.rollback()
 
 
-class _AdbcSqlite(_Reader):
+class AdbcSqliteReader(_Reader):
     name = "ADBC"
     _tables = (
         "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
@@ -665,7 +665,7 @@ class _AdbcSqlite(_Reader):
         return _from_arrow(table)
 
 
-class _Rows(_Reader):
+class RowReader(_Reader):
     """SQLAlchemy row fetch: every dialect SQLAlchemy has a driver for; the slow path."""
 
     name = "SQLAlchemy rows"

@@ -480,11 +480,11 @@ def text_times(draw: st.DrawFn) -> list[str | None]:
 @settings(max_examples=150, deadline=None)
 @given(texts=text_times(), tz=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]))
 def test_fast_text_times_agree_with_the_general_reader(texts, tz):
-    from connectors.normalise import _general_text_time_exprs, _with_text_times
+    from connectors.normalise import general_text_time_exprs, with_text_times
 
     frame = pl.DataFrame({"when": texts}, schema={"when": pl.String})
-    got = _with_text_times(frame.lazy(), "when", tz, "value", "kind").drop("when").collect()
-    value, kind = _general_text_time_exprs(pl.col("when").str.strip_chars(), tz)
+    got = with_text_times(frame.lazy(), "when", tz, "value", "kind").drop("when").collect()
+    value, kind = general_text_time_exprs(pl.col("when").str.strip_chars(), tz)
     want = frame.select(value=value, kind=kind)
     assert_frame_equal(got, want)
 

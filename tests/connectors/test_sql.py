@@ -695,13 +695,13 @@ def test_what_read_only_transactions_allow_is_rolled_back(pg_server, pg_database
 
 
 def test_sqlite_files_are_opened_read_only(tmp_path):
-    from connectors.sql import _AdbcSqlite, _target
+    from connectors.sql import AdbcSqliteReader, resolve_target
 
     url = sqlite_table(
         tmp_path / "story.db", story_rows(str), {**STORY_TYPES_SQLITE, "timestamp": "TEXT"}
     )
     with (
-        _AdbcSqlite(_target(url, None, "events", None, None), 5) as reader,
+        AdbcSqliteReader(resolve_target(url, None, "events", None, None), 5) as reader,
         reader.conn.cursor() as cur,
         pytest.raises(Exception, match="readonly"),
     ):
@@ -846,7 +846,7 @@ def test_a_query_returning_one_name_twice_is_refused(pg_server, pg_database):
 def test_other_dialects_learn_the_time_column_kind_from_one_value(tmp_path):
     # Dialects without a type probe (not PostgreSQL, not SQLite) sample one non-null time; run the
     # sampler on SQLite, whose values carry their own types.
-    from connectors.sql import _Rows, _source_clause, _target
+    from connectors.sql import RowReader, resolve_target, source_clause
 
     rows = [
         {"user_id": "u", "event": "e", "text": None, "number": None, "real": None},
@@ -854,9 +854,9 @@ def test_other_dialects_learn_the_time_column_kind_from_one_value(tmp_path):
     ]
     types = {"user_id": "TEXT", "event": "TEXT", "text": "TEXT", "number": "INTEGER", "real": ""}
     url = sqlite_table(tmp_path / "kinds.db", rows, types)
-    target = _target(url, None, "events", None, None)
-    with _Rows(target, 5) as reader:
-        source = _source_clause(target, list(types))
+    target = resolve_target(url, None, "events", None, None)
+    with RowReader(target, 5) as reader:
+        source = source_clause(target, list(types))
         kinds = {column: reader.sample_kind(source, column) for column in types}
     assert kinds == {
         "user_id": "text",
