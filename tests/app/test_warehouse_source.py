@@ -263,7 +263,7 @@ def test_what_the_engine_cannot_answer_is_said_in_words(
     folder, _ = warehouse_events
     name = f"wh_fail_{type(failure).__name__.lower()}"  # its own cache entries
     configure(monkeypatch, folder, name, 'path = "events.duckdb"\n')
-    monkeypatch.setattr(engagement, "lifecycle", cannot)
+    monkeypatch.setattr(engagement, "lifecycle_of", cannot)
     at = AppTest.from_file(APP, default_timeout=300)
     at.switch_page("pages/engagement.py")
     at.run()
