@@ -126,7 +126,7 @@ def test_the_whole_funnel_has_no_breakdown():
 
 def test_the_definition_card_names_the_sidebar_filters():
     words = fun.describe_steps(picked(MARCH.with_filters({"platform": ["web", "ios"]})), fun.View())
-    assert "Only events with platform = web, ios count." in words
+    assert "Only events with platform = ios, web count." in words
 
 
 def test_the_definition_card_says_the_window_as_typed():
