@@ -505,7 +505,7 @@ def measure(
                 return Run(failure=f"timeout: not done after {timeout:.0f} s (killed)")
             if not process.is_alive():
                 try:
-                    status, payload = out.get(timeout=1)
+                    status, payload = out.get(timeout=5)
                     break
                 except queues.Empty:
                     code = process.exitcode
