@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import types
+
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -10,6 +13,14 @@ from benchmarks import bench_pages as pages
 from benchmarks import generate as bench
 
 duckdb = pytest.importorskip("duckdb")
+
+
+@pytest.fixture(autouse=True)
+def plain_main(monkeypatch):
+    """A spawned child re-runs ``__main__``'s file; after Streamlit's AppTest ran app.py as
+    ``__main__`` in this process, that would start the app in the child. The benchmark is run as
+    a script, whose ``__main__`` is its own."""
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
 
 
 @pytest.fixture(scope="module")
