@@ -123,7 +123,6 @@ class Contract:
     check: Callable[[Any], None] | None = None  # any other result: its documented attributes
     reads_events: bool = True  # the same answer from a DataFrame with dates and a LazyFrame
     defaults: dict[str, Any] = dataclasses.field(default_factory=dict)  # of positional ones
-    signature_of: Callable[[], Any] | None = None  # what to inspect, when not the name itself
 
 
 def _frozen(value: Any, field: str) -> None:
@@ -799,8 +798,6 @@ CONTRACTS = [
         _warehouse,
         check=_check_relation,
         reads_events=False,
-        # connectors.warehouse is a callable module; the function behind it has the signature.
-        signature_of=lambda: importlib.import_module("connectors.warehouse").warehouse,
     ),
     Contract(
         "metrics",
@@ -820,8 +817,7 @@ CONTRACTS = [
 
 
 def _check_signature(contract: Contract, function: Any) -> None:
-    target = contract.signature_of() if contract.signature_of else function
-    params = list(inspect.signature(target).parameters.values())
+    params = list(inspect.signature(function).parameters.values())
     name = contract.name
     leading = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
     assert leading[: len(contract.positional)] == list(contract.positional), f"{name}: {leading}"

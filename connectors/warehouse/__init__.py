@@ -14,6 +14,7 @@ docs/warehouse.md.
 
 from __future__ import annotations
 
+import inspect
 import sys
 import types
 from collections.abc import Mapping
@@ -217,6 +218,11 @@ class _CallableModule(types.ModuleType):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Relation:
         return warehouse(*args, **kwargs)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """The function's own parameters, so ``help`` and ``inspect`` show the documented call."""
+        return inspect.signature(warehouse)
 
 
 sys.modules[__name__].__class__ = _CallableModule
