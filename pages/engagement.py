@@ -200,12 +200,16 @@ else:
         f"biggest values; the table has them all. {periods}"
     )
 
-# -- stickiness -------------------------------------------------------------------------------
-st.header("Stickiness")
-left, right = st.columns(2)
-with left:
+# -- stickiness, DAU/MAU, lifecycle and revenue ----------------------------------------------
+# Secondary views in tabs, each drawn only while its tab is open (ui/components.lazy_tabs): a shared
+# link draws two charts, not six. The open tab is part of the link, and "Explain this number" opens
+# the tab that holds its KPI (ui/explain.py).
+state.finite_param("eng_interval_count")
+
+
+def stickiness_tab() -> None:
+    """How many periods each user was active in, in blocks of the picked size."""
     st.subheader(f"How many {noun}s do users come?")
-    state.finite_param("eng_interval_count")
     interval_count = st.number_input(
         f"Count {noun}s in blocks of",
         min_value=1,
@@ -232,8 +236,11 @@ with left:
         "which they were active (blocks start on the first day of the range; weeks and months "
         f"are the calendar ones that touch it, partial ones included). {periods}"
     )
-with right:
-    st.subheader("DAU/MAU")
+
+
+def dau_mau_tab() -> None:
+    """DAU/MAU per day, against the vision's target."""
+    st.subheader("How many of the month's users come on a day?")
     ratio_before = earlier(daily_shift, eng.dau_mau, daily, by="day")
     components.chart(
         charts.dau_mau_figure(
@@ -257,61 +264,74 @@ with right:
         "ending that day. 100% means everyone comes every day; about 3% means once a month."
     )
 
-# -- lifecycle --------------------------------------------------------------------------------
-st.header("Lifecycle")
-life = eng.lifecycle(source, query)
-components.chart(charts.lifecycle_figure(life, interval=interval), key="eng_chart_lifecycle")
-components.numbers(life, name=f"lifecycle_per_{noun}", key="eng_life", column_config=dates)
-engine.show_sql(eng.lifecycle.sql(source, query), what="the lifecycle")
-components.definition(
-    f"{scope} Per {noun}: **new** = active for the first time ever; **returning** = active in "
-    f"the previous {noun} too; **resurrecting** = back after at least one {noun} away; "
-    f"**dormant** (below zero) = active in the previous {noun} but not this one. History before "
-    f"the date range counts, and whole {noun}s count, so a {noun} sticking out of the range is "
-    f"hatched. {periods}"
-)
 
-# -- revenue ----------------------------------------------------------------------------------
-st.header("Revenue")
-money_split = replace(money_query, breakdown=breakdown)
-money = eng.revenue(source, money_split)
-money_before = earlier(period_shift, eng.revenue, money_query) if breakdown is None else None
-if not eng.has_activity(money, "paying_users"):
-    st.info("No revenue was recorded in this range (no event with a positive `revenue`).")
-st.metric(
-    f"Revenue, {shared.start:%d %b %Y} – {shared.end:%d %b %Y}",
-    eng.money_text(eng.revenue_total(money), targets.currency),
-    help="The sum of `revenue` over every event in the date range (refunds lower it).",
-)
-components.chart(
-    charts.revenue_total_figure(
-        money,
-        interval=interval,
-        breakdown=breakdown,
-        currency=targets.currency,
-        comparison=money_before,
-    ),
-    key="eng_chart_revenue_total",
-)
-if breakdown is None:
-    compare.note(period_shift, money_before)
-st.subheader("Revenue per active user")
-components.chart(
-    charts.revenue_figure(
-        money,
-        interval=interval,
-        breakdown=breakdown,
-        currency=targets.currency,
-        comparison=money_before,
-    ),
-    key="eng_chart_revenue",
-)
-components.numbers(money, name=f"revenue_per_{noun}", key="eng_money", column_config=dates)
-engine.show_sql(eng.revenue.sql(source, money_split), what="revenue")
-components.definition(
-    f"Counting unit: a user (`user_id`); days are calendar days in **{shared.tz}**; every event "
-    f"counts, whatever the event picked above. Per {noun}: revenue = sum of `revenue` "
-    "(refunds lower it); revenue per active user = revenue / users with any event; per paying "
-    f"user = revenue / users with a positive `revenue`. {periods}"
-    + (f" Partial {noun}s are dotted." if interval != "day" else "")
-)
+def lifecycle_tab() -> None:
+    """New, returning, resurrecting and dormant users per period."""
+    st.subheader(f"Who is new, returning, resurrecting or dormant each {noun}?")
+    life = eng.lifecycle(source, query)
+    components.chart(charts.lifecycle_figure(life, interval=interval), key="eng_chart_lifecycle")
+    components.numbers(life, name=f"lifecycle_per_{noun}", key="eng_life", column_config=dates)
+    engine.show_sql(eng.lifecycle.sql(source, query), what="the lifecycle")
+    components.definition(
+        f"{scope} Per {noun}: **new** = active for the first time ever; **returning** = active "
+        f"in the previous {noun} too; **resurrecting** = back after at least one {noun} away; "
+        f"**dormant** (below zero) = active in the previous {noun} but not this one. History "
+        f"before the date range counts, and whole {noun}s count, so a {noun} sticking out of the "
+        f"range is hatched. {periods}"
+    )
+
+
+def revenue_tab() -> None:
+    """Revenue, and revenue per active and per paying user."""
+    money_split = replace(money_query, breakdown=breakdown)
+    money = eng.revenue(source, money_split)
+    money_before = earlier(period_shift, eng.revenue, money_query) if breakdown is None else None
+    if not eng.has_activity(money, "paying_users"):
+        st.info("No revenue was recorded in this range (no event with a positive `revenue`).")
+    st.metric(
+        f"Revenue, {shared.start:%d %b %Y} – {shared.end:%d %b %Y}",
+        eng.money_text(eng.revenue_total(money), targets.currency),
+        help="The sum of `revenue` over every event in the date range (refunds lower it).",
+    )
+    components.chart(
+        charts.revenue_total_figure(
+            money,
+            interval=interval,
+            breakdown=breakdown,
+            currency=targets.currency,
+            comparison=money_before,
+        ),
+        key="eng_chart_revenue_total",
+    )
+    if breakdown is None:
+        compare.note(period_shift, money_before)
+    st.subheader("Revenue per active user")
+    components.chart(
+        charts.revenue_figure(
+            money,
+            interval=interval,
+            breakdown=breakdown,
+            currency=targets.currency,
+            comparison=money_before,
+        ),
+        key="eng_chart_revenue",
+    )
+    components.numbers(money, name=f"revenue_per_{noun}", key="eng_money", column_config=dates)
+    engine.show_sql(eng.revenue.sql(source, money_split), what="revenue")
+    components.definition(
+        f"Counting unit: a user (`user_id`); days are calendar days in **{shared.tz}**; every "
+        f"event counts, whatever the event picked above. Per {noun}: revenue = sum of `revenue` "
+        "(refunds lower it); revenue per active user = revenue / users with any event; per "
+        f"paying user = revenue / users with a positive `revenue`. {periods}"
+        + (f" Partial {noun}s are dotted." if interval != "day" else "")
+    )
+
+
+DRAW = {
+    eng.MORE_TABS["dau_mau"]: dau_mau_tab,
+    eng.MORE_TABS["stickiness"]: stickiness_tab,
+    eng.MORE_TABS["lifecycle"]: lifecycle_tab,
+    eng.MORE_TABS["revenue"]: revenue_tab,
+}
+st.header("Stickiness, lifecycle and revenue")
+components.lazy_sections(DRAW, key=eng.MORE_KEY)

@@ -51,10 +51,10 @@ confidence = top_right.selectbox(
 )
 alpha = round(1 - confidence, 4)
 
-from_data, by_hand, planning = st.tabs(["From the data", "Type in counts", "Plan a test"])
 
 # --- from the data -------------------------------------------------------------------------------
-with from_data:
+def from_data_tab() -> None:
+    """An experiment of this source: its results, checks and effect over time."""
     source = data.source_key()
     listing = adapters.experiments(source)
     if listing.height == 0:
@@ -194,8 +194,10 @@ with from_data:
                 components.numbers(daily, name=f"{experiment}_daily", key="exp_daily_numbers")
                 engine.show_sql(adapters.daily.sql(source, over_time), what="the effect over time")
 
+
 # --- typed-in counts -----------------------------------------------------------------------------
-with by_hand:
+def by_hand_tab() -> None:
+    """Counts typed in from another tool, analysed with the same statistics."""
     st.caption("Numbers from another tool, or a test run outside this data: type them in.")
     kind = st.radio(
         "What did you measure?",
@@ -275,8 +277,10 @@ with by_hand:
             adapters.downloadable(hand_frame), name="typed_in_results", key="exp_hand_numbers"
         )
 
+
 # --- planning ------------------------------------------------------------------------------------
-with planning:
+def planning_tab() -> None:
+    """How many users and days a planned test needs."""
     st.caption("How many users, and how many days, before a test can answer its question?")
     plan_kind = st.radio(
         "What will you measure?",
@@ -344,3 +348,15 @@ with planning:
             key="exp_plan_curve",
         )
         components.numbers(curve, name="sample_size_by_lift", key="exp_plan_numbers")
+
+
+# Each tab is drawn only while open (ui/components.lazy_tabs): a shared link to the results does
+# not also draw the calculator's and the planner's charts. The open tab is part of the link.
+components.lazy_sections(
+    {
+        adapters.TABS["data"]: from_data_tab,
+        adapters.TABS["hand"]: by_hand_tab,
+        adapters.TABS["plan"]: planning_tab,
+    },
+    key=adapters.TAB_KEY,
+)

@@ -194,78 +194,85 @@ else:
     engine.show_sql(fun.steps.sql(source, query), what="the breakdown")
     components.definition(fun.describe_breakdown(query, view, query.breakdown))
 
-# -- conversion over time ---------------------------------------------------------------------
-st.header("Conversion over time")
-interval = st.segmented_control(
-    "Group users by the",
-    list(fun.INTERVAL_LABELS),
-    format_func=fun.INTERVAL_LABELS.__getitem__,
-    default="day",
-    required=True,
-    key="fun_interval",
-    bind="query-params",
-)
-interval = interval or "day"
-over_time = fun.trends(source, whole, interval)
-# The sidebar's "Compare with": the same funnel on the earlier range (ui/compare.py).
-trends_shift = compare.shift(shared.start, shared.end, shared.compare, interval)
-trends_before = compare.earlier(
-    trends_shift,
-    lambda s, e: fun.trends(source, whole.between(s, e), interval),
-    first_day=compare.first_day(source, shared.tz),
-    interval=interval,
-)
-components.chart(
-    charts.trends_figure(over_time, interval=interval, comparison=trends_before),
-    key="fun_chart_trends",
-)
-compare.note(trends_shift, trends_before)
-components.numbers(
-    over_time,
-    name=f"funnel_conversion_by_{interval}",
-    key="fun_trends_table",
-    column_config={"period_start": st.column_config.DateColumn("Entered", format="YYYY-MM-DD")},
-)
-engine.show_sql(fun.trends.sql(source, whole, interval), what="conversion over time")
-components.definition(fun.describe_trends(query, view, interval))
+# -- conversion over time, time to convert, drop-offs ----------------------------------------
+# In tabs, each drawn only while open (ui/components.lazy_tabs): a shared link draws two charts, not
+# four. The open tab is part of the link.
 
-# -- time to convert --------------------------------------------------------------------------
-st.header("Time to convert")
-histogram = fun.time_to_convert(source, whole)
-if histogram.height == 0:
-    st.info("Nobody reached the last step, so there is no time to convert to show.")
-else:
+
+def trends_tab() -> None:
+    """Conversion of the users who entered in each day, week or month."""
+    interval = st.segmented_control(
+        "Group users by the",
+        list(fun.INTERVAL_LABELS),
+        format_func=fun.INTERVAL_LABELS.__getitem__,
+        default="day",
+        required=True,
+        key="fun_interval",
+        bind="query-params",
+    )
+    interval = interval or "day"
+    over_time = fun.trends(source, whole, interval)
+    # The sidebar's "Compare with": the same funnel on the earlier range (ui/compare.py).
+    trends_shift = compare.shift(shared.start, shared.end, shared.compare, interval)
+    trends_before = compare.earlier(
+        trends_shift,
+        lambda s, e: fun.trends(source, whole.between(s, e), interval),
+        first_day=compare.first_day(source, shared.tz),
+        interval=interval,
+    )
+    components.chart(
+        charts.trends_figure(over_time, interval=interval, comparison=trends_before),
+        key="fun_chart_trends",
+    )
+    compare.note(trends_shift, trends_before)
+    components.numbers(
+        over_time,
+        name=f"funnel_conversion_by_{interval}",
+        key="fun_trends_table",
+        column_config={"period_start": st.column_config.DateColumn("Entered", format="YYYY-MM-DD")},
+    )
+    engine.show_sql(fun.trends.sql(source, whole, interval), what="conversion over time")
+    components.definition(fun.describe_trends(query, view, interval))
+
+
+def time_tab() -> None:
+    """How long converted users took from the first step to the last."""
+    histogram = fun.time_to_convert(source, whole)
+    if histogram.height == 0:
+        st.info("Nobody reached the last step, so there is no time to convert to show.")
+        return
     components.chart(charts.time_to_convert_figure(histogram), key="fun_chart_time")
     components.numbers(histogram, name="funnel_time_to_convert", key="fun_time_table")
     engine.show_sql(fun.time_to_convert.sql(source, whole), what="time to convert")
     components.definition(fun.describe_time(query, view))
 
-# -- drop-offs --------------------------------------------------------------------------------
-st.header("Where drop-offs went")
-labels = fun.step_options(query)
-drop_step = st.selectbox(
-    "Users who dropped off on the way to",
-    list(labels),
-    index=fun.biggest_drop(table),
-    format_func=labels.__getitem__,
-    key="fun_drop_step",
-    bind="query-params",
-)
-drop_step = int(drop_step or 2)
-ignored = st.multiselect(
-    "Pass over these events",
-    options.events,
-    default=fun.default_ignored(options.events),
-    key="fun_next_ignore",
-    bind="query-params",
-    placeholder="Count every event",
-    help="Events recorded on their own after almost anything (session starts, page views) hide "
-    "what users chose to do next; the first event that is not one of these counts instead.",
-)
-gone = fun.dropped(source, whole, drop_step)
-if gone.height == 0:
-    st.info(f"Nobody has dropped off on the way to step {drop_step} (yet).")
-else:
+
+def drops_tab() -> None:
+    """What users who dropped off before a step did next."""
+    labels = fun.step_options(query)
+    drop_step = st.selectbox(
+        "Users who dropped off on the way to",
+        list(labels),
+        index=fun.biggest_drop(table),
+        format_func=labels.__getitem__,
+        key="fun_drop_step",
+        bind="query-params",
+    )
+    drop_step = int(drop_step or 2)
+    ignored = st.multiselect(
+        "Pass over these events",
+        options.events,
+        default=fun.default_ignored(options.events),
+        key="fun_next_ignore",
+        bind="query-params",
+        placeholder="Count every event",
+        help="Events recorded on their own after almost anything (session starts, page views) hide "
+        "what users chose to do next; the first event that is not one of these counts instead.",
+    )
+    gone = fun.dropped(source, whole, drop_step)
+    if gone.height == 0:
+        st.info(f"Nobody has dropped off on the way to step {drop_step} (yet).")
+        return
     went = fun.next_events(source, whole, drop_step, tuple(ignored))
     components.chart(charts.next_events_figure(went), key="fun_chart_next")
     components.numbers(
@@ -287,3 +294,12 @@ else:
         key="fun_dl_dropped",
         icon=":material/download:",
     )
+
+
+DRAW = {
+    fun.MORE_TABS["trends"]: trends_tab,
+    fun.MORE_TABS["time"]: time_tab,
+    fun.MORE_TABS["drops"]: drops_tab,
+}
+st.header("Over time, time to convert and drop-offs")
+components.lazy_sections(DRAW, key=fun.MORE_KEY)

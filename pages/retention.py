@@ -166,57 +166,72 @@ components.numbers(
 engine.show_sql(ret.cohorts.sql(source, query), what="the cohorts")
 components.definition(ret.describe(query))
 
-# -- curves -----------------------------------------------------------------------------------
-st.header("Retention curves")
-# The sidebar's "Compare with": the average curve of the earlier range's cohorts (ui/compare.py).
-curve_shift = compare.shift(shared.start, shared.end, shared.compare, query.interval)
-curve_before = compare.earlier_curve(
-    curve_shift,
-    lambda s, e: ret.average(ret.cohorts(source, replace(query, scope=query.scope.between(s, e)))),
-    first_day=compare.first_day(source, shared.tz),
-)
-components.chart(
-    charts.curves_figure(table, curve, interval=noun, comparison=curve_before),
-    key="ret_chart_curves",
-)
-compare.note(curve_shift, curve_before)
-components.numbers(
-    curve,
-    name=f"average_retention_by_{noun}",
-    key="ret_curve",
-    column_config=rates,
-    label="Numbers behind the average curve",
-)
-engine.show_sql(ret.cohorts.sql(source, query), what="the cohorts the curves average")
-components.definition(
-    ret.describe(query)
-    + " The bold line pools all cohorts (returning users over cohort users, so big cohorts "
-    "weigh more) using only finished periods; where no cohort has finished a period yet, it "
-    "is dashed."
-)
+# -- curves and lifetime value ---------------------------------------------------------------
+# In tabs, each drawn only while open (ui/components.lazy_tabs): a shared link draws two charts, not
+# three. The open tab is part of the link.
 
-# -- lifetime value ---------------------------------------------------------------------------
-st.header("Lifetime value")
-if not ret.has_revenue(source):
-    st.info("This source has no `revenue` column with values, so there is no LTV curve to draw.")
-else:
+
+def curves_tab() -> None:
+    """Each cohort's retention curve and their pooled average."""
+    # The sidebar's "Compare with": the average curve of the earlier range's cohorts.
+    curve_shift = compare.shift(shared.start, shared.end, shared.compare, query.interval)
+    curve_before = compare.earlier_curve(
+        curve_shift,
+        lambda s, e: ret.average(
+            ret.cohorts(source, replace(query, scope=query.scope.between(s, e)))
+        ),
+        first_day=compare.first_day(source, shared.tz),
+    )
+    components.chart(
+        charts.curves_figure(table, curve, interval=noun, comparison=curve_before),
+        key="ret_chart_curves",
+    )
+    compare.note(curve_shift, curve_before)
+    components.numbers(
+        curve,
+        name=f"average_retention_by_{noun}",
+        key="ret_curve",
+        column_config=rates,
+        label="Numbers behind the average curve",
+    )
+    engine.show_sql(ret.cohorts.sql(source, query), what="the cohorts the curves average")
+    components.definition(
+        ret.describe(query)
+        + " The bold line pools all cohorts (returning users over cohort users, so big cohorts "
+        "weigh more) using only finished periods; where no cohort has finished a period yet, it "
+        "is dashed."
+    )
+
+
+def ltv_tab() -> None:
+    """Cumulative revenue per cohort user (lifetime value)."""
+    if not ret.has_revenue(source):
+        st.info(
+            "This source has no `revenue` column with values, so there is no LTV curve to draw."
+        )
+        return
     try:
         money = ret.revenue(source, query)
     except ValueError as exc:
         st.error(f"The revenue curve cannot be computed with these settings: {md(exc)}")
-    else:
-        components.chart(
-            charts.ltv_figure(
-                money, ret.average_ltv(money), interval=noun, currency=product.money_currency()
-            ),
-            key="ret_chart_ltv",
-        )
-        components.numbers(
-            money,
-            name=f"revenue_by_{noun}",
-            key="ret_ltv",
-            column_config=dates,
-            label="Numbers behind the LTV curve",
-        )
-        engine.show_sql(ret.revenue.sql(source, query), what="the LTV curve")
-        components.definition(ret.describe(query, what="revenue"))
+        return
+    components.chart(
+        charts.ltv_figure(
+            money, ret.average_ltv(money), interval=noun, currency=product.money_currency()
+        ),
+        key="ret_chart_ltv",
+    )
+    components.numbers(
+        money,
+        name=f"revenue_by_{noun}",
+        key="ret_ltv",
+        column_config=dates,
+        label="Numbers behind the LTV curve",
+    )
+    engine.show_sql(ret.revenue.sql(source, query), what="the LTV curve")
+    components.definition(ret.describe(query, what="revenue"))
+
+
+DRAW = {ret.MORE_TABS["curves"]: curves_tab, ret.MORE_TABS["ltv"]: ltv_tab}
+st.header("Curves and lifetime value")
+components.lazy_sections(DRAW, key=ret.MORE_KEY)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import plotly.graph_objects as go
@@ -36,6 +37,16 @@ def lazy_tabs(labels: list[str], *, key: str) -> list[tuple[Any, bool]]:
     """
     tabs = st.tabs(labels, key=key, on_change="rerun", bind="query-params")
     return [(tab, bool(tab.open)) for tab in tabs]
+
+
+def lazy_sections(sections: Mapping[str, Callable[[], None]], *, key: str) -> None:
+    """Tabs named by ``sections``' keys; only the open tab's function runs, so only its charts
+    are computed and drawn (see ``lazy_tabs``)."""
+    tabs = lazy_tabs(list(sections), key=key)
+    for (tab, is_open), draw in zip(tabs, sections.values(), strict=True):
+        if is_open:
+            with tab:
+                draw()
 
 
 def lazy_expander(label: str, *, key: str, icon: str | None = None) -> tuple[Any, bool]:

@@ -38,6 +38,15 @@ NO_BREAKDOWN = "No breakdown"
 INTERVAL_LABELS: dict[Interval, str] = {"day": "Day", "week": "Week", "month": "Month"}
 WEEK_START_LABELS: dict[WeekStart, str] = {"monday": "Monday", "sunday": "Sunday"}
 WINDOWS = (1, 7, 30)
+#: The page's secondary views, each in a tab drawn only while open; the label is the value a link
+#: gives ``eng_more`` (renaming a label breaks saved links to that tab).
+MORE_KEY = "eng_more"
+MORE_TABS = {
+    "dau_mau": "DAU/MAU",
+    "stickiness": "Stickiness",
+    "lifecycle": "Lifecycle",
+    "revenue": "Revenue",
+}
 #: The periods and first weekdays by the names a control or a link gives them.
 _INTERVALS: dict[str, Interval] = {name: name for name in INTERVAL_LABELS}
 _WEEK_STARTS: dict[str, WeekStart] = {name: name for name in WEEK_START_LABELS}

@@ -39,6 +39,10 @@ CORRECTION_LABELS: dict[ex.Correction | None, str] = {
     "holm": "Holm (no false winner at all)",
     "bh": "Benjamini–Hochberg (few false winners)",
 }
+#: The page's three tabs, each drawn only while open; the label is the value a link gives
+#: ``exp_tab`` (renaming a label breaks saved links to that tab).
+TAB_KEY = "exp_tab"
+TABS = {"data": "From the data", "hand": "Type in counts", "plan": "Plan a test"}
 HAND_KINDS: dict[ex.PlanKind, str] = {
     "proportion": "Conversions (users who did it)",
     "mean": "An average per user (revenue, time, …)",

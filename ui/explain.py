@@ -113,10 +113,14 @@ def link(
         params["eng_event"] = _event_label(p.event, eng.ANY_EVENT)
         params["eng_interval"] = eng.INTERVAL_LABELS[period]
         params["eng_week_start"] = eng.WEEK_START_LABELS["monday"]
+        if isinstance(p, DauMau | Lifecycle):  # the tab whose chart holds the KPI
+            tab = "dau_mau" if isinstance(p, DauMau) else "lifecycle"
+            params[eng.MORE_KEY] = eng.MORE_TABS[tab]
     elif isinstance(p, Revenue | Arpu | PayingUsers):
         params["eng_event"] = eng.ANY_EVENT
         params["eng_interval"] = eng.INTERVAL_LABELS[period]
         params["eng_week_start"] = eng.WEEK_START_LABELS["monday"]
+        params[eng.MORE_KEY] = eng.MORE_TABS["revenue"]
     elif isinstance(p, Retention):
         range_end = min(last_day, add_periods(start, period, p.reach) - dt.timedelta(days=1))
         params.update(
@@ -257,14 +261,14 @@ def engagement_value(
         table = periodic if periodic is not None else pl.DataFrame()
         return _at(table, "active_users", day), "Read from the Active users chart below."
     if isinstance(p, DauMau):
-        return _mean_of_days(ratio, "ratio", explained), "Read from the DAU/MAU chart below."
+        return _mean_of_days(ratio, "ratio", explained), "Read from the DAU/MAU tab below."
     if isinstance(p, Lifecycle):
         value = _at(lifecycle, p.state, day)
         return (None if value is None else abs(value)), (
-            f"Read from the Lifecycle chart below: its {p.state} users."
+            f"Read from the Lifecycle tab below: its {p.state} users."
         )
     if isinstance(p, Revenue | Arpu | PayingUsers):
-        return _at(money, explained.kpi.metric, day), "Read from the Revenue section below."
+        return _at(money, explained.kpi.metric, day), "Read from the Revenue tab below."
     return None, "This KPI's kind is not drawn on this page."
 
 

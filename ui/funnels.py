@@ -39,6 +39,14 @@ UNIT_LABELS: dict[WindowUnit, str] = {
     "month": "months (31 days)",
 }
 INTERVAL_LABELS: dict[Interval, str] = {"day": "Day", "week": "Week", "month": "Month"}
+#: The page's views below the steps, each in a tab drawn only while open; the label is the value a
+#: link gives ``fun_more`` (renaming a label breaks saved links to that tab).
+MORE_KEY = "fun_more"
+MORE_TABS = {
+    "trends": "Conversion over time",
+    "time": "Time to convert",
+    "drops": "Where drop-offs went",
+}
 NO_BREAKDOWN = "No breakdown"
 #: A funnel needs at least two steps to say anything about conversion; more is unreadable.
 MIN_STEPS, MAX_STEPS = 2, 10

@@ -25,6 +25,10 @@ from ui.text import code, md
 #: Shown in the event pickers for "any event" (``None``).
 ANY_EVENT = "Any event"
 INTERVAL_LABELS: dict[Interval, str] = {"day": "Day", "week": "Week", "month": "Month"}
+#: The page's views below the triangle, each in a tab drawn only while open; the label is the value
+#: a link gives ``ret_more`` (renaming a label breaks saved links to that tab).
+MORE_KEY = "ret_more"
+MORE_TABS = {"curves": "Retention curves", "ltv": "Lifetime value"}
 WEEK_START_LABELS: dict[WeekStart, str] = {"monday": "Monday", "sunday": "Sunday"}
 TYPE_LABELS: dict[RetentionType, str] = {"first_time": "First time", "recurring": "Recurring"}
 MODE_LABELS: dict[Mode, str] = {

@@ -72,10 +72,17 @@ def test_the_previous_period_is_drawn_on_every_time_chart_of_engagement(previous
         for i, key in enumerate(c.proto.id for c in previous.get("plotly_chart"))
     }
     drawn = [names for names in charts_with.values() if "Previous period" in names]
-    # DAU/WAU/MAU, DAU/MAU, revenue per period and revenue per user.
-    assert len(drawn) == 4
+    # DAU/WAU/MAU and the open tab's DAU/MAU.
+    assert len(drawn) == 2
     assert trace_names(previous, 0).count("Previous period") == 3  # one per window
     assert not [c.value for c in previous.caption if "No data for" in c.value]
+
+
+def test_the_previous_period_is_drawn_on_both_revenue_charts():
+    at = opened("pages/engagement.py", compare="previous", eng_more="Revenue")
+    drawn = [trace_names(at, i) for i in range(len(at.get("plotly_chart")))]
+    # DAU/WAU/MAU, then revenue per period and revenue per user.
+    assert len(drawn) == 3 and all("Previous period" in names for names in drawn)
 
 
 def test_the_tiles_show_both_changes(previous):

@@ -52,9 +52,9 @@ def test_demo_experiment_reads_as_a_winner_after_the_srm_check(page):
     assert set(treated["Metric"]) == {"purchase conversion", "revenue per user (purchase)"}
     assert treated["Verdict"].str.startswith("Winner").all()
     assert treated["Lift"].str.startswith("+").all()
-    # forest plot, effect over time, and (other tabs) the typed-in forest and the plan curve
-    assert len(page.get("plotly_chart")) >= 4
-    assert len(page.get("download_button")) >= 4  # every table downloadable
+    # The forest plot and the effect over time; the other tabs wait to be opened.
+    assert len(page.get("plotly_chart")) == 2
+    assert len(page.get("download_button")) >= 2  # every table downloadable
     assert "Effect over time" in texts(page.subheader)
 
 
@@ -127,10 +127,26 @@ def test_the_sidebars_property_filters_count_only_matching_events():
     assert "platform = web" in said and "apply here" in said
 
 
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Open one of the page's lazy tabs as a link would (``exp_tab=<label>``)."""
+    if at.query_params.get("exp_tab") != label:
+        at.query_params["exp_tab"] = label
+        at.run()
+        assert not at.exception, at.exception
+    return at
+
+
 # --- typed in by hand ---------------------------------------------------------------------------
 
 
+def test_the_typed_in_tab_draws_its_forest_plot_once_opened(page):
+    open_tab(page, "Type in counts")
+    drawn = [c.proto.id for c in page.get("plotly_chart")]
+    assert len(drawn) == 1 and "exp_hand_forest" in drawn[0], drawn
+
+
 def set_hand(at: AppTest, **values) -> AppTest:
+    open_tab(at, "Type in counts")
     for key, value in values.items():
         at.number_input(key=f"exp_hand_{key}").set_value(value)
     at.run()
@@ -203,6 +219,7 @@ def test_typed_in_split_mismatch_is_flagged(page):
 
 
 def test_typed_in_averages(page):
+    open_tab(page, "Type in counts")
     page.radio(key="exp_hand_kind").set_value("mean").run()
     assert not page.exception
     page.number_input(key="exp_hand_treatment_std").set_value(-2.0).run()
@@ -218,6 +235,8 @@ def test_typed_in_averages(page):
 
 
 def test_plan_a_test(page):
+    open_tab(page, "Plan a test")
+    assert "exp_plan_curve" in page.get("plotly_chart")[0].proto.id
     plan = table(page, "Answer")
     answers = dict(zip(plan["Question"], plan["Answer"], strict=True))
     # 10% baseline, +5% relative, alpha 0.05, power 80%: 57,760 per arm; 115,520 at 1,000 a day.
@@ -237,6 +256,7 @@ def test_plan_a_test(page):
     ],
 )
 def test_plan_bad_numbers_get_an_error(page, key, value, message):
+    open_tab(page, "Plan a test")
     before = page.number_input(key=key).value
     page.number_input(key=key).set_value(value).run()
     assert not page.exception, page.exception
@@ -245,6 +265,7 @@ def test_plan_bad_numbers_get_an_error(page, key, value, message):
 
 
 def test_plan_for_an_average_needs_a_spread(page):
+    open_tab(page, "Plan a test")
     page.radio(key="exp_plan_kind").set_value("mean").run()
     page.number_input(key="exp_plan_std").set_value(0.0).run()
     assert not page.exception
@@ -267,6 +288,7 @@ def test_source_without_assignments(monkeypatch):
         at.switch_page("pages/experiments.py").run()
         assert not at.exception, at.exception
         assert any("no experiment assignments" in text for text in texts(at.info))
+        open_tab(at, "Plan a test")
         assert table(at, "Answer").shape[0] == 4  # the other tabs still work
     finally:
         st.cache_data.clear()

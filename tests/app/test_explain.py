@@ -69,3 +69,21 @@ def test_the_link_opens_the_page_on_the_scorecards_number(kpi_id, card, vision_c
     shown = [m for m in at.metric if m.label == kpi.name]
     assert shown, f"{page} shows no headline for {kpi.name}"
     assert shown[0].value == format_value(row["value"], row["unit"], VISION.currency)
+    # ...and the chart the number is read from is drawn (a KPI in a lazy tab opens that tab).
+    drawn = " ".join(chart.proto.id for chart in at.get("plotly_chart"))
+    assert CHART_OF[kpi.metric] in drawn, drawn
+
+
+#: The chart each kind of KPI is read from on its page.
+CHART_OF = {
+    "active_users": "eng_chart_",
+    "dau_mau": "eng_chart_dau_mau",
+    "lifecycle": "eng_chart_lifecycle",
+    "revenue": "eng_chart_revenue",
+    "arpu": "eng_chart_revenue",
+    "paying_users": "eng_chart_revenue",
+    "event_count": "eng_chart_",
+    "retention": "ret_chart_triangle",
+    "funnel_conversion": "fun_chart_",
+    "experiment": "exp_",
+}

@@ -145,6 +145,7 @@ owner = "Ana"
     assert "USD" not in text and "$" not in text
 
     # Engagement: revenue in pounds, and no target line of any other product.
+    at.query_params["eng_more"] = "Revenue"
     at.switch_page("pages/engagement.py").run()
     assert not at.exception, at.exception
     figures = " ".join(json.dumps(json.loads(c.proto.spec)) for c in at.get("plotly_chart"))

@@ -4,6 +4,7 @@ without Streamlit in tests/ui/charts/test_retention.py."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -34,19 +35,27 @@ def cards(at: AppTest) -> list[str]:
 def test_the_page_runs_and_draws_its_charts(page):
     assert not page.exception, page.exception
     assert page.title[0].value == "Retention"
-    assert [h.value for h in page.header] == [
-        "Cohort triangle",
-        "Retention curves",
-        "Lifetime value",
-    ]
-    # The triangle, the curves with their average, and the LTV curve (the demo has revenue).
-    assert chart_count(page) == 3
+    assert [h.value for h in page.header] == ["Cohort triangle", "Curves and lifetime value"]
+    # The triangle and the first tab's curves; the LTV tab waits to be opened.
+    assert chart_count(page) == 2
     # Every chart has its numbers (an expander with a CSV download) and a definition card.
-    assert len(page.get("download_button")) == 3
-    assert len(cards(page)) == 3
+    assert len(page.get("download_button")) == 2
+    assert len(cards(page)) == 2
     assert all("Calendar" in card and "UTC" in card and "Recurring" in card for card in cards(page))
     labels = [m.label for m in page.metric]
     assert labels[:2] == ["Cohort memberships", "Week 1 retention"]
+
+
+def test_the_lifetime_value_tab_draws_the_ltv_curve_once_opened():
+    at = AppTest.from_file(APP, default_timeout=600)
+    at.switch_page(PAGE)
+    at.query_params["ret_more"] = "Lifetime value"
+    at.run()
+    assert not at.exception, at.exception
+    assert chart_count(at) == 2  # the triangle and the LTV curve, not the curves
+    ltv = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert "$" in json.dumps(ltv["layout"])  # in the demo's currency
+    assert any("revenue" in card for card in cards(at))
 
 
 def test_every_control_changes_the_view(page):
@@ -57,7 +66,7 @@ def test_every_control_changes_the_view(page):
     page.selectbox(key="ret_start_event").set_value("signup").run()
     page.selectbox(key="ret_return_event").set_value("purchase").run()
     assert not page.exception, page.exception
-    assert chart_count(page) == 3
+    assert chart_count(page) == 2
     card = cards(page)[0]
     assert "**First-time**" in card and "`signup`" in card
     assert "**Rolling**" in card and "`purchase`" in card and "or any later one" in card
@@ -132,9 +141,11 @@ def test_the_numbers_of_a_small_product(story):
     # week): ann came back, bob did not.
     assert float(values["Week 1 retention"]) == 0.5
     assert "Week 2 retention" not in values  # the first cohort's week 2 is not over either
-    # No revenue column: the LTV section says so instead of drawing an empty chart.
-    assert any("no `revenue` column" in box.value for box in story_page.info)
-    assert chart_count(story_page) == 2
+    assert chart_count(story_page) == 2  # the triangle and the curves
+    # No revenue column: the LTV tab says so instead of drawing an empty chart.
+    ltv = story(ret_more="Lifetime value")
+    assert any("no `revenue` column" in box.value for box in ltv.info)
+    assert chart_count(ltv) == 1
 
 
 def test_a_start_event_nobody_did_in_the_range_says_so(story):

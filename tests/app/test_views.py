@@ -34,6 +34,7 @@ ENGAGEMENT = views.View(
         "eng_interval": "week",
         "eng_week_start": "sunday",
         "eng_breakdown": "plan",
+        "eng_more": "Stickiness",  # the open tab, with its own control
         "eng_interval_count": 3,
     },
 )
@@ -42,6 +43,7 @@ PLANNER = views.View(
     page="experiments",
     state={
         "compare": "year",
+        "exp_tab": "Type in counts",
         "exp_hand_kind": "mean",
         "exp_hand_control_users": 2_500,
         "exp_hand_treatment_users": 2_400,
@@ -164,17 +166,25 @@ def test_a_view_restores_the_typed_in_numbers_and_the_planner(vision_copy):
     views.write(views.views_path(vision_copy), PLANNER)
     at = open_view(PLANNER.name)
     assert at.title[0].value == "Experiments"
-    for key, value in PLANNER.state.items():
-        if key == "compare":
-            assert at.sidebar.segmented_control(key="compare").value == "year"
-        elif key in ("exp_hand_kind", "exp_plan_kind"):
-            assert at.radio(key=key).value == value
-        elif key in ("exp_plan_power", "exp_winsorize"):
-            assert at.selectbox(key=key).value == value
-        elif key == "exp_hand_inverse":
-            assert at.checkbox(key=key).value is True
-        else:
-            assert at.number_input(key=key).value == value, key
+    assert at.sidebar.segmented_control(key="compare").value == "year"
+    # The view opens on its tab; the other tabs' controls keep the view's values once opened.
+    for tab, prefix in (("Type in counts", "exp_hand_"), ("Plan a test", "exp_plan_"), (None, "")):
+        at.session_state["exp_tab"] = tab or "From the data"  # a click on the tab
+        at.run()
+        if tab is None:
+            assert at.selectbox(key="exp_winsorize").value is None
+            continue
+        for key, value in PLANNER.state.items():
+            if not key.startswith(prefix):
+                continue
+            if key in ("exp_hand_kind", "exp_plan_kind"):
+                assert at.radio(key=key).value == value
+            elif key == "exp_plan_power":
+                assert at.selectbox(key=key).value == value
+            elif key == "exp_hand_inverse":
+                assert at.checkbox(key=key).value is True
+            else:
+                assert at.number_input(key=key).value == value, key
 
 
 def test_a_view_whose_values_no_longer_fit_opens_with_the_defaults(vision_copy):
@@ -205,6 +215,7 @@ def test_saving_a_view_with_the_editing_role(vision_copy, monkeypatch):
     configure(monkeypatch, enabled=True)  # no login, no editors: anyone edits
     at = AppTest.from_file(APP, default_timeout=600)
     at.query_params["eng_interval"] = "Week"
+    at.query_params["eng_more"] = "Stickiness"  # the tab that holds the blocks control
     at.query_params["eng_interval_count"] = "4"
     at.query_params["f_plan"] = "pro"
     # One run before the click: AppTest shows the sidebar of a page's first run only.
@@ -220,6 +231,7 @@ def test_saving_a_view_with_the_editing_role(vision_copy, monkeypatch):
     assert (view.name, view.page) == ("Pro users, weekly", "engagement")
     assert view.state["eng_interval"] == "week"
     assert view.state["eng_interval_count"] == 4
+    assert view.state["eng_more"] == "Stickiness"
     assert view.state["f_plan"] == ["pro"]
     assert view.state["compare"] == "none"
     assert len(view.state["range"]) == 2
