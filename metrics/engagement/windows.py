@@ -132,9 +132,9 @@ def _packed_pieces(
     in order, and equal neighbours are the same (user, day). Hashing and sorting integers costs
     a fraction of grouping strings with dates (time and memory; see benchmarks/bench_engagement.py).
 
-    Two different users could share a code. Beside each key rides a second, independent 32-bit
-    hash of ``user_id``: neighbours with the same code and different second hashes are such a
-    collision, and then this returns ``None`` so the caller takes the exact string path. A
+    Two different users could share a code. A second, independent 32-bit hash of ``user_id``
+    tells them apart: a code found with two different second hashes is such a collision, and
+    then this returns ``None`` so the caller takes the exact string path. A
     collision goes unnoticed only when two users agree on both hashes (79 bits, about 1 in 10^10
     for ten million users). ``None`` also when the day range does not fit beside the code.
     """
@@ -143,12 +143,21 @@ def _packed_pieces(
         return None
     code = (pl.col("user_id").hash(_CODE_SEED) // (1 << _CODE_SHIFT)).cast(pl.Int64)
     check = pl.col("user_id").hash(_CHECK_SEED).cast(pl.UInt32, wrap_numerical=True)
-    ordered = matching.select(key=code * span + (pl.col("day") - first), check=check).sort("key")
-    user = pl.col("key") // span
-    collided = ordered.select(
-        ((user == user.shift(1)) & (pl.col("check") != pl.col("check").shift(1))).any()
+    # Two streamed passes over integers, never sorting every event: the distinct keys (1.7M of
+    # 10M events in the benchmark's log) sorted, and the distinct (code, check) pairs, one per
+    # user, where a code found with two different checks is a collision. Peak memory at 10M
+    # events: 0.9x DuckDB's, against 1.4x when every event's key and check were sorted together.
+    # (Collected one after the other: pl.collect_all would cache the shared scan, strings and all.)
+    collided = (
+        matching.select(code=code, check=check)
+        .unique()
+        .select(pl.col("code").is_duplicated().any())
+        .collect(engine="streaming")
     )
-    pairs = ordered.select("key").filter(pl.col("key").ne_missing(pl.col("key").shift(1)))
+    if collided.item():
+        return None
+    pairs = matching.select(key=code * span + (pl.col("day") - first)).unique().sort("key")
+    user = pl.col("key") // span
     # Within one user, neighbouring keys differ by the days between the two pairs.
     gap = pl.when(user == user.shift(-1)).then(pl.col("key").shift(-1) - pl.col("key"))
     summary = (
@@ -159,10 +168,7 @@ def _packed_pieces(
         .group_by("day", "gap")
         .agg(pieces=pl.len().cast(pl.Int64))
     )
-    pieces, clash = pl.collect_all([summary, collided])
-    if clash.item():
-        return None
-    return pieces
+    return summary.collect(engine="streaming")
 
 
 def rolling_plan(
