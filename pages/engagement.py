@@ -207,6 +207,7 @@ else:
 state.finite_param("eng_interval_count")
 
 
+@st.fragment  # the blocks control reruns only this tab (issue 12 item 5)
 def stickiness_tab() -> None:
     """How many periods each user was active in, in blocks of the picked size."""
     st.subheader(f"How many {noun}s do users come?")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from metrics.experiments import ExperimentQuery
 from ui import components, data, engine, explain, state
 from ui import experiments as adapters
 from ui.charts import experiments as charts
@@ -50,6 +51,23 @@ confidence = top_right.selectbox(
     help="How sure a result must be before we call a winner (alpha = 1 − confidence).",
 )
 alpha = round(1 - confidence, 4)
+
+
+# --- the effect over time -------------------------------------------------------------------
+@st.fragment
+def effect_over_time(
+    source: str, query: ExperimentQuery, chosen: list[str], experiment: str
+) -> None:
+    """The cumulative effect of one metric, day by day. A fragment: picking another metric
+    reruns only this chart, not the whole analysis above it (issue 12 item 5)."""
+    st.subheader("Effect over time")
+    shown = st.selectbox("Metric", chosen, key="exp_daily_metric", bind="query-params")
+    over_time = query.over_time(shown)
+    daily = adapters.daily(source, over_time)
+    components.chart(charts.cumulative_chart(daily), key="exp_daily")
+    components.definition(adapters.DAILY_DEFINITION)
+    components.numbers(daily, name=f"{experiment}_daily", key="exp_daily_numbers")
+    engine.show_sql(adapters.daily.sql(source, over_time), what="the effect over time")
 
 
 # --- from the data -------------------------------------------------------------------------------
@@ -185,14 +203,7 @@ def from_data_tab() -> None:
                 )
                 engine.show_sql(adapters.results.sql(source, query), what="the results")
 
-                st.subheader("Effect over time")
-                shown = st.selectbox("Metric", chosen, key="exp_daily_metric", bind="query-params")
-                over_time = query.over_time(shown)
-                daily = adapters.daily(source, over_time)
-                components.chart(charts.cumulative_chart(daily), key="exp_daily")
-                components.definition(adapters.DAILY_DEFINITION)
-                components.numbers(daily, name=f"{experiment}_daily", key="exp_daily_numbers")
-                engine.show_sql(adapters.daily.sql(source, over_time), what="the effect over time")
+                effect_over_time(source, query, chosen, experiment)
 
 
 # --- typed-in counts -----------------------------------------------------------------------------

@@ -199,6 +199,7 @@ else:
 # four. The open tab is part of the link.
 
 
+@st.fragment  # its own control reruns only this tab (issue 12 item 5)
 def trends_tab() -> None:
     """Conversion of the users who entered in each day, week or month."""
     interval = st.segmented_control(
@@ -247,6 +248,7 @@ def time_tab() -> None:
     components.definition(fun.describe_time(query, view))
 
 
+@st.fragment  # its own control reruns only this tab (issue 12 item 5)
 def drops_tab() -> None:
     """What users who dropped off before a step did next."""
     labels = fun.step_options(query)
