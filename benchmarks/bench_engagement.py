@@ -1,4 +1,4 @@
-"""Engagement benchmark: the DAU/WAU/MAU series, Polars vs DuckDB SQL vs pandas on one Parquet log.
+"""Engagement benchmark: DAU/WAU/MAU, Polars vs DuckDB vs ClickHouse vs pandas on one Parquet log.
 
     python -m benchmarks.bench_engagement                  # 1M and 10M events
     python -m benchmarks.bench_engagement 10M --with-30m   # add 30M (generates it once: slow)
@@ -21,6 +21,9 @@ runs is shown. Engines:
 - **duckdb union**: the interval-union trick as one SQL query (``lead`` over the user's days).
 - **duckdb range join**: the obvious SQL: days joined to the pairs in ``[d - N + 1, d]``,
   ``count(DISTINCT user_id)``.
+- **clickhouse**: the interval-union query of **duckdb union** in ClickHouse SQL, through chdb
+  (ClickHouse in-process) over the file: distinct (user, day) pairs, ``lead`` over the user's
+  days, the +1/-1 edges of every piece and a running ``sum`` over the days.
 - **pandas**: the interval-union trick with pandas and numpy on a pyarrow-read frame.
 
 All engines must produce the same 552 numbers; the script checks that before printing the table.
@@ -52,8 +55,9 @@ EPOCH = dt.date(1970, 1, 1)
 START_DAY = (START - EPOCH).days
 END_DAY = (END - EPOCH).days
 
-ENGINES = ("polars", "polars naive", "duckdb union", "duckdb range join", "pandas")
+ENGINES = ("polars", "polars naive", "duckdb union", "duckdb range join", "clickhouse", "pandas")
 BASELINE = "duckdb union"
+CLICKHOUSE = "clickhouse"
 #: Quadratic-ish engines, skipped on the biggest logs unless asked for.
 SLOW = ("polars naive", "duckdb range join")
 
@@ -150,6 +154,46 @@ def run_duckdb_range_join(path: str) -> pl.DataFrame:
         return pl.from_arrow(con.sql(query, params=[path]).to_arrow_table())  # type: ignore[return-value]
 
 
+def run_clickhouse(path: str) -> pl.DataFrame:
+    import chdb
+
+    windows = ", ".join(str(n) for n in WINDOWS)
+    us = "toUnixTimestamp64Micro(timestamp)"  # µs since the epoch, whatever the session's zone
+    first = (LO.date() - EPOCH).days
+    # ClickHouse inlines a CTE wherever it is named, so each piece gives both its +1 and its -1
+    # edge in one pass (arrayJoin) rather than DuckDB's UNION ALL, which would read the file
+    # twice. lead() of a Nullable day: NULL, not 0, after the user's last day, as in DuckDB.
+    query = f"""
+        WITH pairs AS (
+            SELECT DISTINCT user_id, intDiv({us}, {DAY_US}) AS day
+            FROM file('{path}', Parquet)
+            WHERE {us} >= {LO_US} AND {us} < {HI_US}
+        ),
+        pieces AS (
+            SELECT day, lead(toNullable(day)) OVER (PARTITION BY user_id ORDER BY day) - day AS gap
+            FROM pairs
+        ),
+        windows AS (SELECT arrayJoin([{windows}]) AS n),
+        edges AS (
+            SELECT n, arrayJoin([(day, 1), (day + least(coalesce(gap, n), n), -1)]) AS edge
+            FROM pieces, windows
+        ),
+        per_day AS (SELECT n, edge.1 AS day, sum(edge.2) AS delta FROM edges GROUP BY n, day),
+        grid AS (
+            SELECT n, toInt64(number) AS day
+            FROM windows, numbers({first}, {END_DAY + 1 - first}) AS days
+        ),
+        series AS (
+            SELECT grid.n AS n, grid.day AS day,
+                   sum(coalesce(per_day.delta, 0)) OVER (PARTITION BY grid.n ORDER BY grid.day)
+                       AS users
+            FROM grid LEFT JOIN per_day ON grid.n = per_day.n AND grid.day = per_day.day
+        )
+        SELECT day, n AS window, users FROM series WHERE day >= {START_DAY}
+    """
+    return pl.from_arrow(chdb.query(query, "ArrowTable"))  # type: ignore[return-value]
+
+
 def run_pandas(path: str) -> pl.DataFrame:
     import numpy as np
     import pandas as pd
@@ -180,6 +224,7 @@ RUNNERS = {
     "polars naive": run_polars_naive,
     "duckdb union": run_duckdb_union,
     "duckdb range join": run_duckdb_range_join,
+    "clickhouse": run_clickhouse,
     "pandas": run_pandas,
 }
 
@@ -197,6 +242,8 @@ def _timed(engine: str, path: str) -> tuple[float, float, list[tuple]]:
     # imports. Their memory still counts in the peak.
     if engine.startswith("duckdb"):
         import duckdb  # noqa: F401
+    elif engine == "clickhouse":
+        import chdb  # noqa: F401
     elif engine == "pandas":
         import pandas  # noqa: F401
     elif engine == "polars":
@@ -250,8 +297,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"DAU/WAU/MAU per day, {START} .. {END} (UTC), any event: 552 numbers")
     print(f"best of {args.repeat} run(s), each in a fresh process, Parquet read included\n")
-    print("| events | engine | time | peak memory | time vs duckdb | memory vs duckdb |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| events | engine | time | peak memory | time vs duckdb | memory vs duckdb "
+        "| time vs clickhouse |"
+    )
+    print("|---|---|---|---|---|---|---|")
     failed = False
     for count in counts:
         path = ensure(count)
@@ -266,12 +316,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"MISMATCH at {count:,} events: {engine} differs from {args.engines[0]}")
                 failed = True
         base = results.get(BASELINE)
+        clickhouse = results.get(CLICKHOUSE)
         for engine, (seconds, peak, _) in results.items():
             ratio_t = f"{seconds / base[0]:.2f}" if base else "—"
             ratio_m = f"{peak / base[1]:.2f}" if base else "—"
+            ratio_c = f"{seconds / clickhouse[0]:.2f}" if clickhouse else "—"
             print(
                 f"| {_label(count)} | {engine} | {seconds:.2f} s | {peak:,.0f} MiB "
-                f"| {ratio_t} | {ratio_m} |"
+                f"| {ratio_t} | {ratio_m} | {ratio_c} |"
             )
         sys.stdout.flush()
     return 1 if failed else 0

@@ -1,4 +1,4 @@
-"""Retention benchmark: 13 weekly cohorts, Polars vs DuckDB SQL vs pandas on the same Parquet log.
+"""Retention benchmark: 13 weekly cohorts, Polars vs DuckDB vs ClickHouse vs pandas on one log.
 
     python -m benchmarks.bench_retention                  # 1M and 10M events
     python -m benchmarks.bench_retention 10M --with-30m   # add 30M (generates it once: slow)
@@ -17,9 +17,12 @@ runs is shown. Engines:
 - **polars naive**: the straightforward Polars version: distinct (user, week), self-join on the
   user, count by (cohort, offset).
 - **duckdb**: the same distinct-then-self-join computation as one SQL query over the file.
+- **clickhouse**: the same query in ClickHouse SQL, through chdb (ClickHouse in-process) over the
+  file. ClickHouse inlines the CTE at each of its two references, so the self-join reads the file
+  twice.
 - **pandas**: the same, with pandas on a pyarrow-read frame.
 
-All four must produce the same triangle; the script checks that before printing the table.
+All five must produce the same triangle; the script checks that before printing the table.
 ``--extra`` also times Polars alone on other options (first-time sign-up cohorts, rolling weeks,
 a daylight-saving zone) for information.
 """
@@ -47,7 +50,7 @@ LO_US = int(LO.timestamp()) * 1_000_000
 HI_US = int(HI.timestamp()) * 1_000_000
 WEEK_US = 7 * 86_400 * 1_000_000
 
-ENGINES = ("polars", "polars naive", "duckdb", "pandas")
+ENGINES = ("polars", "polars naive", "duckdb", "clickhouse", "pandas")
 EXTRA = {
     "polars first-time sign-up": {"start_event": "signup", "retention_type": "first_time"},
     "polars rolling weeks": {"periods": "rolling"},
@@ -98,6 +101,24 @@ def run_duckdb(path: str) -> pl.DataFrame:
         return pl.from_arrow(con.sql(query, params=[path]).to_arrow_table())
 
 
+def run_clickhouse(path: str) -> pl.DataFrame:
+    import chdb
+
+    us = "toUnixTimestamp64Micro(timestamp)"  # µs since the epoch, whatever the session's zone
+    query = f"""
+        WITH active AS (
+            SELECT DISTINCT user_id, intDiv({us} - {LO_US}, {WEEK_US}) AS week
+            FROM file('{path}', Parquet)
+            WHERE {us} >= {LO_US} AND {us} < {HI_US}
+        )
+        SELECT a.week AS cohort, b.week - a.week AS `offset`, count() AS retained
+        FROM active AS a INNER JOIN active AS b ON a.user_id = b.user_id
+        WHERE b.week >= a.week
+        GROUP BY cohort, `offset`
+    """
+    return pl.from_arrow(chdb.query(query, "ArrowTable"))  # type: ignore[return-value]
+
+
 def run_pandas(path: str) -> pl.DataFrame:
     import pandas as pd
 
@@ -125,6 +146,8 @@ def _run(engine: str, path: str) -> pl.DataFrame:
         return run_polars_naive(path)
     if engine == "duckdb":
         return run_duckdb(path)
+    if engine == "clickhouse":
+        return run_clickhouse(path)
     if engine == "pandas":
         return run_pandas(path)
     return run_polars(path, **EXTRA[engine])
@@ -144,6 +167,8 @@ def _timed(engine: str, path: str) -> tuple[float, float, list[tuple]]:
     # machine). Their memory still counts in the peak.
     if engine == "duckdb":
         import duckdb  # noqa: F401
+    elif engine == "clickhouse":
+        import chdb  # noqa: F401
     elif engine == "pandas":
         import pandas  # noqa: F401
     elif engine != "polars naive":
@@ -197,8 +222,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"13 weekly cohorts ({START} .. {END}), recurring, any event, calendar weeks, UTC")
     print(f"best of {args.repeat} run(s), each in a fresh process, Parquet read included\n")
-    print("| events | engine | time | peak memory | time vs duckdb | memory vs duckdb |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| events | engine | time | peak memory | time vs duckdb | memory vs duckdb "
+        "| time vs clickhouse |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for n in counts:
         path = ensure(n)
         results = {engine: measure(engine, path, args.repeat) for engine in args.engines}
@@ -208,14 +236,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{engine} disagrees with {args.engines[0]} at {n:,} events", file=sys.stderr)
                 return 1
         base = results.get("duckdb")
+        clickhouse = results.get("clickhouse")
         for engine, (seconds, peak, _) in results.items():
             ratio = f"{seconds / base[0]:.2f}" if base else "-"
             memory = f"{peak / base[1]:.2f}" if base else "-"
-            print(f"| {n:,} | {engine} | {seconds:.2f} s | {peak:,.0f} MiB | {ratio} | {memory} |")
+            versus = f"{seconds / clickhouse[0]:.2f}" if clickhouse else "-"
+            print(
+                f"| {n:,} | {engine} | {seconds:.2f} s | {peak:,.0f} MiB | {ratio} | {memory} "
+                f"| {versus} |"
+            )
         if args.extra:
             for engine in EXTRA:
                 seconds, peak, _ = measure(engine, path, args.repeat)
-                print(f"| {n:,} | {engine} | {seconds:.2f} s | {peak:,.0f} MiB | | |")
+                print(f"| {n:,} | {engine} | {seconds:.2f} s | {peak:,.0f} MiB | | | |")
     print("\nall engines agree on every cell of every triangle")
     return 0
 
