@@ -7,11 +7,15 @@
 The events (benchmarks/generate.py: string user ids, a session-opening ``app_open`` before the
 other events of every session) are loaded once into each engine: a DuckDB table, a chdb MergeTree
 table, a PostgreSQL table (a throwaway server, tests/connectors/pgserver.py; written with Polars'
-``write_database(engine="adbc")``). Then, per family:
+``write_database(engine="adbc")``). With the experiment family, the assignments of
+bench_experiments.py (every user of the log and ~3x as many never seen again, 50/50, 0.5% exposed
+to both variants) are loaded beside them the same way, as table ``assignments``. Then, per family:
 
 - **northstar**: the public metric function on ``connectors.warehouse.warehouse(connection,
-  table="events")``: the statements Northstar compiles, run in the engine, the answer's rows
-  fetched and finished (the relation itself is built once, outside the timing).
+  table="events")`` (and, for ``analyze``, a second relation ``warehouse(connection,
+  table="assignments")`` on the same connection): the statements Northstar compiles, run in the
+  engine, the answer's rows fetched and finished (the relations are built once, outside the
+  timing).
 - **hand-written**: the SQL one would write for the same numbers on that engine, reading the
   table directly: ``COUNT(DISTINCT user_id)`` per week; distinct (user, day) pairs spread over
   the days of each window for DAU/WAU/MAU; distinct (user, week) self-joined for the retention
@@ -19,8 +23,12 @@ table, a PostgreSQL table (a throwaway server, tests/connectors/pgserver.py; wri
   (``MIN(...) OVER (PARTITION BY user ORDER BY t ROWS BETWEEN CURRENT ROW AND UNBOUNDED
   FOLLOWING)``) and chained by equality joins, the furthest step of each user's best attempt in
   7 days. On chdb the funnel's reference is ``windowFunnel``, a rough one: its semantics differ
-  (it follows the first matching chain per window and is not our attempt rule).
-- **polars**: the same function on the Parquet file read into Polars, the read included (the
+  (it follows the first matching chain per window and is not our attempt rule). For ``analyze``,
+  bench_experiments.py's query on the tables (GrowthBook style: clean assignments, per-user
+  conditional sums after exposure and over the 14 days before it, then per-variant sums; its
+  DuckDB query, its ClickHouse query, a PostgreSQL translation): the per-variant sums only, not
+  the comparisons computed from them.
+- **polars**: the same function on the Parquet file(s) read into Polars, the read included (the
   "load the events and compute locally" path).
 
 Times are wall seconds (``time.perf_counter``), best of ``--repeat`` runs, in this one process.
@@ -28,14 +36,16 @@ The ``same`` column says whether Northstar's frame equals the Polars frame (colu
 counts equal, floats within 1e-9 relative). The machine is shared: the load average is printed
 with the table. Families: weekly active users, DAU/WAU/MAU (``rolling_active_users``), weekly
 retention (13 cohorts), the ordered 4-step funnel ``app_open -> view_item -> add_to_cart ->
-purchase`` with a 7-day window. ``analyze`` is not measured here (no assignments in the log;
-see bench_experiments.py).
+purchase`` with a 7-day window, and an experiment read-out: ``metrics.experiments.analyze`` with
+bench_experiments.py's four metrics (conversion, revenue per user, page views, order value),
+CUPED over 14 days.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import os
 import shutil
 import sys
@@ -48,10 +58,17 @@ from typing import Any
 import polars as pl
 from polars.testing import assert_frame_equal
 
+from benchmarks import bench_experiments
 from benchmarks.generate import ensure, parse_count
 
 ENGINES = ("duckdb", "clickhouse", "postgres")
-FAMILIES = ("active users (week)", "DAU/WAU/MAU", "retention (week)", "funnel (4 steps)")
+FAMILIES = (
+    "active users (week)",
+    "DAU/WAU/MAU",
+    "retention (week)",
+    "funnel (4 steps)",
+    "experiment (analyze)",
+)
 
 DAY_US = 86_400 * 1_000_000
 AU_START, AU_END = dt.date(2026, 5, 4), dt.date(2026, 10, 25)  # Monday .. Sunday: 25 weeks
@@ -70,9 +87,20 @@ def _day(value: dt.date) -> int:
 # --- the public calls (the same for a relation and a Polars frame) -----------------------------
 
 
-def northstar(family: str, events: Any) -> pl.DataFrame:
-    from metrics import engagement, funnels, retention
+def northstar(family: str, events: Any, assignments: Any = None) -> pl.DataFrame:
+    from metrics import engagement, experiments, funnels, retention
 
+    if family == FAMILIES[4]:
+        # bench_experiments.run_polars's call
+        return experiments.analyze(
+            events,
+            assignments,
+            experiment=bench_experiments.EXPERIMENT,
+            metrics=bench_experiments.metrics(),
+            control="control",
+            cuped=True,
+            pre_period=14,
+        )
     if family == FAMILIES[0]:
         return engagement.active_users(events, start=AU_START, end=AU_END, interval="week")
     if family == FAMILIES[1]:
@@ -108,7 +136,93 @@ def _range(engine: str, lo_day: int, hi_day: int) -> str:
     return f"{us} >= {lo_day * DAY_US} AND {us} < {hi_day * DAY_US}"
 
 
+def _swap(text: str, pairs: dict[str, str]) -> str:
+    for old, new in pairs.items():
+        if old not in text:
+            raise ValueError(f"bench_experiments' query no longer holds {old!r}")
+        text = text.replace(old, new)
+    return text
+
+
+#: bench_experiments.DUCKDB_SQL in PostgreSQL 15 (no ``any_value``: the variant is the user's
+#: only one, so ``min`` is it; the interval spelled out; ``"timestamp"`` quoted).
+POSTGRES_SQL = """
+WITH a AS (
+    SELECT user_id, min("timestamp") AS exposure, min(variant) AS variant
+    FROM assignments
+    WHERE experiment = '{experiment}'
+    GROUP BY user_id
+    HAVING count(DISTINCT variant) = 1
+),
+e AS (
+    SELECT e.user_id, e.event, e."timestamp" AS ts, e.revenue, a.exposure
+    FROM events e JOIN a USING (user_id)
+    WHERE e.event IN ('purchase', 'page_view')
+),
+u AS (
+    SELECT
+        user_id,
+        max(CASE WHEN event = 'purchase' AND ts >= exposure THEN 1 ELSE 0 END) AS conv,
+        max(CASE WHEN event = 'purchase' AND ts < exposure
+                  AND ts >= exposure - INTERVAL '14 days' THEN 1 ELSE 0 END) AS conv_pre,
+        sum(CASE WHEN event = 'purchase' AND ts >= exposure
+                 THEN coalesce(revenue, 0) ELSE 0 END) AS rev,
+        sum(CASE WHEN event = 'purchase' AND ts < exposure
+                  AND ts >= exposure - INTERVAL '14 days'
+                 THEN coalesce(revenue, 0) ELSE 0 END) AS rev_pre,
+        sum(CASE WHEN event = 'purchase' AND ts >= exposure THEN 1 ELSE 0 END) AS buys,
+        sum(CASE WHEN event = 'page_view' AND ts >= exposure THEN 1 ELSE 0 END) AS views,
+        sum(CASE WHEN event = 'page_view' AND ts < exposure
+                  AND ts >= exposure - INTERVAL '14 days' THEN 1 ELSE 0 END) AS views_pre
+    FROM e GROUP BY user_id
+),
+j AS (
+    SELECT a.variant,
+           coalesce(conv, 0) AS conv, coalesce(conv_pre, 0) AS conv_pre,
+           coalesce(rev, 0) AS rev, coalesce(rev_pre, 0) AS rev_pre,
+           coalesce(buys, 0) AS buys,
+           coalesce(views, 0) AS views, coalesce(views_pre, 0) AS views_pre
+    FROM a LEFT JOIN u USING (user_id)
+)
+SELECT variant, count(*) AS n,
+       sum(conv) AS conv, sum(conv_pre) AS conv_x, sum(conv_pre * conv_pre) AS conv_x2,
+       sum(conv * conv_pre) AS conv_xy,
+       sum(rev) AS rev, sum(rev * rev) AS rev2, sum(rev_pre) AS rev_x,
+       sum(rev_pre * rev_pre) AS rev_x2, sum(rev * rev_pre) AS rev_xy,
+       sum(views) AS views, sum(views * views) AS views2, sum(views_pre) AS views_x,
+       sum(views_pre * views_pre) AS views_x2, sum(views * views_pre) AS views_xy,
+       sum(buys) AS buys, sum(buys * buys) AS buys2, sum(rev * buys) AS rev_buys
+FROM j GROUP BY variant ORDER BY variant
+"""
+
+
+def experiment_sql(engine: str) -> str:
+    """bench_experiments' per-variant sums, reading the tables ``events`` and ``assignments``."""
+    experiment = bench_experiments.EXPERIMENT
+    if engine == "duckdb":
+        return _swap(
+            bench_experiments.DUCKDB_SQL,
+            {
+                "read_parquet($assignments)": "assignments",
+                "read_parquet($events)": "events",
+                "$experiment": f"'{experiment}'",
+            },
+        )
+    if engine == "clickhouse":
+        return _swap(
+            bench_experiments.CLICKHOUSE_SQL,
+            {
+                "file('{assignments}', Parquet)": "assignments",
+                "file('{events}', Parquet)": "events",
+                "'{experiment}'": f"'{experiment}'",
+            },
+        )
+    return POSTGRES_SQL.format(experiment=experiment)
+
+
 def reference_sql(engine: str, family: str) -> str:
+    if family == FAMILIES[4]:
+        return experiment_sql(engine)
     day = _day_expr(engine)
     if family == FAMILIES[0]:
         # 1970-01-05 (day 4) was a Monday: week number = (day - 4) // 7, days here are positive.
@@ -196,10 +310,12 @@ def reference_sql(engine: str, family: str) -> str:
 
 
 class Engine:
-    """One engine with the events in table ``events``: a relation and a raw SQL runner."""
+    """One engine with the events in table ``events`` (and the assignments, when given, in table
+    ``assignments``): a relation on each and a raw SQL runner."""
 
     name: str
     relation: Any
+    assignments: Any = None
 
     def sql(self, query: str) -> Any:
         raise NotImplementedError
@@ -211,7 +327,7 @@ class Engine:
 class DuckDB(Engine):
     name = "duckdb"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, assignments: Path | None) -> None:
         import duckdb
 
         from connectors.warehouse import warehouse
@@ -219,6 +335,11 @@ class DuckDB(Engine):
         self.con = duckdb.connect()
         self.con.execute(f"CREATE TABLE events AS SELECT * FROM read_parquet('{path}')")
         self.relation = warehouse(self.con, table="events")
+        if assignments is not None:
+            self.con.execute(
+                f"CREATE TABLE assignments AS SELECT * FROM read_parquet('{assignments}')"
+            )
+            self.assignments = warehouse(self.con, table="assignments")
 
     def sql(self, query: str) -> Any:
         return self.con.sql(query).fetchall()
@@ -230,18 +351,26 @@ class DuckDB(Engine):
 class Chdb(Engine):
     name = "clickhouse"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, assignments: Path | None) -> None:
         from chdb import session
 
         from connectors.warehouse import warehouse
 
         self.folder = Path(tempfile.mkdtemp(prefix="northstar-bench-chdb-"))
         self.session = session.Session(str(self.folder / "db"))
-        self.session.query(
-            "CREATE TABLE events ENGINE = MergeTree ORDER BY tuple() "
-            f"AS SELECT * FROM file('{path}', Parquet)"
+        tables = (
+            {"events": path}
+            if assignments is None
+            else {"events": path, "assignments": assignments}
         )
+        for table, source in tables.items():
+            self.session.query(
+                f"CREATE TABLE {table} ENGINE = MergeTree ORDER BY tuple() "
+                f"AS SELECT * FROM file('{source}', Parquet)"
+            )
         self.relation = warehouse(self.session, table="events")
+        if assignments is not None:
+            self.assignments = warehouse(self.session, table="assignments")
 
     def sql(self, query: str) -> Any:
         return self.session.query(query, "ArrowTable")
@@ -254,7 +383,7 @@ class Chdb(Engine):
 class Postgres(Engine):
     name = "postgres"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, assignments: Path | None) -> None:
         import sqlalchemy as sa
 
         from connectors.warehouse import warehouse
@@ -262,13 +391,22 @@ class Postgres(Engine):
 
         self.server = start_server()
         self.server.create_database("bench")
-        pl.read_parquet(path).write_database(
-            "events", self.server.url("bench", driver=""), engine="adbc"
+        tables = (
+            {"events": path}
+            if assignments is None
+            else {"events": path, "assignments": assignments}
         )
+        for table, source in tables.items():
+            pl.read_parquet(source).write_database(
+                table, self.server.url("bench", driver=""), engine="adbc"
+            )
         self.engine = sa.create_engine(self.server.url("bench"))
         with self.engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE events")
+            for table in tables:
+                conn.exec_driver_sql(f"ANALYZE {table}")
         self.relation = warehouse(self.engine, table="events")
+        if assignments is not None:
+            self.assignments = warehouse(self.engine, table="assignments")
 
     def sql(self, query: str) -> Any:
         with self.engine.connect() as conn:
@@ -279,12 +417,12 @@ class Postgres(Engine):
         self.server.stop()
 
 
-def _open(engine: str, path: Path) -> Engine:
+def _open(engine: str, path: Path, assignments: Path | None) -> Engine:
     if engine == "duckdb":
-        return DuckDB(path)
+        return DuckDB(path, assignments)
     if engine == "clickhouse":
-        return Chdb(path)
-    return Postgres(path)
+        return Chdb(path, assignments)
+    return Postgres(path, assignments)
 
 
 # --- measuring ---------------------------------------------------------------------------------
@@ -307,6 +445,13 @@ def same(a: pl.DataFrame, b: pl.DataFrame) -> str:
     return "yes"
 
 
+def local(family: str, path: Path, assignments: Path | None) -> pl.DataFrame:
+    """The Polars path: the Parquet file(s) read, then the same call."""
+    if family == FAMILIES[4]:
+        return northstar(family, pl.read_parquet(path), pl.read_parquet(assignments))
+    return northstar(family, pl.read_parquet(path))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("sizes", nargs="*", default=["1M"])
@@ -315,26 +460,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args(argv)
     families = [f for f in FAMILIES if not args.families or any(s in f for s in args.families)]
+    # The metric modules, imported before any clock starts (about a second, not what is measured:
+    # with --repeat 1 it used to land in the first family's Polars time).
+    for module in ("engagement", "experiments", "funnels", "retention"):
+        importlib.import_module(f"metrics.{module}")
     for size in args.sizes:
         n = parse_count(size)
         path = ensure(n)
+        assignments = None
         print(f"\n{n:,} events ({path.name}), best of {args.repeat}", flush=True)
-        local: dict[str, tuple[float, pl.DataFrame]] = {}
+        if FAMILIES[4] in families:
+            assignments = bench_experiments.assignments_path(path, None)
+            rows_assigned = pl.scan_parquet(assignments).select(pl.len()).collect().item()
+            print(f"  assignments: {rows_assigned:,} rows ({assignments.name})", flush=True)
+        polars: dict[str, tuple[float, pl.DataFrame]] = {}
         for family in families:
-            local[family] = best_of(
-                args.repeat,
-                lambda family=family, path=path: northstar(family, pl.read_parquet(path)),
+            polars[family] = best_of(
+                args.repeat, lambda f=family, p=path, a=assignments: local(f, p, a)
             )
-            print(f"  polars {family}: {local[family][0]:.2f} s", flush=True)
+            print(f"  polars {family}: {polars[family][0]:.2f} s", flush=True)
         rows = []
         for name in args.engines:
             began = time.perf_counter()
-            engine = _open(name, path)
+            engine = _open(name, path, assignments)
             print(f"  {name}: loaded in {time.perf_counter() - began:.1f} s", flush=True)
             try:
                 for family in families:
                     ours, answer = best_of(
-                        args.repeat, lambda f=family, e=engine: northstar(f, e.relation)
+                        args.repeat,
+                        lambda f=family, e=engine: northstar(f, e.relation, e.assignments),
                     )
                     query = reference_sql(name, family)
                     theirs, _ = best_of(args.repeat, lambda q=query, e=engine: e.sql(q))
@@ -343,8 +497,8 @@ def main(argv: list[str] | None = None) -> int:
                         family,
                         ours,
                         theirs,
-                        local[family][0],
-                        same(answer, local[family][1]),
+                        polars[family][0],
+                        same(answer, polars[family][1]),
                     )
                     rows.append(row)
                     print(f"  {name} {family}: {ours:.2f} s vs {theirs:.2f} s", flush=True)
