@@ -19,7 +19,8 @@ to both variants) are loaded beside them the same way, as table ``assignments``.
 - **hand-written**: the SQL one would write for the same numbers on that engine, reading the
   table directly: ``COUNT(DISTINCT user_id)`` per week; distinct (user, day) pairs spread over
   the days of each window for DAU/WAU/MAU; distinct (user, week) self-joined for the retention
-  triangle; for the funnel, each step's next occurrence found with a window function
+  triangle (on chdb ClickHouse's own way instead: each user's weeks as an array expanded with
+  ``arrayJoin``, one read, as in bench_retention.py); for the funnel, each step's next occurrence found with a window function
   (``MIN(...) OVER (PARTITION BY user ORDER BY t ROWS BETWEEN CURRENT ROW AND UNBOUNDED
   FOLLOWING)``) and chained by equality joins, the furthest step of each user's best attempt in
   7 days. On chdb the funnel's reference is ``windowFunnel``, a rough one: its semantics differ
@@ -252,6 +253,23 @@ def reference_sql(engine: str, family: str) -> str:
             FROM pairs CROSS JOIN {offsets}
             WHERE day + k BETWEEN {_day(RA_START)} AND {_day(RA_END)}
             GROUP BY n, day + k
+        """
+    if family == FAMILIES[2] and engine == "clickhouse":
+        # ClickHouse's own way (as bench_retention.py): each user's distinct weeks as an array,
+        # every later-or-equal week of the same user a return; one read, no self-join.
+        lo = _day(RT_START)
+        return f"""
+            SELECT cohort, k AS period, count() AS retained
+            FROM (
+                SELECT arrayJoin(weeks) AS cohort,
+                       arrayJoin(arrayMap(w -> w - cohort, arrayFilter(w -> w >= cohort, weeks)))
+                           AS k
+                FROM (
+                    SELECT groupUniqArray(intDiv({day} - {lo}, 7)) AS weeks FROM events
+                    WHERE {_range(engine, lo, _day(RT_END) + 1)} GROUP BY user_id
+                )
+            )
+            GROUP BY cohort, k
         """
     if family == FAMILIES[2]:
         lo = _day(RT_START)
