@@ -107,6 +107,11 @@ def assignments_select(
         "variant": d.to_text(f"src.{q(chosen['variant'])}"),
         "ts_us": time_expr(d, f"src.{q(chosen['timestamp'])}", time_kind, tz),
     }
+    if d.name == "clickhouse":
+        # As for the events (source.py's _not_null): the four are never NULL (filtered below),
+        # and ClickHouse groups and joins by a non-Nullable user much faster (an experiment's
+        # read-out on 10M events and 1M assignments: about 1.9 s -> 1.3 s on chdb).
+        exprs = {name: f"assumeNotNull({expr})" for name, expr in exprs.items()}
     used = set(chosen.values())
     properties: list[str] = []
     for name, given in declared.items():

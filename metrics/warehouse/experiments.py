@@ -11,7 +11,11 @@ one connection, the events (those the query's scope keeps) and the assignments:
 3. winsorization: each count or sum capped at its pooled percentile, computed in the engine exactly
    as Polars' ``quantile(p, "linear")`` (the value at ``floor((n - 1) p)`` in sort order plus the
    fraction of the gap to the next, with ROW_NUMBER/COUNT); the covariate takes the metric's cap;
-4. per (segment,) variant: n, sums, sums of squares and cross-products (``m0_y``, ``m0_x2``…).
+4. per (segment,) variant: n, sums, sums of squares and cross-products (``m0_y``, ``m0_x2``…);
+   the users in several variants are one more row of that grouping (a NULL variant: their
+   count), and the experiment names, for the error on a typo, come back only when the
+   experiment has no assignment at all (:func:`_or_unknown`). So a read-out is one statement,
+   with one grouping of the assignments by user (x_users) written in it.
 
 Only those rows travel; ``analysis_answer`` (the Polars path's own) turns them into effects, SRM
 checks and corrections. ``cumulative_effect`` returns per (variant, day) changes of the same sums,
@@ -159,17 +163,23 @@ def _joined_events(
     pre_period: dt.timedelta,
     extra: list[str],
     all_events: bool,
+    earliest: str | None = None,
 ) -> str:
     """x_joined: the clean users' events the scope keeps from the earliest pre-period on, with
-    their exposure (the twin of ``metrics.experiments.aggregation.user_values``' selection)."""
+    their exposure (the twin of ``metrics.experiments.aggregation.user_values``' selection).
+
+    The earliest exposure is the clean users' (``MIN(x_exposure)``), or ``earliest``: any
+    instant no later than it, such as :func:`_first_assignment`, when the events before the
+    clean users' first pre-period are not read anyway (each user's components count only those
+    from their own pre-period on; a segment of the events would read them).
+    """
     sql = chain.sql
     q = sql.q
     columns = [c for c in dict.fromkeys([*plan.needed_columns, *extra])]
     sql.relation.require([column for column, _ in scope.filters], "filters")
     sql.relation.require(columns, "metrics")
-    conditions = [
-        f"{q('ts_us')} >= (SELECT MIN(x_exposure) FROM x_clean) - {sql.value(pre_period // _US)}"
-    ]
+    first = earliest or "(SELECT MIN(x_exposure) FROM x_clean)"
+    conditions = [f"{q('ts_us')} >= {first} - {sql.value(pre_period // _US)}"]
     if scope.filters:
         conditions.append(filter_condition(sql, scope.filters))
     if not all_events:
@@ -183,6 +193,22 @@ def _joined_events(
         f"{listed}, c.x_exposure FROM (SELECT * FROM {_events(sql)} AS s "
         f"WHERE {' AND '.join(conditions)}) AS e JOIN x_clean AS c "
         f"ON e.{q('user_id')} = c.x_user",
+    )
+
+
+def _first_assignment(
+    sql: Sql, assignments: Relation, experiment: str, end: dt.datetime | None
+) -> str:
+    """The experiment's first assignment (up to ``end``): no later than any user's exposure,
+    found without grouping the assignments by user (ClickHouse, which does not keep a CTE's
+    rows, would group them once more for ``MIN(x_exposure)``)."""
+    q = sql.q
+    conditions = [f"{q('experiment')} = {sql.value(experiment)}"]
+    if end is not None:
+        conditions.append(f"{q('ts_us')} <= {sql.value(_instant(end))}")
+    return (
+        f"(SELECT MIN({q('ts_us')}) FROM {_embedded(sql, assignments)} AS b "
+        f"WHERE {' AND '.join(conditions)})"
     )
 
 
@@ -242,10 +268,26 @@ def _first_value(chain: _Chain, name: str, body_from: str, value: str, order: st
     )
 
 
-def _values(chain: _Chain, plan: Components, segment: str | None, *, with_day: bool = False) -> str:
-    """x_values: every clean user, their arm (and segment), components filled with zeros."""
+def _values(
+    chain: _Chain,
+    plan: Components,
+    segment: str | None,
+    *,
+    with_day: bool = False,
+    everyone: bool = False,
+) -> str:
+    """x_values: every clean user, their arm (and segment), components filled with zeros.
+
+    With ``everyone``, every user of the experiment: those in several variants too, with a NULL
+    arm (segment and day), so that the statement's last grouping counts them in a row of their
+    own instead of a second grouping of the assignments.
+    """
     sql, d = chain.sql, chain.sql.d
     zero = d.to_double("0")
+
+    def kept(expr: str) -> str:
+        return f"CASE WHEN c.x_arms = 1 THEN {expr} END" if everyone else expr
+
     columns = [
         f"COALESCE(p.{stem}{suffix}, {zero}) AS {stem}{suffix}"
         for stem in plan.columns.values()
@@ -253,17 +295,23 @@ def _values(chain: _Chain, plan: Components, segment: str | None, *, with_day: b
     ]
     joins = "LEFT JOIN x_per_user AS p ON p.x_user = c.x_user"
     if segment is not None:
-        columns.append(f"COALESCE(g.x_value, {sql.value('(none)')}) AS x_seg")
+        none = sql.value("(none)")
+        columns.append(f"{kept(f'COALESCE(g.x_value, {none})')} AS x_seg")
         joins += " LEFT JOIN x_segments AS g ON g.x_user = c.x_user"
-    extra = ", c.x_day" if with_day else ""
+    arm = f"{kept('c.x_arm')} AS x_arm" if everyone else "c.x_arm"
+    extra = (f", {kept('c.x_day')} AS x_day" if everyone else ", c.x_day") if with_day else ""
+    source = "x_users" if everyone else "x_clean"
     return chain.add(
         "x_values",
-        f"SELECT c.x_user, c.x_arm{extra}, {', '.join(columns)} FROM x_clean AS c {joins}",
+        f"SELECT c.x_user, {arm}{extra}, {', '.join(columns)} FROM {source} AS c {joins}",
     )
 
 
-def _capped(chain: _Chain, plan: Components, percentile: float | None) -> dict[str, str]:
-    """Per capped stem, the CTE holding its cap (x_cap); the pooled linear percentile of Polars.
+def _capped(
+    chain: _Chain, plan: Components, percentile: float | None, *, everyone: bool = False
+) -> dict[str, str]:
+    """Per capped stem, the CTE holding its cap (x_cap); the pooled linear percentile of Polars
+    over the clean users (x_values of ``everyone`` holds the others too, with a NULL arm).
 
     Polars: i = (n - 1) p, lo = floor(i); cap = v[lo] when i is whole or v[lo] = v[lo + 1], else
     (i - lo) (v[lo + 1] - v[lo]) + v[lo] (0-based, ascending). The same doubles in the same
@@ -275,16 +323,17 @@ def _capped(chain: _Chain, plan: Components, percentile: float | None) -> dict[s
     if not stems:
         return {}
     sql, d = chain.sql, chain.sql.d
+    values = "x_values WHERE x_arm IS NOT NULL" if everyone else "x_values"
     rank = chain.add(
         "x_rank",
         f"SELECT x_index, {d.to_bigint('FLOOR(x_index)')} AS x_low FROM (SELECT "
         f"({d.to_double('COUNT(*)')} - {d.to_double('1')}) * "
-        f"{d.to_double(sql.value(float(percentile)))} AS x_index FROM x_values) AS n",
+        f"{d.to_double(sql.value(float(percentile)))} AS x_index FROM {values}) AS n",
     )
     caps: dict[str, str] = {}
     for stem in stems:
         ordered = (
-            f"SELECT {stem} AS x_v, ROW_NUMBER() OVER (ORDER BY {stem}) AS x_row FROM x_values"
+            f"SELECT {stem} AS x_v, ROW_NUMBER() OVER (ORDER BY {stem}) AS x_row FROM {values}"
         )
         picked = (
             f"SELECT MAX(CASE WHEN o.x_row = k.x_low + 1 THEN o.x_v END) AS x_lo, "
@@ -322,10 +371,9 @@ def _sum(d: Any, expr: str) -> str:
     return d.to_double(f"SUM({expr})")
 
 
-def _metric_sums(
-    d: Any, metrics: list[Any], plan: Components, q: Callable[[str], str]
-) -> list[str]:
-    """The sums :func:`analysis_answer` reads per metric (``m{i}_y``… or ``m{i}_num``…)."""
+def _metric_sums(d: Any, metrics: list[Any], plan: Components) -> list[tuple[str, str]]:
+    """The sums :func:`analysis_answer` reads per metric (``m{i}_y``… or ``m{i}_num``…), as
+    (name, expression)."""
     out = []
     for i, metric in enumerate(metrics):
         if isinstance(metric, Ratio):
@@ -347,39 +395,60 @@ def _metric_sums(
                 ("x2", f"{x} * {x}"),
                 ("xy", f"{x} * {y}"),
             ]
-        out += [f"{_sum(d, expr)} AS {q(f'm{i}_{name}')}" for name, expr in pairs]
+        out += [(f"m{i}_{name}", _sum(d, expr)) for name, expr in pairs]
     return out
 
 
-def _counts_statement(sql: Sql, assignments: Relation, experiment: str, end: Any) -> Any:
-    """users, several (in more than one variant), hits (assignment rows of the experiment)."""
-    chain = _Chain(sql)
-    _users(chain, assignments, experiment, end, None)
+def _or_unknown(
+    sql: Sql,
+    assignments: Relation,
+    experiment: str,
+    select: str,
+    columns: list[tuple[str, str]],
+) -> str:
+    """``select`` (its first column ``x_row``: 0), and only when ``experiment`` has no assignment
+    row at all, a row 1 and the experiment names there are (rows 2, each name as ``variant``, at
+    most 1000): what the error for a typo lists. So one statement answers, and when the
+    experiment exists (nearly always) no other row comes back. ``columns``: the columns after
+    ``x_row`` in order, as (name, "text" | "bigint" | "double").
+    """
     d, q = sql.d, sql.q
-    several = d.to_bigint("COALESCE(SUM(CASE WHEN x_arms > 1 THEN 1 ELSE 0 END), 0)")
-    hits = (
-        f"SELECT {d.to_bigint('COUNT(*)')} AS x_hits FROM {_embedded(sql, assignments)} AS a "
-        f"WHERE {q('experiment')} = {sql.value(experiment)}"
+    typed = {"text": d.to_text, "bigint": d.to_bigint, "double": d.to_double}
+
+    def hits() -> str:
+        """1 when the experiment has an assignment row, else 0 (the first row found will do)."""
+        return (
+            f"SELECT {d.to_bigint('COUNT(*)')} AS x_hits FROM (SELECT 1 AS x_one FROM "
+            f"{_embedded(sql, assignments)} AS a WHERE {q('experiment')} = "
+            f"{sql.value(experiment)} LIMIT 1) AS f"
+        )
+
+    def row(kind: int, name: str | None) -> str:
+        values = [
+            f"{name if column == 'variant' and name else typed[type_]('NULL')} AS {q(column)}"
+            for column, type_ in columns
+        ]
+        return f"SELECT {kind} AS {q('x_row')}, {', '.join(values)}"
+
+    absent = f"{row(1, None)} FROM ({hits()}) AS h WHERE h.x_hits = 0"
+    names = (
+        f"{row(2, 'k.x_name')} FROM (SELECT DISTINCT {q('experiment')} AS x_name FROM "
+        f"{_embedded(sql, assignments)} AS a WHERE ({hits()}) = 0 LIMIT 1000) AS k"
     )
-    return chain.statement(
-        f"SELECT u.x_all AS {q('users')}, u.x_several AS {q('several')}, h.x_hits AS {q('hits')} "
-        f"FROM (SELECT {d.to_bigint('COUNT(*)')} AS x_all, {several} AS x_several "
-        f"FROM x_users) AS u CROSS JOIN ({hits}) AS h"
-    )
+    return f"SELECT * FROM ({select} UNION ALL {absent} UNION ALL {names}) AS x_out"
 
 
-def _known_statement(sql: Sql, assignments: Relation, experiment: str) -> Any:
-    """The experiments there are, only when ``experiment`` is not one of them (at most 1000)."""
-    q = sql.q
-    names = f"SELECT DISTINCT {q('experiment')} AS x_name FROM {_embedded(sql, assignments)} AS a"
-    hits = (
-        f"SELECT COUNT(*) AS x_hits FROM {_embedded(sql, assignments)} AS b "
-        f"WHERE {q('experiment')} = {sql.value(experiment)}"
-    )
-    return sql.statement(
-        f"SELECT k.x_name AS {q('experiment')} FROM ({names}) AS k CROSS JOIN ({hits}) AS h "
-        "WHERE h.x_hits = 0 LIMIT 1000"
-    )
+def _answered(frame: pl.DataFrame, experiment: str) -> pl.DataFrame | None:
+    """The rows of :func:`_or_unknown`'s ``select`` (without ``x_row``); None when nobody is in
+    the experiment (an empty answer); the error naming the known ones for an experiment the
+    assignments do not hold."""
+    rows = frame.filter(pl.col("x_row") == 0).drop("x_row")
+    if rows.height:
+        return rows
+    if frame.filter(pl.col("x_row") == 1).height:
+        known = frame.filter(pl.col("x_row") == 2)["variant"]
+        raise unknown_experiment(experiment, [str(v) for v in known.to_list()])
+    return None
 
 
 def _clean(chain: _Chain, *, with_day: bool = False) -> str:
@@ -387,18 +456,6 @@ def _clean(chain: _Chain, *, with_day: bool = False) -> str:
     return chain.add(
         "x_clean", f"SELECT x_user, x_arm, x_exposure{extra} FROM x_users WHERE x_arms = 1"
     )
-
-
-def _known_or_empty(frames: list[pl.DataFrame], experiment: str) -> bool:
-    """Raise for an unknown experiment; True when nobody is in it (an empty answer)."""
-    counts, known = frames[0], frames[1]
-    users = int(counts["users"][0] or 0) if counts.height else 0
-    if users:
-        return False
-    hits = int(counts["hits"][0] or 0) if counts.height else 0
-    if not hits:
-        raise unknown_experiment(experiment, [str(v) for v in known["experiment"].to_list()])
-    return True
 
 
 # --- analyze -------------------------------------------------------------------------------------
@@ -410,7 +467,8 @@ def analyze_plan(
     query: ExperimentQuery,
     answer: Callable[[ExperimentQuery, pl.DataFrame, int], pl.DataFrame],
 ) -> Plan:
-    """Three statements: user counts, the experiments (only for a typo), per-variant sums.
+    """One statement: per (segment,) variant the sums, a row of the users in several variants
+    (NULL variant), and the experiments there are only for a typo (see :func:`_or_unknown`).
 
     ``answer`` is the Polars path's own finishing step (``analysis_answer``), handed in so this
     planner never imports the module that imports it.
@@ -424,9 +482,13 @@ def analyze_plan(
 
     sql = Sql(events)
     chain = _Chain(sql)
+    q = sql.q
     _users(chain, assignments, query.experiment, query.end, None)
     _clean(chain)
     extra = [segment] if segment is not None and not from_assignments else []
+    # A segment of the events is each user's first value among all of x_joined's events: those
+    # from the clean users' earliest pre-period on, as the Polars path reads them.
+    earliest = None if extra else _first_assignment(sql, assignments, query.experiment, query.end)
     _joined_events(
         chain,
         plan,
@@ -435,9 +497,9 @@ def analyze_plan(
         pre_period=query.pre_period,
         extra=extra,
         all_events=bool(extra),
+        earliest=earliest,
     )
     _per_user(chain, plan, query.window, query.pre_period)
-    q = sql.q
     if segment is not None:
         if from_assignments:
             seg = q(segment)
@@ -449,8 +511,8 @@ def analyze_plan(
             _first_value(chain, "x_segments", source, seg, "x_ts")
         else:
             _first_value(chain, "x_segments", "x_joined", q(segment), "x_ts")
-    _values(chain, plan, segment)
-    caps = _capped(chain, plan, query.winsorize)
+    _values(chain, plan, segment, everyone=True)
+    caps = _capped(chain, plan, query.winsorize, everyone=True)
     keep = ["x_arm"] + (["x_seg"] if segment is not None else [])
     _winsorized(chain, plan, caps, keep)
     d = sql.d
@@ -458,21 +520,28 @@ def analyze_plan(
     names = ([f"x_seg AS {q('_seg')}"] if segment is not None else []) + [
         f"x_arm AS {q('variant')}"
     ]
-    sums = _metric_sums(d, list(query.metrics), plan, q)
-    statement = chain.statement(
-        f"SELECT {', '.join(names)}, {d.to_bigint('COUNT(*)')} AS {q('n')}, {', '.join(sums)} "
+    sums = _metric_sums(d, list(query.metrics), plan)
+    select = (
+        f"SELECT 0 AS {q('x_row')}, {', '.join(names)}, {d.to_bigint('COUNT(*)')} AS {q('n')}, "
+        f"{', '.join(f'{expr} AS {q(name)}' for name, expr in sums)} "
         f"FROM x_final GROUP BY {', '.join(keys)}"
     )
-    counts = _counts_statement(Sql(events), assignments, query.experiment, query.end)
-    known = _known_statement(Sql(events), assignments, query.experiment)
+    columns = (
+        ([("_seg", "text")] if segment is not None else [])
+        + [("variant", "text"), ("n", "bigint")]
+        + [(name, "double") for name, _ in sums]
+    )
+    statement = chain.statement(_or_unknown(sql, assignments, query.experiment, select, columns))
 
     def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
-        if _known_or_empty(frames, query.experiment):
+        rows = _answered(frames[0], query.experiment)
+        if rows is None:
             return result_frame([], segment)
-        several = int(frames[0]["several"][0] or 0)
-        return answer(query, _typed_sums(frames[2], segment), several)
+        several = int(rows.filter(pl.col("variant").is_null())["n"].sum())
+        sums = rows.filter(pl.col("variant").is_not_null())
+        return answer(query, _typed_sums(sums, segment), several)
 
-    return Plan((counts, known, statement), finish)
+    return Plan((statement,), finish)
 
 
 def _typed_sums(frame: pl.DataFrame, segment: str | None) -> pl.DataFrame:
@@ -497,15 +566,16 @@ def cumulative_plan(
     query: CumulativeQuery,
     answer: Callable[[CumulativeQuery, pl.DataFrame, pl.DataFrame], pl.DataFrame],
 ) -> Plan:
-    """User counts, the experiments (for a typo), entries and changes per (variant, day);
-    ``answer`` is the Polars path's ``cumulative_answer``."""
+    """Two statements: entries per (variant, day) with the users in several variants and the
+    experiments for a typo (see :func:`_or_unknown`), and changes per (variant, day); ``answer``
+    is the Polars path's ``cumulative_answer``."""
     assignments = check_pair(events, assignments)
     metric = query.metric
     plan = query.components
     stems = query.stems
     conversion = {plan.column(p): isinstance(p, Conversion) for p in parts_of(metric)}
 
-    def common(sql: Sql) -> tuple[_Chain, dict[str, str]]:
+    def common(sql: Sql, everyone: bool = False) -> tuple[_Chain, dict[str, str]]:
         chain = _Chain(sql)
         _users(chain, assignments, query.experiment, None, query.tz)
         _clean(chain, with_day=True)
@@ -517,10 +587,11 @@ def cumulative_plan(
             pre_period=query.pre_period,
             extra=[],
             all_events=False,
+            earliest=_first_assignment(sql, assignments, query.experiment, None),
         )
         _per_user(chain, plan, query.window, query.pre_period)
-        _values(chain, plan, None, with_day=True)
-        caps = _capped(chain, plan, query.winsorize)
+        _values(chain, plan, None, with_day=True, everyone=everyone)
+        caps = _capped(chain, plan, query.winsorize, everyone=everyone)
         _winsorized(chain, plan, caps, ["x_user", "x_arm", "x_day"])
         return chain, caps
 
@@ -533,21 +604,27 @@ def cumulative_plan(
             return d.least(expr, f"k_{stem}.x_cap")
         return expr
 
-    # Entries: users per (variant, exposure day) with the sums of their (shaped) covariates.
+    # Entries: users per (variant, exposure day) with the sums of their (shaped) covariates;
+    # the users in several variants in one row (NULL variant and day).
     sql = Sql(events)
-    chain, caps = common(sql)
+    chain, caps = common(sql, everyone=True)
     d, q = sql.d, sql.q
-    entry_columns = [f"{d.to_bigint('COUNT(*)')} AS {q('n')}"]
+    entry_columns = [(f"{d.to_bigint('COUNT(*)')}", "n", "bigint")]
     for s in stems:
         pre = f"{s}_pre"  # x_final's covariates are capped already (a conversion's is 0 or 1)
         entry_columns += [
-            f"{_sum(d, pre)} AS {q(f'{s}_x')}",
-            f"{_sum(d, f'{pre} * {pre}')} AS {q(f'{s}_x2')}",
+            (_sum(d, pre), f"{s}_x", "double"),
+            (_sum(d, f"{pre} * {pre}"), f"{s}_x2", "double"),
         ]
-    entries = chain.statement(
-        f"SELECT x_arm AS {q('variant')}, x_day AS {q('day')}, {', '.join(entry_columns)} "
-        "FROM x_final GROUP BY x_arm, x_day"
+    select = (
+        f"SELECT 0 AS {q('x_row')}, x_arm AS {q('variant')}, x_day AS {q('day')}, "
+        + ", ".join(f"{expr} AS {q(name)}" for expr, name, _ in entry_columns)
+        + " FROM x_final GROUP BY x_arm, x_day"
     )
+    columns = [("variant", "text"), ("day", "bigint")] + [
+        (name, type_) for _, name, type_ in entry_columns
+    ]
+    entries = chain.statement(_or_unknown(sql, assignments, query.experiment, select, columns))
 
     # Changes: each user's cumulative components by local day, as increments of the sums.
     sql = Sql(events)
@@ -593,15 +670,15 @@ def cumulative_plan(
         + "".join(f" CROSS JOIN {cte} AS k_{stem}" for stem, cte in caps.items())
         + " GROUP BY f.x_arm, r.x_on"
     )
-    counts = _counts_statement(Sql(events), assignments, query.experiment, None)
-    known = _known_statement(Sql(events), assignments, query.experiment)
 
     def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
-        if _known_or_empty(frames, query.experiment):
+        rows = _answered(frames[0], query.experiment)
+        if rows is None:
             return answer(query, pl.DataFrame(), pl.DataFrame())
-        return answer(query, _by_day(frames[2]), _by_day(frames[3]))
+        entered = rows.filter(pl.col("variant").is_not_null())
+        return answer(query, _by_day(entered), _by_day(frames[1]))
 
-    return Plan((counts, known, entries, changes), finish)
+    return Plan((entries, changes), finish)
 
 
 def _by_day(frame: pl.DataFrame) -> pl.DataFrame:
@@ -631,26 +708,33 @@ def counts_plan(
     tz: str,
     answer: Callable[[pl.DataFrame], pl.DataFrame],
 ) -> Plan:
-    """Users, first and last local exposure day per variant ("(several)" apart); ``answer`` is
-    the Polars path's ``counts_answer``."""
+    """Users, first and last local exposure day per variant ("(several)" apart), and the
+    experiments for a typo (see :func:`_or_unknown`); ``answer`` is the Polars path's
+    ``counts_answer``."""
     check_assignments(assignments)
     sql = Sql(assignments)
     chain = _Chain(sql)
     _users(chain, assignments, experiment, None, tz)
     d, q = sql.d, sql.q
     label = f"CASE WHEN x_arms > 1 THEN {sql.value('(several)')} ELSE x_arm END"
-    statement = chain.statement(
-        f"SELECT x_label AS {q('variant')}, {d.to_bigint('COUNT(*)')} AS {q('users')}, "
+    select = (
+        f"SELECT 0 AS {q('x_row')}, x_label AS {q('variant')}, "
+        f"{d.to_bigint('COUNT(*)')} AS {q('users')}, "
         f"MIN(x_day) AS {q('first_day')}, MAX(x_day) AS {q('last_day')} "
         f"FROM (SELECT {label} AS x_label, x_day FROM x_users) AS l GROUP BY x_label"
     )
-    counts = _counts_statement(Sql(assignments), assignments, experiment, None)
-    known = _known_statement(Sql(assignments), assignments, experiment)
+    columns = [
+        ("variant", "text"),
+        ("users", "bigint"),
+        ("first_day", "bigint"),
+        ("last_day", "bigint"),
+    ]
+    statement = chain.statement(_or_unknown(sql, assignments, experiment, select, columns))
     epoch = dt.date(1970, 1, 1)
 
     def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
-        _known_or_empty(frames, experiment)
-        found = frames[2]
+        _answered(frames[0], experiment)  # the error for a typo
+        found = frames[0].filter(pl.col("x_row") == 0).drop("x_row")
         day = {
             c: (pl.lit(epoch) + pl.duration(days=pl.col(c).cast(pl.Int64))).alias(c)
             for c in ("first_day", "last_day")
@@ -663,7 +747,7 @@ def counts_plan(
         )
         return answer(typed)
 
-    return Plan((counts, known, statement), finish)
+    return Plan((statement,), finish)
 
 
 def listing_plan(

@@ -292,8 +292,14 @@ def test_only_per_variant_rows_come_back():
     spy = _Counting(ev.engine)
     ev, ex = dataclasses.replace(ev, engine=spy), dataclasses.replace(ex, engine=spy)
     analyze(ev, ex, experiment="checkout", metrics=[Sum("purchase"), Conversion("purchase")])
-    # user counts (1 row), experiments (none: it exists), sums (one row per variant)
-    assert spy.rows == [1, 0, 2]
+    # One statement: the sums per variant (2 rows) and the users in several variants (erin: 1
+    # row); no experiment names, since it exists.
+    assert spy.rows == [3]
+    spy.rows.clear()
+    with pytest.raises(ValueError, match=r"'chekout'.*'checkout', 'other'"):
+        analyze(ev, ex, experiment="chekout", metrics="purchase")
+    # A typo: still one statement, its rows the mark of an unknown experiment and the 2 names.
+    assert spy.rows == [3]
     harness.close()
 
 
