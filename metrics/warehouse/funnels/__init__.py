@@ -19,8 +19,16 @@ import polars as pl
 from metrics.warehouse.funnels import answers
 from metrics.warehouse.funnels.best import best_cte, period_cte
 from metrics.warehouse.funnels.classes import StepClasses
-from metrics.warehouse.funnels.events import events_cte, horizon_cte, instants_ctes, with_ctes
-from metrics.warehouse.funnels.ordered import ordered_ctes
+from metrics.warehouse.funnels.events import (
+    distinct_steps,
+    events_cte,
+    horizon_cte,
+    instants_ctes,
+    presence_ctes,
+    with_ctes,
+)
+from metrics.warehouse.funnels.ordered import next_classes, ordered_ctes
+from metrics.warehouse.funnels.starts import one_per_instant
 from metrics.warehouse.funnels.strict import strict_ctes
 from metrics.warehouse.funnels.unordered import unordered_ctes
 from metrics.warehouse.relation import Plan, Relation, Sql
@@ -43,7 +51,20 @@ def attempts_ctes(sql: Sql, query: Any) -> list[tuple[str, str]]:
     classes = StepClasses.of(query.steps)
     unordered = query.order == "unordered"
     ctes = [("nsf_ev", events_cte(sql, query, classes, every_event=query.order == "strict"))]
-    ctes += instants_ctes(sql, query, classes, fits=not unordered, running=unordered)
+    ordered = query.order == "ordered"
+    if ordered and distinct_steps(classes, query):
+        present = [classes.of_step[0]] if one_per_instant(classes, query) else []
+        ctes += presence_ctes(classes, next_classes(classes), present)
+    else:
+        ctes += instants_ctes(
+            sql,
+            query,
+            classes,
+            fits=not unordered,
+            running=unordered,
+            nexts=next_classes(classes) if ordered else (),
+            ordinal=query.order == "strict",
+        )
     ctes.append(("nsf_hz", horizon_cte(sql, query)))
     if unordered:
         ctes += unordered_ctes(sql, classes, query)
@@ -66,9 +87,9 @@ def _plan(
     ctes = attempts_ctes(sql, query)
     if period is not None:
         ctes.append(period_cte(sql, query, *period))
-        ctes.append(best_cte(query, query.n_steps, source="nsf_attp", period=True))
+        ctes.append(best_cte(sql, query, query.n_steps, source="nsf_attp", period=True))
     else:
-        ctes.append(best_cte(query, query.n_steps))
+        ctes.append(best_cte(sql, query, query.n_steps))
     text = with_ctes(ctes, final(sql))
     return Plan((sql.statement(text),), lambda frames: finish(frames[0]))
 
