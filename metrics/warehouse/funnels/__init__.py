@@ -27,8 +27,7 @@ from metrics.warehouse.funnels.events import (
     presence_ctes,
     with_ctes,
 )
-from metrics.warehouse.funnels.ordered import next_classes, ordered_ctes
-from metrics.warehouse.funnels.starts import one_per_instant
+from metrics.warehouse.funnels.ordered import chained_ctes, next_classes, ordered_ctes
 from metrics.warehouse.funnels.strict import strict_ctes
 from metrics.warehouse.funnels.unordered import unordered_ctes
 from metrics.warehouse.relation import Plan, Relation, Sql
@@ -51,10 +50,11 @@ def attempts_ctes(sql: Sql, query: Any) -> list[tuple[str, str]]:
     classes = StepClasses.of(query.steps)
     unordered = query.order == "unordered"
     ctes = [("nsf_ev", events_cte(sql, query, classes, every_event=query.order == "strict"))]
-    ordered = query.order == "ordered"
-    if ordered and distinct_steps(classes, query):
-        present = [classes.of_step[0]] if one_per_instant(classes, query) else []
-        ctes += presence_ctes(classes, next_classes(classes), present)
+    hz = ("nsf_hz", horizon_cte(sql, query))
+    if query.order == "ordered" and distinct_steps(classes, query):
+        if not sql.d.chains_with_joins:
+            return [*ctes, hz, *chained_ctes(sql, classes, query)]
+        ctes += presence_ctes(sql, classes, query, next_classes(classes))
     else:
         ctes += instants_ctes(
             sql,
@@ -62,10 +62,10 @@ def attempts_ctes(sql: Sql, query: Any) -> list[tuple[str, str]]:
             classes,
             fits=not unordered,
             running=unordered,
-            nexts=next_classes(classes) if ordered else (),
+            nexts=next_classes(classes) if query.order == "ordered" else (),
             ordinal=query.order == "strict",
         )
-    ctes.append(("nsf_hz", horizon_cte(sql, query)))
+    ctes.append(hz)
     if unordered:
         ctes += unordered_ctes(sql, classes, query)
     elif query.order == "strict":

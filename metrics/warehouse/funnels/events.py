@@ -178,35 +178,46 @@ def distinct_steps(classes: StepClasses, query: Any) -> bool:
     )
 
 
-def presence_ctes(
-    classes: StepClasses, nexts: Sequence[int], present: Sequence[int]
-) -> list[tuple[str, str]]:
-    """``ins`` for a :func:`distinct_steps` ordered funnel, straight from ``ev`` (no grouping
-    of the events by instant, the largest cost of :func:`instants_ctes` after its windows).
+def present(mask: int, row: str = "") -> str:
+    """1 when the instant of a ``nsf_evw`` row has an event of the class ``mask`` (a single
+    class: :func:`distinct_steps`), that is when the class's first instant from there on is
+    the row's own."""
+    c = mask.bit_length() - 1
+    return f"(CASE WHEN {row}m{c} = {row}ts THEN 1 ELSE 0 END)"
 
-    One pass of windows over the user's events, latest first: ``m<c>``, the first instant at or
-    after the event's with an event of class c (peers included, so every event of an instant
-    sees the same), then one row kept per instant (its first, ROW_NUMBER = RANK). ``k<2^c>`` is
-    1 when the instant has an event of class c (m<c> is the instant itself), for ``present``
-    and ``nexts``. ``nc<c>`` is m<c>: the next instant of class c strictly after a block's,
-    since by :func:`distinct_steps` the block's instant has none.
+
+def presence_ctes(
+    sql: Sql, classes: StepClasses, query: Any, nexts: Sequence[int]
+) -> list[tuple[str, str]]:
+    """``evw`` and ``ins`` for a :func:`distinct_steps` ordered funnel, straight from ``ev``
+    (no grouping of the events by instant: that and its windows were most of the time).
+
+    ``evw``: every event with ``m<c>`` for the classes ``nexts``, the first instant at or after
+    the event's with an event of class c (one pass of windows over the user's events, latest
+    first; peers included, so every event of an instant sees the same values). The attempts
+    start at its step-1 events (:func:`~metrics.warehouse.funnels.starts.starts_ctes`).
+    ``ins``: its first row of each instant (ROW_NUMBER = RANK), with ``k<2^c>`` (1 when the
+    instant has an event of class c) and the fits; ``nc<c>`` is m<c>: the next instant of
+    class c strictly after a block's, since by :func:`distinct_steps` the block's instant has
+    none.
     """
     over = f"OVER ({BY_USER_LATEST_FIRST} {FROM_HERE})"
-    wanted = sorted(set(nexts) | set(present))
-    firsts = [f"MIN(CASE WHEN c{c} = 1 THEN ts END) {over} AS m{c}" for c in wanted]
     rank = f"OVER ({BY_USER_LATEST_FIRST})"
-    ranks = [f"ROW_NUMBER() {rank} AS rn", f"RANK() {rank} AS rk"]
-    events = f"SELECT {', '.join(['uid', 'ts', *firsts, *ranks])} FROM nsf_ev"
-
-    def has(mask: int) -> str:  # masks are single classes here
-        return f"(CASE WHEN m{mask.bit_length() - 1} = ts THEN 1 ELSE 0 END)"
-
+    wanted = sorted(set(nexts))
+    cols = ["uid", "ts", f"c{classes.of_step[0]}"]
+    cols += ["bd"] if query.breakdown is not None else []
+    # The class's instants fall along the window's order: the latest seen is the least.
+    cols += [
+        f"{sql.d.latest_non_null(f'CASE WHEN c{c} = 1 THEN ts END', over)} AS m{c}" for c in wanted
+    ]
+    cols += [f"ROW_NUMBER() {rank} AS rn", f"RANK() {rank} AS rk"]
+    evw = f"SELECT {', '.join(cols)} FROM nsf_ev"
     cols = ["uid", "ts", "1 AS hit"]
-    cols += [f"{has(1 << c)} AS k{1 << c}" for c in wanted]
-    cols += [f"m{c} AS nc{c}" for c in sorted(set(nexts))]
-    cols += [f"{classes.fit(b, has)} AS f{b}" for b in range(1, classes.n_steps)]
-    ins = f"SELECT {', '.join(cols)} FROM ({events}) AS e WHERE rn = rk"
-    return [("nsf_ins", ins)]
+    cols += [f"{present(1 << c)} AS k{1 << c}" for c in wanted]
+    cols += [f"m{c} AS nc{c}" for c in wanted]
+    cols += [f"{classes.fit(b, present)} AS f{b}" for b in range(1, classes.n_steps)]
+    ins = f"SELECT {', '.join(cols)} FROM nsf_evw WHERE rn = rk"
+    return [("nsf_evw", evw), ("nsf_ins", ins)]
 
 
 def horizon_cte(sql: Sql, query: Any) -> str:

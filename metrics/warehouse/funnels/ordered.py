@@ -17,7 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 from metrics.warehouse.funnels.classes import StepClasses
+from metrics.warehouse.funnels.events import BY_USER_LATEST_FIRST, FROM_HERE, distinct_steps
 from metrics.warehouse.funnels.starts import spoiled, starts_ctes
+from metrics.warehouse.relation import Sql
 
 
 def _next_time(classes: StepClasses, query: Any, f: str, row: str, low: int = 0) -> str:
@@ -40,7 +42,9 @@ def ordered_ctes(classes: StepClasses, query: Any) -> list[tuple[str, str]]:
     """The ``att`` CTE (uid, [bd], reached, s<j>, spoiled) and what it reads."""
     n = classes.n_steps
     excl = query.resolved
-    ctes = starts_ctes(classes, query, nexts=next_classes(classes))
+    ctes = starts_ctes(
+        classes, query, nexts=next_classes(classes), from_events=distinct_steps(classes, query)
+    )
     # Once started, an attempt is its user, start and breakdown value (the first event's class
     # flags only told attempts apart).
     carried = ["uid", "t1", *(["bd"] if query.breakdown is not None else [])]
@@ -100,4 +104,46 @@ def ordered_ctes(classes: StepClasses, query: Any) -> list[tuple[str, str]]:
     out += [f"s{j}" for j in range(n)]
     out.append(f"{spoiled(query, n)} AS spoiled")
     ctes.append(("nsf_att", f"SELECT {', '.join(out)} FROM {last}"))
+    return ctes
+
+
+def chained_ctes(sql: Sql, classes: StepClasses, query: Any) -> list[tuple[str, str]]:
+    """The ``att`` CTE of a :func:`~metrics.warehouse.funnels.events.distinct_steps` funnel as
+    ``n - 1`` layers of windows over ``ev``, without joins (engines where joins of a windowed
+    CTE cost more: :attr:`~metrics.warehouse.dialect.Dialect.chains_with_joins`).
+
+    There an attempt's step j + 1 is at M_{j+1}(step j's instant), the first instant at or
+    after it with an event of its class (a block's instant never has the next step's class, or
+    the block would have taken it); its times are F_j = M_j(...M_1(t1)), cut at the window's
+    end (they never decrease). A composition is one window more: for g never decreasing,
+    g(M_i(t)) is the least g(u) over the instants u >= t of step i's class. ``m<i>_<j>`` =
+    M_j(...M_i(t)) is made in layer j - i + 1; each layer keeps only the events its windows or
+    the later layers read (step 1's, and the classes of steps 2 .. n - layer).
+    """
+    d = sql.d
+    n = classes.n_steps
+    window = f"OVER ({BY_USER_LATEST_FIRST} {FROM_HERE})"
+    first = f"c{classes.of_step[0]}"
+    ctes: list[tuple[str, str]] = []
+    source = "nsf_ev"
+    for layer in range(1, n):
+        cols = ["w.*"]
+        for i in range(1, n - layer + 1):
+            j = i + layer - 1
+            value = "w.ts" if i == j else f"w.m{i + 1}_{j}"
+            of_class = f"CASE WHEN w.c{classes.of_step[i]} = 1 THEN {value} END"
+            cols.append(f"{d.latest_non_null(of_class, window)} AS m{i}_{j}")
+        keep = " OR ".join(
+            [f"w.{first} = 1", *(f"w.c{classes.of_step[i]} = 1" for i in range(1, n - layer + 1))]
+        )
+        ctes.append((f"nsf_ch{layer}", f"SELECT {', '.join(cols)} FROM {source} AS w WHERE {keep}"))
+        source = f"nsf_ch{layer}"
+    inside = [f"m1_{j} - ts <= {query.window_us}" for j in range(1, n)]
+    out = ["uid", *(["bd"] if query.breakdown is not None else [])]
+    steps = " + ".join(["1", *(f"(CASE WHEN {c} THEN 1 ELSE 0 END)" for c in inside)])
+    out.append(f"{steps} AS reached")
+    out.append("ts AS s0")
+    out += [f"CASE WHEN {c} THEN m1_{j} END AS s{j}" for j, c in enumerate(inside, start=1)]
+    out.append("0 AS spoiled")
+    ctes.append(("nsf_att", f"SELECT {', '.join(out)} FROM {source} WHERE {first} = 1"))
     return ctes

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from metrics.warehouse.funnels.classes import StepClasses
-from metrics.warehouse.funnels.events import flag, union_of
+from metrics.warehouse.funnels.events import flag, present, union_of
 
 
 def one_per_instant(classes: StepClasses, query: Any) -> bool:
@@ -37,11 +37,31 @@ def key_columns(classes: StepClasses, query: Any) -> list[str]:
 
 
 def starts_ctes(
-    classes: StepClasses, query: Any, *, nexts: Sequence[int] = (), ordinal: bool = False
+    classes: StepClasses,
+    query: Any,
+    *,
+    nexts: Sequence[int] = (),
+    ordinal: bool = False,
+    from_events: bool = False,
 ) -> list[tuple[str, str]]:
-    """``st``: one row per attempt with ``nc<i>`` for the classes ``nexts`` (and ``ix``)."""
-    keys = key_columns(classes, query)
+    """``st``: one row per attempt with ``nc<i>`` for the classes ``nexts`` (and ``ix``).
+
+    ``from_events``: the step-1 events of ``evw`` (:func:`~metrics.warehouse.funnels.events.
+    presence_ctes`) are the starts, one row per event: an attempt repeated (two step-1 events
+    of one instant) is the same row twice, which changes no best attempt and no ``isopen``.
+    """
     first = classes.of_step[0]
+    if from_events:
+        cols = [
+            "w.uid AS uid",
+            "w.ts AS t1",
+            *(["w.bd AS bd"] if query.breakdown is not None else []),
+        ]
+        fit0 = classes.fit(0, lambda m: present(m, "w."), lambda m: "1" if m >> first & 1 else "0")
+        cols.append(f"{fit0} AS f")
+        cols += [f"w.m{c} AS nc{c}" for c in sorted(set(nexts))]
+        return [("nsf_st", f"SELECT {', '.join(cols)} FROM nsf_evw AS w WHERE w.c{first} = 1")]
+    keys = key_columns(classes, query)
     carried = ["i.ix AS ix"] if ordinal else []
     carried += [f"i.nc{c} AS nc{c}" for c in sorted(set(nexts))]
     carried += [f"i.nx{x} AS nx{x}" for x in range(len(query.exclusions))]
