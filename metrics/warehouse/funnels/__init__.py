@@ -19,8 +19,15 @@ import polars as pl
 from metrics.warehouse.funnels import answers
 from metrics.warehouse.funnels.best import best_cte, period_cte
 from metrics.warehouse.funnels.classes import StepClasses
-from metrics.warehouse.funnels.events import events_cte, horizon_cte, instants_ctes, with_ctes
-from metrics.warehouse.funnels.ordered import ordered_ctes
+from metrics.warehouse.funnels.events import (
+    distinct_steps,
+    events_cte,
+    horizon_cte,
+    instants_ctes,
+    presence_ctes,
+    with_ctes,
+)
+from metrics.warehouse.funnels.ordered import chained_ctes, next_classes, ordered_ctes
 from metrics.warehouse.funnels.strict import strict_ctes
 from metrics.warehouse.funnels.unordered import unordered_ctes
 from metrics.warehouse.relation import Plan, Relation, Sql
@@ -43,8 +50,22 @@ def attempts_ctes(sql: Sql, query: Any) -> list[tuple[str, str]]:
     classes = StepClasses.of(query.steps)
     unordered = query.order == "unordered"
     ctes = [("nsf_ev", events_cte(sql, query, classes, every_event=query.order == "strict"))]
-    ctes += instants_ctes(sql, query, classes, fits=not unordered, running=unordered)
-    ctes.append(("nsf_hz", horizon_cte(sql, query)))
+    hz = ("nsf_hz", horizon_cte(sql, query))
+    if query.order == "ordered" and distinct_steps(classes, query):
+        if not sql.d.chains_with_joins:
+            return [*ctes, hz, *chained_ctes(sql, classes, query)]
+        ctes += presence_ctes(sql, classes, query, next_classes(classes))
+    else:
+        ctes += instants_ctes(
+            sql,
+            query,
+            classes,
+            fits=not unordered,
+            running=unordered,
+            nexts=next_classes(classes) if query.order == "ordered" else (),
+            ordinal=query.order == "strict",
+        )
+    ctes.append(hz)
     if unordered:
         ctes += unordered_ctes(sql, classes, query)
     elif query.order == "strict":
@@ -66,9 +87,9 @@ def _plan(
     ctes = attempts_ctes(sql, query)
     if period is not None:
         ctes.append(period_cte(sql, query, *period))
-        ctes.append(best_cte(query, query.n_steps, source="nsf_attp", period=True))
+        ctes.append(best_cte(sql, query, query.n_steps, source="nsf_attp", period=True))
     else:
-        ctes.append(best_cte(query, query.n_steps))
+        ctes.append(best_cte(sql, query, query.n_steps))
     text = with_ctes(ctes, final(sql))
     return Plan((sql.statement(text),), lambda frames: finish(frames[0]))
 

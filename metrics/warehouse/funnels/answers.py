@@ -43,15 +43,20 @@ def steps(sql: Sql, query: Any, n: int) -> str:
         "CASE WHEN b.reached = k.k - 1 AND b.isopen = 1 THEN 1 ELSE 0 END AS still, "
         f"{gap} AS gap FROM nsf_best AS b CROSS JOIN {numbers(n, 1)} AS k"
     )
-    position, count = ranks("gap", [*keys, "step"])
-    ranked = f"SELECT u.*, {position} AS pos, {count} AS cnt FROM ({unpivot}) AS u"
+    exact = d.exact_median("gap")
+    if exact is None:
+        position, count = ranks("gap", [*keys, "step"])
+        rows = f"SELECT u.*, {position} AS pos, {count} AS cnt FROM ({unpivot}) AS u"
+        middle = median(d, "gap", "pos", "cnt")
+    else:
+        rows, middle = unpivot, d.to_double(exact)
     by = ", ".join([*keys, "step"])
     return (
         f"SELECT {''.join(k + ', ' for k in keys)}{d.to_bigint('step')} AS step, "
         f"{d.to_bigint('SUM(hit)')} AS users, {d.to_bigint('SUM(still)')} AS still_in_window, "
-        f"{median(d, 'gap', 'pos', 'cnt')} AS median_seconds_to_convert, "
+        f"{middle} AS median_seconds_to_convert, "
         f"{d.to_double('AVG(gap)')} AS mean_seconds_to_convert "
-        f"FROM ({ranked}) AS r GROUP BY {by}"
+        f"FROM ({rows}) AS r GROUP BY {by}"
     )
 
 

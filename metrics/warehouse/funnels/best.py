@@ -24,8 +24,9 @@ def period_cte(sql: Sql, query: Any, interval: str, week_start: str) -> tuple[st
 
 
 def best_cte(
-    query: Any, n: int, *, source: str = "nsf_att", period: bool = False
+    sql: Sql, query: Any, n: int, *, source: str = "nsf_att", period: bool = False
 ) -> tuple[str, str]:
+    d = sql.d
     group = ["uid"]
     if query.breakdown is not None:
         group.append("bd")
@@ -33,13 +34,19 @@ def best_cte(
         group.append("pd")
     times = [f"s{j}" for j in range(n)]
     by = ", ".join(group)
-    rank = f"ROW_NUMBER() OVER (PARTITION BY {by} ORDER BY reached DESC, {', '.join(times)})"
     # A scalar subquery, not a cross join: PostgreSQL evaluates it once (an InitPlan), where a
     # joined one-row CTE was re-scanned per attempt (a 40k-event funnel took minutes).
     still = f"CASE WHEN t.s0 + {query.window_us} > (SELECT hz FROM nsf_hz) THEN 1 ELSE 0 END"
-    ranked = (
-        f"SELECT t.*, {rank} AS rk, MAX({still}) OVER (PARTITION BY {by}) AS isopen "
-        f"FROM {source} AS t WHERE t.spoiled = 0"
-    )
+    clean = f"FROM {source} AS t WHERE t.spoiled = 0"
+    # The furthest step first, then the earliest times: s<j> is NULL exactly from step
+    # ``reached`` on, so attempts that tie up to a NULL are the same row.
+    best = d.smallest_row(["0 - t.reached", *(f"t.{s}" for s in times)])
+    if best is not None:
+        cols = [*group, f"0 - {d.row_field('b', 0)} AS reached"]
+        cols += [f"{d.row_field('b', j + 1)} AS {s}" for j, s in enumerate(times)]
+        grouped = f"SELECT {by}, {best} AS b, MAX({still}) AS isopen {clean} GROUP BY {by}"
+        return "nsf_best", f"SELECT {', '.join(cols)}, isopen FROM ({grouped}) AS g"
+    rank = f"ROW_NUMBER() OVER (PARTITION BY {by} ORDER BY reached DESC, {', '.join(times)})"
+    ranked = f"SELECT t.*, {rank} AS rk, MAX({still}) OVER (PARTITION BY {by}) AS isopen {clean}"
     cols = [*group, "reached", *times, "isopen"]
     return "nsf_best", f"SELECT {', '.join(cols)} FROM ({ranked}) AS r WHERE rk = 1"

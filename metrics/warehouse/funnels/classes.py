@@ -125,7 +125,9 @@ class StepClasses:
                 chosen = (last, *others)
                 mask = sum(1 << c for c in chosen)
                 need = sum(mult[c] for c in chosen)
-                have = count(mask) if first is None else f"({count(mask)} - {first(mask)})"
+                have = count(mask)
+                if first is not None and first(mask) != "0":
+                    have = f"({have} - {first(mask)})"
                 terms.append(f"{have} < {need}")
         return " OR ".join(terms)
 

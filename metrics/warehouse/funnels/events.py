@@ -6,14 +6,16 @@ per step class and ``x<i>`` per exclusion, and the breakdown value ``bd``.
 
 ``ins``: one row per (user, instant): ``k<mask>`` counts the instant's events matching a union of
 classes (for Hall's condition), ``x<i>`` whether an exclusion event happens then, ``ix`` the
-instant's number among the user's, ``nc<i>`` / ``nx<i>`` the user's next instant strictly later
-with an event of class i / exclusion i, and ``f<b>`` the last step of the largest block starting
-at step b that fits there. Times are ``ts`` (µs since 1970 UTC), users ``uid``.
+instant's number among the user's counted from their last (1 = the last), ``nc<i>`` / ``nx<i>``
+the user's next instant strictly later with an event of class i / exclusion i, and ``f<b>`` the
+last step of the largest block starting at step b that fits there. Times are ``ts`` (µs since
+1970 UTC), users ``uid``. Only the columns the funnel's order reads are computed (an engine that
+does not prune unused window columns would otherwise sort and scan for nothing).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from metrics._common import NOT_SET
@@ -21,7 +23,14 @@ from metrics.warehouse.funnels.classes import StepClasses
 from metrics.warehouse.parts import filter_condition, source
 from metrics.warehouse.relation import Sql
 
-LATER = "ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING"
+#: The user's instants after this one, walking their instants from the last: the frame grows from
+#: the partition's start (strictly later = the rows before this one, latest first). Measured on
+#: DuckDB 2.0 (10M events) a third faster than ``ORDER BY ts ROWS BETWEEN 1 FOLLOWING AND
+#: UNBOUNDED FOLLOWING``, whose moving frame start needs a segment tree; PostgreSQL can extend
+#: one running MIN instead of restarting it on every row.
+LATER = "OVER (PARTITION BY uid ORDER BY ts DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+#: The same rows in ascending order, beside running sums that need that order (one sort, not two).
+LATER_ASC = "OVER (PARTITION BY uid ORDER BY ts ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)"
 
 
 def matches(sql: Sql, event: str | None, filters: Mapping[str, Any] | None) -> str:
@@ -109,27 +118,38 @@ def union_of(mask: int, prefix: str = "") -> str:
 
 
 def instants_ctes(
-    sql: Sql, query: Any, classes: StepClasses, *, fits: bool = True, running: bool = False
+    sql: Sql,
+    query: Any,
+    classes: StepClasses,
+    *,
+    fits: bool = True,
+    running: bool = False,
+    nexts: Sequence[int] = (),
+    ordinal: bool = False,
 ) -> list[tuple[str, str]]:
     """The ``inst`` (grouped) and ``ins`` (with windows and fits) CTEs, reading ``ev``.
 
-    ``running`` adds ``r<mask>``: the user's events matching the union up to and including the
-    instant (an unordered attempt counts its window's events as a difference of two).
+    ``nexts``: the classes whose next instant (``nc<i>``) the attempts look up; ``ordinal``
+    adds ``ix``; ``running`` adds ``r<mask>``: the user's events matching the union up to and
+    including the instant (an unordered attempt counts its window's events as a difference of
+    two). ``nx<i>`` are always there.
     """
     d = sql.d
     masks = classes.masks()
     counts = [f"{d.to_bigint('SUM(' + flag(union_of(m)) + ')')} AS k{m}" for m in masks]
     excl = [f"MAX(x{i}) AS x{i}" for i in range(len(query.exclusions))]
     inst = f"SELECT uid, ts, {', '.join(counts + excl)} FROM nsf_ev GROUP BY uid, ts"
-    over = f"OVER (PARTITION BY uid ORDER BY ts {LATER})"
     cols = ["uid", "ts", "1 AS hit"]
     cols += [f"k{m}" for m in masks]
     cols += [f"x{i}" for i in range(len(query.exclusions))]
-    cols.append(f"{d.to_bigint('ROW_NUMBER() OVER (PARTITION BY uid ORDER BY ts)')} AS ix")
-    for c in range(len(classes.definitions)):
-        cols.append(f"MIN(CASE WHEN k{1 << c} > 0 THEN ts END) {over} AS nc{c}")
+    if ordinal:
+        # Numbered from the last instant, in the same order as the LATER windows (one sort).
+        cols.append(f"{d.to_bigint('ROW_NUMBER() OVER (PARTITION BY uid ORDER BY ts DESC)')} AS ix")
+    later = LATER_ASC if running else LATER
+    for c in sorted(set(nexts)):
+        cols.append(f"MIN(CASE WHEN k{1 << c} > 0 THEN ts END) {later} AS nc{c}")
     for i in range(len(query.exclusions)):
-        cols.append(f"MIN(CASE WHEN x{i} > 0 THEN ts END) {over} AS nx{i}")
+        cols.append(f"MIN(CASE WHEN x{i} > 0 THEN ts END) {later} AS nx{i}")
     if fits:
         for b in range(1, classes.n_steps):
             cols.append(f"{classes.fit(b, lambda m: f'k{m}')} AS f{b}")
@@ -138,6 +158,66 @@ def instants_ctes(
         cols += [f"{d.to_bigint(f'SUM(k{m}) {upto}')} AS r{m}" for m in masks]
     ins = f"SELECT {', '.join(cols)} FROM nsf_inst"
     return [("nsf_inst", inst), ("nsf_ins", ins)]
+
+
+#: A user's events from this instant on: the rows before this one, latest first, and the
+#: instant's other events (its peers). ROW_NUMBER and RANK take the same order without a frame.
+FROM_HERE = "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+BY_USER_LATEST_FIRST = "PARTITION BY uid ORDER BY ts DESC"
+
+
+def distinct_steps(classes: StepClasses, query: Any) -> bool:
+    """Whether every step has a class of its own that no other class can share an event with,
+    and no exclusion: then a block of steps fits at an instant when each has an event of its
+    class there (no counting), and the class of the step after a block never has an event at
+    the block's instant (or the block would have taken it)."""
+    return (
+        not query.exclusions
+        and len(classes.definitions) == classes.n_steps
+        and all(len(comp) == 1 for comp in classes.comps)
+    )
+
+
+def present(mask: int, row: str = "") -> str:
+    """1 when the instant of a ``nsf_evw`` row has an event of the class ``mask`` (a single
+    class: :func:`distinct_steps`), that is when the class's first instant from there on is
+    the row's own."""
+    c = mask.bit_length() - 1
+    return f"(CASE WHEN {row}m{c} = {row}ts THEN 1 ELSE 0 END)"
+
+
+def presence_ctes(
+    sql: Sql, classes: StepClasses, query: Any, nexts: Sequence[int]
+) -> list[tuple[str, str]]:
+    """``evw`` and ``ins`` for a :func:`distinct_steps` ordered funnel, straight from ``ev``
+    (no grouping of the events by instant: that and its windows were most of the time).
+
+    ``evw``: every event with ``m<c>`` for the classes ``nexts``, the first instant at or after
+    the event's with an event of class c (one pass of windows over the user's events, latest
+    first; peers included, so every event of an instant sees the same values). The attempts
+    start at its step-1 events (:func:`~metrics.warehouse.funnels.starts.starts_ctes`).
+    ``ins``: its first row of each instant (ROW_NUMBER = RANK), with ``k<2^c>`` (1 when the
+    instant has an event of class c) and the fits; ``nc<c>`` is m<c>: the next instant of
+    class c strictly after a block's, since by :func:`distinct_steps` the block's instant has
+    none.
+    """
+    over = f"OVER ({BY_USER_LATEST_FIRST} {FROM_HERE})"
+    rank = f"OVER ({BY_USER_LATEST_FIRST})"
+    wanted = sorted(set(nexts))
+    cols = ["uid", "ts", f"c{classes.of_step[0]}"]
+    cols += ["bd"] if query.breakdown is not None else []
+    # The class's instants fall along the window's order: the latest seen is the least.
+    cols += [
+        f"{sql.d.latest_non_null(f'CASE WHEN c{c} = 1 THEN ts END', over)} AS m{c}" for c in wanted
+    ]
+    cols += [f"ROW_NUMBER() {rank} AS rn", f"RANK() {rank} AS rk"]
+    evw = f"SELECT {', '.join(cols)} FROM nsf_ev"
+    cols = ["uid", "ts", "1 AS hit"]
+    cols += [f"{present(1 << c)} AS k{1 << c}" for c in wanted]
+    cols += [f"m{c} AS nc{c}" for c in wanted]
+    cols += [f"{classes.fit(b, present)} AS f{b}" for b in range(1, classes.n_steps)]
+    ins = f"SELECT {', '.join(cols)} FROM nsf_evw WHERE rn = rk"
+    return [("nsf_evw", evw), ("nsf_ins", ins)]
 
 
 def horizon_cte(sql: Sql, query: Any) -> str:

@@ -27,7 +27,7 @@ def strict_ctes(classes: StepClasses, query: Any) -> list[tuple[str, str]]:
     identity = ["uid", "t1", *key_columns(classes, query)]
     times = [f"s{j}" for j in range(n)]
     marks = [f"e{x}" for x in range(len(excl))]
-    ctes = starts_ctes(classes, query)
+    ctes = starts_ctes(classes, query, ordinal=True)
     cols = [f"p.{c} AS {c}" for c in identity] + ["k.k AS f", "p.ix AS ix", "1 AS live"]
     cols += [f"CASE WHEN k.k >= {j} THEN p.t1 END AS s{j}" for j in range(n)]
     cols += [f"CASE WHEN k.k >= {lo} THEN p.nx{x} END AS e{x}" for x, (lo, _) in enumerate(excl)]
@@ -81,7 +81,8 @@ def _kept(rows: str, identity: list[str], times: list[str], marks: list[str], n:
         f"ORDER BY CASE WHEN live = 1 THEN 0 ELSE {n} - f END, {order})"
     )
     state = [*identity, "f", "ix", "live", *times, *marks]
-    nix = f"CASE WHEN live = 1 AND f < {n - 1} THEN ix + 1 END AS nix"
+    # ``ix`` counts the user's instants from their last: the next one is ix - 1 (0: none).
+    nix = f"CASE WHEN live = 1 AND f < {n - 1} THEN ix - 1 END AS nix"
     return (
         f"SELECT {', '.join(state)}, {nix} FROM (SELECT g.*, {rank} AS rk FROM ({rows}) AS g) "
         "AS w WHERE rk = 1"
