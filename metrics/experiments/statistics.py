@@ -354,10 +354,16 @@ def compare(
     if status == "ok":
         rel = diff / arms.mean_c
         # Delta method for (ȳ_T − ȳ_C)/ȳ_C with V the (CUPED-adjusted) per-user variances.
-        var_rel = arms.var_t / (arms.n_t * arms.mean_c**2) + arms.var_c * arms.mean_t**2 / (
-            arms.n_c * arms.mean_c**4
-        )
-        fields.update(relative_effect=rel, std_error=math.sqrt(var_rel))
+        try:
+            var_rel = arms.var_t / (arms.n_t * arms.mean_c**2) + arms.var_c * arms.mean_t**2 / (
+                arms.n_c * arms.mean_c**4
+            )
+        except ZeroDivisionError:  # a baseline so near 0 (1e-130) that its 4th power underflows
+            var_rel = None
+        if var_rel is None or not (math.isfinite(rel) and math.isfinite(var_rel)):
+            rel = var_rel = None  # no relative effect a float can hold: the absolute one stands
+        else:
+            fields.update(relative_effect=rel, std_error=math.sqrt(var_rel))
 
     if method == "frequentist":
         fields.update(_welch(diff, var_abs, dof, alpha, "absolute"))

@@ -1452,3 +1452,15 @@ def test_demo_cumulative_effect_settles(demo):
     ok = daily.filter(pl.col("status") == "ok")
     widths = (ok["relative_ci_high"] - ok["relative_ci_low"]).to_list()
     assert widths[-1] < widths[len(widths) // 4]  # more users, narrower interval
+
+
+@pytest.mark.parametrize("method", ["frequentist", "sequential", "bayesian"])
+def test_a_control_mean_near_zero_gives_the_absolute_effect_without_a_relative_one(method):
+    """Found by hypothesis: a control mean of 1e-130 has a 4th power that underflows to 0; the
+    relative effect's variance cannot be held in a float, so it is left out, not a crash."""
+    tiny = Stats.from_values(np.array([1e-130, 2e-130, 3e-130]), np.zeros(3))
+    some = Stats.from_values(np.array([1.0, 2.0, 4.0]), np.zeros(3))
+    found = compare(tiny, some, method=method, cuped=False)
+    assert found.absolute_effect == pytest.approx(7 / 3 - 2e-130)
+    assert found.relative_effect is None
+    assert_no_nan(found)
