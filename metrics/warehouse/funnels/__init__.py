@@ -4,7 +4,9 @@ One statement per call: the events that matter (``ev``: those the global filters
 ``Scope.keep`` does on a frame, inside the date range, matching a step or an exclusion), one row
 per user instant (``ins``), the attempts of the funnel's order (``att``: ordered, strict or
 unordered, each module the twin of its Polars function), each user's best clean attempt
-(``best``) and the answer's rows (``answers``). The engine does all of it; the finishing steps
+(``best``) and the answer's rows (``answers``). An ordered funnel whose steps cannot share events
+(and without exclusions) skips the counting: on most engines its attempts are layers of windows
+over ``ev`` alone (``ordered.chained_ctes``). The engine does all of it; the finishing steps
 that need no events (rates, Wilson intervals, period grids, histogram edges, sorting) are the
 Polars path's own functions.
 """
@@ -45,7 +47,8 @@ def _check_columns(relation: Relation, query: Any) -> None:
 
 
 def attempts_ctes(sql: Sql, query: Any) -> list[tuple[str, str]]:
-    """``ev``, ``inst``, ``ins``, ``hz`` and ``att`` (every attempt, spoiled or not)."""
+    """``ev``, the instants (``inst``, ``ins``) if the plan reads them, ``hz`` and ``att`` (every
+    attempt, spoiled or not)."""
     _check_columns(sql.relation, query)
     classes = StepClasses.of(query.steps)
     unordered = query.order == "unordered"

@@ -10,7 +10,10 @@ instant's number among the user's counted from their last (1 = the last), ``nc<i
 the user's next instant strictly later with an event of class i / exclusion i, and ``f<b>`` the
 last step of the largest block starting at step b that fits there. Times are ``ts`` (µs since
 1970 UTC), users ``uid``. Only the columns the funnel's order reads are computed (an engine that
-does not prune unused window columns would otherwise sort and scan for nothing).
+does not prune unused window columns would otherwise sort and scan for nothing). An ordered
+funnel of :func:`distinct_steps` needs no counts: :func:`presence_ctes` makes its ``ins`` from
+the events without grouping them (or ``metrics.warehouse.funnels.ordered.chained_ctes`` needs
+no ``ins`` at all).
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ from metrics.warehouse.parts import filter_condition, source
 from metrics.warehouse.relation import Sql
 
 #: The user's instants after this one, walking their instants from the last: the frame grows from
-#: the partition's start (strictly later = the rows before this one, latest first). Measured on
-#: DuckDB 2.0 (10M events) a third faster than ``ORDER BY ts ROWS BETWEEN 1 FOLLOWING AND
-#: UNBOUNDED FOLLOWING``, whose moving frame start needs a segment tree; PostgreSQL can extend
-#: one running MIN instead of restarting it on every row.
+#: the partition's start (strictly later = the rows before this one, latest first). Against
+#: ``ORDER BY ts ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING`` (a frame whose start moves,
+#: so PostgreSQL recomputes its MIN row by row), a 4-step funnel with an exclusion took 2.9 s
+#: instead of 5.8 s on PostgreSQL (1M events), about 7% less on chdb, the same on DuckDB.
 LATER = "OVER (PARTITION BY uid ORDER BY ts DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
 #: The same rows in ascending order, beside running sums that need that order (one sort, not two).
 LATER_ASC = "OVER (PARTITION BY uid ORDER BY ts ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)"
@@ -206,10 +209,8 @@ def presence_ctes(
     wanted = sorted(set(nexts))
     cols = ["uid", "ts", f"c{classes.of_step[0]}"]
     cols += ["bd"] if query.breakdown is not None else []
-    # The class's instants fall along the window's order: the latest seen is the least.
-    cols += [
-        f"{sql.d.latest_non_null(f'CASE WHEN c{c} = 1 THEN ts END', over)} AS m{c}" for c in wanted
-    ]
+    for c in wanted:  # the class's instants fall along the window's order: the latest is least
+        cols.append(f"{sql.d.latest_non_null(f'CASE WHEN c{c} = 1 THEN ts END', over)} AS m{c}")
     cols += [f"ROW_NUMBER() {rank} AS rn", f"RANK() {rank} AS rk"]
     evw = f"SELECT {', '.join(cols)} FROM nsf_ev"
     cols = ["uid", "ts", "1 AS hit"]

@@ -8,7 +8,8 @@ The row carries the instant's number and next-instant columns (``ix``, ``nc<i>``
 
 When no other step's class can share an event with step 1's and there is no breakdown, every
 step-1 event of an instant is the same attempt: the starts are then the instants with such an
-event, read straight from ``ins`` (no grouping of the events, no join).
+event, read straight from ``ins`` (no grouping of the events, no join). Over the ungrouped
+``evw`` of :func:`~metrics.warehouse.funnels.events.presence_ctes`, each step-1 event starts one.
 """
 
 from __future__ import annotations
