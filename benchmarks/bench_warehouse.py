@@ -20,7 +20,8 @@ to both variants) are loaded beside them the same way, as table ``assignments``.
   table directly: ``COUNT(DISTINCT user_id)`` per week; distinct (user, day) pairs spread over
   the days of each window for DAU/WAU/MAU; distinct (user, week) self-joined for the retention
   triangle (on chdb ClickHouse's own way instead: each user's weeks as an array expanded with
-  ``arrayJoin``, one read, as in bench_retention.py); for the funnel, each step's next occurrence found with a window function
+  ``arrayJoin``, one read, as in bench_retention.py); for the funnel, each step's next
+  occurrence found with a window function
   (``MIN(...) OVER (PARTITION BY user ORDER BY t ROWS BETWEEN CURRENT ROW AND UNBOUNDED
   FOLLOWING)``) and chained by equality joins, the furthest step of each user's best attempt in
   7 days. On chdb the funnel's reference is ``windowFunnel``, a rough one: its semantics differ
