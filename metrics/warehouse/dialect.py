@@ -202,12 +202,13 @@ class Dialect:
         of the user's instants (DuckDB), rather than by one more layer of windows over the events
         per step (metrics/warehouse/funnels/ordered.py, ``chained_ctes``).
 
-        Measured on the 4-step benchmark funnel: DuckDB (10M events) spends 2.7 s of CPU with
-        joins and 3.4 s with layers (each is a sort of all the events there); chdb (10M) 5.6 s
-        with layers against 13.4 s with joins (ClickHouse evaluates a CTE again at each
-        reference: the windowed instants once per join); PostgreSQL (1M) 1.4 s against 2.8 s.
-        The engines not measured (Spark keeps a window's partitioning and order for the next
-        one; BigQuery and Trino evaluate CTEs per reference) take the layers.
+        Measured on the 4-step benchmark funnel (load average under 2 on 2 cores): DuckDB (10M
+        events) 1.6 s (3.1 s of CPU) with joins, 2.0 s (3.9 s) with layers, each layer being
+        another sort of all the events there; chdb (10M) 2.7 s with layers against 6.4 s with
+        joins (ClickHouse evaluates a CTE again at each reference: the windowed instants once
+        per join); PostgreSQL (1M) 1.2 s against 1.9 s. The engines not measured take the
+        layers (Spark keeps a window's partitioning and order for the next one; BigQuery and
+        Trino evaluate CTEs per reference).
         """
         return self.name == "duckdb"
 
@@ -216,8 +217,9 @@ class Dialect:
         middle ones for an even count, NULL without values; None where the engine has no exact
         one (the portable ranking of metrics/warehouse/median.py is used instead).
 
-        DuckDB's ``median`` and PostgreSQL's ``percentile_cont(0.5)`` interpolate between the
-        two middle values (exact to the last bit or so, as AVG of the two is); ClickHouse's
+        DuckDB's ``median`` and PostgreSQL's ``percentile_cont(0.5)`` sort the values and take
+        lo + (hi - lo) * 0.5 of the two middle ones, which may differ from their mean in the
+        last bit only (the benchmark funnel's medians came out identical); ClickHouse's
         ``median`` is approximate, so it averages its exact low and high medians. Spark's and
         the others' medians are approximate or missing: they keep the ranking.
         """
