@@ -59,6 +59,18 @@ peak memory is the whole process's VmHWM, :func:`benchmarks.memory.peak_mib`):
   Open`` measures opening the source itself (the check included). Each statement may take up to
   ``--timeout`` seconds (the app's default is 300 s a statement); the row cap is the app's (1M).
 
+Issue 11 item 9 asks the same of the warehouse tier on stored tables, where a team's events live:
+
+- ``duckdb-file``: the events and assignments copied once into a DuckDB database file beside
+  the folder (``<folder>.duckdb``, built before the clock and kept for the next run), opened
+  read-only; ``warehouse(connection, table="events")``.
+- ``chdb``: the same in ClickHouse through chdb, MergeTree tables in a chdb folder beside the
+  folder (``<folder>.chdb``), ordered by day and event as PostHog orders its events table;
+  ``warehouse(session, table="events")``.
+
+Both run Northstar's generated SQL and hand Python only the answers' rows; both trust the
+generated ids' uniqueness as the ``duckdb`` engine does.
+
 Every page's frames must be equal on every engine (columns, dtypes, counts, floats within 1e-9
 relative): a difference is printed under the table. A page that fails (an exception, more memory
 than ``--max-memory``, killed, over ``--timeout``) is a row saying so; the script goes on.
@@ -73,6 +85,7 @@ import math
 import multiprocessing as mp
 import os
 import queue as queues
+import shutil
 import sys
 import time
 import traceback
@@ -91,7 +104,7 @@ from benchmarks.memory import peak_mib
 
 PAGES = ("Overview", "Engagement", "Retention", "Funnels", "Funnels (app_open)", "Experiments")
 EXTRA_PAGES = ("Open",)
-ENGINES = ("polars", "polars-in-memory", "duckdb")
+ENGINES = ("polars", "polars-in-memory", "duckdb", "duckdb-file", "chdb")
 DEFAULT_ENGINES = ("polars", "duckdb")
 PART_EVENTS = 10_000_000
 
@@ -343,6 +356,20 @@ def _open(
 
     from connectors.warehouse import warehouse
 
+    if engine in STORED:
+        store = stored_path(engine, events_glob)
+        if engine == "chdb":
+            from chdb import session
+
+            connection: Any = session.Session(str(store))
+        else:
+            connection = duckdb.connect(str(store), read_only=True)
+        duplicates = "check" if check else "trust"
+        return (
+            warehouse(connection, table="events", duplicates=duplicates, timeout_seconds=timeout),
+            warehouse(connection, table="assignments", kind="assignments", timeout_seconds=timeout),
+        )
+
     # DuckDB's defaults (2 threads, 80% of the RAM), except where it spills: under the data
     # folder rather than ./.tmp in the working directory.
     DUCKDB_TEMP.mkdir(parents=True, exist_ok=True)
@@ -360,6 +387,47 @@ def _open(
         timeout_seconds=timeout,
     )
     return events, assignments
+
+
+#: Engines whose events are stored tables, built once from the Parquet files (not timed).
+STORED = ("duckdb-file", "chdb")
+
+
+def stored_path(engine: str, events_glob: str) -> Path:
+    """Where ``engine`` keeps the tables of the folder ``events_glob`` reads."""
+    folder = Path(events_glob).parent
+    return folder.with_name(folder.name + (".chdb" if engine == "chdb" else ".duckdb"))
+
+
+def ensure_stored(engine: str, events_glob: str, assignments_glob: str) -> float:
+    """Build ``engine``'s tables from the Parquet files unless they exist; the seconds it took."""
+    store = stored_path(engine, events_glob)
+    if store.exists():
+        return 0.0
+    began = time.perf_counter()
+    building = store.with_name(store.name + ".building")
+    shutil.rmtree(building, ignore_errors=True)
+    building.unlink(missing_ok=True)
+    tables = {"events": events_glob, "assignments": assignments_glob}
+    if engine == "chdb":
+        from chdb import session
+
+        chdb = session.Session(str(building))
+        order = {"events": "(toDate(timestamp), event)", "assignments": "(experiment, user_id)"}
+        for table, glob in tables.items():
+            chdb.query(
+                f"CREATE TABLE {table} ENGINE = MergeTree ORDER BY {order[table]} "
+                f"SETTINGS allow_nullable_key = 1 AS SELECT * FROM file('{glob}', Parquet)"
+            )
+        chdb.close()
+    else:
+        import duckdb
+
+        with duckdb.connect(str(building)) as connection:
+            for table, glob in tables.items():
+                connection.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet('{glob}')")
+    building.rename(store)
+    return time.perf_counter() - began
 
 
 def _warm_up(page: str) -> None:
@@ -387,6 +455,8 @@ def _child(
         import metrics.retention  # noqa: F401
         import metrics.targets  # noqa: F401
 
+        if engine == "chdb":
+            import chdb  # noqa: F401
         if engine == "polars-in-memory":
             pl.Config.set_engine_affinity("in-memory")
         if page != "Open":
@@ -657,6 +727,14 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         events_glob, assignments_glob = str(folder / "*.parquet"), str(assignments / "*.parquet")
+        for engine in (e for e in engines if e in STORED):
+            seconds = ensure_stored(engine, events_glob, assignments_glob)
+            store = stored_path(engine, events_glob)
+            print(
+                f"  {engine}: {store.name}"
+                + (f" (built in {seconds:.0f} s, not timed)" if seconds else " (built before)"),
+                flush=True,
+            )
         for page in args.pages:
             runs: dict[str, list[Run]] = {engine: [] for engine in engines}
             for _ in range(args.repeat):
