@@ -4,8 +4,7 @@ Every test in this folder runs once on Polars and once per engine: on an engine,
 metric call the test makes on a Polars frame is repeated on the same events loaded into that
 engine, and both answers must be the same frame (tests/warehouse/matrix.py). Property tests
 (hypothesis) run on the in-process engines only, DuckDB and ClickHouse, to keep the run short;
-the scorecard stories of test_targets*.py and test_kinds.py leave Spark out:
-tests/warehouse/test_targets_sql.py runs every KPI kind there.
+the modules in ``WITHOUT_SPARK`` leave Spark out (each says where Spark is covered instead).
 A module that sets ``NO_EVENTS = True`` (pure arithmetic on results, files) runs on Polars only.
 """
 
@@ -23,6 +22,24 @@ from tests.warehouse.matrix import shadowing
 
 _QUICK = ("duckdb", "clickhouse")
 
+#: Modules whose tests run on every engine but Spark, where a statement takes about a second and
+#: CI has 30 minutes (these took a third of its share; each is covered there otherwise):
+WITHOUT_SPARK = (
+    # A scorecard story makes dozens of family calls; tests/warehouse/test_targets_sql.py runs
+    # every KPI kind's story on Spark instead. Suggestions are scorecard values too.
+    "test_targets",
+    "test_targets_contract",
+    "test_kinds",
+    "test_suggest",
+    # Input shapes (dates, ISO texts, naive or Paris times, integer ids), one table per shape
+    # and call: the relation's reading of them, which tests/warehouse/test_foundation.py checks
+    # on Spark with one call per shape.
+    "test_common",
+    # Polars' compiled funnel passes (long histories, hash collisions): nothing of Spark's SQL;
+    # the funnel stories of test_funnels.py and tests/warehouse/test_funnels_sql.py run there.
+    "test_funnel_kernels",
+)
+
 
 def _engines() -> tuple[str, ...]:
     chosen = os.environ.get("NORTHSTAR_ENGINES")
@@ -39,10 +56,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     engines = _engines()
     if getattr(metafunc.function, "is_hypothesis_test", False):
         engines = tuple(e for e in engines if e in _QUICK)
-    if metafunc.module.__name__.rsplit(".", 1)[-1].startswith(("test_targets", "test_kinds")):
-        # A scorecard story makes dozens of family calls, each repeated on the engine: on Spark
-        # (about a second a statement) these files alone would take a quarter of CI's time.
-        # tests/warehouse/test_targets_sql.py runs every KPI kind's story on Spark instead.
+    if metafunc.module.__name__.rsplit(".", 1)[-1] in WITHOUT_SPARK:
         engines = tuple(e for e in engines if e != "spark")
     metafunc.parametrize("engine", ("polars", *engines), indirect=True)
 

@@ -8,6 +8,16 @@ from polars.testing import assert_frame_equal
 
 from metrics import engagement
 from tests.conftest import make_events
+from tests.metrics.test_common import (
+    as_dates,
+    as_texts,
+    canonical,
+    integer_ids,
+    naive_times,
+    paris_times,
+)
+
+SHAPES = (as_dates, as_texts, naive_times, paris_times, integer_ids)
 
 MARCH = make_events(
     ("a", "x", "2026-03-08 06:30"),
@@ -53,6 +63,16 @@ def test_iso_text_times_are_read(on_engine):
         }
     )
     assert _daily(on_engine(frame))["active_users"].to_list() == [0, 1, 1]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda shape: shape.__name__)
+def test_every_input_shape_is_read_as_the_canonical_events(on_engine, shape):
+    """The shapes tests/metrics/test_common.py runs through every family (dates, ISO texts,
+    naive or Paris times, integer ids), here one table each on the engine: read as the
+    canonical frame is (that module's every family and call leaves Spark out)."""
+    args = dict(start="2026-03-01", end="2026-03-14", interval="week")
+    expected = engagement.active_users(canonical(), **args)
+    assert_frame_equal(engagement.active_users(on_engine(shape()), **args), expected)
 
 
 def test_mapping_renames_source_columns_in_the_sql(on_engine):
