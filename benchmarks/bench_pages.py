@@ -423,7 +423,8 @@ def ensure_stored(engine: str, events_glob: str, assignments_glob: str) -> float
     else:
         import duckdb
 
-        with duckdb.connect(str(building), config={"enable_progress_bar": False}) as connection:
+        with duckdb.connect(str(building)) as connection:
+            connection.execute("SET enable_progress_bar = false")
             for table, glob in tables.items():
                 connection.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet('{glob}')")
     building.rename(store)

@@ -93,6 +93,26 @@ def test_both_engines_give_the_same_frames(folder, page):
         assert kinds == set(METRICS)
 
 
+@pytest.mark.parametrize("engine", pages.STORED)
+def test_stored_tables_are_built_once_and_answer_as_polars(folder, engine):
+    pytest.importorskip("chdb" if engine == "chdb" else "duckdb")
+    events, assignments = folder
+    globs = (str(events / "*.parquet"), str(assignments / "*.parquet"))
+    assert pages.ensure_stored(engine, *globs) > 0
+    assert pages.ensure_stored(engine, *globs) == 0.0  # kept for the next run
+    assert pages.stored_path(engine, globs[0]).parent == events.parent
+
+    def plain(_name, function, *args, **kwargs):
+        return function(*args, **kwargs)
+
+    page = pages.PAGE_FUNCTIONS["Retention"]
+    expected = pages.as_frames(page(*pages._open("polars", *globs), plain))
+    assert (
+        pages.differences(expected, pages.as_frames(page(*pages._open(engine, *globs), plain)))
+        == []
+    )
+
+
 def test_a_difference_is_named():
     a = {"steps": pl.DataFrame({"users": [3, 2]})}
     b = {"steps": pl.DataFrame({"users": [3, 1]}), "extra": pl.DataFrame()}
