@@ -247,9 +247,7 @@ def to_canonical_batches(
     sample, schema, notes = _flatten(pl.concat(head, how="vertical").lazy(), raw_schema)
     plan = _plan_columns(schema, mapping, source, columns)
     plan.notes[:0] = notes
-    steps = _row_steps(
-        sample, schema, plan, bounds, (start, end), tz, source, None, collect=True
-    )
+    steps = _row_steps(sample, schema, plan, bounds, (start, end), tz, source, None, collect=True)
     parts: list[pl.DataFrame] = []
     first_row = 1
     try:
@@ -448,7 +446,7 @@ def _finish(
     unmapped_words: str | None,
     derived: derive.Derived | None,
 ) -> tuple[pl.LazyFrame, LoadReport]:
-    """The events of judged rows (the duplicate rule applied to a collected load), and the report."""
+    """The events of judged rows (duplicate rule applied when collected), and the report."""
     if collect:
         try:
             gathered = pl.collect_all([staged] if links is None else [staged, links])
