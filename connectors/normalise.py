@@ -704,9 +704,17 @@ def _id_exprs(column: str | None, schema: pl.Schema, target: str, source: str) -
     else:
         text = raw.cast(pl.String)
         if target != "event" and _is_text(dtype):
-            whole = text.str.contains(r"^-?\d{1,15}\.0+$")
-            text = pl.when(whole).then(text.str.replace(r"\.0+$", "")).otherwise(text)
-    exprs = [pl.when(text.str.strip_chars() != "").then(text).alias(target)]
+            # Only a text that starts with '-' or a digit and ends in '0' can be one: comparisons
+            # pick those cheaply, and the regexes see only them (the other rows are null to them,
+            # and nulls cost next to nothing).
+            maybe = (text >= "-") & (text < ":") & text.str.ends_with("0")
+            whole = pl.when(maybe).then(text).str.contains(r"^-?\d{1,15}\.0+$")
+            text = pl.coalesce(pl.when(whole).then(text).str.replace(r"\.0+$", ""), text)
+    # A text whose first byte is printable ASCII ('!' to DEL) is not blank; only the others
+    # (empty, or starting with a space, a control or a non-ASCII character) are stripped.
+    printable = (text >= "!") & (text < "\u0080")
+    filled = printable | (pl.when(~printable).then(text).str.strip_chars() != "")
+    exprs = [pl.when(filled).then(text).alias(target)]
     if whole is not None:
         exprs.append(whole.fill_null(False).alias(f"{_CHANGED}id_decimal_point:{column}"))
     return exprs
