@@ -26,7 +26,9 @@ the frame and the load report are the same as without pushdown (the tests check 
 
 Drivers: ADBC (Arrow, no Python object per row) for PostgreSQL and SQLite; SQLAlchemy row fetch for
 every other dialect, or on request (``engine="sqlalchemy"``). connectorx is not used: it takes no
-bound parameters.
+bound parameters. PostgreSQL's rows arrive in batches, read by a thread of their own while each
+batch read so far is canonicalised (:func:`connectors.normalise.to_canonical_batches`: the same
+frame and report as canonicalising them all at once).
 
 Safety: PostgreSQL sessions are ``READ ONLY`` with a ``statement_timeout``; SQLite files are opened
 with ``mode=ro`` and a busy timeout (ADBC's SQLite driver cannot interrupt a running statement; the
