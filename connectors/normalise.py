@@ -260,7 +260,7 @@ def to_canonical_batches(
                 staged = steps.judge(staged)
             parts.append(staged.collect())
             first_row += batch.height
-    except (pl.exceptions.PolarsError, pl.exceptions.ComputeError) as exc:
+    except pl.exceptions.PolarsError as exc:
         raise ConnectorError(f"{source}: cannot be read ({polars_message(exc)})") from exc
     staged = pl.concat(parts, how="vertical", rechunk=False).lazy()
     links = None
