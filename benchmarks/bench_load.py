@@ -14,7 +14,9 @@ Each measurement runs in a fresh process (imports done before the clock starts):
 load into a Polars DataFrame, the memory the process's peak resident set (a fresh interpreter with
 Polars and the drivers imported holds about 150 MiB of it). For ``load_sql`` the table also shows
 the part spent fetching (SQL, driver, Arrow to Polars; from the load report's note): the rest is
-the canonicalisation every source shares (:func:`connectors.normalise.to_canonical`). Methods:
+the canonicalisation every source shares (:func:`connectors.normalise.to_canonical`). PostgreSQL's
+batches are canonicalised while the next ones arrive, so there the fetch figure is the time until
+the last batch had arrived, and the rest is what needs every row (duplicate check, report). Methods:
 
 - **raw** reads: everything as stored (``pl.read_parquet``, ``pl.read_ndjson``, ``SELECT *`` through
   ADBC, connectorx when installed, or SQLAlchemy's row fetch into ``pl.DataFrame``);

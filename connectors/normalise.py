@@ -24,8 +24,9 @@ The report costs one collect of small aggregates over the columns it needs.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -179,30 +180,182 @@ def to_canonical(
         unmapped_words = derived.unmapped_words
     plan = _plan_columns(schema, mapping, source, columns)
     plan.notes[:0] = flat_notes
+    steps = _row_steps(
+        frame, schema, plan, bounds, (start, end), tz, source, time_format, collect=collect
+    )
+    staged = steps.stage(frame, first_row=1)
+    links = None
+    if steps.resolve_identity:
+        # Before the date range: an identification outside the range still links the ids.
+        plan_id = identity.resolve(staged)
+        staged, links = plan_id.frame, plan_id.links
+    staged = steps.judge(staged)
+    return _finish(
+        staged,
+        links,
+        collect=collect,
+        check_ids=steps.check_ids,
+        source=source,
+        format=format,
+        tz=tz,
+        notes=plan.notes,
+        window=window,
+        unmapped_words=unmapped_words,
+        derived=derived,
+    )
+
+
+def to_canonical_batches(
+    batches: Iterable[pl.DataFrame],
+    *,
+    source: str,
+    format: str,
+    mapping: Mapping[str, str] | None = None,
+    tz: str = "UTC",
+    start: dt.date | dt.datetime | str | None = None,
+    end: dt.date | dt.datetime | str | None = None,
+    columns: Sequence[str] | None = None,
+    plausible_start: dt.date | dt.datetime | str | None = None,
+    plausible_end: dt.date | dt.datetime | str | None = None,
+) -> tuple[pl.LazyFrame, LoadReport]:
+    """:func:`to_canonical` (collected) of the rows of ``batches`` one after another, each batch
+    read as it comes, so the reading overlaps the fetching of the next one.
+
+    ``batches`` yields at least one frame (an empty one for no rows), all with the same columns.
+    Every row is read on its own, batch by batch (ids, time, revenue, drop reason, the hash of its
+    event_id); what needs all rows (identity resolution, the duplicate event_id rule, the load
+    report) runs once on the rows of every batch together. The events and the report are the
+    same as ``to_canonical(pl.concat(batches).lazy(), collect=True, ...)`` gives (the tests
+    compare them).
+    """
+    source = mask_secrets(source)
+    _check_zone(tz, source)
+    window = _plausible_window(plausible_start, plausible_end, source)
+    bounds = (
+        _bound(start, tz, end_of_day=False, source=source, key="start"),
+        _bound(end, tz, end_of_day=True, source=source, key="end"),
+    )
+    stream = iter(batches)
+    head: list[pl.DataFrame] = []  # the batches holding the first rows, which pick time spellings
+    for batch in stream:
+        head.append(batch)
+        if sum(b.height for b in head) >= _SPELLING_SAMPLE:
+            break
+    if not head:
+        raise ValueError("to_canonical_batches needs at least one frame (an empty one for no rows)")
+    raw_schema = _schema(head[0].lazy(), source)
+    sample, schema, notes = _flatten(pl.concat(head, how="vertical").lazy(), raw_schema)
+    plan = _plan_columns(schema, mapping, source, columns)
+    plan.notes[:0] = notes
+    steps = _row_steps(sample, schema, plan, bounds, (start, end), tz, source, None, collect=True)
+    parts: list[pl.DataFrame] = []
+    first_row = 1
+    try:
+        for batch in itertools.chain(head, stream):
+            if batch.schema != raw_schema:
+                raise ValueError(f"a batch has columns {batch.schema}, not {raw_schema}")
+            flat = _flatten(batch.lazy(), raw_schema)[0]
+            staged = steps.stage(flat, first_row=first_row)
+            if not steps.resolve_identity:
+                staged = steps.judge(staged)
+            parts.append(staged.collect())
+            first_row += batch.height
+    except pl.exceptions.PolarsError as exc:
+        raise ConnectorError(f"{source}: cannot be read ({polars_message(exc)})") from exc
+    staged = pl.concat(parts, how="vertical", rechunk=False).lazy()
+    links = None
+    if steps.resolve_identity:
+        plan_id = identity.resolve(staged)
+        staged, links = steps.judge(plan_id.frame), plan_id.links
+    return _finish(
+        staged,
+        links,
+        collect=True,
+        check_ids=steps.check_ids,
+        source=source,
+        format=format,
+        tz=tz,
+        notes=plan.notes,
+        window=window,
+        unmapped_words=None,
+        derived=None,
+    )
+
+
+@dataclass(frozen=True)
+class _RowSteps:
+    """What :func:`to_canonical` does to each row on its own, so a frame read in batches can be
+    read batch by batch: :meth:`stage` (canonical values and change flags), then, after identity
+    resolution where there is an anonymous id, :meth:`judge` (the date range, the drop reason and,
+    for a collected load, the event_id hash). With ``collect=False`` the duplicate check is in
+    the reason and needs every row at once."""
+
+    coarse: pl.Expr | None  # a filter on the raw time column that Parquet scans can push down
+    number_rows: bool
+    times: Callable[[pl.LazyFrame], tuple[pl.LazyFrame, list[str]]]
+    selected: list[pl.Expr]
+    resolve_identity: bool
+    in_range: pl.Expr | None
+    id_hash: pl.Expr | None
+    reason: pl.Expr
+    check_ids: bool
+
+    def stage(self, frame: pl.LazyFrame, *, first_row: int) -> pl.LazyFrame:
+        """The staged columns of ``frame``, whose first row is row ``first_row`` of the source."""
+        if self.coarse is not None:
+            # Row numbers would then count only the rows kept, so messages leave them out.
+            frame = frame.filter(self.coarse)
+        elif self.number_rows:
+            frame = frame.with_row_index(_ROW, offset=first_row)
+        return self.times(frame)[0].select(self.selected)
+
+    def judge(self, staged: pl.LazyFrame) -> pl.LazyFrame:
+        """``staged`` in the date range, with each row's drop reason (null: kept)."""
+        if self.in_range is not None:
+            staged = staged.filter(pl.col("timestamp").is_null() | self.in_range)
+        if self.id_hash is not None:
+            staged = staged.with_columns(self.id_hash)
+        return staged.with_columns(self.reason)
+
+
+def _row_steps(
+    frame: pl.LazyFrame,
+    schema: pl.Schema,
+    plan: _Plan,
+    bounds: _Bounds,
+    asked: tuple[Any, Any],
+    tz: str,
+    source: str,
+    time_format: str | None,
+    *,
+    collect: bool,
+) -> _RowSteps:
+    """The row steps of ``frame`` (whose first rows choose the text time spellings); the notes
+    known from the schema are added to ``plan.notes``."""
     coarse = _coarse_range(plan.chosen["timestamp"], schema, bounds)
     if coarse is not None and {"user_id", "anonymous_id"} <= set(plan.chosen):
         # Rows linking an anonymous id to a user count from all history, not just the range.
         user, anon = pl.col(plan.chosen["user_id"]), pl.col(plan.chosen["anonymous_id"])
         coarse = coarse | (user.is_not_null() & anon.is_not_null())
-    if coarse is not None:
-        # On the raw column, so Parquet scans skip row groups; row numbers would then count only
-        # the rows kept, so messages leave them out.
-        frame = frame.filter(coarse)
-    elif _ROW not in schema:
-        frame = frame.with_row_index(_ROW, offset=1)
-    has_row = _ROW in frame.collect_schema()
+    number_rows = coarse is None and _ROW not in schema
+    has_row = number_rows or _ROW in schema
+    column = plan.chosen["timestamp"]
+    spellings = _spellings(frame, column) if _is_text(schema[column]) else None
 
-    frame, ts_notes = with_times(
-        frame,
-        plan.chosen["timestamp"],
-        schema,
-        tz,
-        source,
-        value=_TS_READ,
-        kind=_TS_KIND,
-        time_format=time_format,
-    )
-    plan.notes.extend(ts_notes)
+    def times(frame: pl.LazyFrame) -> tuple[pl.LazyFrame, list[str]]:
+        return with_times(
+            frame,
+            column,
+            schema,
+            tz,
+            source,
+            value=_TS_READ,
+            kind=_TS_KIND,
+            time_format=time_format,
+            spellings=spellings,
+        )
+
+    plan.notes.extend(times(frame)[1])
     # A time no datetime can hold (an epoch of -2**63, a Parquet time in year 300000) is unreadable.
     in_range = pl.col(_TS_READ).is_between(pl.lit(_EARLIEST), pl.lit(_LATEST))
     timestamp = pl.when(in_range).then(pl.col(_TS_READ)).alias("timestamp")
@@ -221,26 +374,19 @@ def to_canonical(
             selected.append(pl.col(helper))
     for name, new in plan.renamed.items():
         selected.append(_property_expr(name, schema[name]).alias(new))
-    selected.append(pl.col(plan.chosen["timestamp"]).alias(_TS_RAW))
+    selected.append(pl.col(column).alias(_TS_RAW))
     selected.append(pl.col(_TS_KIND))
     if has_row:
         selected.append(pl.col(_ROW))
     if _FILE in schema:
         selected.append(pl.col(_FILE))
-    staged = frame.select(selected)
 
-    links = None
-    if "anonymous_id" in plan.chosen:
-        # Before the date range: an identification outside the range still links the ids.
-        plan_id = identity.resolve(staged)
-        staged, links = plan_id.frame, plan_id.links
     range_expr = _range_expr(bounds)
     if range_expr is not None:
-        staged = staged.filter(pl.col("timestamp").is_null() | range_expr)
+        start, end = asked
         plan.notes.append(
             f"Only events from {start or 'the first'} to {end or 'the last'} were read."
         )
-
     complete = (
         pl.col("user_id").is_not_null()
         & pl.col("event").is_not_null()
@@ -259,14 +405,13 @@ def to_canonical(
     if derive.KEEP in schema:
         complete = complete & pl.col(derive.KEEP)
     check_ids = "event_id" in plan.chosen
+    id_hash = None
     if check_ids:
         key = pl.when(complete).then(pl.col("event_id"))
         if collect:
             # Checked on the collected rows (_mark_repeated_ids): a hash first, strings only
             # where hashes repeat.
-            staged = staged.with_columns(
-                pl.when(key.is_not_null()).then(key.hash(_ID_HASH_SEED)).alias(_ID_HASH)
-            )
+            id_hash = pl.when(key.is_not_null()).then(key.hash(_ID_HASH_SEED)).alias(_ID_HASH)
         else:
             # The rule of _mark_repeated_ids in one lazy expression: ids compared as text only
             # where their 64-bit hashes repeat, so millions of distinct ids cost one hash each.
@@ -274,8 +419,34 @@ def to_canonical(
             candidate = key.is_not_null() & hashed.is_duplicated()
             repeated = candidate & ~pl.when(candidate).then(key).is_first_distinct()
             reason = reason.when(repeated).then(pl.lit("duplicate_event_id"))
-    staged = staged.with_columns(reason.otherwise(None).alias(_REASON))
+    return _RowSteps(
+        coarse=coarse,
+        number_rows=number_rows,
+        times=times,
+        selected=selected,
+        resolve_identity="anonymous_id" in plan.chosen,
+        in_range=range_expr,
+        id_hash=id_hash,
+        reason=reason.otherwise(None).alias(_REASON),
+        check_ids=check_ids,
+    )
 
+
+def _finish(
+    staged: pl.LazyFrame,
+    links: pl.LazyFrame | None,
+    *,
+    collect: bool,
+    check_ids: bool,
+    source: str,
+    format: str,
+    tz: str,
+    notes: list[str],
+    window: tuple[dt.datetime, dt.datetime],
+    unmapped_words: str | None,
+    derived: derive.Derived | None,
+) -> tuple[pl.LazyFrame, LoadReport]:
+    """The events of judged rows (duplicate rule applied when collected), and the report."""
     if collect:
         try:
             gathered = pl.collect_all([staged] if links is None else [staged, links])
@@ -300,7 +471,7 @@ def to_canonical(
             source=source,
             format=format,
             tz=tz,
-            notes=plan.notes,
+            notes=notes,
             window=window,
             unmapped_words=unmapped_words,
         )
@@ -533,9 +704,17 @@ def _id_exprs(column: str | None, schema: pl.Schema, target: str, source: str) -
     else:
         text = raw.cast(pl.String)
         if target != "event" and _is_text(dtype):
-            whole = text.str.contains(r"^-?\d{1,15}\.0+$")
-            text = pl.when(whole).then(text.str.replace(r"\.0+$", "")).otherwise(text)
-    exprs = [pl.when(text.str.strip_chars() != "").then(text).alias(target)]
+            # Only a text that starts with '-' or a digit and ends in '0' can be one: comparisons
+            # pick those cheaply, and the regexes see only them (the other rows are null to them,
+            # and nulls cost next to nothing).
+            maybe = (text >= "-") & (text < ":") & text.str.ends_with("0")
+            whole = pl.when(maybe).then(text).str.contains(r"^-?\d{1,15}\.0+$")
+            text = pl.coalesce(pl.when(whole).then(text).str.replace(r"\.0+$", ""), text)
+    # A text whose first byte is printable ASCII ('!' to DEL) is not blank; only the others
+    # (empty, or starting with a space, a control or a non-ASCII character) are stripped.
+    printable = (text >= "!") & (text < "\u0080")
+    filled = printable | (pl.when(~printable).then(text).str.strip_chars() != "")
+    exprs = [pl.when(filled).then(text).alias(target)]
     if whole is not None:
         exprs.append(whole.fill_null(False).alias(f"{_CHANGED}id_decimal_point:{column}"))
     return exprs
@@ -739,17 +918,20 @@ def with_times(
     value: str,
     kind: str | None = None,
     time_format: str | None = None,
+    spellings: Sequence[tuple[str, bool]] | None = None,
 ) -> tuple[pl.LazyFrame, list[str]]:
     """``frame`` plus the time column read as UTC (``value``) and how each row was read (``kind``).
 
-    Also the notes known from the schema alone. ``time_format`` is tried first on text times.
+    Also the notes known from the schema alone. ``time_format`` is tried first on text times, then
+    the common ``spellings`` (default: those the frame's first texts use, :func:`_spellings`).
     Raises :class:`ConnectorError` for a column that cannot hold times or a format that is not a
     strftime pattern.
     """
     dtype = schema[column]
     if _is_text(dtype):
         kind_name = kind or f"{value}__kind"
-        spellings = _spellings(frame, column)
+        if spellings is None:
+            spellings = _spellings(frame, column)
         if time_format is not None:
             spellings = [_user_spelling(time_format, source), *spellings]
         frame = with_text_times(frame, column, tz, value, kind_name, spellings)

@@ -26,7 +26,9 @@ the frame and the load report are the same as without pushdown (the tests check 
 
 Drivers: ADBC (Arrow, no Python object per row) for PostgreSQL and SQLite; SQLAlchemy row fetch for
 every other dialect, or on request (``engine="sqlalchemy"``). connectorx is not used: it takes no
-bound parameters.
+bound parameters. PostgreSQL's rows arrive in batches, read by a thread of their own while each
+batch read so far is canonicalised (:func:`connectors.normalise.to_canonical_batches`: the same
+frame and report as canonicalising them all at once).
 
 Safety: PostgreSQL sessions are ``READ ONLY`` with a ``statement_timeout``; SQLite files are opened
 with ``mode=ro`` and a busy timeout (ADBC's SQLite driver cannot interrupt a running statement; the
@@ -40,12 +42,14 @@ import dataclasses
 import datetime as dt
 import logging
 import math
+import queue
 import re
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import suppress
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -60,7 +64,7 @@ from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.sql.elements import ColumnElement
 
 from connectors.errors import ConnectorError, mask_secrets
-from connectors.normalise import _instant, _plan_columns, to_canonical
+from connectors.normalise import _instant, _plan_columns, to_canonical, to_canonical_batches
 from connectors.report import LoadReport
 
 log = logging.getLogger(__name__)
@@ -103,6 +107,10 @@ _EPOCH_PER_US = {"s": 1e-6, "ms": 1e-3, "us": 1.0, "ns": 1e3}
 _MARGIN = dt.timedelta(days=1)
 _ISO_DATE_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*"
 _ISO_DATE_REGEX = r"^\d{4}-\d{2}-\d{2}"
+#: The size of the batches PostgreSQL's rows arrive in through ADBC, in bytes (``None``: the
+#: driver's default, 16 MiB); each batch is canonicalised while the next one is read. Tests make
+#: it small, so a few thousand rows come in many batches.
+PG_BATCH_BYTES: int | None = None
 
 
 def load_sql(
@@ -136,7 +144,9 @@ def load_sql(
     """
     engine = options.pop("engine", "auto")
     schema = options.pop("schema", None)
-    plausible = {k: options.pop(k) for k in ("plausible_start", "plausible_end") if k in options}
+    plausible: dict[str, Any] = {
+        k: options.pop(k) for k in ("plausible_start", "plausible_end") if k in options
+    }
     target = resolve_target(url, password, table, query, schema)
     if options:
         raise ConnectorError(
@@ -183,27 +193,40 @@ def load_sql(
         if bounds is not None and kind is not None:
             where = _range_predicate(source, plan.chosen, kind, bounds, tz, target.dialect)
             stmt = stmt.where(where)
-        raw = reader.fetch(stmt)
-    seconds = time.perf_counter() - began
-
-    events, report = to_canonical(
-        raw.lazy(),
-        source=target.label,
-        format=target.dialect,
-        mapping=mapping,
-        tz=tz,
-        start=start,
-        end=end,
-        columns=columns,
-        collect=True,  # the rows are in memory already: normalise them once, for both
-        **plausible,
-    )
+        canonical: dict[str, Any] = {
+            "mapping": mapping,
+            "tz": tz,
+            "start": start,
+            "end": end,
+            "columns": columns,
+            **plausible,
+        }
+        raw: pl.DataFrame | None = None
+        if isinstance(reader, _AdbcPostgres):
+            # Each batch is canonicalised while the next one is fetched; closing the batches
+            # ends the reading thread before the connection closes, whatever happened.
+            with closing(reader.fetch_batches(stmt)) as batches:
+                events, report = to_canonical_batches(
+                    batches, source=target.label, format=target.dialect, **canonical
+                )
+            rows, seconds = reader.fetched, reader.fetch_ended - began
+        else:
+            raw = reader.fetch(stmt)
+            rows, seconds = raw.height, time.perf_counter() - began
+    if raw is not None:
+        events, report = to_canonical(
+            raw.lazy(),
+            source=target.label,
+            format=target.dialect,
+            collect=True,  # the rows are in memory already: normalise them once, for both
+            **canonical,
+        )
     pushed = []
     if where is not None:
         pushed.append("the date range")
     if len(needed) < len(names):
         pushed.append(f"{len(needed)} of {len(names)} columns")
-    note = f"Fetched {raw.height:,} rows from {target.dialect} through {reader.name}"
+    note = f"Fetched {rows:,} rows from {target.dialect} through {reader.name}"
     note += f" in {seconds:.2f} s"
     note += f" ({' and '.join(pushed)} pushed into the SQL)." if pushed else "."
     if bounds is not None and kind is None:
@@ -571,16 +594,63 @@ class _AdbcPostgres(_Reader):
         return list(schema.names), types
 
     def fetch(self, stmt: sa.Select[Any]) -> pl.DataFrame:
+        batches = list(self.fetch_batches(stmt))
+        return pl.concat(batches, how="vertical", rechunk=False)
+
+    def fetch_batches(self, stmt: sa.Select[Any]) -> Generator[pl.DataFrame, None, None]:
+        """The rows of ``stmt`` batch by batch (at least one frame, empty for no rows), read by a
+        thread of its own, so the caller works on one batch while the next one arrives.
+
+        ``fetched`` and ``fetch_ended`` then give the rows read and the moment (``perf_counter``)
+        the last batch had arrived. A caller that stops early (closes the generator) stops the
+        reading after the batch under way.
+        """
         sql, params = self.compile(stmt)
+        arrived: queue.SimpleQueue[pa.RecordBatch | pa.Schema | BaseException | None]
+        arrived = queue.SimpleQueue()
+        stop = threading.Event()
+
+        def read() -> None:
+            # The driver releases the GIL while it reads, so this runs beside Polars' work.
+            try:
+                with self.conn.cursor() as cur:
+                    if PG_BATCH_BYTES is not None:
+                        hint = {"adbc.postgresql.batch_size_hint_bytes": str(PG_BATCH_BYTES)}
+                        cur.adbc_statement.set_options(**hint)
+                    cur.execute(sql, parameters=params or None)
+                    stream = cur.fetch_record_batch()
+                    # The driver manager's reader around it turns a failure mid-stream (statement
+                    # timeout, a write refused) into its DB-API error with the SQLSTATE, as
+                    # fetch_arrow_table does; the bare Arrow reader raises an OSError without it.
+                    stream = getattr(getattr(cur, "_results", None), "reader", stream)
+                    for batch in stream:
+                        arrived.put(batch)
+                        if stop.is_set():
+                            break
+                    arrived.put(stream.schema)  # the last item: an empty result still has columns
+            except BaseException as exc:  # the caller's thread raises it
+                arrived.put(exc)
+            finally:
+                self.fetch_ended = time.perf_counter()
+                arrived.put(None)
+
+        self.fetched = 0
+        reader = threading.Thread(target=read, name="northstar-postgresql-fetch", daemon=True)
+        reader.start()
         try:
-            with self.conn.cursor() as cur:
-                cur.execute(sql, parameters=params or None)
-                table = cur.fetch_arrow_table()
-        except Exception as exc:
-            raise self.error(exc, "fetch") from None
+            while (item := arrived.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise self.error(item, "fetch") from None
+                if isinstance(item, pa.Schema):
+                    if not self.fetched:
+                        yield _from_arrow(item.empty_table())
+                    continue
+                self.fetched += item.num_rows
+                yield _from_arrow(pa.Table.from_batches([item]))
         finally:
+            stop.set()
+            reader.join()
             self._roll_back()
-        return _from_arrow(table)
 
     def _roll_back(self) -> None:
         with suppress(Exception):

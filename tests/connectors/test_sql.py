@@ -865,3 +865,142 @@ def test_other_dialects_learn_the_time_column_kind_from_one_value(tmp_path):
         "number": "number",
         "real": "number",
     }
+
+
+# -- PostgreSQL's rows canonicalised batch by batch --------------------------------------------
+
+BATCH_START = dt.datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def hostile_rows(n: int, *, anonymous: bool, text_times: bool) -> list[dict[str, Any]]:
+    """``n`` rows in which everything the canonical rules judge happens many times over, spread
+    through the table so each rule meets rows in many batches: blank and missing users, events and
+    times; ids written as floats (``"41.0"``, ``13085.0``); event_ids repeated hundreds of rows
+    later (so across batches), including one that only repeats once its ``.0`` is read away, and
+    one whose first row is dropped (so the repeat is kept)."""
+    rows = []
+    for i in range(n):
+        user: str | None = f"u{i % 97}"
+        if i % 50 == 0:
+            user = ""
+        elif i % 77 == 0:
+            user = "  "
+        elif i % 91 == 0:
+            user = "\u00a0"
+        elif i % 60 == 0:
+            user = None
+        elif i % 33 == 0:
+            user = f"{i % 97}.0"
+        event: str | None = "buy" if i % 7 == 0 else "view"
+        if i % 45 == 0:
+            event = " "
+        elif i % 130 == 0:
+            event = None
+        when = BATCH_START + dt.timedelta(minutes=3 * i)
+        time: Any = when
+        if text_times:
+            time = when.strftime("%Y-%m-%d %H:%M:%S" if i % 3 else "%Y-%m-%dT%H:%M:%SZ")
+            if i % 157 == 0:
+                time = "31/02/2026"
+        if i % 111 == 0:
+            time = None
+        event_id: str | None = f"e{i}"
+        if i >= 500 and i % 10 == 3:
+            event_id = f"e{i - 500}"  # an earlier row's id, 500 rows back
+        elif i % 40 == 0:
+            event_id = ""
+        elif i % 25 == 0:
+            event_id = f"{i}.0"
+        elif i >= 700 and i % 25 == 1:
+            event_id = str(i - 701)  # "1200.0" earlier is "1200" once read
+        session = float(i // 7) if i % 13 else (float("nan") if i % 2 else i / 7)
+        revenue = None
+        if i % 7 == 0:
+            revenue = [9.99, float("nan"), float("inf"), 0.0][i // 7 % 4]
+        row = {
+            "user_id": user,
+            "event": event,
+            "timestamp": time,
+            "event_id": event_id,
+            "session_id": session,
+            "revenue": revenue,
+            "plan": "pro" if i % 4 == 0 else "free",
+        }
+        if anonymous:
+            row["anonymous_id"] = None if i % 9 == 0 else f"a{i % 50}"
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("text_times", [False, True], ids=["timestamptz", "text times"])
+@pytest.mark.parametrize("anonymous", [False, True], ids=["no identity", "identity"])
+@pytest.mark.parametrize("days", [None, ("2026-03-02", "2026-03-04")], ids=["all", "range"])
+def test_postgresql_batches_give_the_frame_and_report_of_one_frame(
+    pg_server, pg_database, monkeypatch, text_times, anonymous, days
+):
+    # ADBC's rows are canonicalised batch by batch while the next batch is fetched; the frame and
+    # the report must be those of canonicalising all rows at once (the SQLAlchemy path, and
+    # to_canonical on ADBC's whole result): row numbers, the duplicate rule across batches, the
+    # time spellings chosen from the first rows, identity resolution, the date range.
+    import connectors.sql as sql
+
+    types = {
+        "user_id": "text",
+        "event": "text",
+        "timestamp": "text" if text_times else "timestamptz",
+        "event_id": "text",
+        "session_id": "float8",
+        "revenue": "float8",
+        "plan": "text",
+    }
+    if anonymous:
+        types["anonymous_id"] = "text"
+    rows = hostile_rows(3000, anonymous=anonymous, text_times=text_times)
+    url = pg_table(pg_server, pg_database, rows, types)
+    start, end = days or (None, None)
+
+    heights: list[int] = []
+    batched = sql.to_canonical_batches
+
+    def counting(batches: Any, **options: Any) -> Any:
+        def counted() -> Any:
+            for batch in batches:
+                heights.append(batch.height)
+                yield batch
+
+        return batched(counted(), **options)
+
+    monkeypatch.setattr(sql, "PG_BATCH_BYTES", 4096)
+    monkeypatch.setattr(sql, "to_canonical_batches", counting)
+    events, report = load_sql(url, table="events", start=start, end=end)
+    assert sum(heights) == fetched(report)
+    # With bound parameters (the date range) the driver reads the result in one batch; without,
+    # it streams the rows (COPY) in batches of the hinted size.
+    assert len(heights) > 10 if days is None else len(heights) >= 1
+    frame = events.collect()
+    assert "through ADBC" in report.notes[-1]
+
+    # The rules really were met, across batches.
+    assert report.dropped["duplicate_event_id"] > 5
+    assert report.dropped["no_user"] > 5 and report.dropped["no_event"] > 5
+    assert report.changed["id_decimal_point"] > 5
+    assert not frame["event_id"].drop_nulls().is_duplicated().any()
+
+    slow, slow_report = load_sql(url, table="events", start=start, end=end, engine="sqlalchemy")
+    assert_frame_equal(slow.collect(), frame)
+    assert kept(slow_report) == kept(report)
+    assert slow_report.notes[:-1] == report.notes[:-1]
+
+    if days is None:
+        libpq = pg_server.url(pg_database, driver="")
+        with adbc_pg.connect(libpq) as conn, conn.cursor() as cur:
+            cur.execute("SELECT * FROM events")
+            whole = pl.from_arrow(cur.fetch_arrow_table())
+        assert isinstance(whole, pl.DataFrame)
+        one, one_report = to_canonical(
+            whole.lazy(), source=report.source, format="postgresql", collect=True
+        )
+        assert_frame_equal(one.collect(), frame)
+        assert kept(one_report) == kept(report)
+        assert one_report.notes == report.notes[:-1]
