@@ -29,6 +29,13 @@ The statement mirrors ``metrics.retention`` step by step:
 
 Cohort sizes travel in the same result as rows with ``k = -1`` (:data:`SIZE_ROW`), so the events
 are read once.
+
+On ClickHouse (``Dialect.pairs_in_user_arrays``), which evaluates a CTE at each of its
+references, cohorts and returns do not meet in a join: ``us`` gathers each user's cohorts and
+returns (the same per-period and per-bucket aggregates as ``co``, ``up`` and ``bk``) into arrays
+in one GROUP BY, ``co`` unrolls a row per cohort with ``ARRAY JOIN``, and the cells, filtered and
+offset by the same rule functions as the join's, are unrolled from it beside the cohort's own
+``k = -1`` row. One reading of the events, as ClickHouse's own retention queries do.
 """
 
 from __future__ import annotations
@@ -308,19 +315,16 @@ class _Compiler:
     def rolling_cells(self) -> str:
         """Users of cohort c with a return at rolling offset k (or whose last one is there)."""
         if self.arrays:
+            # Per bucket the earliest and latest return position, as ``bk`` below: bn.1 (= bx.1)
+            # the buckets, bn.2 and bx.2 the positions.
             self._user_rows(
                 {"bn": "minMapIf([b], [p], is_r = 1)", "bx": "maxMapIf([b], [p], is_r = 1)"}
             )
-            buckets = "tupleElement(bn, 1)"
             late = _map(
-                "b",
-                _late_offset("b", "g"),
-                _filter("(b, h)", _late("h", "pt"), f"{buckets}, tupleElement(bx, 2)"),
+                "b", _late_offset("b", "g"), _filter("(b, h)", _late("h", "pt"), "bn.1, bx.2")
             )
             early = _map(
-                "b",
-                _early_offset("b", "g"),
-                _filter("(b, l)", _early("l", "pt"), f"{buckets}, tupleElement(bn, 2)"),
+                "b", _early_offset("b", "g"), _filter("(b, l)", _early("l", "pt"), "bn.1, bn.2")
             )
             ks = _filter("k", self.inside("k", "ci", 1), f"arrayConcat({late}, {early})")
             ks = f"arrayDistinct({ks})" if self.query.mode == "exact" else _last(ks)
@@ -358,7 +362,7 @@ class _Compiler:
             self._user_rows(
                 {"ms": "sumMapIf([idx], [assumeNotNull(rev)], [1], in_w = 1 AND rev IS NOT NULL)"}
             )
-            periods = "arrayZip(tupleElement(ms, 1), tupleElement(ms, 2))"
+            periods = "arrayZip(ms.1, ms.2)"
             cells = _map(
                 "m",
                 f"({_offset('m.1', 'ci')}, {_paid('m.2')}, m.2)",
@@ -443,6 +447,7 @@ class _Compiler:
                 f"us AS (SELECT uid, minMapIf([idx], [t_us], is_s = 1) AS cs, {gathered} "
                 "FROM pr GROUP BY uid)"
             )
+            # (sqlglot reads no ``cs.1`` after ARRAY JOIN: tupleElement there.)
             self.ctes.append(
                 f"co AS (SELECT uid, ci, t{carried} FROM us "
                 "ARRAY JOIN tupleElement(cs, 1) AS ci, tupleElement(cs, 2) AS t)"
