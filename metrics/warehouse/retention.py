@@ -315,10 +315,20 @@ class _Compiler:
     def rolling_cells(self) -> str:
         """Users of cohort c with a return at rolling offset k (or whose last one is there)."""
         if self.arrays:
-            # Per bucket the earliest and latest return position, as ``bk`` below: bn.1 (= bx.1)
-            # the buckets, bn.2 and bx.2 the positions.
+            # The events first reduced per (user, period, bucket), with plain aggregates (a -Map
+            # aggregate per event cost 2x the join's CPU): the earliest start, and the earliest
+            # and latest return position, as ``co`` and ``bk`` below. Then in the user's row
+            # bn.1 (= bx.1) are the buckets, bn.2 and bx.2 those positions.
+            self.ctes.append(
+                "ub AS (SELECT uid, idx, b, minIf(t_us, is_s = 1) AS t_s, MAX(is_s) AS s, "
+                "minIf(p, is_r = 1) AS p_min, maxIf(p, is_r = 1) AS p_max, MAX(is_r) AS r "
+                "FROM pr GROUP BY uid, idx, b)"
+            )
             self._user_rows(
-                {"bn": "minMapIf([b], [p], is_r = 1)", "bx": "maxMapIf([b], [p], is_r = 1)"}
+                {"bn": "minMapIf([b], [p_min], r = 1)", "bx": "maxMapIf([b], [p_max], r = 1)"},
+                rows="ub",
+                started="s",
+                at="t_s",
             )
             late = _map(
                 "b", _late_offset("b", "g"), _filter("(b, h)", _late("h", "pt"), "bn.1, bx.2")
@@ -418,34 +428,37 @@ class _Compiler:
 
     # -- one row per user (the array shape) ------------------------------------------------------
 
-    def _user_rows(self, returns: dict[str, str]) -> None:
+    def _user_rows(
+        self, returns: dict[str, str], *, rows: str = "pr", started: str = "is_s", at: str = "t_us"
+    ) -> None:
         """``us``: one row per user, their starts and the ``returns`` aggregates, from one pass
-        over ``pr``; ``co``: a row per cohort of theirs carrying ``returns`` (and ``cm``, their
-        rolling moments); a user without a cohort has no row."""
+        over ``rows`` (whose ``started`` flags the starts at time ``at``); ``co``: a row per
+        cohort of theirs carrying ``returns`` (and ``cm``, their rolling moments); a user
+        without a cohort has no row."""
         p = self.query
         kept = list(returns)
         gathered = ", ".join(f"{aggregate} AS {name}" for name, aggregate in returns.items())
         carried = "".join(f", {name}" for name in kept)
         if p.retention_type == "first_time":
-            ci, started = self.first_cohort("t")
+            ci, inside = self.first_cohort("t")
             self.ctes.append(
-                f"us AS (SELECT uid, minIf(t_us, is_s = 1) AS t, "
-                f"MAX(is_s) AS any_s, {gathered} FROM pr GROUP BY uid)"
+                f"us AS (SELECT uid, minIf({at}, {started} = 1) AS t, "
+                f"MAX({started}) AS any_s, {gathered} FROM {rows} GROUP BY uid)"
             )
             self.ctes.append(
-                f"co AS (SELECT uid, {ci} AS ci, t{carried} FROM us WHERE any_s = 1 AND {started})"
+                f"co AS (SELECT uid, {ci} AS ci, t{carried} FROM us WHERE any_s = 1 AND {inside})"
             )
         elif p.periods == "calendar":
             self.ctes.append(
-                f"us AS (SELECT uid, groupUniqArrayIf(idx, is_s = 1) AS cs, {gathered} "
-                "FROM pr GROUP BY uid)"
+                f"us AS (SELECT uid, groupUniqArrayIf(idx, {started} = 1) AS cs, {gathered} "
+                f"FROM {rows} GROUP BY uid)"
             )
             self.ctes.append(f"co AS (SELECT uid, ci{carried} FROM us ARRAY JOIN cs AS ci)")
         else:
             # The earliest start in each period: the cohort's t.
             self.ctes.append(
-                f"us AS (SELECT uid, minMapIf([idx], [t_us], is_s = 1) AS cs, {gathered} "
-                "FROM pr GROUP BY uid)"
+                f"us AS (SELECT uid, minMapIf([idx], [{at}], {started} = 1) AS cs, {gathered} "
+                f"FROM {rows} GROUP BY uid)"
             )
             # (sqlglot reads no ``cs.1`` after ARRAY JOIN: tupleElement there.)
             self.ctes.append(
