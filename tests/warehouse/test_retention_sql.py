@@ -233,3 +233,22 @@ def test_statements_parse_in_every_dialect(dialect):
         for function, kw in calls:
             for statement in metrics.sql(function, relation, tz=tz, **common, **kw):
                 sqlglot.parse_one(statement, read=dialect)
+
+
+@pytest.mark.parametrize("function", [retention, revenue_retention])
+def test_clickhouse_reads_the_events_once(function):
+    """ClickHouse evaluates a CTE again at each reference: its statement refers to every CTE
+    once (each user's cohorts and returns meet in one row, not in a join of two readings)."""
+    relation = warehouse(None, table="events", dialect="clickhouse", mapping={"revenue": "revenue"})
+    for options in OPTIONS:
+        if function is revenue_retention:
+            options = {k: v for k, v in options.items() if k != "mode"}
+        for start_event, return_event in (("signup", "signup"), ("signup", "visit")):
+            kw = dict(start_event=start_event, **options)
+            if function is retention:
+                kw["return_event"] = return_event
+            (text,) = metrics.sql(function, relation, start="2026-01-05", end="2026-03-18", **kw)
+            tree = sqlglot.parse_one(text, read="clickhouse")
+            names = [cte.alias for cte in tree.find_all(sqlglot.exp.CTE)]
+            read = [table.name for table in tree.find_all(sqlglot.exp.Table)]
+            assert [name for name in names if read.count(name) != 1] == [], (options, text)
