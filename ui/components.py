@@ -75,6 +75,10 @@ def headline_row() -> st.delta_generator.DeltaGenerator:
     return st.container(horizontal=True, gap="small")
 
 
+#: The prefix of every "Numbers behind this chart" expander's key in ``st.session_state``.
+NUMBERS_KEY = "numbers_"
+
+
 def numbers(
     frame: pl.DataFrame,
     *,
@@ -85,15 +89,21 @@ def numbers(
 ) -> None:
     """The chart's table in an expander, with a CSV download named after the chart.
 
-    Whole numbers show with the reader's thousands separators (6,321, not 6321) unless
-    ``column_config`` says otherwise; the CSV keeps plain numbers."""
+    The table and the CSV are made and sent only while the expander is open (its state is
+    ``st.session_state["numbers_" + key]``): every rerun of a page used to send every chart's
+    table and CSV although nobody had opened them (issue 12 item 5, redraws; issue 14 item 8,
+    shared links). Whole numbers show with the reader's thousands separators (6,321, not 6321)
+    unless ``column_config`` says otherwise; the CSV keeps plain numbers."""
+    box, opened = lazy_expander(label, key=f"{NUMBERS_KEY}{key}")
+    if not opened:
+        return
     config: dict[str, Any] = {
         column: st.column_config.NumberColumn(format="localized")
         for column, dtype in frame.schema.items()
         if dtype.is_integer()
     }
     config.update(column_config or {})
-    with st.expander(label):
+    with box:
         st.dataframe(frame, hide_index=True, column_config=config or None, width="stretch")
         st.download_button(
             "Download CSV",

@@ -15,6 +15,7 @@ from polars.testing import assert_frame_equal
 from streamlit.testing.v1 import AppTest
 
 from connectors.report import LoadReport
+from tests.app.opening import open_numbers
 from tests.app.shown import shown
 from ui import datapage
 from ui.charts.data import events_by_name_figure
@@ -58,7 +59,7 @@ def test_the_load_report_of_a_csv_source(tmp_path, monkeypatch):
         'default = "dp_report"\n[sources.dp_report]\npath = "events.csv"\ntz = "Europe/Berlin"\n'
         'description = "Story events"\n',
     )
-    at = open_data_page()
+    at = open_numbers(open_data_page())
     assert not at.exception, at.exception
     assert at.title[0].value == "Data"
     picker = at.selectbox(key="data_source")

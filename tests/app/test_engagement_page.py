@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.opening import open_numbers
 from ui.charts import engagement as charts
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -41,7 +42,9 @@ def test_the_page_runs_and_draws_its_charts(page):
     # Drawn at first: DAU/WAU/MAU and the first tab's DAU/MAU; the other tabs wait to be opened.
     assert chart_count(page) == 2
     assert [m.label for m in page.metric][:4] == ["DAU", "WAU", "MAU", "DAU/MAU"]
-    assert len(page.get("download_button")) == 2
+    # Each chart's numbers (table + CSV) are made once their expander is opened.
+    assert len(page.get("download_button")) == 0
+    assert len(open_numbers(page).get("download_button")) == 2
     assert sum("Counting unit" in c.value for c in page.caption) == 2
 
 

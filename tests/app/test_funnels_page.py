@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.opening import open_numbers
 from ui.charts import funnels as charts
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -49,8 +50,9 @@ def test_the_page_runs_on_the_demo_with_its_default_funnel(page):
     ]
     # Steps and the first tab's conversion over time; the other tabs wait to be opened.
     assert chart_count(page) == 2
-    # Each chart's numbers (table + CSV).
-    assert len(page.get("download_button")) == 2
+    # Each chart's numbers (table + CSV), made once their expander is opened.
+    assert len(page.get("download_button")) == 0
+    assert len(open_numbers(page).get("download_button")) == 2
     assert sum("Counting unit" in c.value for c in page.caption) == 2
 
 
@@ -74,7 +76,7 @@ def test_each_tab_draws_its_chart_once_opened(label, chart, downloads):
     assert not at.exception, at.exception
     drawn = [c.proto.id for c in at.get("plotly_chart")]
     assert len(drawn) == 2 and chart in drawn[1], drawn
-    assert len(at.get("download_button")) == downloads
+    assert len(open_numbers(at).get("download_button")) == downloads
 
 
 def test_order_window_breakdown_and_exclusions(page):
@@ -126,7 +128,11 @@ def test_a_step_may_repeat_the_event_before_it(page):
     assert chart_count(page) >= 2
     values = {m.label: m.value for m in page.metric}
     assert int(values["Entered"].replace(",", "")) > int(values["Converted"].replace(",", ""))
-    steps = next(frame.value for frame in page.get("dataframe") if "step" in frame.value.columns)
+    steps = next(
+        frame.value
+        for frame in open_numbers(page).get("dataframe")
+        if "step" in frame.value.columns
+    )
     assert steps["event"].to_list() == ["page_view", "page_view", "purchase"]
     assert steps["users"].to_list()[0] > steps["users"].to_list()[1]
 
@@ -180,7 +186,7 @@ def test_a_small_product_shows_its_numbers_and_its_drop_offs(story_page):
     open_tab(at, "Where drop-offs went")
     at.selectbox(key="fun_drop_step").set_value(3).run()
     assert not at.exception, at.exception
-    download = at.get("download_button")[-1]
+    download = open_numbers(at).get("download_button")[-1]
     assert "the 1 user who dropped off" in download.proto.label
     # bob went to the help page after his cart.
     tables = [t for t in at.dataframe if "event" in t.value.columns]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.opening import open_numbers
 from tests.app.shown import shown
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -38,8 +39,10 @@ def test_the_page_runs_and_draws_its_charts(page):
     assert [h.value for h in page.header] == ["Cohort triangle", "Curves and lifetime value"]
     # The triangle and the first tab's curves; the LTV tab waits to be opened.
     assert chart_count(page) == 2
-    # Every chart has its numbers (an expander with a CSV download) and a definition card.
-    assert len(page.get("download_button")) == 2
+    # Every chart has its numbers (an expander with a CSV download, made once opened) and a
+    # definition card.
+    assert len(page.get("download_button")) == 0
+    assert len(open_numbers(page).get("download_button")) == 2
     assert len(cards(page)) == 2
     assert all("Calendar" in card and "UTC" in card and "Recurring" in card for card in cards(page))
     labels = [m.label for m in page.metric]
