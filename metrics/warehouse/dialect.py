@@ -213,6 +213,22 @@ class Dialect:
         return self.name == "duckdb"
 
     @property
+    def chains_in_arrays(self) -> bool:
+        """Whether an ordered funnel of distinct steps (no exclusions) gathers each user's events
+        into one sorted array and chains its steps and picks the best attempts with array
+        functions (``groupArray``, ``arrayReverseFill``, ``arraySplit``; ClickHouse only:
+        metrics/warehouse/funnels/arrays.py), rather than with :attr:`chains_with_joins`' joins
+        or layers of windows. Other funnels keep those.
+
+        Measured on the 4-step benchmark funnel at 10M events on chdb, back to back with
+        ClickHouse's own ``windowFunnel`` (load average 10-12 on 2 cores, so every figure is
+        inflated about threefold): 18.6 s with the layers of windows (each another sort of all
+        the events), 7.2 s with arrays, ``windowFunnel`` 7.0 s. Sorting arrays of (time, step)
+        tuples cost 3 s more than sorting one Int64 per event (time and step packed).
+        """
+        return self.name == "clickhouse"
+
+    @property
     def pairs_in_user_arrays(self) -> bool:
         """Whether retention pairs each user's cohorts with their returns inside one row per
         user (ClickHouse: one GROUP BY gathers the user's start and return periods into arrays,
