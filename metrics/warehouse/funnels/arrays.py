@@ -59,19 +59,22 @@ def array_ctes(
     ``best`` (uid, [bd], [pd], reached, s<j>, isopen), reading ``ev`` and ``hz``."""
     d = sql.d
     n = classes.n_steps
-    assert classes.of_step == tuple(range(n)), "a distinct-steps funnel: one class per step"
+    assert len(set(classes.of_step)) == n, "a distinct-steps funnel: one class per step"
+    flags = [f"c{c}" for c in classes.of_step]  # step s's class flag
     bits = max(1, (n - 1).bit_length())
     window = query.window_us
     breakdown = query.breakdown is not None
-    packed = f"ts * {1 << bits} + {' + '.join(f'{s} * c{s}' for s in range(n)) if n > 1 else '0'}"
-    any_step = " OR ".join(f"c{s} = 1" for s in range(n))
+    step = " + ".join(f"{s} * {flag}" for s, flag in enumerate(flags))
+    packed = f"ts * {1 << bits} + {step}"
+    any_step = " OR ".join(f"{flag} = 1" for flag in flags)
     cols = ["uid", f"arraySort(groupArray({packed})) AS p"]
     if breakdown:
         # Sorted by the same keys: events that tie on them differ in nothing else that is read.
         # In a tuple, as groupArray leaves NULLs out.
         by_time = f"arraySort((v, q) -> q, groupArray(tuple(bd)), groupArray({packed}))"
         cols.append(f"arrayMap(v -> tupleElement(v, 1), {by_time}) AS bds")
-    ua = f"SELECT {', '.join(cols)} FROM nsf_ev WHERE {any_step} GROUP BY uid HAVING max(c0) = 1"
+    starts = f"HAVING max({flags[0]}) = 1"  # users without a step-1 event have no attempt
+    ua = f"SELECT {', '.join(cols)} FROM nsf_ev WHERE {any_step} GROUP BY uid {starts}"
 
     arrays = [
         f"arrayMap(x -> bitShiftRight(x, {bits}), p) AS t",
