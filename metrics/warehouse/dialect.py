@@ -220,11 +220,11 @@ class Dialect:
         metrics/warehouse/funnels/arrays.py), rather than with :attr:`chains_with_joins`' joins
         or layers of windows. Other funnels keep those.
 
-        Measured on the 4-step benchmark funnel at 10M events on chdb, back to back with
-        ClickHouse's own ``windowFunnel`` (load average 10-12 on 2 cores, so every figure is
-        inflated about threefold): 18.6 s with the layers of windows (each another sort of all
-        the events), 7.2 s with arrays, ``windowFunnel`` 7.0 s. Sorting arrays of (time, step)
-        tuples cost 3 s more than sorting one Int64 per event (time and step packed).
+        Measured on the 4-step benchmark funnel at 10M events on chdb, the statements back to
+        back with ClickHouse's own ``windowFunnel`` in one session, best of 3 (load average about
+        6 on 2 cores): 5.86 s of CPU with the layers of windows (each another sort of all the
+        events), 2.37 s with arrays, ``windowFunnel`` 2.03 s. Sorting arrays of (time, step)
+        tuples cost 3 s more (at load 11) than sorting one Int64 per event, time and step packed.
         """
         return self.name == "clickhouse"
 
