@@ -125,6 +125,32 @@ def test_equal_timestamps_count():
     assert_frame_equal(got, expected([("signup", 1, None, None, 0), ("pay", 1, 0.0, 0.0, 0)]))
 
 
+def test_steps_at_one_instant_count_whatever_the_rows_order():
+    # Engines that walk a user's events in one sorted order (ClickHouse's arrays) must still see
+    # every event of an instant as "at or after" each other.
+    events = closed(
+        ("alice", "pay", "2026-01-05 10:00"),  # all three at once, listed last step first
+        ("alice", "cart", "2026-01-05 10:00"),
+        ("alice", "signup", "2026-01-05 10:00"),
+        ("bob", "signup", "2026-01-05 09:00"),
+        ("bob", "pay", "2026-01-05 10:00"),  # cart and pay at one instant, an hour later
+        ("bob", "cart", "2026-01-05 10:00"),
+        ("bob", "signup", "2026-01-05 10:00"),  # a later attempt starting there too
+    )
+    got = funnels.funnel(events, ["signup", "cart", "pay"])
+    # Both reach pay; bob's best attempt is his earliest (cart 3600 s after signup, pay 0 s).
+    assert_frame_equal(
+        got,
+        expected(
+            [
+                ("signup", 2, None, None, 0),
+                ("cart", 2, 1800.0, 1800.0, 0),
+                ("pay", 2, 0.0, 0.0, 0),
+            ]
+        ),
+    )
+
+
 def test_a_step_that_repeats_the_previous_event_needs_a_second_occurrence():
     events = closed(
         ("alice", "view", "2026-01-05 10:00"),  # one view: step 1 only

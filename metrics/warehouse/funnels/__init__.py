@@ -6,9 +6,10 @@ per user instant (``ins``), the attempts of the funnel's order (``att``: ordered
 unordered, each module the twin of its Polars function), each user's best clean attempt
 (``best``) and the answer's rows (``answers``). An ordered funnel whose steps cannot share events
 (and without exclusions) skips the counting: on most engines its attempts are layers of windows
-over ``ev`` alone (``ordered.chained_ctes``). The engine does all of it; the finishing steps
-that need no events (rates, Wilson intervals, period grids, histogram edges, sorting) are the
-Polars path's own functions.
+over ``ev`` alone (``ordered.chained_ctes``); on ClickHouse each user's events are one sorted
+array, and the chain and the best attempts are passes over it (``arrays.array_ctes``). The
+engine does all of it; the finishing steps that need no events (rates, Wilson intervals, period
+grids, histogram edges, sorting) are the Polars path's own functions.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from metrics.warehouse.funnels import answers
+from metrics.warehouse.funnels.arrays import array_ctes
 from metrics.warehouse.funnels.best import best_cte, period_cte
 from metrics.warehouse.funnels.classes import StepClasses
 from metrics.warehouse.funnels.events import (
@@ -87,6 +89,16 @@ def _plan(
     period: tuple[str, str] | None = None,
 ) -> Plan:
     sql = Sql(relation)
+    classes = StepClasses.of(query.steps)
+    if sql.d.chains_in_arrays and query.order == "ordered" and distinct_steps(classes, query):
+        _check_columns(relation, query)
+        ctes = [
+            ("nsf_ev", events_cte(sql, query, classes, every_event=False)),
+            ("nsf_hz", horizon_cte(sql, query)),
+            *array_ctes(sql, classes, query, period),
+        ]
+        text = with_ctes(ctes, final(sql))
+        return Plan((sql.statement(text),), lambda frames: finish(frames[0]))
     ctes = attempts_ctes(sql, query)
     if period is not None:
         ctes.append(period_cte(sql, query, *period))
