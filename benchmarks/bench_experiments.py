@@ -117,7 +117,29 @@ SUMS = (
 )  # fmt: skip
 FLOAT_SUMS = ("rev", "rev2", "rev_x", "rev_x2", "rev_xy", "rev_buys")
 
-DUCKDB_SQL = """
+#: The end every engine's query shares: each assigned user's per-user values (zero when they
+#: did nothing), then GrowthBook's per-variant sums of them, their squares and products.
+PER_VARIANT_SQL = """j AS (
+    SELECT a.variant AS variant,
+           coalesce(conv, 0) AS conv, coalesce(conv_pre, 0) AS conv_pre,
+           coalesce(rev, 0) AS rev, coalesce(rev_pre, 0) AS rev_pre,
+           coalesce(buys, 0) AS buys,
+           coalesce(views, 0) AS views, coalesce(views_pre, 0) AS views_pre
+    FROM a LEFT JOIN u USING (user_id)
+)
+SELECT variant, count(*) AS n,
+       sum(conv) AS conv, sum(conv_pre) AS conv_x, sum(conv_pre * conv_pre) AS conv_x2,
+       sum(conv * conv_pre) AS conv_xy,
+       sum(rev) AS rev, sum(rev * rev) AS rev2, sum(rev_pre) AS rev_x,
+       sum(rev_pre * rev_pre) AS rev_x2, sum(rev * rev_pre) AS rev_xy,
+       sum(views) AS views, sum(views * views) AS views2, sum(views_pre) AS views_x,
+       sum(views_pre * views_pre) AS views_x2, sum(views * views_pre) AS views_xy,
+       sum(buys) AS buys, sum(buys * buys) AS buys2, sum(rev * buys) AS rev_buys
+FROM j GROUP BY variant ORDER BY variant
+"""
+
+DUCKDB_SQL = (
+    """
 WITH a AS (
     SELECT user_id, min(timestamp) AS exposure, any_value(variant) AS variant
     FROM read_parquet($assignments)
@@ -147,29 +169,15 @@ u AS (
                   AND timestamp >= exposure - INTERVAL 14 DAY THEN 1 ELSE 0 END) AS views_pre
     FROM e GROUP BY user_id
 ),
-j AS (
-    SELECT a.variant,
-           coalesce(conv, 0) AS conv, coalesce(conv_pre, 0) AS conv_pre,
-           coalesce(rev, 0) AS rev, coalesce(rev_pre, 0) AS rev_pre,
-           coalesce(buys, 0) AS buys,
-           coalesce(views, 0) AS views, coalesce(views_pre, 0) AS views_pre
-    FROM a LEFT JOIN u USING (user_id)
-)
-SELECT variant, count(*) AS n,
-       sum(conv) AS conv, sum(conv_pre) AS conv_x, sum(conv_pre * conv_pre) AS conv_x2,
-       sum(conv * conv_pre) AS conv_xy,
-       sum(rev) AS rev, sum(rev * rev) AS rev2, sum(rev_pre) AS rev_x,
-       sum(rev_pre * rev_pre) AS rev_x2, sum(rev * rev_pre) AS rev_xy,
-       sum(views) AS views, sum(views * views) AS views2, sum(views_pre) AS views_x,
-       sum(views_pre * views_pre) AS views_x2, sum(views * views_pre) AS views_xy,
-       sum(buys) AS buys, sum(buys * buys) AS buys2, sum(rev * buys) AS rev_buys
-FROM j GROUP BY variant ORDER BY variant
 """
+    + PER_VARIANT_SQL
+)
 
 #: DUCKDB_SQL in ClickHouse's dialect. ``prefer_column_name_to_alias``: in ClickHouse an alias
 #: shadows the column it is named after (``sum(conv) AS conv`` inside ``sum(conv * conv_pre)``),
 #: unlike in standard SQL. Timestamps are ``DateTime64(6, 'UTC')``: 14 days are 14 UTC days.
-CLICKHOUSE_SQL = """
+CLICKHOUSE_SQL = (
+    """
 WITH a AS (
     SELECT user_id, min(timestamp) AS exposure, any(variant) AS variant
     FROM file('{assignments}', Parquet)
@@ -194,25 +202,10 @@ u AS (
     WHERE e.event IN ('purchase', 'page_view')
     GROUP BY user_id
 ),
-j AS (
-    SELECT a.variant AS variant,
-           coalesce(conv, 0) AS conv, coalesce(conv_pre, 0) AS conv_pre,
-           coalesce(rev, 0) AS rev, coalesce(rev_pre, 0) AS rev_pre,
-           coalesce(buys, 0) AS buys,
-           coalesce(views, 0) AS views, coalesce(views_pre, 0) AS views_pre
-    FROM a LEFT JOIN u USING (user_id)
-)
-SELECT variant, count() AS n,
-       sum(conv) AS conv, sum(conv_pre) AS conv_x, sum(conv_pre * conv_pre) AS conv_x2,
-       sum(conv * conv_pre) AS conv_xy,
-       sum(rev) AS rev, sum(rev * rev) AS rev2, sum(rev_pre) AS rev_x,
-       sum(rev_pre * rev_pre) AS rev_x2, sum(rev * rev_pre) AS rev_xy,
-       sum(views) AS views, sum(views * views) AS views2, sum(views_pre) AS views_x,
-       sum(views_pre * views_pre) AS views_x2, sum(views * views_pre) AS views_xy,
-       sum(buys) AS buys, sum(buys * buys) AS buys2, sum(rev * buys) AS rev_buys
-FROM j GROUP BY variant ORDER BY variant
-SETTINGS prefer_column_name_to_alias = 1
 """
+    + PER_VARIANT_SQL
+    + "SETTINGS prefer_column_name_to_alias = 1\n"
+)
 
 
 def run_duckdb(events_path: str, assignments_path_: str) -> pl.DataFrame:

@@ -151,7 +151,8 @@ def _swap(text: str, pairs: dict[str, str]) -> str:
 
 #: bench_experiments.DUCKDB_SQL in PostgreSQL 15 (no ``any_value``: the variant is the user's
 #: only one, so ``min`` is it; the interval spelled out; ``"timestamp"`` quoted).
-POSTGRES_SQL = """
+POSTGRES_SQL = (
+    """
 WITH a AS (
     SELECT user_id, min("timestamp") AS exposure, min(variant) AS variant
     FROM assignments
@@ -181,24 +182,9 @@ u AS (
                   AND ts >= exposure - INTERVAL '14 days' THEN 1 ELSE 0 END) AS views_pre
     FROM e GROUP BY user_id
 ),
-j AS (
-    SELECT a.variant,
-           coalesce(conv, 0) AS conv, coalesce(conv_pre, 0) AS conv_pre,
-           coalesce(rev, 0) AS rev, coalesce(rev_pre, 0) AS rev_pre,
-           coalesce(buys, 0) AS buys,
-           coalesce(views, 0) AS views, coalesce(views_pre, 0) AS views_pre
-    FROM a LEFT JOIN u USING (user_id)
-)
-SELECT variant, count(*) AS n,
-       sum(conv) AS conv, sum(conv_pre) AS conv_x, sum(conv_pre * conv_pre) AS conv_x2,
-       sum(conv * conv_pre) AS conv_xy,
-       sum(rev) AS rev, sum(rev * rev) AS rev2, sum(rev_pre) AS rev_x,
-       sum(rev_pre * rev_pre) AS rev_x2, sum(rev * rev_pre) AS rev_xy,
-       sum(views) AS views, sum(views * views) AS views2, sum(views_pre) AS views_x,
-       sum(views_pre * views_pre) AS views_x2, sum(views * views_pre) AS views_xy,
-       sum(buys) AS buys, sum(buys * buys) AS buys2, sum(rev * buys) AS rev_buys
-FROM j GROUP BY variant ORDER BY variant
 """
+    + bench_experiments.PER_VARIANT_SQL
+)
 
 
 def experiment_sql(engine: str) -> str:
