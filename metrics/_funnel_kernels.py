@@ -25,6 +25,24 @@ import numpy as np
 from numba import njit
 
 _INF = np.iinfo(np.int64).max
+_loaded = False
+
+
+def load() -> None:
+    """Load the compiled passes now (once per process).
+
+    Numba's first call in a process costs about half a second whatever the data (its compiler
+    starts and the cached machine code is read); metrics.funnels calls this while Polars reads
+    the events, so that the two overlap instead of adding up.
+    """
+    global _loaded
+    if not _loaded:
+        _popcount(np.uint64(0))
+        _loaded = True
+
+
+def loaded() -> bool:
+    return _loaded
 
 
 @njit(cache=True, nogil=True)
@@ -166,11 +184,14 @@ def ordered_attempts(
             if with_ties:
                 ties[k, 0] = g_end
             for j in range(1, n_steps):
-                _count_instant(g_start, g_end, sig, atom_sigs, counts)
-                stay = _block_fits(
-                    j, block, first_atom, counts, comp_of[j], comp_ptr, sub_ptr, sub_atoms,
-                    sub_covered,
-                )  # fmt: skip
+                # An instant of one event holds the step already placed there and no other.
+                stay = False
+                if g_end - g_start > 1:
+                    _count_instant(g_start, g_end, sig, atom_sigs, counts)
+                    stay = _block_fits(
+                        j, block, first_atom, counts, comp_of[j], comp_ptr, sub_ptr, sub_atoms,
+                        sub_covered,
+                    )  # fmt: skip
                 if not stay:
                     row = -1
                     for p in range(step_ptr[j], step_ptr[j + 1]):
@@ -506,90 +527,173 @@ def within_attempts(new_user, ts, sig, window):
 
 
 @njit(cache=True, nogil=True)
+def _slot(key, mask) -> int:
+    return np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
+
+
+@njit(cache=True, nogil=True)
 def _user_codes(h):
-    """A dense code per distinct hash (in order of first appearance), by open addressing."""
+    """A dense code per distinct hash (in order of first appearance), by open addressing; each
+    slot holds its key and code side by side (one cache line per probe)."""
     n = h.size
     cap = 1 << 12
-    keys = np.empty(cap, dtype=np.uint64)
-    vals = np.full(cap, -1, dtype=np.int64)
+    table = np.full(2 * cap, -1, dtype=np.int64)  # (key bits, code) per slot; code -1: empty
     codes = np.empty(n, dtype=np.int64)
     used = 0
     for i in range(n):
         if 2 * (used + 1) > cap:
             # Grow: re-insert every key into a table twice the size.
             cap *= 2
-            new_keys = np.empty(cap, dtype=np.uint64)
-            new_vals = np.full(cap, -1, dtype=np.int64)
-            for slot in range(cap // 2):
-                if vals[slot] >= 0:
-                    p = np.int64((keys[slot] * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & (
-                        cap - 1
-                    )
-                    while new_vals[p] >= 0:
+            grown = np.full(2 * cap, -1, dtype=np.int64)
+            for old in range(cap // 2):
+                if table[2 * old + 1] >= 0:
+                    p = _slot(np.uint64(table[2 * old]), cap - 1)
+                    while grown[2 * p + 1] >= 0:
                         p = (p + 1) & (cap - 1)
-                    new_keys[p] = keys[slot]
-                    new_vals[p] = vals[slot]
-            keys, vals = new_keys, new_vals
-        key = h[i]
-        p = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & (cap - 1)
-        while vals[p] >= 0 and keys[p] != key:
+                    grown[2 * p] = table[2 * old]
+                    grown[2 * p + 1] = table[2 * old + 1]
+            table = grown
+        key = np.int64(h[i])
+        p = _slot(h[i], cap - 1)
+        while table[2 * p + 1] >= 0 and table[2 * p] != key:
             p = (p + 1) & (cap - 1)
-        if vals[p] < 0:
-            keys[p] = key
-            vals[p] = used
+        if table[2 * p + 1] < 0:
+            table[2 * p] = key
+            table[2 * p + 1] = used
             used += 1
-        codes[i] = vals[p]
+        codes[i] = table[2 * p + 1]
     return codes, used
 
 
 @njit(cache=True, nogil=True)
-def group_sort(h, h2, ts):
-    """The rows' order grouped by user (``h``, a hash of the id; users in order of first
-    appearance), each user's rows in time order (stable); where each user's rows start; and
-    whether two users share a hash (``h2``, a second hash, differs inside a group).
+def _sort_run(key, row, n, key_buf, row_buf) -> None:
+    """Sort ``key[:n]`` (stable), moving ``row[:n]`` along: insertion sort in runs of 16, then a
+    bottom-up merge through the scratch buffers."""
+    width = 16
+    for lo in range(0, n, width):
+        hi = min(lo + width, n)
+        for p in range(lo + 1, hi):
+            k, r = key[p], row[p]
+            q = p
+            while q > lo and key[q - 1] > k:
+                key[q] = key[q - 1]
+                row[q] = row[q - 1]
+                q -= 1
+            key[q] = k
+            row[q] = r
+    src_k, src_r, dst_k, dst_r = key, row, key_buf, row_buf
+    in_buf = False
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            a, b = lo, mid
+            for o in range(lo, hi):
+                if b < hi and (a >= mid or src_k[b] < src_k[a]):
+                    dst_k[o] = src_k[b]
+                    dst_r[o] = src_r[b]
+                    b += 1
+                else:
+                    dst_k[o] = src_k[a]
+                    dst_r[o] = src_r[a]
+                    a += 1
+        src_k, dst_k = dst_k, src_k
+        src_r, dst_r = dst_r, src_r
+        in_buf = not in_buf
+        width *= 2
+    if in_buf:
+        key[:n] = key_buf[:n]
+        row[:n] = row_buf[:n]
 
-    A counting sort by user, then each user's rows by time: insertion for the many short
-    histories, a merge sort for long ones. Far cheaper than sorting all rows by (user, time).
+
+@njit(cache=True, nogil=True)
+def group_sort(h, h2, ts, sig):
+    """The rows grouped by user (``h``, a hash of the id; users in order of first appearance), each
+    user's rows in time order (stable): the rows' order, their times and signatures in that order,
+    where each user's rows start, and whether two users share a hash (``h2``, a second hash,
+    differs inside a group).
+
+    A counting sort by user that carries each row's time and signature along, in two passes (by
+    a block of users, then by user) so that each pass writes to a few hundred places at once,
+    which stay in cache; then each user's times sorted where they are not already. Far cheaper
+    than sorting all rows by (user, time), and no lookup per comparison.
     """
     n = h.size
     codes, users = _user_codes(h)
     start = np.zeros(users + 1, dtype=np.int64)
-    for i in range(n):
-        start[codes[i] + 1] += 1
-    for u in range(users):
-        start[u + 1] += start[u]
-    fill = start[:users].copy()
-    order = np.empty(n, dtype=np.int64)
     seen = np.empty(users, dtype=np.uint64)
     collided = False
     for i in range(n):
         c = codes[i]
-        if fill[c] == start[c]:
+        if start[c + 1] == 0:
             seen[c] = h2[i]
         elif seen[c] != h2[i]:
             collided = True
-        order[fill[c]] = i
-        fill[c] += 1
+        start[c + 1] += 1
+    longest = 1
+    for u in range(users):
+        longest = max(longest, start[u + 1])
+        start[u + 1] += start[u]
+    # Pass 1: by block of users (at most 512 blocks), in the order read.
+    shift = 0
+    while users > 0 and (users - 1) >> shift >= 512:
+        shift += 1
+    blocks = ((users - 1) >> shift) + 1 if users > 0 else 0
+    block_fill = np.empty(blocks, dtype=np.int64)
+    for b in range(blocks):
+        block_fill[b] = start[b << shift]
+    code_1 = np.empty(n, dtype=np.int64)
+    row_1 = np.empty(n, dtype=np.int64)
+    ts_1 = np.empty(n, dtype=np.int64)
+    sig_1 = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        c = codes[i]
+        f = block_fill[c >> shift]
+        code_1[f], row_1[f], ts_1[f], sig_1[f] = c, i, ts[i], sig[i]
+        block_fill[c >> shift] = f + 1
+    # Pass 2: by user, inside each block.
+    fill = start[:users].copy()
+    order = np.empty(n, dtype=np.int64)
+    ts_out = np.empty(n, dtype=np.int64)
+    sig_out = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        c = code_1[i]
+        f = fill[c]
+        order[f], ts_out[f], sig_out[f] = row_1[i], ts_1[i], sig_1[i]
+        fill[c] = f + 1
+    # Each user's rows are contiguous now: out-of-order ones are sorted in small local arrays
+    # (their times, and their positions to carry the rows and signatures along).
+    key = np.empty(longest, dtype=np.int64)
+    pos = np.empty(longest, dtype=np.int64)
+    key_buf = np.empty(longest, dtype=np.int64)
+    pos_buf = np.empty(longest, dtype=np.int64)
+    row_tmp = np.empty(longest, dtype=np.int64)
+    sig_tmp = np.empty(longest, dtype=np.uint64)
     for u in range(users):
         s, e = start[u], start[u + 1]
-        if e - s <= 16:
-            for p in range(s + 1, e):
-                x = order[p]
-                t = ts[x]
-                q = p
-                while q > s and ts[order[q - 1]] > t:
-                    order[q] = order[q - 1]
-                    q -= 1
-                order[q] = x
-        else:
-            part = order[s:e].copy()
-            by_time = np.argsort(ts[part], kind="mergesort")
-            for p in range(e - s):
-                order[s + p] = part[by_time[p]]
+        in_order = True
+        for p in range(s + 1, e):
+            if ts_out[p] < ts_out[p - 1]:
+                in_order = False
+                break
+        if in_order:
+            continue
+        m = e - s
+        for p in range(m):
+            key[p] = ts_out[s + p]
+            pos[p] = p
+        _sort_run(key, pos, m, key_buf, pos_buf)
+        for p in range(m):
+            row_tmp[p] = order[s + pos[p]]
+            sig_tmp[p] = sig_out[s + pos[p]]
+        for p in range(m):
+            ts_out[s + p] = key[p]
+            order[s + p] = row_tmp[p]
+            sig_out[s + p] = sig_tmp[p]
     new_user = np.zeros(n, dtype=np.bool_)
     for u in range(users):
         new_user[start[u]] = True
-    return order, new_user, collided
+    return order, ts_out, sig_out, new_user, collided
 
 
 @njit(cache=True, nogil=True)

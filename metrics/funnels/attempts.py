@@ -170,6 +170,7 @@ class Run:
     times: I64  # (attempts, n_steps) µs, INF past ``reached``
     spoiled: Bools
     horizon_us: int | None
+    breakdown_dtype: pl.DataType | None = None  # what ``breakdown`` holds is decoded to
 
 
 def run(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> Run:
@@ -188,6 +189,7 @@ def run(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> Run:
             np.zeros((0, n), dtype=np.int64),
             np.zeros(0, dtype=bool),
             prep.horizon_us,
+            prep.breakdown_dtype,
         )
     m = matcher(prep, n)
     if query.order == "unordered":
@@ -208,4 +210,5 @@ def run(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> Run:
         att.times,
         att.spoiled,
         prep.horizon_us,
+        prep.breakdown_dtype,
     )

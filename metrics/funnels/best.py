@@ -20,6 +20,8 @@ def _codes(values: pl.Series) -> I64:
     """Equal values get equal integers (null included), for grouping with numpy."""
     if values.dtype == pl.Null:
         return np.zeros(values.len(), dtype=np.int64)
+    if isinstance(values.dtype, pl.Categorical):
+        return (values.to_physical().cast(pl.Int64) + 1).fill_null(0).to_numpy()
     if values.dtype == pl.String:
         # Hash-based codes (a fresh, private set of categories): ranking sorts the strings.
         codes = values.cast(pl.Categorical(pl.Categories.random())).to_physical()
@@ -70,7 +72,10 @@ def best_attempts(run: Run, period: I64 | None = None) -> pl.DataFrame:
     first = order[pick]
     cols: list[pl.Series] = [run.user_ids.gather(pl.Series(user[first], dtype=pl.Int64))]
     if bd is not None:
-        cols.append(bd.gather(pl.Series(first, dtype=pl.Int64)).alias("_bd"))
+        values = bd.gather(pl.Series(first, dtype=pl.Int64))
+        if run.breakdown_dtype is not None:
+            values = values.cast(run.breakdown_dtype)
+        cols.append(values.alias("_bd"))
     if period is not None:
         cols.append(pl.Series("_period", period[clean][first], dtype=pl.Int64))
     cols.append(pl.Series("reached", reached[first], dtype=pl.Int64))

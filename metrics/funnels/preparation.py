@@ -8,6 +8,7 @@ and a bit per exclusion.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,7 +54,9 @@ class Prepared:
     user_end: I64  # one past the user's last row
     tie_start: I64  # first row with the same (user, timestamp)
     tie_end: I64  # one past the last row with the same (user, timestamp)
-    breakdown: pl.Series | None  # breakdown values, in the order the rows were read
+    breakdown: pl.Series | None  # breakdown values, in the order the rows were read (text as
+    # a private categorical: gathering it moves integers, not strings)
+    breakdown_dtype: pl.DataType | None  # the breakdown column's own type
     source_row: I64  # each row's position in the order read (strings are never sorted)
     horizon_us: int | None  # the last instant the data show (None: no data)
 
@@ -123,8 +126,12 @@ def prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> Prepared
     ]
     if query.exclusions:
         cols.append(exc.cast(pl.UInt64).alias("exc"))
+    breakdown_dtype = schema[query.breakdown] if query.breakdown is not None else None
     if query.breakdown is not None:
-        cols.append(pl.col(query.breakdown).alias("_bd"))
+        bd = pl.col(query.breakdown)
+        if breakdown_dtype == pl.String:
+            bd = bd.cast(pl.Categorical(pl.Categories.random()))
+        cols.append(bd.alias("_bd"))
     keep = pl.col("user_id").is_not_null() & pl.col("timestamp").is_not_null() & in_range(query)
     # A strict funnel needs every event (any event between two steps breaks it); the others only
     # the events that match a step or an exclusion, picked before anything is computed on them.
@@ -132,16 +139,17 @@ def prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> Prepared
         keep = keep & relevant(query)
     rows = lf.filter(keep).select(cols)
     horizon = lf.select(pl.col("timestamp").dt.epoch("us").max().alias("max_ts"))
-    read, last = pl.collect_all([rows, horizon])
+    read, last = _collect_while_loading([rows, horizon])
     # Grouped by user, then by time: far cheaper than sorting by (user, time), and only numbers
     # move: the ids and breakdown values stay where they were read, fetched through
-    # ``source_row`` where needed.
-    source_row, new_user, collided = kernels.group_sort(
+    # ``source_row`` where needed. The times and signatures come back in that order.
+    source_row, tsv, sigv, new_user, collided = kernels.group_sort(
         read.get_column("_h").to_numpy(),
         read.get_column("_h2").to_numpy(),
         read.get_column("ts").to_numpy(),
+        read.get_column("sig").to_numpy(),
     )
-    read = read.drop("_h", "_h2")
+    read = read.drop("_h", "_h2", "ts", "sig")
     if shared_hash(collided):
         # Two users share a hash (astronomically rare): read every row's id and sort by them.
         read = lf.filter(keep).select(user.alias("_id"), *cols).collect()
@@ -151,11 +159,8 @@ def prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> Prepared
         source_row = by_id.get_column("_row").to_numpy()
         new_user = np.ones(by_id.height, dtype=bool)
         new_user[1:] = (users.slice(1) != users.slice(0, by_id.height - 1)).to_numpy()
-    # Each column is dropped as soon as it is gathered in order (the peak memory is here).
-    tsv = read.get_column("ts").to_numpy()[source_row].astype(np.int64, copy=False)
-    read = read.drop("ts")
-    sigv = read.get_column("sig").to_numpy()[source_row].astype(np.uint64, copy=False)
-    read = read.drop("sig")
+        tsv = read.get_column("ts").to_numpy()[source_row].astype(np.int64, copy=False)
+        sigv = read.get_column("sig").to_numpy()[source_row].astype(np.uint64, copy=False)
     excv = None
     if query.exclusions:
         excv = read.get_column("exc").to_numpy()[source_row].astype(np.uint64, copy=False)
@@ -197,9 +202,21 @@ def prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> Prepared
         tie_start=tie_start,
         tie_end=tie_end,
         breakdown=read.get_column("_bd") if query.breakdown is not None else None,
+        breakdown_dtype=breakdown_dtype,
         source_row=source_row,
         horizon_us=horizon_us,
     )
+
+
+def _collect_while_loading(frames: list[pl.LazyFrame]) -> list[pl.DataFrame]:
+    """Collect the frames; the first time in a process, load the compiled passes meanwhile (Polars
+    reads in its own threads, without Python's lock)."""
+    if kernels.loaded():
+        return pl.collect_all(frames)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(pl.collect_all, frames)
+        kernels.load()
+        return reading.result()
 
 
 def shared_hash(collided: bool) -> bool:
