@@ -46,6 +46,18 @@ def loaded() -> bool:
 
 
 @njit(cache=True, nogil=True)
+def empty(shape, dtype):
+    """``np.empty`` through numba's allocator, for the large arrays the passes fill.
+
+    NumPy asks Linux for transparent huge pages for every large array. Where the kernel cannot
+    grant them (as on this project's machines: ``AnonHugePages: 0 kB`` with THP on ``madvise``),
+    first touching such memory is about 5x slower: 800 MB took 1.9 s against 0.35 s with plain
+    pages. These arrays are written once, front to back, so plain pages lose nothing.
+    """
+    return np.empty(shape, dtype)
+
+
+@njit(cache=True, nogil=True)
 def _atom_of(sig: np.uint64, atom_sigs: np.ndarray) -> int:
     """Index of ``sig`` among the sorted atom signatures (-1: the event matches no step)."""
     lo, hi = 0, atom_sigs.size
@@ -118,9 +130,27 @@ def _fill_next(s, e, sig, atom_sigs, nxt) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _longest_user(user_end) -> int:
-    longest, r = 0, 0
-    while r < user_end.size:
+def _clear_attempts(reached, times, ties, least) -> None:
+    """Start each output attempt at ``least`` steps reached, no times, no tie ends."""
+    reached[:] = least
+    times[:] = _INF
+    ties[:] = -1
+
+
+@njit(cache=True, nogil=True)
+def count_starts(sig, mask, start_row, end_row) -> int:
+    """How many rows of ``start_row..end_row`` match a step in ``mask``: the attempts they start."""
+    count = 0
+    for i in range(start_row, end_row):
+        if sig[i] & mask:
+            count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _longest_user(user_end, lo, hi) -> int:
+    longest, r = 0, lo
+    while r < hi:
         longest = max(longest, user_end[r] - r)
         r = user_end[r]
     return longest
@@ -133,6 +163,8 @@ def ordered_attempts(
     tie_start,
     tie_end,
     user_end,
+    start_row,
+    end_row,
     n_steps,
     window,
     atom_sigs,
@@ -144,27 +176,25 @@ def ordered_attempts(
     sub_atoms,
     sub_covered,
     with_ties,
+    rows,
+    reached,
+    times,
+    ties,
 ):
-    """Every step-1 event is an attempt; each later step at the earliest event that can fill it.
+    """Every step-1 event of rows ``start_row..end_row`` (whole users) is an attempt; each later
+    step at the earliest event that can fill it.
 
-    Returns (start rows, steps reached, times (attempts x steps, INF past reached), tie ends (the
-    row after each step's instant; only when ``with_ties``, for exclusions)).
+    Fills, one row per attempt: the start row, the steps reached, the times (attempts x steps, INF
+    past reached) and the tie ends (the row after each step's instant; only when ``with_ties``,
+    for exclusions; else ``ties`` has no rows).
     """
-    n = ts.size
-    count = 0
-    for i in range(n):
-        if sig[i] & np.uint64(1):
-            count += 1
-    rows = np.empty(count, dtype=np.int64)
-    reached = np.ones(count, dtype=np.int64)
-    times = np.full((count, n_steps), _INF, dtype=np.int64)
-    ties = np.full((count if with_ties else 0, n_steps), -1, dtype=np.int64)
+    _clear_attempts(reached, times, ties, 1)
     n_atoms = atom_sigs.size
-    nxt = np.empty((n_atoms, _longest_user(user_end) + 1), dtype=np.int64)
+    nxt = np.empty((n_atoms, _longest_user(user_end, start_row, end_row) + 1), dtype=np.int64)
     counts = np.zeros(n_atoms, dtype=np.int64)
     k = 0
-    s = 0
-    while s < n:
+    s = start_row
+    while s < end_row:
         e = user_end[s]
         has_start = False
         for r in range(s, e):
@@ -208,7 +238,6 @@ def ordered_attempts(
                 reached[k] = j + 1
             k += 1
         s = e
-    return rows, reached, times, ties
 
 
 @njit(cache=True, nogil=True)
@@ -227,6 +256,8 @@ def strict_attempts(
     tie_start,
     tie_end,
     user_end,
+    start_row,
+    end_row,
     n_steps,
     window,
     atom_sigs,
@@ -238,20 +269,17 @@ def strict_attempts(
     sub_atoms,
     sub_covered,
     with_ties,
+    rows,
+    reached,
+    times,
+    ties,
 ):
     """Strict order: from a state (instant, first step placed there) the next step either joins
     the instant (if the steps there can still each get their own event) or takes the user's very
     next instant (any event). One state per (instant, block), the earliest history kept; the
-    attempt takes the earliest history among the states that got furthest."""
-    n = ts.size
-    count = 0
-    for i in range(n):
-        if sig[i] & np.uint64(1):
-            count += 1
-    rows = np.empty(count, dtype=np.int64)
-    reached = np.ones(count, dtype=np.int64)
-    times = np.full((count, n_steps), _INF, dtype=np.int64)
-    ties = np.full((count if with_ties else 0, n_steps), -1, dtype=np.int64)
+    attempt takes the earliest history among the states that got furthest. Rows
+    ``start_row..end_row`` (whole users); fills the outputs as :func:`ordered_attempts` does."""
+    _clear_attempts(reached, times, ties, 1)
     n_atoms = atom_sigs.size
     counts = np.zeros(n_atoms, dtype=np.int64)
     cap = 2 * (n_steps + 1) * (n_steps + 1) + 4
@@ -262,7 +290,7 @@ def strict_attempts(
     st_h = np.empty((2 * cap, n_steps), dtype=np.int64)
     st_t = np.empty((2 * cap, n_steps), dtype=np.int64)
     k = 0
-    for r in range(n):
+    for r in range(start_row, end_row):
         if not sig[r] & np.uint64(1):
             continue
         e = user_end[r]
@@ -341,7 +369,6 @@ def strict_attempts(
             reached[k] = j + 1
             cur, live = new, made
         k += 1
-    return rows, reached, times, ties
 
 
 @njit(cache=True, nogil=True)
@@ -366,6 +393,8 @@ def unordered_attempts(
     sig,
     tie_start,
     user_end,
+    start_row,
+    end_row,
     n_steps,
     window,
     atom_sigs,
@@ -375,22 +404,19 @@ def unordered_attempts(
     sub_atoms,
     sub_covered,
     comp_steps,
+    rows,
+    reached,
+    times,
 ):
     """Every step event anchors an attempt covering [its instant, + window]: the number of distinct
     steps that can each get their own event there, and the instants by which 1, 2, ... were done.
-    Per user, two pointers per atom slide with the anchors (both window ends only move forward)."""
-    n = ts.size
+    Per user, two pointers per atom slide with the anchors (both window ends only move forward).
+    Rows ``start_row..end_row`` (whole users); fills one output row per anchor."""
+    _clear_attempts(reached, times, times[:0], 0)
     n_atoms = atom_sigs.size
     mask = np.uint64((1 << n_steps) - 1)
-    count = 0
-    for i in range(n):
-        if sig[i] & mask:
-            count += 1
-    rows = np.empty(count, dtype=np.int64)
-    reached = np.zeros(count, dtype=np.int64)
-    times = np.full((count, n_steps), _INF, dtype=np.int64)
     # Per user: the rows of each atom, in order (CSR over atoms).
-    occ = np.empty(_longest_user(user_end), dtype=np.int64)
+    occ = np.empty(_longest_user(user_end, start_row, end_row), dtype=np.int64)
     occ_ptr = np.zeros(n_atoms + 1, dtype=np.int64)
     lo = np.zeros(n_atoms, dtype=np.int64)
     hi = np.zeros(n_atoms, dtype=np.int64)
@@ -401,8 +427,8 @@ def unordered_attempts(
     cand_t = np.empty(n_cand, dtype=np.int64)
     cand_a = np.empty(n_cand, dtype=np.int64)
     k = 0
-    s = 0
-    while s < n:
+    s = start_row
+    while s < end_row:
         e = user_end[s]
         occ_ptr[:] = 0
         for i in range(s, e):
@@ -464,7 +490,6 @@ def unordered_attempts(
                     done += 1
             k += 1
         s = e
-    return rows, reached, times
 
 
 @njit(cache=True, nogil=True)
@@ -532,15 +557,18 @@ def _slot(key, mask) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _user_codes(h):
-    """A dense code per distinct hash (in order of first appearance), by open addressing; each
-    slot holds its key and code side by side (one cache line per probe)."""
-    n = h.size
+def _user_codes(h, part, parts, size):
+    """A dense code per distinct hash among the ``size`` rows of the part (in order of first
+    appearance), by open addressing; each slot holds its key and code side by side (one cache
+    line per probe)."""
     cap = 1 << 12
     table = np.full(2 * cap, -1, dtype=np.int64)  # (key bits, code) per slot; code -1: empty
-    codes = np.empty(n, dtype=np.int64)
+    codes = np.empty(size, dtype=np.int32)  # users of one part: fewer than 2**31
     used = 0
-    for i in range(n):
+    j = 0
+    for i in range(h.size):
+        if _part_of(h[i], parts) != part:
+            continue
         if 2 * (used + 1) > cap:
             # Grow: re-insert every key into a table twice the size.
             cap *= 2
@@ -561,8 +589,25 @@ def _user_codes(h):
             table[2 * p] = key
             table[2 * p + 1] = used
             used += 1
-        codes[i] = table[2 * p + 1]
+        codes[j] = table[2 * p + 1]
+        j += 1
     return codes, used
+
+
+@njit(cache=True, nogil=True)
+def _part_of(key, parts) -> int:
+    """The part of the work a user's rows belong to (by the top bits of their id's hash, scaled
+    to ``0..parts - 1`` by a multiply: cheaper than a remainder in the passes' inner loops)."""
+    return np.int64(((key >> np.uint64(32)) * np.uint64(parts)) >> np.uint64(32))
+
+
+@njit(cache=True, nogil=True)
+def part_sizes(h, parts):
+    """How many rows each part of the work holds (see :func:`group_sort`)."""
+    sizes = np.zeros(parts, dtype=np.int64)
+    for i in range(h.size):
+        sizes[_part_of(h[i], parts)] += 1
+    return sizes
 
 
 @njit(cache=True, nogil=True)
@@ -607,24 +652,29 @@ def _sort_run(key, row, n, key_buf, row_buf) -> None:
 
 
 @njit(cache=True, nogil=True)
-def group_sort(h, h2, ts, sig):
-    """The rows grouped by user (``h``, a hash of the id; users in order of first appearance), each
-    user's rows in time order (stable): the rows' order, their times and signatures in that order,
-    where each user's rows start, and whether two users share a hash (``h2``, a second hash,
-    differs inside a group).
+def group_sort(h, h2, ts, sig, part, parts, order, ts_out, sig_out, new_user):
+    """The rows of one part of the work (:func:`part_sizes`; a user's rows are all in one part)
+    grouped by user (``h``, a hash of the id; users in order of first appearance), each user's
+    rows in time order (stable). Fills the part's rows in that order (their row numbers, times and
+    signatures) and where each user's rows start; returns whether two users share a hash (``h2``,
+    a second hash, differs inside a group). Parts are independent: threads sort them at once.
 
     A counting sort by user that carries each row's time and signature along, in two passes (by
     a block of users, then by user) so that each pass writes to a few hundred places at once,
     which stay in cache; then each user's times sorted where they are not already. Far cheaper
     than sorting all rows by (user, time), and no lookup per comparison.
     """
-    n = h.size
-    codes, users = _user_codes(h)
+    n = order.size
+    codes, users = _user_codes(h, part, parts, n)
     start = np.zeros(users + 1, dtype=np.int64)
     seen = np.empty(users, dtype=np.uint64)
     collided = False
-    for i in range(n):
-        c = codes[i]
+    j = 0
+    for i in range(h.size):
+        if _part_of(h[i], parts) != part:
+            continue
+        c = codes[j]
+        j += 1
         if start[c + 1] == 0:
             seen[c] = h2[i]
         elif seen[c] != h2[i]:
@@ -642,20 +692,21 @@ def group_sort(h, h2, ts, sig):
     block_fill = np.empty(blocks, dtype=np.int64)
     for b in range(blocks):
         block_fill[b] = start[b << shift]
-    code_1 = np.empty(n, dtype=np.int64)
+    code_1 = np.empty(n, dtype=np.int32)
     row_1 = np.empty(n, dtype=np.int64)
     ts_1 = np.empty(n, dtype=np.int64)
     sig_1 = np.empty(n, dtype=np.uint64)
-    for i in range(n):
-        c = codes[i]
+    j = 0
+    for i in range(h.size):
+        if _part_of(h[i], parts) != part:
+            continue
+        c = codes[j]
+        j += 1
         f = block_fill[c >> shift]
         code_1[f], row_1[f], ts_1[f], sig_1[f] = c, i, ts[i], sig[i]
         block_fill[c >> shift] = f + 1
     # Pass 2: by user, inside each block.
     fill = start[:users].copy()
-    order = np.empty(n, dtype=np.int64)
-    ts_out = np.empty(n, dtype=np.int64)
-    sig_out = np.empty(n, dtype=np.uint64)
     for i in range(n):
         c = code_1[i]
         f = fill[c]
@@ -690,10 +741,10 @@ def group_sort(h, h2, ts, sig):
             ts_out[s + p] = key[p]
             order[s + p] = row_tmp[p]
             sig_out[s + p] = sig_tmp[p]
-    new_user = np.zeros(n, dtype=np.bool_)
+    new_user[:] = False
     for u in range(users):
         new_user[start[u]] = True
-    return order, ts_out, sig_out, new_user, collided
+    return collided
 
 
 @njit(cache=True, nogil=True)
@@ -713,16 +764,12 @@ def kept_starts(new_user, keep):
 
 
 @njit(cache=True, nogil=True)
-def layout(new_user, ts):
-    """Per row: its user's index, one past the user's last row, and the first and one past the
-    last row sharing its (user, time)."""
-    n = ts.size
-    user = np.empty(n, dtype=np.int64)
-    user_end = np.empty(n, dtype=np.int64)
-    tie_start = np.empty(n, dtype=np.int64)
-    tie_end = np.empty(n, dtype=np.int64)
-    u = -1
-    for i in range(n):
+def layout(new_user, ts, start_row, end_row, first_user, user, user_end, tie_start, tie_end):
+    """Per row of ``start_row..end_row`` (whole users, the first numbered ``first_user``): its
+    user's index, one past the user's last row, and the first and one past the last row sharing
+    its (user, time)."""
+    u = first_user - 1
+    for i in range(start_row, end_row):
         if new_user[i]:
             u += 1
             tie_start[i] = i
@@ -731,11 +778,10 @@ def layout(new_user, ts):
         else:
             tie_start[i] = tie_start[i - 1]
         user[i] = u
-    for i in range(n - 1, -1, -1):
-        if i == n - 1 or new_user[i + 1]:
+    for i in range(end_row - 1, start_row - 1, -1):
+        if i == end_row - 1 or new_user[i + 1]:
             user_end[i] = i + 1
             tie_end[i] = i + 1
         else:
             user_end[i] = user_end[i + 1]
             tie_end[i] = tie_end[i + 1] if ts[i + 1] == ts[i] else i + 1
-    return user, user_end, tie_start, tie_end

@@ -7,12 +7,15 @@ attempt's steps; this stage then marks the attempts an exclusion spoils.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import polars as pl
 
 from metrics import _funnel_kernels as kernels
+from metrics.funnels import parts
 from metrics.funnels.matching import Matcher, matcher
 from metrics.funnels.preparation import I64, Bools, Prepared, prepare
 from metrics.funnels.query import FunnelQuery
@@ -39,14 +42,57 @@ class Attempts:
     spoiled: Bools
 
 
+def _in_parts(
+    prep: Prepared, starts: int, n_steps: int, with_ties: bool, walk: Callable[..., None]
+) -> tuple[I64, I64, I64, I64]:
+    """Run a compiled walk over each part of the rows at once (metrics.funnels.parts), each
+    filling its own slice of the attempts: one per row matching a step in ``starts``.
+
+    ``walk(start_row, end_row, rows, reached, times, ties)`` fills one part's attempts.
+    """
+    mask = np.uint64(starts)
+    spans = parts.spans(prep.bounds)
+    counts = [kernels.count_starts(prep.sig, mask, lo, hi) for lo, hi in spans]
+    offsets = [0, *np.cumsum(counts).tolist()]
+    total = offsets[-1]
+    rows = kernels.empty(total, np.int64)
+    reached = kernels.empty(total, np.int64)
+    times = kernels.empty((total, n_steps), np.int64)
+    ties = kernels.empty((total if with_ties else 0, n_steps), np.int64)
+    calls = []
+    for (lo, hi), (k0, k1) in zip(spans, parts.spans(offsets), strict=True):
+        part_ties = ties[k0:k1] if with_ties else ties
+        calls.append(partial(walk, lo, hi, rows[k0:k1], reached[k0:k1], times[k0:k1], part_ties))
+    parts.at_once(calls)
+    return rows, reached, times, ties
+
+
 def _ordered_attempts(prep: Prepared, m: Matcher, query: FunnelQuery) -> Attempts:
     """Each step at the earliest event that can fill it (one compiled pass per user)."""
-    rows, reached, times, tie_ends = kernels.ordered_attempts(
+    walk = partial(_walk_ordered, kernels.ordered_attempts, prep, m, query)
+    rows, reached, times, tie_ends = _in_parts(prep, 1, query.n_steps, bool(query.exclusions), walk)
+    spoiled = _spoiled_ordered(prep, query, rows, reached, times, tie_ends)
+    return Attempts(rows, reached, times, spoiled)
+
+
+def _walk_ordered(
+    kernel: Callable[..., None],
+    prep: Prepared,
+    m: Matcher,
+    query: FunnelQuery,
+    start_row: int,
+    end_row: int,
+    *outputs: np.ndarray,
+) -> None:
+    """One part of an ordered or strict funnel's attempts (the kernels share their arguments)."""
+    kernel(
         prep.ts,
         prep.sig,
         prep.tie_start,
         prep.tie_end,
         prep.user_end,
+        start_row,
+        end_row,
         query.n_steps,
         query.window_us,
         m.atom_sigs,
@@ -58,9 +104,8 @@ def _ordered_attempts(prep: Prepared, m: Matcher, query: FunnelQuery) -> Attempt
         m.sub_atoms,
         m.sub_covered,
         bool(query.exclusions),
+        *outputs,
     )
-    spoiled = _spoiled_ordered(prep, query, rows, reached, times, tie_ends)
-    return Attempts(rows, reached, times, spoiled)
 
 
 def _strict_attempts(prep: Prepared, m: Matcher, query: FunnelQuery) -> Attempts:
@@ -68,24 +113,8 @@ def _strict_attempts(prep: Prepared, m: Matcher, query: FunnelQuery) -> Attempts
     instant) states; from one the next step either joins the instant (if the steps there can still
     each get their own event) or takes the user's very next instant. Per state the earliest history
     is kept."""
-    rows, reached, times, tie_ends = kernels.strict_attempts(
-        prep.ts,
-        prep.sig,
-        prep.tie_start,
-        prep.tie_end,
-        prep.user_end,
-        query.n_steps,
-        query.window_us,
-        m.atom_sigs,
-        m.step_ptr,
-        m.step_atoms,
-        m.comp_of,
-        m.comp_ptr,
-        m.sub_ptr,
-        m.sub_atoms,
-        m.sub_covered,
-        bool(query.exclusions),
-    )
+    walk = partial(_walk_ordered, kernels.strict_attempts, prep, m, query)
+    rows, reached, times, tie_ends = _in_parts(prep, 1, query.n_steps, bool(query.exclusions), walk)
     spoiled = _spoiled_ordered(prep, query, rows, reached, times, tie_ends)
     return Attempts(rows, reached, times, spoiled)
 
@@ -132,21 +161,28 @@ def _spoiled_ordered(
 def _unordered_attempts(prep: Prepared, m: Matcher, query: FunnelQuery) -> Attempts:
     """Every step event anchors a window; a sliding pass per user counts the distinct steps done."""
     n_steps, window = query.n_steps, query.window_us
-    anchors, reached, times = kernels.unordered_attempts(
-        prep.ts,
-        prep.sig,
-        prep.tie_start,
-        prep.user_end,
-        n_steps,
-        window,
-        m.atom_sigs,
-        m.atom_steps,
-        m.comp_ptr,
-        m.sub_ptr,
-        m.sub_atoms,
-        m.sub_covered,
-        m.comp_steps,
-    )
+
+    def walk(start_row: int, end_row: int, *outputs: np.ndarray) -> None:
+        kernels.unordered_attempts(
+            prep.ts,
+            prep.sig,
+            prep.tie_start,
+            prep.user_end,
+            start_row,
+            end_row,
+            n_steps,
+            window,
+            m.atom_sigs,
+            m.atom_steps,
+            m.comp_ptr,
+            m.sub_ptr,
+            m.sub_atoms,
+            m.sub_covered,
+            m.comp_steps,
+            *outputs[:3],
+        )
+
+    anchors, reached, times, _ = _in_parts(prep, (1 << n_steps) - 1, n_steps, False, walk)
     spoiled = np.zeros(anchors.size, dtype=bool)
     if query.exclusions:
         user_end = prep.user_end[anchors]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +18,7 @@ import polars as pl
 
 from metrics import _funnel_kernels as kernels
 from metrics._common import as_lazy, check_filters, event_expr, filter_expr
+from metrics.funnels import parts
 from metrics.funnels.query import Exclusion, FunnelQuery, Step
 
 I64 = npt.NDArray[np.int64]
@@ -58,6 +60,7 @@ class Prepared:
     # a private categorical: gathering it moves integers, not strings)
     breakdown_dtype: pl.DataType | None  # the breakdown column's own type
     source_row: I64  # each row's position in the order read (strings are never sorted)
+    bounds: list[int]  # the parts' row bounds (metrics.funnels.parts): users never straddle one
     horizon_us: int | None  # the last instant the data show (None: no data)
 
     def breakdown_at(self, rows: I64) -> pl.Series | None:
@@ -143,12 +146,7 @@ def prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> Prepared
     # Grouped by user, then by time: far cheaper than sorting by (user, time), and only numbers
     # move: the ids and breakdown values stay where they were read, fetched through
     # ``source_row`` where needed. The times and signatures come back in that order.
-    source_row, tsv, sigv, new_user, collided = kernels.group_sort(
-        read.get_column("_h").to_numpy(),
-        read.get_column("_h2").to_numpy(),
-        read.get_column("ts").to_numpy(),
-        read.get_column("sig").to_numpy(),
-    )
+    source_row, tsv, sigv, new_user, bounds, collided = _group_sort(read)
     read = read.drop("_h", "_h2", "ts", "sig")
     if shared_hash(collided):
         # Two users share a hash (astronomically rare): read every row's id and sort by them.
@@ -161,6 +159,7 @@ def prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> Prepared
         new_user[1:] = (users.slice(1) != users.slice(0, by_id.height - 1)).to_numpy()
         tsv = read.get_column("ts").to_numpy()[source_row].astype(np.int64, copy=False)
         sigv = read.get_column("sig").to_numpy()[source_row].astype(np.uint64, copy=False)
+        bounds = [0, tsv.size]
     excv = None
     if query.exclusions:
         excv = read.get_column("exc").to_numpy()[source_row].astype(np.uint64, copy=False)
@@ -175,10 +174,11 @@ def prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> Prepared
             tsv, sigv, source_row = tsv[keep], sigv[keep], source_row[keep]
             excv = excv[keep] if excv is not None else None
             new_user = kernels.kept_starts(new_user, keep)
+            bounds = [int(np.count_nonzero(keep[:bound])) for bound in bounds]
         del keep
     if excv is None:
         excv = np.zeros(tsv.size, dtype=np.uint64)  # never read: no pages are touched
-    user_of, user_end, tie_start, tie_end = kernels.layout(new_user, tsv)
+    user_of, user_end, tie_start, tie_end = _layout(new_user, tsv, bounds)
     # Each user's id from their first row that can start an attempt (a user with none has no
     # attempt to name: any row will do).
     start_rows = np.flatnonzero(sigv & np.uint64(start_mask))
@@ -204,8 +204,71 @@ def prepare(events: pl.DataFrame | pl.LazyFrame, query: FunnelQuery) -> Prepared
         breakdown=read.get_column("_bd") if query.breakdown is not None else None,
         breakdown_dtype=breakdown_dtype,
         source_row=source_row,
+        bounds=bounds,
         horizon_us=horizon_us,
     )
+
+
+def _group_sort(read: pl.DataFrame) -> tuple[I64, I64, U64, Bools, list[int], bool]:
+    """The read rows grouped by user and in time order (kernels.group_sort), one part per core:
+    their rows, times and signatures in that order, where each user starts, the parts' row
+    bounds, and whether two users share a hash."""
+    h = read.get_column("_h").to_numpy()
+    h2 = read.get_column("_h2").to_numpy()
+    ts = read.get_column("ts").to_numpy().astype(np.int64, copy=False)
+    sig = read.get_column("sig").to_numpy().astype(np.uint64, copy=False)
+    n = h.size
+    count = parts.how_many(n)
+    sizes = kernels.part_sizes(h, count) if count > 1 else np.array([n])
+    bounds = [0, *np.cumsum(sizes).tolist()]
+    rows = kernels.empty(n, np.int64)
+    tsv = kernels.empty(n, np.int64)
+    sigv = kernels.empty(n, np.uint64)
+    new_user = kernels.empty(n, np.bool_)
+    collided = parts.at_once(
+        [
+            partial(
+                kernels.group_sort,
+                h,
+                h2,
+                ts,
+                sig,
+                part,
+                count,
+                rows[lo:hi],
+                tsv[lo:hi],
+                sigv[lo:hi],
+                new_user[lo:hi],
+            )
+            for part, (lo, hi) in enumerate(parts.spans(bounds))
+        ]
+    )
+    return rows, tsv, sigv, new_user, bounds, any(collided)
+
+
+def _layout(new_user: Bools, tsv: I64, bounds: list[int]) -> tuple[I64, I64, I64, I64]:
+    """Per row: its user's index, its user's end, and its instant's first and end rows."""
+    n = tsv.size
+    user, user_end = kernels.empty(n, np.int64), kernels.empty(n, np.int64)
+    tie_start, tie_end = kernels.empty(n, np.int64), kernels.empty(n, np.int64)
+    parts.at_once(
+        [
+            partial(
+                kernels.layout,
+                new_user,
+                tsv,
+                lo,
+                hi,
+                int(np.count_nonzero(new_user[:lo])),
+                user,
+                user_end,
+                tie_start,
+                tie_end,
+            )
+            for lo, hi in parts.spans(bounds)
+        ]
+    )
+    return user, user_end, tie_start, tie_end
 
 
 def _collect_while_loading(frames: list[pl.LazyFrame]) -> list[pl.DataFrame]:

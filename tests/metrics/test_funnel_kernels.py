@@ -1,7 +1,7 @@
 """The fast path behind metrics.funnels (the compiled passes of metrics/_funnel_kernels.py), told
 through the public ``funnel``: rows read in any order and long histories, ids that share a hash,
-equal times of different users, rows outside every attempt, and attempts of one user whose
-breakdown values alternate.
+equal times of different users, rows outside every attempt, attempts of one user whose
+breakdown values alternate, and the work split across cores.
 
 The rules themselves are checked in test_funnels.py (stories, PostHog's cases, and hypothesis
 against tests/reference/funnels.py).
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from metrics.funnels import funnel
+from metrics.funnels import Exclusion, funnel, funnel_trends, funnel_users, parts
 from tests.conftest import make_events
 
 STEPS = ["app_open", "view_item", "add_to_cart", "purchase"]
@@ -146,3 +147,52 @@ def test_each_platform_counts_its_own_best_attempt():
     )
     got = table.select(expected.columns).sort("platform", "step")
     assert_frame_equal(got, expected, check_dtypes=False)
+
+
+def _busy_log(seed: int) -> pl.DataFrame:
+    """300 users, each a few dozen events over two weeks at whole minutes (so some instants hold
+    two events), on two platforms, read in random order."""
+    rng = np.random.default_rng(seed)
+    n = 9_000
+    names = [*STEPS, "refund", "noise"]
+    minutes = rng.integers(0, 14 * 24 * 60, n)
+    return pl.DataFrame(
+        {
+            "user_id": [f"u{u:03d}" for u in rng.integers(0, 300, n)],
+            "event": [
+                names[k] for k in rng.choice(len(names), n, p=[0.3, 0.25, 0.15, 0.1, 0.05, 0.15])
+            ],
+            "timestamp": [_at(2, 0) + dt.timedelta(minutes=int(m)) for m in minutes],
+            "platform": rng.choice(["web", "ios"], n).tolist(),
+        }
+    ).with_columns(pl.col("timestamp").dt.cast_time_unit("us"))
+
+
+def test_the_work_split_across_cores_gives_the_same_answers(monkeypatch):
+    # Each part of the work holds whole users and is walked in its own thread; three parts here
+    # (whatever the machine's cores) must answer exactly as one does.
+    log = _busy_log(7)
+    refund = Exclusion("refund", from_step=1, to_step=3)
+    cases = [
+        {"order": order, "breakdown": breakdown, "exclusions": exclusions}
+        for order in ORDERS
+        for breakdown in (None, "platform")
+        for exclusions in ((), (refund,))
+    ]
+
+    def answers() -> list[pl.DataFrame]:
+        frames = []
+        for options in cases:
+            frames.append(funnel(log, STEPS, window=dt.timedelta(days=2), **options))
+            users = funnel_users(log, STEPS, window=dt.timedelta(days=2), **options)
+            frames.append(users.sort(pl.all()))
+        frames.append(funnel_trends(log, STEPS, window=dt.timedelta(days=2), interval="day"))
+        return frames
+
+    monkeypatch.setattr(parts, "how_many", lambda rows: 1)
+    whole = answers()
+    monkeypatch.setattr(parts, "how_many", lambda rows: 3)
+    split = answers()
+    for one, three in zip(whole, split, strict=True):
+        assert_frame_equal(one, three)
+    assert whole[0]["users"][0] > 100  # the log is busy enough to fill every part
