@@ -6,6 +6,10 @@ clock: "today" always comes in as a parameter.
 
 from typing import Any
 
+from metrics._pages import use_plain_pages
+
+use_plain_pages()
+
 
 def sql(function: Any, *args: Any, **kwargs: Any) -> list[str]:
     """The statements ``function(*args, **kwargs)`` would run on a relation, values inline.

@@ -46,18 +46,6 @@ def loaded() -> bool:
 
 
 @njit(cache=True, nogil=True)
-def empty(shape, dtype):
-    """``np.empty`` through numba's allocator, for the large arrays the passes fill.
-
-    NumPy asks Linux for transparent huge pages for every large array. Where the kernel cannot
-    grant them (as on this project's machines: ``AnonHugePages: 0 kB`` with THP on ``madvise``),
-    first touching such memory is about 5x slower: 800 MB took 1.9 s against 0.35 s with plain
-    pages. These arrays are written once, front to back, so plain pages lose nothing.
-    """
-    return np.empty(shape, dtype)
-
-
-@njit(cache=True, nogil=True)
 def _atom_of(sig: np.uint64, atom_sigs: np.ndarray) -> int:
     """Index of ``sig`` among the sorted atom signatures (-1: the event matches no step)."""
     lo, hi = 0, atom_sigs.size
@@ -595,7 +583,7 @@ def _user_codes(h, part, parts, size):
 
 
 @njit(cache=True, nogil=True)
-def _part_of(key, parts) -> int:
+def _part_of(key, parts):
     """The part of the work a user's rows belong to (by the top bits of their id's hash, scaled
     to ``0..parts - 1`` by a multiply: cheaper than a remainder in the passes' inner loops)."""
     return np.int64(((key >> np.uint64(32)) * np.uint64(parts)) >> np.uint64(32))

@@ -15,8 +15,8 @@ import numpy as np
 import polars as pl
 
 from metrics import _funnel_kernels as kernels
-from metrics.funnels import parts
 from metrics.funnels.matching import Matcher, matcher
+from metrics.funnels.parts import at_once, spans
 from metrics.funnels.preparation import I64, Bools, Prepared, prepare
 from metrics.funnels.query import FunnelQuery
 
@@ -51,19 +51,19 @@ def _in_parts(
     ``walk(start_row, end_row, rows, reached, times, ties)`` fills one part's attempts.
     """
     mask = np.uint64(starts)
-    spans = parts.spans(prep.bounds)
-    counts = [kernels.count_starts(prep.sig, mask, lo, hi) for lo, hi in spans]
+    part_spans = spans(prep.bounds)
+    counts = [kernels.count_starts(prep.sig, mask, lo, hi) for lo, hi in part_spans]
     offsets = [0, *np.cumsum(counts).tolist()]
     total = offsets[-1]
-    rows = kernels.empty(total, np.int64)
-    reached = kernels.empty(total, np.int64)
-    times = kernels.empty((total, n_steps), np.int64)
-    ties = kernels.empty((total if with_ties else 0, n_steps), np.int64)
-    calls = []
-    for (lo, hi), (k0, k1) in zip(spans, parts.spans(offsets), strict=True):
+    rows = np.empty(total, dtype=np.int64)
+    reached = np.empty(total, dtype=np.int64)
+    times = np.empty((total, n_steps), dtype=np.int64)
+    ties = np.empty((total if with_ties else 0, n_steps), dtype=np.int64)
+    calls: list[Callable[[], None]] = []
+    for (lo, hi), (k0, k1) in zip(part_spans, spans(offsets), strict=True):
         part_ties = ties[k0:k1] if with_ties else ties
         calls.append(partial(walk, lo, hi, rows[k0:k1], reached[k0:k1], times[k0:k1], part_ties))
-    parts.at_once(calls)
+    at_once(calls)
     return rows, reached, times, ties
 
 

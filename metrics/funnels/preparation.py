@@ -18,7 +18,7 @@ import polars as pl
 
 from metrics import _funnel_kernels as kernels
 from metrics._common import as_lazy, check_filters, event_expr, filter_expr
-from metrics.funnels import parts
+from metrics.funnels.parts import at_once, how_many, spans
 from metrics.funnels.query import Exclusion, FunnelQuery, Step
 
 I64 = npt.NDArray[np.int64]
@@ -218,14 +218,14 @@ def _group_sort(read: pl.DataFrame) -> tuple[I64, I64, U64, Bools, list[int], bo
     ts = read.get_column("ts").to_numpy().astype(np.int64, copy=False)
     sig = read.get_column("sig").to_numpy().astype(np.uint64, copy=False)
     n = h.size
-    count = parts.how_many(n)
+    count = how_many(n)
     sizes = kernels.part_sizes(h, count) if count > 1 else np.array([n])
     bounds = [0, *np.cumsum(sizes).tolist()]
-    rows = kernels.empty(n, np.int64)
-    tsv = kernels.empty(n, np.int64)
-    sigv = kernels.empty(n, np.uint64)
-    new_user = kernels.empty(n, np.bool_)
-    collided = parts.at_once(
+    rows = np.empty(n, dtype=np.int64)
+    tsv = np.empty(n, dtype=np.int64)
+    sigv = np.empty(n, dtype=np.uint64)
+    new_user = np.empty(n, dtype=np.bool_)
+    collided = at_once(
         [
             partial(
                 kernels.group_sort,
@@ -240,7 +240,7 @@ def _group_sort(read: pl.DataFrame) -> tuple[I64, I64, U64, Bools, list[int], bo
                 sigv[lo:hi],
                 new_user[lo:hi],
             )
-            for part, (lo, hi) in enumerate(parts.spans(bounds))
+            for part, (lo, hi) in enumerate(spans(bounds))
         ]
     )
     return rows, tsv, sigv, new_user, bounds, any(collided)
@@ -249,9 +249,9 @@ def _group_sort(read: pl.DataFrame) -> tuple[I64, I64, U64, Bools, list[int], bo
 def _layout(new_user: Bools, tsv: I64, bounds: list[int]) -> tuple[I64, I64, I64, I64]:
     """Per row: its user's index, its user's end, and its instant's first and end rows."""
     n = tsv.size
-    user, user_end = kernels.empty(n, np.int64), kernels.empty(n, np.int64)
-    tie_start, tie_end = kernels.empty(n, np.int64), kernels.empty(n, np.int64)
-    parts.at_once(
+    user, user_end = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    tie_start, tie_end = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    at_once(
         [
             partial(
                 kernels.layout,
@@ -265,7 +265,7 @@ def _layout(new_user: Bools, tsv: I64, bounds: list[int]) -> tuple[I64, I64, I64
                 tie_start,
                 tie_end,
             )
-            for lo, hi in parts.spans(bounds)
+            for lo, hi in spans(bounds)
         ]
     )
     return user, user_end, tie_start, tie_end
