@@ -492,7 +492,8 @@ def _mark_repeated_ids(staged: pl.DataFrame) -> pl.DataFrame:
     """
     hashes = staged.get_column(_ID_HASH)
     kept = hashes.len() - hashes.null_count()
-    if kept == 0 or hashes.drop_nulls().n_unique() == kept:
+    distinct = hashes.n_unique() if kept == hashes.len() else hashes.drop_nulls().n_unique()
+    if kept == 0 or distinct == kept:
         return staged
     candidate = pl.col(_ID_HASH).is_not_null() & pl.col(_ID_HASH).is_duplicated()
     ids = pl.when(candidate).then(pl.col("event_id"))
