@@ -25,7 +25,11 @@ def how_many(rows: int) -> int:
     """How many parts to split ``rows`` rows into: one per core this process may use."""
     if rows < SPLIT_FROM:
         return 1
-    return max(1, min(len(os.sched_getaffinity(0)), MOST))
+    if hasattr(os, "sched_getaffinity"):  # Linux: the cores this process may run on
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MOST))
 
 
 def at_once(calls: list[Callable[[], T]]) -> list[T]:
