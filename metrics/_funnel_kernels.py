@@ -545,15 +545,18 @@ def _slot(key, mask) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _user_codes(h, rows):
-    """A dense code per distinct hash among the given rows (in order of first appearance), by open
-    addressing; each slot holds its key and code side by side (one cache line per probe)."""
+def _user_codes(h, part, parts, size):
+    """A dense code per distinct hash among the ``size`` rows of the part (in order of first
+    appearance), by open addressing; each slot holds its key and code side by side (one cache
+    line per probe)."""
     cap = 1 << 12
     table = np.full(2 * cap, -1, dtype=np.int64)  # (key bits, code) per slot; code -1: empty
-    codes = np.empty(rows.size, dtype=np.int32)  # users of one part: fewer than 2**31
+    codes = np.empty(size, dtype=np.int32)  # users of one part: fewer than 2**31
     used = 0
-    for j in range(rows.size):
-        i = rows[j]
+    j = 0
+    for i in range(h.size):
+        if _part_of(h[i], parts) != part:
+            continue
         if 2 * (used + 1) > cap:
             # Grow: re-insert every key into a table twice the size.
             cap *= 2
@@ -575,6 +578,7 @@ def _user_codes(h, rows):
             table[2 * p + 1] = used
             used += 1
         codes[j] = table[2 * p + 1]
+        j += 1
     return codes, used
 
 
@@ -583,18 +587,6 @@ def _part_of(key, parts):
     """The part of the work a user's rows belong to (by the top bits of their id's hash, scaled
     to ``0..parts - 1`` by a multiply: cheaper than a remainder in the passes' inner loops)."""
     return np.int64(((key >> np.uint64(32)) * np.uint64(parts)) >> np.uint64(32))
-
-
-@njit(cache=True, nogil=True)
-def _rows_of_part(h, part, parts, size):
-    """The ``size`` rows whose user falls in ``part``, in the order read."""
-    rows = np.empty(size, dtype=np.int64)
-    j = 0
-    for i in range(h.size):
-        if _part_of(h[i], parts) == part:
-            rows[j] = i
-            j += 1
-    return rows
 
 
 @njit(cache=True, nogil=True)
@@ -661,13 +653,16 @@ def group_sort(h, h2, ts, sig, part, parts, order, ts_out, sig_out, new_user):
     than sorting all rows by (user, time), and no lookup per comparison.
     """
     n = order.size
-    rows = _rows_of_part(h, part, parts, n)
-    codes, users = _user_codes(h, rows)
+    codes, users = _user_codes(h, part, parts, n)
     start = np.zeros(users + 1, dtype=np.int64)
     seen = np.empty(users, dtype=np.uint64)
     collided = False
-    for j in range(n):
-        i, c = rows[j], codes[j]
+    j = 0
+    for i in range(h.size):
+        if _part_of(h[i], parts) != part:
+            continue
+        c = codes[j]
+        j += 1
         if start[c + 1] == 0:
             seen[c] = h2[i]
         elif seen[c] != h2[i]:
@@ -689,8 +684,12 @@ def group_sort(h, h2, ts, sig, part, parts, order, ts_out, sig_out, new_user):
     row_1 = np.empty(n, dtype=np.int64)
     ts_1 = np.empty(n, dtype=np.int64)
     sig_1 = np.empty(n, dtype=np.uint64)
-    for j in range(n):
-        i, c = rows[j], codes[j]
+    j = 0
+    for i in range(h.size):
+        if _part_of(h[i], parts) != part:
+            continue
+        c = codes[j]
+        j += 1
         f = block_fill[c >> shift]
         code_1[f], row_1[f], ts_1[f], sig_1[f] = c, i, ts[i], sig[i]
         block_fill[c >> shift] = f + 1
