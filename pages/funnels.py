@@ -54,8 +54,9 @@ for row_start in range(0, int(step_count or fun.MIN_STEPS), fun.STEPS_PER_ROW):
             )
         )
 chosen = [name for name in picked if name]
-# Two rows of two, so every picker stays readable in a narrow window.
-pick_order, pick_breakdown = st.columns(2)
+# Two rows of two, so every picker stays readable in a narrow window; the order's three buttons
+# get the wider column (at 800 px an even split cut "Any order" off).
+pick_order, pick_breakdown = st.columns([3, 2])
 pick_value, pick_unit = st.columns(2)
 order = pick_order.segmented_control(
     "Order",
