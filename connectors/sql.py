@@ -110,7 +110,7 @@ _ISO_DATE_REGEX = r"^\d{4}-\d{2}-\d{2}"
 #: The size of the batches PostgreSQL's rows arrive in through ADBC, in bytes (``None``: the
 #: driver's default, 16 MiB); each batch is canonicalised while the next one is read. Each batch
 #: costs Polars a fixed amount of work besides its rows, taken from the cores the reading and the
-#: server need: 10M events loaded in 1.40x ADBC's raw fetch with 4 MiB batches, 1.24-1.30x with
+#: server need: 10M events loaded in 1.40x ADBC's raw fetch with 4 MiB batches, 1.24-1.28x with
 #: 16 MiB, 1.19-1.21x with 64 MiB and 1.19x with 256 MiB (benchmarks/bench_load.py); larger ones
 #: leave more of the work after the last batch and hold more rows at once. Tests make it small,
 #: so a few thousand rows come in many batches.
