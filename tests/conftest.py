@@ -24,6 +24,17 @@ settings.register_profile("northstar", deadline=None)
 settings.load_profile("northstar")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups in the same hook
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that runs on Spark goes to one test worker (``--dist loadgroup``, pyproject's
+    addopts): a worker's first Spark test starts the JVM, so this keeps one Spark session per
+    run, and Spark's ``local[2]`` does not compete with a second Spark for the two cores."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "spark" in (params.get("engine"), params.get("engine_name")):
+            item.add_marker(pytest.mark.xdist_group("spark"))
+
+
 def ts(text: str) -> dt.datetime:
     """A UTC datetime from 'YYYY-MM-DD HH:MM[:SS][±HH:MM]' (naive means UTC)."""
     value = dt.datetime.fromisoformat(text)
