@@ -18,6 +18,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from metrics.annotations import Annotation
+from ui.text import unchecked_figure
 
 #: Each kind's colour: releases green, incidents red, campaigns purple, experiments blue.
 KIND_COLORS: dict[str, str] = {
@@ -92,42 +93,50 @@ def annotate(figure: go.Figure, annotations: Iterable[Annotation]) -> go.Figure:
     chosen = [n for n in annotations if start <= n.date <= end]
     if not chosen:
         return figure
-    out = go.Figure(figure)
+    spec = figure.to_plotly_json()
+    layout = spec.setdefault("layout", {})
+    shapes = layout.setdefault("shapes", [])
+    labels = layout.setdefault("annotations", [])
     # A sparkline (under SMALL_HEIGHT px) gets the lines only: labels would cover it.
-    labelled = (out.layout.height or 450) >= SMALL_HEIGHT
+    labelled = (layout.get("height") or 450) >= SMALL_HEIGHT
     per_day: dict[dt.date, int] = {}
     for note in chosen:
         row = per_day.get(note.date, 0)
         per_day[note.date] = row + 1
         color = KIND_COLORS[note.kind]
         if row == 0:
-            out.add_shape(
-                type="line",
-                xref="x",
-                yref="paper",
-                x0=note.date.isoformat(),
-                x1=note.date.isoformat(),
-                y0=0,
-                y1=1,
-                line={"color": color, "width": 1.5, "dash": "dash"},
-                layer="above",
-                name=f"annotation-{note.kind}",
+            shapes.append(
+                {
+                    "type": "line",
+                    "xref": "x",
+                    "yref": "paper",
+                    "x0": note.date.isoformat(),
+                    "x1": note.date.isoformat(),
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {"color": color, "width": 1.5, "dash": "dash"},
+                    "layer": "above",
+                    "name": f"annotation-{note.kind}",
+                }
             )
         if not labelled:
             continue
-        out.add_annotation(
-            x=note.date.isoformat(),
-            xref="x",
-            yref="paper",
-            # Labels step down in turn (three rows), so neighbouring notes do not overlap.
-            y=1 - 0.07 * (len(out.layout.annotations) % LABEL_ROWS),
-            yanchor="top",
-            xanchor="left",
-            showarrow=False,
-            text=_label(note),
-            hovertext=f"{note.date:%d %b %Y} · {note.label}",
-            font={"size": 10, "color": color},
-            bgcolor="rgba(255,255,255,0.8)",
-            name="annotation",
+        labels.append(
+            {
+                "x": note.date.isoformat(),
+                "xref": "x",
+                "yref": "paper",
+                # Labels step down in turn (three rows), so neighbouring notes do not overlap.
+                "y": 1 - 0.07 * (len(labels) % LABEL_ROWS),
+                "yanchor": "top",
+                "xanchor": "left",
+                "showarrow": False,
+                "text": _label(note),
+                "hovertext": f"{note.date:%d %b %Y} · {note.label}",
+                "font": {"size": 10, "color": color},
+                "bgcolor": "rgba(255,255,255,0.8)",
+                "name": "annotation",
+            }
         )
-    return out
+    # Plain properties added to a checked figure: no second check (ui.text.unchecked_figure).
+    return unchecked_figure(spec)
