@@ -10,7 +10,9 @@ a user would (a click on a segment, an option, a calendar day; a number typed an
 in the page, from the user's last press (``pointerdown``/``keydown``) until the script run is over,
 no spinner, skeleton or running indicator is left, every visible Plotly chart has its SVG and the
 page's DOM has been still for a second (the time stops at the last change of the DOM, not at the
-end of that second). The same change is made twice: **cold** (first time: the page computes) and,
+end of that second; changes inside a screen reader's ``aria-live`` region are not counted: the
+select boxes clear their invisible "9 options available." note up to seconds after closing, which
+session 7's runs counted as drawing). The same change is made twice: **cold** (first time: the page computes) and,
 after changing back, **warm** (the server's caches hold the result). A date range is two clicks in
 the calendar and the first already reruns the page (with a one-day range): that redraw is waited
 for, untimed, and the second click's is timed.
@@ -133,8 +135,15 @@ window.__rd = {runs: [], lastMut: 0, armed: false, t0: null, muts: []};
     .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
   new MutationObserver(records => {
     const r = window.__rd, now = performance.now();
+    // A screen reader's live region (react-aria announces "9 options available." and clears it
+    // about a second after a select closes) is invisible: not a redraw.
+    const seen = records.filter(m => {
+      const el = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+      return !(el && el.closest('[aria-live]'));
+    });
+    if (!seen.length) return;
     r.lastMut = now;
-    for (const m of records.slice(0, 3)) {
+    for (const m of seen.slice(0, 3)) {
       const el = m.target.nodeType === 1 ? m.target : m.target.parentElement;
       const owner = el && el.closest('[data-testid]');
       r.muts.push([Math.round(now), m.type + (m.attributeName ? ':' + m.attributeName : ''),
