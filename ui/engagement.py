@@ -149,8 +149,12 @@ def stickiness(source: str, query: EngagementQuery) -> pl.DataFrame:
 
 @engine.cached(max_entries=16, show_spinner="Computing DAU/MAU…")
 def dau_mau(source: str, query: EngagementQuery) -> pl.DataFrame:
-    """The DAU/MAU ratio per day (:func:`metrics.engagement.dau_mau_of`)."""
-    return engagement.dau_mau_of(data.events(), query)
+    """The DAU/MAU ratio per day (:func:`metrics.engagement.dau_mau_of`), from the cached DAU,
+    WAU and MAU of the same query (:func:`rolling`), which the page draws beside it: a changed
+    filter or range counts the events once, not twice (issue 12 item 5)."""
+    windows = tuple(sorted({*query.windows, *engagement.dau_mau_windows(query)}))
+    shared = query if windows == query.windows else replace(query, windows=windows)
+    return engagement.dau_mau_from_rolling(rolling(source, shared), shared)
 
 
 @engine.cached(max_entries=16, show_spinner="Sorting users into new, returning, resurrecting…")

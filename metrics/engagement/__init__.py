@@ -54,7 +54,9 @@ __all__ = [
     "active_users",
     "active_users_of",
     "dau_mau",
+    "dau_mau_from_rolling",
     "dau_mau_of",
+    "dau_mau_windows",
     "lifecycle",
     "lifecycle_of",
     "revenue",
@@ -284,6 +286,22 @@ def _dau_mau_frame(rolling: pl.LazyFrame, window_days: int) -> pl.DataFrame:
     )
     ratio = pl.when(pl.col("mau") > 0).then(pl.col("dau") / pl.col("mau"))
     return by_day.with_columns(ratio=ratio.cast(pl.Float64)).sort("period_start").collect()
+
+
+def dau_mau_windows(query: EngagementQuery) -> tuple[int, ...]:
+    """The rolling windows DAU/MAU reads: one day and its month."""
+    return tuple(sorted({1, _month_of(query)}))
+
+
+def dau_mau_from_rolling(rolling: pl.DataFrame, query: EngagementQuery) -> pl.DataFrame:
+    """:func:`dau_mau_of` from :func:`rolling_active_users_of`'s table for the same query, whose
+    ``windows`` hold :func:`dau_mau_windows`: the same frame, without counting the events again
+    (the Engagement page shows both, for the range and for each headline's earlier day)."""
+    month = _month_of(query)
+    missing = sorted(set(dau_mau_windows(query)) - set(query.windows))
+    if missing:
+        raise ValueError(f"the rolling table has no {missing}-day windows for DAU/MAU")
+    return _dau_mau_frame(rolling.lazy(), month)
 
 
 @pushdown(_dau_mau_plan)

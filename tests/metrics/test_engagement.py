@@ -953,6 +953,31 @@ def test_dau_mau_matches_reference(log, span, window, tz, event, filters):
 
 
 @PROPERTY_SETTINGS
+@given(log=event_logs(), span=ranges(), window=st.sampled_from([2, 7, 30]), **common)
+def test_dau_mau_from_the_rolling_table_is_dau_mau(log, span, window, tz, event, filters):
+    """The Engagement page derives DAU/MAU from the DAU/WAU/MAU it already counted."""
+    query = EngagementQuery.build(
+        start=span[0],
+        end=span[1],
+        event=event,
+        filters=filters,
+        window_days=window,
+        tz=tz,
+        windows=sorted({1, 7, window}),
+    )
+    rolling = engagement.rolling_active_users_of(log, query)
+    got = engagement.dau_mau_from_rolling(rolling, query)
+    assert_frame_equal(got, engagement.dau_mau_of(log, query))
+
+
+def test_dau_mau_from_a_rolling_table_without_its_month_is_refused(platforms):
+    query = EngagementQuery.build(start=D(2026, 3, 2), end=D(2026, 3, 3), windows=(1, 7))
+    rolling = engagement.rolling_active_users_of(platforms, query)
+    with pytest.raises(ValueError, match=r"no \[30\]-day windows"):
+        engagement.dau_mau_from_rolling(rolling, query)
+
+
+@PROPERTY_SETTINGS
 @given(
     log=event_logs(),
     span=ranges(),
