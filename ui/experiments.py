@@ -261,13 +261,25 @@ def query_from(
     return query, []
 
 
-@engine.cached(max_entries=16, show_spinner="Analysing the experiment…")
-def results(source: str, query: ex.ExperimentQuery) -> pl.DataFrame:
-    """One row per metric × variant (metrics.experiments.analyze_of)."""
+@engine.cached(max_entries=16, show_spinner="Counting the experiment's users and metrics…")
+def counted(source: str, query: ex.ExperimentQuery) -> ex.VariantSums | None:
+    """Per variant the users and metric sums (metrics.experiments.variant_sums_of); ``query``
+    is a :meth:`~metrics.experiments.ExperimentQuery.counting` query."""
     assignments = _assignments()
     if assignments is None:
+        return None
+    return ex.variant_sums_of(data.events(), assignments, query)
+
+
+@engine.cached(max_entries=16, show_spinner="Analysing the experiment…")
+def results(source: str, query: ex.ExperimentQuery) -> pl.DataFrame:
+    """One row per metric × variant (metrics.experiments.analyze_of's frame): the statistics on
+    the counting shared by every method, confidence, CUPED choice and correction, so changing
+    one of those does not count the events again (issue 12 item 5)."""
+    sums = counted(source, query.counting())
+    if sums is None:
         return pl.DataFrame()
-    return ex.analyze_of(data.events(), assignments, query)
+    return ex.analysis_answer(query, sums.sums, sums.excluded)
 
 
 @engine.cached(max_entries=16, show_spinner="Computing the effect day by day…")

@@ -16,7 +16,13 @@ The modules: ``definitions`` (metric kinds, the result's columns), ``query`` (th
 typed-in arms) and ``statistics`` (the tests on sufficient statistics).
 """
 
-from metrics.experiments.analysis import analyze, analyze_of
+from metrics.experiments.analysis import (
+    VariantSums,
+    analysis_answer,
+    analyze,
+    analyze_of,
+    variant_sums_of,
+)
 from metrics.experiments.cumulative import cumulative_effect, cumulative_effect_of
 from metrics.experiments.definitions import (
     METRIC_KINDS,
@@ -101,7 +107,9 @@ __all__ = [
     "TypedCode",
     "TypedIn",
     "TypedProblem",
+    "VariantSums",
     "adjust_p_values",
+    "analysis_answer",
     "analyze",
     "analyze_of",
     "assignment_counts",
@@ -120,4 +128,5 @@ __all__ = [
     "srm",
     "test_duration_days",
     "typed_in",
+    "variant_sums_of",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -119,11 +120,59 @@ def analyze_of(
     return _analyzed(events, assignments, query)
 
 
+@dataclass(frozen=True)
+class VariantSums:
+    """What :func:`analyze_of` counts before any statistics: per (segment,) variant the users
+    and the sums of each metric's parts (``_seg``?, ``variant``, ``n``, ``m0_y``…), sorted, and
+    how many users were in several variants. ``sums`` is ``None`` when nobody is assigned."""
+
+    sums: pl.DataFrame | None
+    excluded: int
+
+
+def _counting_plan(events: Any, assignments: Any, query: ExperimentQuery) -> Any:
+    return sql_experiments.analyze_plan(events, assignments, query, _as_counted)
+
+
+def _as_counted(query: ExperimentQuery, sums: pl.DataFrame | None, excluded: int) -> VariantSums:
+    if sums is None:
+        return VariantSums(None, excluded)
+    keys = (["_seg"] if query.segment is not None else []) + ["variant"]
+    # One type per column on every back end (an engine's driver chooses its own integer widths).
+    typed = [pl.col("n").cast(pl.Int64)] + [
+        pl.col(c).cast(pl.Float64) for c in sums.columns if c not in (*keys, "n")
+    ]
+    return VariantSums(sums.with_columns(typed).sort(keys), excluded)
+
+
+@pushdown(_counting_plan)
+def variant_sums_of(
+    events: pl.DataFrame | pl.LazyFrame,
+    assignments: pl.DataFrame | pl.LazyFrame,
+    query: ExperimentQuery,
+) -> VariantSums:
+    """:func:`analyze_of`'s counting: ``analysis_answer(query, *astuple(...))`` is its frame.
+
+    The counting reads only the query's :meth:`~ExperimentQuery.counting` fields, so the app
+    counts once for every method, confidence, CUPED choice and correction
+    (:func:`analysis_answer` then takes milliseconds)."""
+    return _counted(events, assignments, query)
+
+
 def _analyzed(
     events: pl.DataFrame | pl.LazyFrame,
     assignments: pl.DataFrame | pl.LazyFrame,
     query: ExperimentQuery,
 ) -> pl.DataFrame:
+    counted = _counted(events, assignments, query)
+    return analysis_answer(query, counted.sums, counted.excluded)
+
+
+def _counted(
+    events: pl.DataFrame | pl.LazyFrame,
+    assignments: pl.DataFrame | pl.LazyFrame,
+    query: ExperimentQuery,
+) -> VariantSums:
     experiment, segment = query.experiment, query.segment
     users = clean_assignments(assignments, experiment, query.end)
     assignment_columns = as_lazy(assignments).collect_schema().names()
@@ -142,7 +191,7 @@ def _analyzed(
     ).collect()
     if counts["all"][0] == 0:
         require_experiment(assignments, experiment)
-        return result_frame([], segment)
+        return VariantSums(None, 0)
     excluded = int(counts["multi"][0])
     clean = users.filter(pl.col("variant_count") == 1)
 
@@ -163,15 +212,20 @@ def _analyzed(
     table = winsorized(table, components, query.winsorize)
     keys = (["_seg"] if segment is not None else []) + ["variant"]
     sums = variant_sums(table, query.metrics, components, keys)
-    return analysis_answer(query, sums, excluded)
+    return _as_counted(query, sums, excluded)
 
 
-def analysis_answer(query: ExperimentQuery, sums: pl.DataFrame, excluded: int) -> pl.DataFrame:
-    """:func:`analyze`'s frame from the per-variant sums (``_seg``?, ``variant``, ``n``, ``m0_y``…).
+def analysis_answer(
+    query: ExperimentQuery, sums: pl.DataFrame | None, excluded: int
+) -> pl.DataFrame:
+    """:func:`analyze`'s frame from the per-variant sums (``_seg``?, ``variant``, ``n``, ``m0_y``…);
+    ``None``: nobody is assigned (an empty frame).
 
     Shared by both back ends: only these few rows come from Polars or from the engine.
     """
     segment, control = query.segment, query.control
+    if sums is None:
+        return result_frame([], segment)
     weights = dict(query.weights) if query.weights is not None else None
     variants = sorted(sums["variant"].unique().to_list())
     check_control(control, query.experiment, variants)

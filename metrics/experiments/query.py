@@ -131,6 +131,23 @@ class ExperimentQuery:
     def filters(self) -> FilterItems:
         return self.scope.filters
 
+    def counting(self) -> ExperimentQuery:
+        """This query with every field that only the statistics read (not who is counted nor
+        what) at its default: all the queries that differ only there count the same
+        :class:`~metrics.experiments.analysis.VariantSums`, so one counting serves them all."""
+        return replace(
+            self,
+            control="control",
+            method="frequentist",
+            alpha=0.05,
+            cuped=False,
+            sequential_tuning=5000,
+            prior_sd=None,
+            weights=None,
+            srm_threshold=0.001,
+            correction=None,
+        )
+
     def metric(self, label: str) -> Metric:
         """The query's metric named ``label``; ``ValueError`` listing the names otherwise."""
         for metric in self.metrics:

@@ -39,7 +39,6 @@ from metrics.experiments.definitions import (
     Sum,
     filters_of,
     parts_of,
-    result_frame,
 )
 from metrics.experiments.query import CumulativeQuery, ExperimentQuery
 from metrics.scope import Scope
@@ -465,7 +464,7 @@ def analyze_plan(
     events: Relation,
     assignments: Any,
     query: ExperimentQuery,
-    answer: Callable[[ExperimentQuery, pl.DataFrame, int], pl.DataFrame],
+    answer: Callable[[ExperimentQuery, pl.DataFrame | None, int], Any],
 ) -> Plan:
     """One statement: per (segment,) variant the sums, a row of the users in several variants
     (NULL variant), and the experiments there are only for a typo (see :func:`_or_unknown`).
@@ -533,10 +532,10 @@ def analyze_plan(
     )
     statement = chain.statement(_or_unknown(sql, assignments, query.experiment, select, columns))
 
-    def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    def finish(frames: list[pl.DataFrame]) -> Any:
         rows = _answered(frames[0], query.experiment)
         if rows is None:
-            return result_frame([], segment)
+            return answer(query, None, 0)  # nobody assigned
         several = int(rows.filter(pl.col("variant").is_null())["n"].sum())
         sums = rows.filter(pl.col("variant").is_not_null())
         return answer(query, _typed_sums(sums, segment), several)

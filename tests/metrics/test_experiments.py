@@ -35,7 +35,9 @@ from metrics.experiments import (
     RatioStats,
     Stats,
     Sum,
+    VariantSums,
     adjust_p_values,
+    analysis_answer,
     analyze,
     analyze_of,
     assignment_counts,
@@ -50,6 +52,7 @@ from metrics.experiments import (
     sequential_rho,
     srm,
     test_duration_days,
+    variant_sums_of,
 )
 from metrics.scope import Scope
 from tests.conftest import make_events, ts
@@ -1127,6 +1130,48 @@ def test_analyze_of_a_built_query_is_analyze(story):
         analyze(events, exposures, **options),
     )
 
+
+
+@pytest.mark.parametrize(
+    "statistics",
+    [
+        {},
+        {"method": "bayesian", "prior_sd": 0.3},
+        {"method": "sequential", "sequential_tuning": 800, "alpha": 0.1},
+        {"cuped": True, "control": "treatment", "srm_threshold": 0.2},
+        {"correction": "holm", "weights": {"control": 0.4, "treatment": 0.6}},
+    ],
+    ids=["default", "bayesian", "sequential", "cuped-other-control", "holm-weights"],
+)
+@pytest.mark.parametrize("segment", [None, "platform"])
+def test_the_statistics_on_the_shared_counting_are_analyze(platform_story, statistics, segment):
+    """The app counts once per counting() query and reads every method off it: the same frame."""
+    events, exposures = platform_story
+    query = ExperimentQuery.build(
+        experiment="checkout_redesign",
+        metrics=[Conversion("purchase"), Sum("purchase", name="revenue")],
+        window=14,
+        winsorize=0.9,
+        segment=segment,
+        **statistics,
+    )
+    counted = variant_sums_of(events, exposures, query.counting())
+    assert counted.excluded == 1  # erin
+    assert_frame_equal(
+        analysis_answer(query, counted.sums, counted.excluded), analyze_of(events, exposures, query)
+    )
+
+
+def test_nobody_assigned_counts_nothing_and_answers_an_empty_frame(story):
+    events, exposures = story
+    query = ExperimentQuery.build(
+        experiment="checkout_redesign",
+        metrics=[Conversion("purchase")],
+        end=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),  # before anyone's exposure
+    )
+    counted = variant_sums_of(events, exposures, query.counting())
+    assert counted == VariantSums(None, 0)
+    assert_frame_equal(analysis_answer(query, None, 0), analyze_of(events, exposures, query))
 
 def test_a_global_filter_counts_only_the_events_it_keeps(platform_story):
     events, exposures = platform_story
