@@ -12,10 +12,10 @@ no spinner, skeleton or running indicator is left, every visible Plotly chart ha
 page's DOM has been still for a second (the time stops at the last change of the DOM, not at the
 end of that second; changes inside a screen reader's ``aria-live`` region are not counted: the
 select boxes clear their invisible "9 options available." note up to seconds after closing, which
-session 7's runs counted as drawing). The same change is made twice: **cold** (first time: the page computes) and,
-after changing back, **warm** (the server's caches hold the result). A date range is two clicks in
-the calendar and the first already reruns the page (with a one-day range): that redraw is waited
-for, untimed, and the second click's is timed.
+session 7's runs counted as drawing). The same change is made twice: **cold** (first time: the
+page computes) and, after changing back, **warm** (the server's caches hold the result). A date
+range is two clicks in the calendar and the first already reruns the page (with a one-day range):
+that redraw is waited for, untimed, and the second click's is timed.
 
 Where the time goes is printed too: the server is started through ``benchmarks/script_clock.py``,
 which logs each script run's start and end, so each redraw splits into the *request* (the press

@@ -178,7 +178,6 @@ def test_safe_figure_escapes_text_but_not_templates():
     assert figure.data[0].name == hostile.VARIANT  # the builder's figure is left alone
 
 
-
 def test_the_unchecked_figure_is_what_plotlys_own_check_makes():
     """``safe_figure`` skips Plotly's check of each property (it was checked when built); the
     figure must be the same as a checked one, and still pass the check."""
@@ -188,6 +187,7 @@ def test_the_unchecked_figure_is_what_plotlys_own_check_makes():
     checked = go.Figure(safe.to_plotly_json())  # raises on any property Plotly would refuse
     assert safe.to_plotly_json() == checked.to_plotly_json()
     assert safe.layout.height == 300 and safe.data[0].name == text.plot(hostile.VARIANT)
+
 
 def test_the_review_shows_hostile_kpi_names_as_text(product, monkeypatch):
     from review import build

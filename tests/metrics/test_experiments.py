@@ -1131,7 +1131,6 @@ def test_analyze_of_a_built_query_is_analyze(story):
     )
 
 
-
 @pytest.mark.parametrize(
     "statistics",
     [
@@ -1172,6 +1171,7 @@ def test_nobody_assigned_counts_nothing_and_answers_an_empty_frame(story):
     counted = variant_sums_of(events, exposures, query.counting())
     assert counted == VariantSums(None, 0)
     assert_frame_equal(analysis_answer(query, None, 0), analyze_of(events, exposures, query))
+
 
 def test_a_global_filter_counts_only_the_events_it_keeps(platform_story):
     events, exposures = platform_story

@@ -41,7 +41,6 @@ def test_a_note_in_the_charts_dates_is_a_dashed_line_with_its_label():
     assert figure.layout.annotations[0].y != figure.layout.annotations[1].y  # stepped down
 
 
-
 def test_the_lines_and_labels_pass_plotlys_own_check():
     """``annotate`` adds plain properties without Plotly checking them again: a checked copy of
     the figure must be equal (and the check must not refuse any of them)."""
@@ -53,6 +52,7 @@ def test_the_lines_and_labels_pass_plotlys_own_check():
         "annotation-release",
         "annotation-incident",
     ]
+
 
 def test_a_sparkline_gets_lines_without_labels_and_other_charts_come_back_unchanged():
     note = [Annotation(D(2026, 3, 3), "release", "v2")]
