@@ -211,6 +211,20 @@ def variant_sums(
     return frame.group_by(keys).agg(aggs).collect()
 
 
+def typed_sums(frame: pl.DataFrame) -> pl.DataFrame:
+    """:func:`variant_sums`' frame with one type per column whichever back end made it (a
+    database driver picks its own integer widths, also for an empty result)."""
+    casts = []
+    for name in frame.columns:
+        if name in ("_seg", "variant"):
+            casts.append(pl.col(name).cast(pl.String))
+        elif name == "n":
+            casts.append(pl.col(name).cast(pl.Int64))
+        else:
+            casts.append(pl.col(name).cast(pl.Float64))
+    return frame.with_columns(casts)
+
+
 def stats_of(row: Mapping[str, Any], i: int, metric: Metric) -> Stats | RatioStats:
     """Metric ``i``'s sufficient statistics from one group's :func:`variant_sums` row."""
     n = int(row.get("n") or 0)

@@ -22,6 +22,7 @@ from metrics.experiments.aggregation import (
     clean_assignments,
     require_experiment,
     stats_of,
+    typed_sums,
     user_values,
     variant_sums,
     winsorized,
@@ -138,11 +139,7 @@ def _as_counted(query: ExperimentQuery, sums: pl.DataFrame | None, excluded: int
     if sums is None:
         return VariantSums(None, excluded)
     keys = (["_seg"] if query.segment is not None else []) + ["variant"]
-    # One type per column on every back end (an engine's driver chooses its own integer widths).
-    typed = [pl.col("n").cast(pl.Int64)] + [
-        pl.col(c).cast(pl.Float64) for c in sums.columns if c not in (*keys, "n")
-    ]
-    return VariantSums(sums.with_columns(typed).sort(keys), excluded)
+    return VariantSums(typed_sums(sums).sort(keys), excluded)
 
 
 @pushdown(_counting_plan)
@@ -151,7 +148,8 @@ def variant_sums_of(
     assignments: pl.DataFrame | pl.LazyFrame,
     query: ExperimentQuery,
 ) -> VariantSums:
-    """:func:`analyze_of`'s counting: ``analysis_answer(query, *astuple(...))`` is its frame.
+    """:func:`analyze_of`'s counting: ``analysis_answer(query, counted.sums, counted.excluded)``
+    is its frame.
 
     The counting reads only the query's :meth:`~ExperimentQuery.counting` fields, so the app
     counts once for every method, confidence, CUPED choice and correction

@@ -31,7 +31,7 @@ from typing import Any
 
 import polars as pl
 
-from metrics.experiments.aggregation import unknown_experiment
+from metrics.experiments.aggregation import typed_sums, unknown_experiment
 from metrics.experiments.definitions import (
     Components,
     Conversion,
@@ -538,22 +538,9 @@ def analyze_plan(
             return answer(query, None, 0)  # nobody assigned
         several = int(rows.filter(pl.col("variant").is_null())["n"].sum())
         sums = rows.filter(pl.col("variant").is_not_null())
-        return answer(query, _typed_sums(sums, segment), several)
+        return answer(query, typed_sums(sums), several)
 
     return Plan((statement,), finish)
-
-
-def _typed_sums(frame: pl.DataFrame, segment: str | None) -> pl.DataFrame:
-    """The sums with the Polars path's types (whatever the driver made of an empty result)."""
-    casts = []
-    for name in frame.columns:
-        if name in ("_seg", "variant"):
-            casts.append(pl.col(name).cast(pl.String))
-        elif name == "n":
-            casts.append(pl.col(name).cast(pl.Int64))
-        else:
-            casts.append(pl.col(name).cast(pl.Float64))
-    return frame.with_columns(casts)
 
 
 # --- cumulative_effect ---------------------------------------------------------------------------
