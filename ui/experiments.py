@@ -282,13 +282,25 @@ def results(source: str, query: ex.ExperimentQuery) -> pl.DataFrame:
     return ex.analysis_answer(query, sums.sums, sums.excluded)
 
 
-@engine.cached(max_entries=16, show_spinner="Computing the effect day by day…")
-def daily(source: str, query: ex.CumulativeQuery) -> pl.DataFrame:
-    """One metric's effect as of the end of each day (metrics.experiments.cumulative_effect_of)."""
+@engine.cached(max_entries=16, show_spinner="Counting the experiment day by day…")
+def daily_counted(source: str, query: ex.CumulativeQuery) -> ex.DailySums | None:
+    """Per (variant, day) the entries and changes of the sums
+    (metrics.experiments.daily_sums_of); ``query`` is a
+    :meth:`~metrics.experiments.CumulativeQuery.counting` query."""
     assignments = _assignments()
     if assignments is None:
+        return None
+    return ex.daily_sums_of(data.events(), assignments, query)
+
+
+@engine.cached(max_entries=16, show_spinner="Computing the effect day by day…")
+def daily(source: str, query: ex.CumulativeQuery) -> pl.DataFrame:
+    """One metric's effect as of the end of each day (metrics.experiments.cumulative_effect_of's
+    frame), on the counting shared by every method, confidence, CUPED choice and control."""
+    sums = daily_counted(source, query.counting())
+    if sums is None:
         return pl.DataFrame()
-    return ex.cumulative_effect_of(data.events(), assignments, query)
+    return ex.cumulative_answer(query, sums.entries, sums.changes)
 
 
 # --- plain words ---------------------------------------------------------------------------------

@@ -23,7 +23,13 @@ from metrics.experiments.analysis import (
     analyze_of,
     variant_sums_of,
 )
-from metrics.experiments.cumulative import cumulative_effect, cumulative_effect_of
+from metrics.experiments.cumulative import (
+    DailySums,
+    cumulative_answer,
+    cumulative_effect,
+    cumulative_effect_of,
+    daily_sums_of,
+)
 from metrics.experiments.definitions import (
     METRIC_KINDS,
     RESULT_COLUMNS,
@@ -88,6 +94,7 @@ __all__ = [
     "Correction",
     "Count",
     "CumulativeQuery",
+    "DailySums",
     "ExperimentQuery",
     "Kind",
     "Method",
@@ -115,8 +122,10 @@ __all__ = [
     "assignment_counts",
     "compare",
     "comparison_row",
+    "cumulative_answer",
     "cumulative_effect",
     "cumulative_effect_of",
+    "daily_sums_of",
     "list_experiments",
     "metric_from",
     "minimum_detectable_effect",

@@ -10,6 +10,7 @@ below and ``metrics.warehouse.experiments.cumulative_plan`` (SQL) both produce t
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -119,12 +120,59 @@ def cumulative_effect_of(
     return _cumulative(events, assignments, query)
 
 
+@dataclass(frozen=True)
+class DailySums:
+    """What :func:`cumulative_effect_of` counts before any statistics, per (variant, day):
+    ``entries``, the users exposed that day (``n``) and their covariate sums (``c0_x``,
+    ``c0_x2``); ``changes``, how that day's events moved the sums (``c0_y``, ``c0_y2``,
+    ``c0_xy``, ``cross`` for a ratio). Both are empty when nobody is assigned."""
+
+    entries: pl.DataFrame
+    changes: pl.DataFrame
+
+
+def _as_daily(query: CumulativeQuery, entries: pl.DataFrame, changes: pl.DataFrame) -> DailySums:
+    """The counting as both back ends give it: rows sorted by variant and day."""
+    if entries.height == 0:
+        return DailySums(pl.DataFrame(), pl.DataFrame())
+    return DailySums(entries.sort("variant", "day"), changes.sort("variant", "day"))
+
+
+def _daily_sums_plan(events: Any, assignments: Any, query: CumulativeQuery) -> Any:
+    return sql_experiments.cumulative_plan(events, assignments, query, _as_daily)
+
+
+@pushdown(_daily_sums_plan)
+def daily_sums_of(
+    events: pl.DataFrame | pl.LazyFrame,
+    assignments: pl.DataFrame | pl.LazyFrame,
+    query: CumulativeQuery,
+) -> DailySums:
+    """:func:`cumulative_effect_of`'s counting: ``cumulative_answer(query, counted.entries,
+    counted.changes)`` is its frame.
+
+    The counting reads only the query's :meth:`~CumulativeQuery.counting` fields, so the app
+    counts once for every method, confidence, CUPED choice and control (the statistics then
+    take milliseconds)."""
+    return _daily_counted(events, assignments, query)
+
+
 def _cumulative(
     events: pl.DataFrame | pl.LazyFrame,
     assignments: pl.DataFrame | pl.LazyFrame,
     query: CumulativeQuery,
 ) -> pl.DataFrame:
-    metric, experiment, control = query.metric, query.experiment, query.control
+    counted = _daily_counted(events, assignments, query)
+    return cumulative_answer(query, counted.entries, counted.changes)
+
+
+def _daily_counted(
+    events: pl.DataFrame | pl.LazyFrame,
+    assignments: pl.DataFrame | pl.LazyFrame,
+    query: CumulativeQuery,
+) -> DailySums:
+    # The control is checked by cumulative_answer: the counting serves every control.
+    metric, experiment = query.metric, query.experiment
     users = (
         clean_assignments(assignments, experiment, None)
         .filter(pl.col("variant_count") == 1)
@@ -133,9 +181,7 @@ def _cumulative(
     )
     if users.height == 0:
         require_experiment(assignments, experiment)
-        return pl.DataFrame(schema=_CUMULATIVE_SCHEMA)
-    variants = sorted(users["variant"].unique().to_list())
-    check_control(control, experiment, variants)
+        return _as_daily(query, pl.DataFrame(), pl.DataFrame())
     components = query.components
     stems = query.stems
 
@@ -204,7 +250,7 @@ def _cumulative(
         pre = shaped(pl.col(f"{s}_pre"), f"{s}_pre")
         entry_exprs += [pre.sum().alias(f"{s}_x"), (pre * pre).sum().alias(f"{s}_x2")]
     entries = final.group_by("variant", "day").agg(entry_exprs)
-    return cumulative_answer(query, entries, daily_changes)
+    return _as_daily(query, entries, daily_changes)
 
 
 def cumulative_answer(

@@ -241,6 +241,21 @@ class CumulativeQuery:
     def stems(self) -> list[str]:
         return self.components.stems(self.metric)
 
+    def counting(self) -> CumulativeQuery:
+        """This query with every field that only the statistics read at its default: the
+        queries that differ only there count the same
+        :class:`~metrics.experiments.cumulative.DailySums` (as :meth:`ExperimentQuery.counting`
+        does for the analysis)."""
+        return replace(
+            self,
+            control="control",
+            method="frequentist",
+            alpha=0.05,
+            cuped=False,
+            sequential_tuning=5000,
+            prior_sd=None,
+        )
+
     @property
     def tz(self) -> str:
         return self.scope.tz

@@ -550,11 +550,11 @@ def cumulative_plan(
     events: Relation,
     assignments: Any,
     query: CumulativeQuery,
-    answer: Callable[[CumulativeQuery, pl.DataFrame, pl.DataFrame], pl.DataFrame],
+    answer: Callable[[CumulativeQuery, pl.DataFrame, pl.DataFrame], Any],
 ) -> Plan:
     """Two statements: entries per (variant, day) with the users in several variants and the
     experiments for a typo (see :func:`_or_unknown`), and changes per (variant, day); ``answer``
-    is the Polars path's ``cumulative_answer``."""
+    is the Polars path's ``cumulative_answer`` (or its counting's ``DailySums``)."""
     assignments = check_pair(events, assignments)
     metric = query.metric
     plan = query.components
@@ -657,7 +657,7 @@ def cumulative_plan(
         + " GROUP BY f.x_arm, r.x_on"
     )
 
-    def finish(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    def finish(frames: list[pl.DataFrame]) -> Any:
         rows = _answered(frames[0], query.experiment)
         if rows is None:
             return answer(query, pl.DataFrame(), pl.DataFrame())

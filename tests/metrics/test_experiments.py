@@ -42,8 +42,10 @@ from metrics.experiments import (
     analyze_of,
     assignment_counts,
     compare,
+    cumulative_answer,
     cumulative_effect,
     cumulative_effect_of,
+    daily_sums_of,
     list_experiments,
     metric_from,
     minimum_detectable_effect,
@@ -1171,6 +1173,64 @@ def test_nobody_assigned_counts_nothing_and_answers_an_empty_frame(story):
     counted = variant_sums_of(events, exposures, query.counting())
     assert counted == VariantSums(None, 0)
     assert_frame_equal(analysis_answer(query, None, 0), analyze_of(events, exposures, query))
+
+
+@pytest.mark.parametrize(
+    "statistics",
+    [
+        {},
+        {"method": "bayesian", "prior_sd": 0.3},
+        {"method": "sequential", "sequential_tuning": 800, "alpha": 0.1},
+        {"cuped": True, "control": "treatment"},
+    ],
+    ids=["default", "bayesian", "sequential", "cuped-other-control"],
+)
+@pytest.mark.parametrize("metric", ["revenue", "revenue per purchase"])
+def test_the_effect_over_time_on_the_shared_counting_is_cumulative_effect(
+    platform_story, statistics, metric
+):
+    """The effect-over-time chart counts once per counting() query too: the same frame."""
+    events, exposures = platform_story
+    query = ExperimentQuery.build(
+        experiment="checkout_redesign",
+        metrics=[
+            Sum("purchase", name="revenue"),
+            Ratio(Sum("purchase"), Count("purchase"), name="revenue per purchase"),
+        ],
+        window=14,
+        winsorize=0.9,
+        scope=Scope.build(tz="Europe/Berlin"),
+        **statistics,
+    ).over_time(metric)
+    counted = daily_sums_of(events, exposures, query.counting())
+    assert counted.entries["n"].sum() == 5  # everyone but erin, on the day of their exposure
+    assert_frame_equal(
+        cumulative_answer(query, counted.entries, counted.changes),
+        cumulative_effect_of(events, exposures, query),
+    )
+
+
+def test_a_control_nobody_has_is_named_by_the_statistics_not_the_counting(story):
+    events, exposures = story
+    query = ExperimentQuery.build(
+        experiment="checkout_redesign", metrics=[Conversion("purchase")], control="baseline"
+    ).over_time("purchase conversion")
+    counted = daily_sums_of(events, exposures, query.counting())
+    with pytest.raises(ValueError, match="baseline"):
+        cumulative_answer(query, counted.entries, counted.changes)
+    with pytest.raises(ValueError, match="baseline"):
+        cumulative_effect_of(events, exposures, query)
+
+
+def test_an_experiment_of_users_in_several_variants_counts_no_day(story):
+    events, exposures = story
+    only_erin = exposures.filter(pl.col("user_id") == "erin")  # she saw both variants
+    query = ExperimentQuery.build(experiment="checkout_redesign", metrics=[Conversion("purchase")])
+    over_time = query.over_time("purchase conversion")
+    counted = daily_sums_of(events, only_erin, over_time.counting())
+    assert counted.entries.height == 0 and counted.changes.height == 0
+    assert cumulative_answer(over_time, counted.entries, counted.changes).height == 0
+    assert cumulative_effect_of(events, only_erin, over_time).height == 0
 
 
 def test_a_global_filter_counts_only_the_events_it_keeps(platform_story):
