@@ -58,6 +58,11 @@ class Scope:
         """The same zone and filters over other days (the earlier range a chart compares with)."""
         return replace(self, start=start, end=end)
 
+    def undated(self) -> Scope:
+        """The same zone and filters over every day (what a question read over the whole log,
+        such as an experiment or a user's active days, is keyed by)."""
+        return replace(self, start=None, end=None)
+
     @property
     def filter_mapping(self) -> dict[str, Any]:
         """The filters as the mapping ``metrics._common.filter_expr`` takes (tuples as lists)."""

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from metrics._common import Interval, WeekStart, as_lazy
+from metrics.engagement.activity import Activity, activity_of
 from metrics.engagement.query import (
     DEFAULT_WINDOWS,
     Day,
@@ -44,14 +45,16 @@ from metrics.engagement.query import (
     matching,
     period_grid,
 )
-from metrics.engagement.windows import rolling_counts, rolling_plan
+from metrics.engagement.windows import rolling_counts, rolling_counts_of_pairs, rolling_plan
 from metrics.warehouse import Plan, Relation, pushdown
 from metrics.warehouse import engagement as sql_engagement
 from metrics.warehouse import lifecycle as sql_lifecycle
 
 __all__ = [
+    "Activity",
     "EngagementQuery",
     "active_users",
+    "activity_of",
     "active_users_of",
     "dau_mau",
     "dau_mau_from_rolling",
@@ -62,6 +65,7 @@ __all__ = [
     "revenue",
     "revenue_of",
     "rolling_active_users",
+    "rolling_active_users_from",
     "rolling_active_users_of",
     "stickiness",
     "stickiness_of",
@@ -226,6 +230,23 @@ def rolling_active_users_of(events: Events, query: EngagementQuery) -> pl.DataFr
     """DAU, WAU and MAU of a built (daily) query: :func:`rolling_active_users`, reading
     ``windows`` and ``breakdown`` from the query."""
     return _rolling_active_users(events, query)
+
+
+def rolling_active_users_from(activity: Activity, query: EngagementQuery) -> pl.DataFrame:
+    """:func:`rolling_active_users_of`'s frame from an activity table counted for the query's
+    zone, filters and event (:func:`activity_of`): one table answers every range in
+    milliseconds. ``ValueError`` when the table counted other events, or for a breakdown (the
+    table holds no property)."""
+    _per_day(query, "rolling_active_users")
+    if query.breakdown is not None:
+        raise ValueError("breakdown: an activity table holds no property; ask the events")
+    if not activity.answers(query):
+        raise ValueError(
+            "activity: counted for another zone, filters or event than the query's "
+            f"({activity.scope.tz}, {activity.scope.filters}, {activity.event!r})"
+        )
+    rolling = rolling_counts_of_pairs(activity.pairs, query, query.windows)
+    return rolling.select("period_start", "window_days", "active_users").collect()
 
 
 @_keyword_door(_rolling_active_users_plan)

@@ -131,7 +131,7 @@ class EngagementQuery:
         return cls(
             scope=scope,
             interval=interval,
-            event=_normalise_event(event),
+            event=normalise_event(event),
             week_start=week_start,
             breakdown=breakdown,
             window_days=window_days,
@@ -308,7 +308,8 @@ def _check_count(argument: str, value: object) -> None:
         raise ValueError(f"{argument} must be a whole number >= 1, not {value!r}")
 
 
-def _normalise_event(event: EventSelector) -> str | tuple[str, ...] | None:
+def normalise_event(event: EventSelector) -> str | tuple[str, ...] | None:
+    """``event`` as a query holds it: a name, ``None``, or the names sorted, once each."""
     if event is None or isinstance(event, str):
         return event
     names = tuple(event)

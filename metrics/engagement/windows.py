@@ -30,6 +30,16 @@ _CODE_SEED = 0x6E6F727468
 _CHECK_SEED = 0x73746172
 
 
+def user_code() -> pl.Expr:
+    """A user's packed code: the top 47 bits of a 64-bit hash of ``user_id``."""
+    return (pl.col("user_id").hash(_CODE_SEED) // (1 << _CODE_SHIFT)).cast(pl.Int64)
+
+
+def user_check() -> pl.Expr:
+    """A second, independent 32-bit hash of ``user_id``: two users with one code differ here."""
+    return pl.col("user_id").hash(_CHECK_SEED).cast(pl.UInt32, wrap_numerical=True)
+
+
 def rolling_counts(
     events: Events, query: EngagementQuery, windows: tuple[int, ...]
 ) -> pl.LazyFrame:
@@ -48,6 +58,36 @@ def rolling_counts(
     longest = max(windows)
     found = None if keys else _packed_pieces(counted, origin, end_number, longest)
     pieces = (found if found is not None else _exact_pieces(counted, keys, longest)).lazy()
+    return _window_counts(pieces, query, windows, origin)
+
+
+def rolling_counts_of_pairs(
+    pairs: pl.DataFrame, query: EngagementQuery, windows: tuple[int, ...]
+) -> pl.LazyFrame:
+    """:func:`rolling_counts` without breakdown from distinct (``code``, ``day``) pairs sorted by
+    user code then day (:class:`metrics.engagement.activity.Activity`): the range's days are a
+    filter that keeps that order, so each pair's gap is its next row's day, with no sort."""
+    longest = max(windows)
+    origin = day_number(query.start - dt.timedelta(days=longest - 1))
+    same_user = pl.col("code") == pl.col("code").shift(-1)
+    gap = pl.when(same_user).then(pl.col("day").shift(-1) - pl.col("day"))
+    pieces = (
+        pairs.lazy()
+        .filter(pl.col("day").is_between(origin, day_number(query.end)))
+        .select("day", gap=gap.fill_null(longest).clip(upper_bound=longest).cast(pl.Int32))
+        .group_by("day", "gap")
+        .agg(pieces=pl.len().cast(pl.Int64))
+    )
+    return _window_counts(pieces, query, windows, origin)
+
+
+def _window_counts(
+    pieces: pl.LazyFrame, query: EngagementQuery, windows: tuple[int, ...], origin: int
+) -> pl.LazyFrame:
+    """The running counts from the pieces ([breakdown], ``day``, ``gap``, ``pieces``): a +1
+    where each piece starts and a -1 where it ends, per window."""
+    keys = query.keys
+    end_number = day_number(query.end)
     key_values = pieces.select(keys).unique() if keys else None
     changes = []
     for n in windows:
@@ -141,8 +181,7 @@ def _packed_pieces(
     span = last - first + 1
     if span > _MAX_PACKED_DAYS:
         return None
-    code = (pl.col("user_id").hash(_CODE_SEED) // (1 << _CODE_SHIFT)).cast(pl.Int64)
-    check = pl.col("user_id").hash(_CHECK_SEED).cast(pl.UInt32, wrap_numerical=True)
+    code, check = user_code(), user_check()
     # Streamed passes over integers, never sorting every event. First the users: per code, the
     # lowest and highest check, where two that differ are a collision (a group-by holds less
     # than the distinct (code, check) pairs did: 30M events, 0.46 GB against 0.86 GB). Then the

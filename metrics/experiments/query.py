@@ -35,7 +35,7 @@ def _experiment_scope(scope: Scope | None) -> Scope:
     over its whole run, so a scope's dates do not apply and do not key the query)."""
     if scope is None:
         return Scope()
-    return replace(scope, start=None, end=None)
+    return scope.undated()
 
 
 @dataclass(frozen=True)

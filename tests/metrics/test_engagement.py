@@ -8,6 +8,7 @@ logs, and check the invariants (DAU <= WAU <= MAU, shuffling changes nothing, li
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
@@ -345,6 +346,29 @@ def test_rolling_windows_fall_back_to_exact_user_ids(monkeypatch, early_march, s
         early_march, start=D(2026, 3, 2), end=D(2026, 3, 8), window_days=7
     )
     assert_frame_equal(got, active_table(days(D(2026, 3, 2), 7), [2, 2, 3, 3, 2, 2, 2]))
+
+
+def test_an_activity_table_gives_no_answer_when_two_users_share_a_code(monkeypatch, early_march):
+    monkeypatch.setattr(rolling_windows, "_CODE_SHIFT", 63)  # codes of 1 bit: users must clash
+    assert engagement.activity_of(early_march, Scope()) is None
+
+
+def test_an_activity_table_answers_only_the_events_it_counted(platforms):
+    table = engagement.activity_of(platforms, Scope.build(filters={"platform": "ios"}))
+    assert table is not None
+    asked = EngagementQuery.build(
+        start=D(2026, 3, 2), end=D(2026, 3, 3), filters={"platform": "ios"}
+    )
+    assert engagement.rolling_active_users_from(table, asked).height == 6  # 2 days x 3 windows
+    for other in (
+        replace(asked, event="purchase"),
+        replace(asked, scope=asked.scope.with_filters(None)),
+        replace(asked, scope=replace(asked.scope, tz="Europe/Paris")),
+    ):
+        with pytest.raises(ValueError, match="counted for another zone, filters or event"):
+            engagement.rolling_active_users_from(table, other)
+    with pytest.raises(ValueError, match="breakdown"):
+        engagement.rolling_active_users_from(table, replace(asked, breakdown="country"))
 
 
 def test_a_lazy_frame_gives_the_same_answer(early_march):
@@ -968,6 +992,20 @@ def test_dau_mau_from_the_rolling_table_is_dau_mau(log, span, window, tz, event,
     rolling = engagement.rolling_active_users_of(log, query)
     got = engagement.dau_mau_from_rolling(rolling, query)
     assert_frame_equal(got, engagement.dau_mau_of(log, query))
+
+
+@PROPERTY_SETTINGS
+@given(log=event_logs(), spans=st.lists(ranges(), min_size=1, max_size=3), **common)
+def test_one_activity_table_answers_every_range_as_the_events_do(log, spans, tz, event, filters):
+    """The Engagement page counts each user's active days once and reads every range off them."""
+    table = engagement.activity_of(log, Scope.build(tz=tz, filters=filters), event)
+    assert table is not None
+    for start, end in spans:
+        query = EngagementQuery.build(
+            start=start, end=end, event=event, filters=filters, tz=tz, windows=[1, 2, 7, 30]
+        )
+        got = engagement.rolling_active_users_from(table, query)
+        assert_frame_equal(got, engagement.rolling_active_users_of(log, query))
 
 
 def test_dau_mau_from_a_rolling_table_without_its_month_is_refused(platforms):

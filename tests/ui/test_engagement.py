@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -61,8 +62,29 @@ def test_equal_questions_are_one_cache_entry(source):
         source.key,
         eng.daily(eng.page_query(MARCH, event=None, interval="week", week_start="sunday")),
     )
+    reads = source.reads
     eng.rolling(source.key, EngagementQuery.build(start="2026-03-02", end="2026-03-08"))
-    assert source.reads == 1
+    assert source.reads == reads
+
+
+def test_a_new_range_reads_the_shared_activity_table_not_the_events(source):
+    first = eng.daily(eng.page_query(MARCH, event=None, interval="day", week_start=None))
+    eng.rolling(source.key, first)
+    reads = source.reads
+    later = eng.over(first, D(2026, 3, 4), D(2026, 3, 6))
+    got = eng.rolling(source.key, later)
+    assert source.reads == reads + 1  # the adapter looked at the source; the table was cached
+    assert_frame_equal(got, engagement.rolling_active_users_of(STORY, later))
+
+
+def test_a_breakdown_asks_the_events(source, monkeypatch):
+    split = replace(
+        eng.daily(eng.page_query(MARCH, event=None, interval="day", week_start=None)),
+        breakdown="platform",
+    )
+    monkeypatch.setattr("ui.engagement.activity", lambda *a: pytest.fail("no table for this"))
+    got = eng.rolling(source.key, split)
+    assert_frame_equal(got, engagement.rolling_active_users_of(STORY, split))
 
 
 def test_the_page_query_is_the_sidebar_scope_and_the_controls():
