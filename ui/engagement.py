@@ -138,29 +138,42 @@ def activity(
     return engagement.activity_of(data.events(), scope, event)
 
 
+def _table_for(source: str, query: EngagementQuery) -> engagement.Activity | None:
+    """The cached :func:`activity` table that answers ``query``; ``None`` for a breakdown, a
+    relation (its engine counts where the events are) or a code clash: the events answer."""
+    if query.breakdown is not None or not isinstance(data.events(), pl.DataFrame):
+        return None
+    return activity(source, query.scope.undated(), query.event)
+
+
 @engine.cached(max_entries=16, show_spinner="Counting daily, weekly and monthly active users…")
 def rolling(source: str, query: EngagementQuery) -> pl.DataFrame:
-    """DAU, WAU and MAU per day (:func:`metrics.engagement.rolling_active_users_of`). On a
-    frame without breakdown, from the cached :func:`activity` table: a new date range, a
-    headline's earlier day or a compared range reads no event (issue 12 item 5)."""
-    events = data.events()
-    if isinstance(events, pl.DataFrame) and query.breakdown is None:
-        table = activity(source, query.scope.undated(), query.event)
-        if table is not None:
-            return engagement.rolling_active_users_from(table, query)
-    return engagement.rolling_active_users_of(events, query)
+    """DAU, WAU and MAU per day (:func:`metrics.engagement.rolling_active_users_of`). Without
+    breakdown, from the cached :func:`activity` table: a new date range, a headline's earlier
+    day or a compared range reads no event (issue 12 item 5)."""
+    table = _table_for(source, query)
+    if table is not None:
+        return engagement.rolling_active_users_from(table, query)
+    return engagement.rolling_active_users_of(data.events(), query)
 
 
 @engine.cached(max_entries=16, show_spinner="Counting active users…")
 def periodic(source: str, query: EngagementQuery) -> pl.DataFrame:
-    """Active users per calendar period (:func:`metrics.engagement.active_users_of`)."""
+    """Active users per calendar period (:func:`metrics.engagement.active_users_of`), from the
+    :func:`activity` table without breakdown."""
+    table = _table_for(source, query)
+    if table is not None:
+        return engagement.active_users_from(table, query)
     return engagement.active_users_of(data.events(), query)
 
 
 @engine.cached(max_entries=16, show_spinner="Counting how often users come back…")
 def stickiness(source: str, query: EngagementQuery) -> pl.DataFrame:
     """Users by how many intervals they were active in
-    (:func:`metrics.engagement.stickiness_of`)."""
+    (:func:`metrics.engagement.stickiness_of`), from the :func:`activity` table."""
+    table = _table_for(source, query)
+    if table is not None:
+        return engagement.stickiness_from(table, query)
     return engagement.stickiness_of(data.events(), query)
 
 
@@ -176,7 +189,11 @@ def dau_mau(source: str, query: EngagementQuery) -> pl.DataFrame:
 
 @engine.cached(max_entries=16, show_spinner="Sorting users into new, returning, resurrecting…")
 def lifecycle(source: str, query: EngagementQuery) -> pl.DataFrame:
-    """New, returning, resurrecting, dormant users (:func:`metrics.engagement.lifecycle_of`)."""
+    """New, returning, resurrecting, dormant users (:func:`metrics.engagement.lifecycle_of`),
+    from the :func:`activity` table when *new* means first active."""
+    table = _table_for(source, query) if query.new_means == "first_active" else None
+    if table is not None:
+        return engagement.lifecycle_from(table, query)
     return engagement.lifecycle_of(data.events(), query)
 
 

@@ -61,6 +61,7 @@ __all__ = [
     "dau_mau_of",
     "dau_mau_windows",
     "lifecycle",
+    "lifecycle_from",
     "lifecycle_of",
     "revenue",
     "revenue_of",
@@ -68,6 +69,7 @@ __all__ = [
     "rolling_active_users_from",
     "rolling_active_users_of",
     "stickiness",
+    "stickiness_from",
     "stickiness_of",
 ]
 
@@ -132,11 +134,35 @@ def _active_users_plan(events: Relation, query: EngagementQuery) -> Plan:
     return sql_engagement.active_users_plan(events, query, keys, finish)
 
 
-def _active_users(events: Events, query: EngagementQuery) -> pl.DataFrame:
+def _rows(
+    events: Events | Activity,
+    query: EngagementQuery,
+    first_day: dt.date | None,
+    last_day: dt.date,
+    keys: list[str],
+) -> pl.LazyFrame:
+    """The counted (``user_id``, ``day``[, keys]) rows between two local days: from the events
+    (:func:`matching`) or from an activity table (:meth:`Activity.rows`, no breakdown)."""
+    if isinstance(events, Activity):
+        return events.rows(query, first_day, last_day)
+    return matching(events, query, first_day, last_day, keys)
+
+
+def _rolling(
+    events: Events | Activity, query: EngagementQuery, windows: tuple[int, ...]
+) -> pl.LazyFrame:
+    """The rolling counts from the events, or from an activity table's sorted pairs."""
+    if isinstance(events, Activity):
+        events.check(query)
+        return rolling_counts_of_pairs(events.pairs, query, windows)
+    return rolling_counts(events, query, windows)
+
+
+def _active_users(events: Events | Activity, query: EngagementQuery) -> pl.DataFrame:
     keys = query.keys
     if query.window_days is not None:
-        return _window_as_active_users(rolling_counts(events, query, (query.window_days,)), keys)
-    lf = matching(events, query, query.start, query.end, keys)
+        return _window_as_active_users(_rolling(events, query, (query.window_days,)), keys)
+    lf = _rows(events, query, query.start, query.end, keys)
     pairs = lf.select("user_id", *keys, period=query.period_number(pl.col("day"))).unique()
     counts = pairs.group_by("period", *keys).agg(active_users=pl.len().cast(pl.Int64))
     filled = fill_periods(counts, period_grid(query), pairs, keys, ["active_users"])
@@ -148,6 +174,13 @@ def active_users_of(events: Events, query: EngagementQuery) -> pl.DataFrame:
     """Active users of a built query: :func:`active_users`, reading ``window_days`` and
     ``breakdown`` from the query."""
     return _active_users(events, query)
+
+
+def active_users_from(activity: Activity, query: EngagementQuery) -> pl.DataFrame:
+    """:func:`active_users_of`'s frame from an activity table counted for the query's zone,
+    filters and event (:func:`activity_of`); ``ValueError`` as for
+    :func:`rolling_active_users_from`."""
+    return _active_users(activity, query)
 
 
 @_keyword_door(_active_users_plan)
@@ -219,9 +252,9 @@ def _rolling_active_users_plan(events: Relation, query: EngagementQuery) -> Plan
     )
 
 
-def _rolling_active_users(events: Events, query: EngagementQuery) -> pl.DataFrame:
+def _rolling_active_users(events: Events | Activity, query: EngagementQuery) -> pl.DataFrame:
     _per_day(query, "rolling_active_users")
-    rolling = rolling_counts(events, query, query.windows)
+    rolling = _rolling(events, query, query.windows)
     return rolling.select("period_start", *query.keys, "window_days", "active_users").collect()
 
 
@@ -237,16 +270,7 @@ def rolling_active_users_from(activity: Activity, query: EngagementQuery) -> pl.
     zone, filters and event (:func:`activity_of`): one table answers every range in
     milliseconds. ``ValueError`` when the table counted other events, or for a breakdown (the
     table holds no property)."""
-    _per_day(query, "rolling_active_users")
-    if query.breakdown is not None:
-        raise ValueError("breakdown: an activity table holds no property; ask the events")
-    if not activity.answers(query):
-        raise ValueError(
-            "activity: counted for another zone, filters or event than the query's "
-            f"({activity.scope.tz}, {activity.scope.filters}, {activity.event!r})"
-        )
-    rolling = rolling_counts_of_pairs(activity.pairs, query, query.windows)
-    return rolling.select("period_start", "window_days", "active_users").collect()
+    return _rolling_active_users(activity, query)
 
 
 @_keyword_door(_rolling_active_users_plan)
@@ -381,10 +405,10 @@ def _intervals_of(query: EngagementQuery) -> int:
     return math.ceil(periods / query.interval_count)
 
 
-def _stickiness(events: Events, query: EngagementQuery) -> pl.DataFrame:
+def _stickiness(events: Events | Activity, query: EngagementQuery) -> pl.DataFrame:
     intervals = _intervals_of(query)
     origin = query.number_of(query.start)
-    lf = matching(events, query, query.start, query.end, [])
+    lf = _rows(events, query, query.start, query.end, [])
     bucket = (query.period_number(pl.col("day")) - origin) // query.interval_count
     per_user = (
         lf.select("user_id", bucket=bucket)
@@ -415,6 +439,13 @@ def stickiness_of(events: Events, query: EngagementQuery) -> pl.DataFrame:
     """Stickiness of a built (unbroken-down) query: :func:`stickiness`, in blocks of the query's
     ``interval_count`` periods."""
     return _stickiness(events, query)
+
+
+def stickiness_from(activity: Activity, query: EngagementQuery) -> pl.DataFrame:
+    """:func:`stickiness_of`'s frame from an activity table counted for the query's zone,
+    filters and event (:func:`activity_of`); ``ValueError`` as for
+    :func:`rolling_active_users_from`."""
+    return _stickiness(activity, query)
 
 
 @_keyword_door(_stickiness_plan)
@@ -486,9 +517,9 @@ def _lifecycle_frame(counts: pl.LazyFrame, query: EngagementQuery) -> pl.DataFra
     return filled.select("period_start", *LIFECYCLE_STATUSES, "is_partial").collect()
 
 
-def _lifecycle(events: Events, query: EngagementQuery) -> pl.DataFrame:
+def _lifecycle(events: Events | Activity, query: EngagementQuery) -> pl.DataFrame:
     first, last, last_day = _lifecycle_span(query)
-    lf = matching(events, query, None, last_day, [])
+    lf = _rows(events, query, None, last_day, [])
     active = (
         lf.select("user_id", period=query.period_number(pl.col("day")))
         .unique()
@@ -503,7 +534,7 @@ def _lifecycle(events: Events, query: EngagementQuery) -> pl.DataFrame:
         # The user's first event of any kind: neither the event nor the filters narrow it.
         everything = replace(query, event=None, scope=query.scope.with_filters(None))
         seen = (
-            matching(events, everything, None, last_day, [])
+            _rows(events, everything, None, last_day, [])
             .group_by("user_id")
             .agg(first_seen=query.period_number(pl.col("day").min()))
         )
@@ -536,6 +567,14 @@ def lifecycle_of(events: Events, query: EngagementQuery) -> pl.DataFrame:
     """The lifecycle of a built (unbroken-down) query: :func:`lifecycle`, *new* read as the
     query's ``new_means``."""
     return _lifecycle(events, query)
+
+
+def lifecycle_from(activity: Activity, query: EngagementQuery) -> pl.DataFrame:
+    """:func:`lifecycle_of`'s frame from an activity table counted for the query's zone,
+    filters and event (:func:`activity_of`); ``ValueError`` as for
+    :func:`rolling_active_users_from`. *New* as ``first_seen`` reads every event, so it needs a
+    table counted with no filters and no event."""
+    return _lifecycle(activity, query)
 
 
 @_keyword_door(_lifecycle_plan)

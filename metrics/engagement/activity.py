@@ -1,12 +1,13 @@
 """Each user's active days, counted once for every range: the (user, day) activity table.
 
-The Engagement page asks for DAU, WAU and MAU over the picked days, over a headline's earlier
-day and over the range it compares with: questions that differ only in their days. The distinct
-(user, local day) pairs of the whole log answer each of them by keeping the days asked for,
-without reading the events again (10M events: 0.7 s per range from the events, 0.03 s from the
-table; issue 12 item 5). Users are held as the hash codes of :mod:`metrics.engagement.windows`,
-sorted by code then day; a second hash tells apart two users who share a code, and then there
-is no table (:func:`activity_of` returns ``None``) and the question goes to the events.
+The Engagement page asks for DAU, WAU and MAU, active users per week or month, stickiness and
+the lifecycle over the picked days, over a headline's earlier day and over the range it compares
+with: questions that differ only in their days and periods. The distinct (user, local day) pairs
+of the whole log answer each of them by keeping the days asked for, without reading the events
+again (10M events: 0.7 s per range from the events, 0.03 s from the table; issue 12 item 5).
+Users are held as the hash codes of :mod:`metrics.engagement.windows`, sorted by code then day;
+a second hash tells apart two users who share a code, and then there is no table
+(:func:`activity_of` returns ``None``) and the question goes to the events.
 
 Polars only: on a relation, each question is one statement the engine answers where the events
 are.
@@ -14,12 +15,19 @@ are.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
 
 from metrics._common import as_lazy, event_expr, local_date
-from metrics.engagement.query import EngagementQuery, Events, EventSelector, normalise_event
+from metrics.engagement.query import (
+    EngagementQuery,
+    Events,
+    EventSelector,
+    day_number,
+    normalise_event,
+)
 from metrics.engagement.windows import user_check, user_code
 from metrics.scope import Scope
 
@@ -34,10 +42,29 @@ class Activity:
     event: str | tuple[str, ...] | None
     pairs: pl.DataFrame
 
-    def answers(self, query: EngagementQuery) -> bool:
-        """Whether ``query`` counts these events in this zone (its days, windows and interval
-        are the question asked of the table)."""
-        return query.scope.undated() == self.scope and query.event == self.event
+    def rows(
+        self, query: EngagementQuery, first_day: dt.date | None, last_day: dt.date
+    ) -> pl.LazyFrame:
+        """What :func:`~metrics.engagement.query.matching` gives for ``query`` between two local
+        days (``None``: from the first), from the table: ``user_id`` (the user's code) and
+        ``day``, once per user and day, sorted by user then day. ``ValueError`` when ``query``
+        counts other events or asks for a breakdown (the table holds no property)."""
+        self.check(query)
+        days = pl.col("day") <= day_number(last_day)
+        if first_day is not None:
+            days = days & (pl.col("day") >= day_number(first_day))
+        return self.pairs.lazy().filter(days).select(user_id="code", day="day")
+
+    def check(self, query: EngagementQuery) -> None:
+        """``ValueError`` unless the table answers ``query``: the same zone, filters and event
+        (its days, windows and interval are the question asked), and no breakdown."""
+        if query.breakdown is not None:
+            raise ValueError("breakdown: an activity table holds no property; ask the events")
+        if query.scope.undated() != self.scope or query.event != self.event:
+            raise ValueError(
+                "activity: counted for another zone, filters or event than the query's "
+                f"({self.scope.tz}, {self.scope.filters}, {self.event!r})"
+            )
 
 
 def activity_of(events: Events, scope: Scope, event: EventSelector = None) -> Activity | None:

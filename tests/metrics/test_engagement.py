@@ -369,6 +369,9 @@ def test_an_activity_table_answers_only_the_events_it_counted(platforms):
             engagement.rolling_active_users_from(table, other)
     with pytest.raises(ValueError, match="breakdown"):
         engagement.rolling_active_users_from(table, replace(asked, breakdown="country"))
+    # First seen reads every event, whatever the filters: not this table's.
+    with pytest.raises(ValueError, match="counted for another zone, filters or event"):
+        engagement.lifecycle_from(table, replace(asked, new_means="first_seen"))
 
 
 def test_a_lazy_frame_gives_the_same_answer(early_march):
@@ -995,17 +998,46 @@ def test_dau_mau_from_the_rolling_table_is_dau_mau(log, span, window, tz, event,
 
 
 @PROPERTY_SETTINGS
-@given(log=event_logs(), spans=st.lists(ranges(), min_size=1, max_size=3), **common)
-def test_one_activity_table_answers_every_range_as_the_events_do(log, spans, tz, event, filters):
-    """The Engagement page counts each user's active days once and reads every range off them."""
+@given(
+    log=event_logs(),
+    spans=st.lists(ranges(), min_size=1, max_size=3),
+    interval=st.sampled_from(["day", "week", "month"]),
+    window=st.sampled_from([None, 2, 7]),
+    week_start=st.sampled_from(["monday", "sunday"]),
+    blocks=st.integers(1, 3),
+    **common,
+)
+def test_one_activity_table_answers_every_range_as_the_events_do(
+    log, spans, interval, window, week_start, blocks, tz, event, filters
+):
+    """The Engagement page counts each user's active days once and reads every range off them:
+    DAU/WAU/MAU, active users per period or window, stickiness and the lifecycle."""
     table = engagement.activity_of(log, Scope.build(tz=tz, filters=filters), event)
     assert table is not None
     for start, end in spans:
-        query = EngagementQuery.build(
-            start=start, end=end, event=event, filters=filters, tz=tz, windows=[1, 2, 7, 30]
+        scope = Scope.build(start=start, end=end, tz=tz, filters=filters)
+        daily = EngagementQuery.build(scope=scope, event=event, windows=[1, 2, 7, 30])
+        got = engagement.rolling_active_users_from(table, daily)
+        assert_frame_equal(got, engagement.rolling_active_users_of(log, daily))
+        periods = EngagementQuery.build(
+            scope=scope,
+            event=event,
+            interval="day" if window is not None else interval,
+            window_days=window,
+            week_start=week_start,
+            interval_count=blocks,
         )
-        got = engagement.rolling_active_users_from(table, query)
-        assert_frame_equal(got, engagement.rolling_active_users_of(log, query))
+        for from_table, from_events in (
+            (engagement.active_users_from, engagement.active_users_of),
+            (engagement.stickiness_from, engagement.stickiness_of),
+            (engagement.lifecycle_from, engagement.lifecycle_of),
+        ):
+            got = from_table(table, periods)
+            assert_frame_equal(got, from_events(log, periods), check_column_order=True)
+        if filters is None and event is None:  # a table of every event also knows first seen
+            seen = replace(periods, new_means="first_seen")
+            got = engagement.lifecycle_from(table, seen)
+            assert_frame_equal(got, engagement.lifecycle_of(log, seen))
 
 
 def test_dau_mau_from_a_rolling_table_without_its_month_is_refused(platforms):

@@ -77,6 +77,23 @@ def test_a_new_range_reads_the_shared_activity_table_not_the_events(source):
     assert_frame_equal(got, engagement.rolling_active_users_of(STORY, later))
 
 
+def test_periods_stickiness_and_lifecycle_read_the_shared_table(source):
+    query = eng.page_query(MARCH, event=None, interval="week", week_start="sunday")
+    eng.rolling(source.key, eng.daily(query))
+    reads = source.reads
+    for adapter, metric in (
+        (eng.periodic, engagement.active_users_of),
+        (eng.stickiness, engagement.stickiness_of),
+        (eng.lifecycle, engagement.lifecycle_of),
+    ):
+        assert_frame_equal(adapter(source.key, query), metric(STORY, query))
+    assert source.reads == reads + 3  # each adapter looked at the source; none counted events
+    first_seen = replace(query, new_means="first_seen")  # reads every event: not the table
+    assert_frame_equal(
+        eng.lifecycle(source.key, first_seen), engagement.lifecycle_of(STORY, first_seen)
+    )
+
+
 def test_a_breakdown_asks_the_events(source, monkeypatch):
     split = replace(
         eng.daily(eng.page_query(MARCH, event=None, interval="day", week_start=None)),
