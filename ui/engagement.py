@@ -130,27 +130,28 @@ def over(query: EngagementQuery, start: dt.date, end: dt.date) -> EngagementQuer
 
 @st.cache_resource(max_entries=4, show_spinner="Finding each user's active days…")
 def activity(
-    source: str, scope: Scope, event: str | tuple[str, ...] | None
+    source: str, scope: Scope, event: str | tuple[str, ...] | None, breakdown: str | None
 ) -> engagement.Activity | None:
-    """Each user's active days in ``scope``'s zone and filters, on every day
-    (:func:`metrics.engagement.activity_of`): shared by every range the page asks for, and held
-    as it is (a resource, never copied per read: 20 MB at 10M events)."""
-    return engagement.activity_of(data.events(), scope, event)
+    """Each user's active days (and their values of ``breakdown``) in ``scope``'s zone and
+    filters, on every day (:func:`metrics.engagement.activity_of`): shared by every range and
+    interval the page asks for, and held as it is (a resource, never copied per read: 20 MB at
+    10M events)."""
+    return engagement.activity_of(data.events(), scope, event, breakdown)
 
 
 def _table_for(source: str, query: EngagementQuery) -> engagement.Activity | None:
-    """The cached :func:`activity` table that answers ``query``; ``None`` for a breakdown, a
-    relation (its engine counts where the events are) or a code clash: the events answer."""
-    if query.breakdown is not None or not isinstance(data.events(), pl.DataFrame):
+    """The cached :func:`activity` table that answers ``query``; ``None`` for a relation (its
+    engine counts where the events are) or a code clash: then the events answer."""
+    if not isinstance(data.events(), pl.DataFrame):
         return None
-    return activity(source, query.scope.undated(), query.event)
+    return activity(source, query.scope.undated(), query.event, query.breakdown)
 
 
 @engine.cached(max_entries=16, show_spinner="Counting daily, weekly and monthly active users…")
 def rolling(source: str, query: EngagementQuery) -> pl.DataFrame:
-    """DAU, WAU and MAU per day (:func:`metrics.engagement.rolling_active_users_of`). Without
-    breakdown, from the cached :func:`activity` table: a new date range, a headline's earlier
-    day or a compared range reads no event (issue 12 item 5)."""
+    """DAU, WAU and MAU per day (:func:`metrics.engagement.rolling_active_users_of`), from the
+    cached :func:`activity` table: a new date range, a headline's earlier day or a compared
+    range reads no event (issue 12 item 5)."""
     table = _table_for(source, query)
     if table is not None:
         return engagement.rolling_active_users_from(table, query)
@@ -160,7 +161,7 @@ def rolling(source: str, query: EngagementQuery) -> pl.DataFrame:
 @engine.cached(max_entries=16, show_spinner="Counting active users…")
 def periodic(source: str, query: EngagementQuery) -> pl.DataFrame:
     """Active users per calendar period (:func:`metrics.engagement.active_users_of`), from the
-    :func:`activity` table without breakdown."""
+    :func:`activity` table."""
     table = _table_for(source, query)
     if table is not None:
         return engagement.active_users_from(table, query)

@@ -45,7 +45,12 @@ from metrics.engagement.query import (
     matching,
     period_grid,
 )
-from metrics.engagement.windows import rolling_counts, rolling_counts_of_pairs, rolling_plan
+from metrics.engagement.windows import (
+    rolling_counts,
+    rolling_counts_of_pairs,
+    rolling_counts_of_rows,
+    rolling_plan,
+)
 from metrics.warehouse import Plan, Relation, pushdown
 from metrics.warehouse import engagement as sql_engagement
 from metrics.warehouse import lifecycle as sql_lifecycle
@@ -142,7 +147,7 @@ def _rows(
     keys: list[str],
 ) -> pl.LazyFrame:
     """The counted (``user_id``, ``day``[, keys]) rows between two local days: from the events
-    (:func:`matching`) or from an activity table (:meth:`Activity.rows`, no breakdown)."""
+    (:func:`matching`) or from an activity table (:meth:`Activity.rows`)."""
     if isinstance(events, Activity):
         return events.rows(query, first_day, last_day)
     return matching(events, query, first_day, last_day, keys)
@@ -154,7 +159,10 @@ def _rolling(
     """The rolling counts from the events, or from an activity table's sorted pairs."""
     if isinstance(events, Activity):
         events.check(query)
-        return rolling_counts_of_pairs(events.pairs, query, windows)
+        if query.breakdown is None:
+            return rolling_counts_of_pairs(events.pairs, query, windows)
+        reach = query.start - dt.timedelta(days=max(windows) - 1)
+        return rolling_counts_of_rows(events.rows(query, reach, query.end), query, windows)
     return rolling_counts(events, query, windows)
 
 
@@ -268,8 +276,8 @@ def rolling_active_users_of(events: Events, query: EngagementQuery) -> pl.DataFr
 def rolling_active_users_from(activity: Activity, query: EngagementQuery) -> pl.DataFrame:
     """:func:`rolling_active_users_of`'s frame from an activity table counted for the query's
     zone, filters and event (:func:`activity_of`): one table answers every range in
-    milliseconds. ``ValueError`` when the table counted other events, or for a breakdown (the
-    table holds no property)."""
+    milliseconds. ``ValueError`` when the table counted other events or by another breakdown
+    (:meth:`Activity.check`)."""
     return _rolling_active_users(activity, query)
 
 

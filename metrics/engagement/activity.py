@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from metrics._common import as_lazy, event_expr, local_date
 from metrics.engagement.query import (
     EngagementQuery,
     Events,
     EventSelector,
+    counted_events,
     day_number,
     normalise_event,
 )
@@ -34,32 +34,37 @@ from metrics.scope import Scope
 
 @dataclass(frozen=True, eq=False)
 class Activity:
-    """The distinct (``code``: Int64 user code, ``day``: Int32 local day number) pairs of the
-    events ``scope``'s filters keep and ``event`` matches (any event when ``None``), on every
-    day, sorted by code then day. ``scope`` has no days: it says the zone and the filters."""
+    """The distinct (``code``: Int64 user code, ``day``: Int32 local day number[, the
+    ``breakdown`` column]) rows of the events ``scope``'s filters keep and ``event`` matches (any
+    event when ``None``), on every day; without breakdown, sorted by code then day. ``scope``
+    has no days: it says the zone and the filters."""
 
     scope: Scope
     event: str | tuple[str, ...] | None
+    breakdown: str | None
     pairs: pl.DataFrame
 
     def rows(
         self, query: EngagementQuery, first_day: dt.date | None, last_day: dt.date
     ) -> pl.LazyFrame:
         """What :func:`~metrics.engagement.query.matching` gives for ``query`` between two local
-        days (``None``: from the first), from the table: ``user_id`` (the user's code) and
-        ``day``, once per user and day, sorted by user then day. ``ValueError`` when ``query``
-        counts other events or asks for a breakdown (the table holds no property)."""
+        days (``None``: from the first), from the table: ``user_id`` (the user's code), ``day``
+        and the breakdown, once each (in the table's order). ``ValueError`` when ``query`` is
+        not one the table answers (:meth:`check`)."""
         self.check(query)
         days = pl.col("day") <= day_number(last_day)
         if first_day is not None:
             days = days & (pl.col("day") >= day_number(first_day))
-        return self.pairs.lazy().filter(days).select(user_id="code", day="day")
+        return self.pairs.lazy().filter(days).rename({"code": "user_id"})
 
     def check(self, query: EngagementQuery) -> None:
-        """``ValueError`` unless the table answers ``query``: the same zone, filters and event
-        (its days, windows and interval are the question asked), and no breakdown."""
-        if query.breakdown is not None:
-            raise ValueError("breakdown: an activity table holds no property; ask the events")
+        """``ValueError`` unless the table answers ``query``: the same zone, filters, event and
+        breakdown (its days, windows and interval are the question asked)."""
+        if query.breakdown != self.breakdown:
+            raise ValueError(
+                f"breakdown: the activity table was counted by {self.breakdown!r}, "
+                f"not {query.breakdown!r}"
+            )
         if query.scope.undated() != self.scope or query.event != self.event:
             raise ValueError(
                 "activity: counted for another zone, filters or event than the query's "
@@ -67,21 +72,26 @@ class Activity:
             )
 
 
-def activity_of(events: Events, scope: Scope, event: EventSelector = None) -> Activity | None:
+def activity_of(
+    events: Events, scope: Scope, event: EventSelector = None, breakdown: str | None = None
+) -> Activity | None:
     """The activity table of ``events`` in ``scope``'s zone and filters (its days are not read:
-    the table holds every day), for ``event`` (a name, names or ``None``, as a query's);
-    ``None`` when two users share a code (one in about 10^10 logs of ten million users)."""
-    kept = scope.keep(as_lazy(events)).filter(pl.col("user_id").is_not_null())
-    if event is not None:
-        kept = kept.filter(event_expr(event))
-    pairs = (
-        kept.select(code=user_code(), day=local_date(scope.tz).cast(pl.Int32), check=user_check())
-        .unique()
-        .sort("code", "day")
-        .collect()
-    )
-    # Sorted by code, two users sharing one sit next to each other somewhere with other checks.
-    same_code = pl.col("code") == pl.col("code").shift(1)
-    if pairs.select((same_code & (pl.col("check") != pl.col("check").shift(1))).any()).item():
+    the table holds every day), for ``event`` (a name, names or ``None``, as a query's) and by
+    ``breakdown`` (a property, or ``None``); ``None`` when two users share a code (one in about
+    10^10 logs of ten million users)."""
+    keys = [] if breakdown is None else [breakdown]
+    counted = counted_events(events, scope, normalise_event(event), None, None, keys)
+    distinct = counted.select(pl.col("day"), *keys, code=user_code(), check=user_check()).unique()
+    if keys:  # nothing reads these in order, and sorting the values costs as much as the rest
+        pairs = distinct.select("code", "day", *keys, "check").collect()
+        clashes = pairs.group_by("code").agg(pl.col("check").n_unique() > 1).get_column("check")
+    else:  # the rolling windows read each user's days in order (rolling_counts_of_pairs)
+        pairs = distinct.select("code", "day", "check").sort("code", "day").collect()
+        # Sorted by code, two users sharing one sit next to each other with other checks.
+        same_code = pl.col("code") == pl.col("code").shift(1)
+        clashes = pairs.select(
+            same_code & (pl.col("check") != pl.col("check").shift(1))
+        ).to_series()
+    if clashes.any():
         return None
-    return Activity(scope.undated(), normalise_event(event), pairs.drop("check"))
+    return Activity(scope.undated(), normalise_event(event), breakdown, pairs.drop("check"))

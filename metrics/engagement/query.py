@@ -194,22 +194,37 @@ def matching(
     UTC bounds go beside them, so that a Parquet scan or a database can prune rows before any
     time zone arithmetic.
     """
-    lf = query.scope.keep(as_lazy(events))
+    return counted_events(events, query.scope, query.event, first_day, last_day, columns)
+
+
+def counted_events(
+    events: Events,
+    scope: Scope,
+    event: str | tuple[str, ...] | None,
+    first_day: dt.date | None,
+    last_day: dt.date | None,
+    columns: Sequence[str],
+) -> pl.LazyFrame:
+    """:func:`matching` for a scope's zone and filters and an event, on the days given (either
+    end ``None``: open), whatever the scope's own days."""
+    lf = scope.keep(as_lazy(events))
     _check_columns(lf, [c for c in columns if c != "revenue"], "breakdown")
-    zone = ZoneInfo(query.tz)
-    upper = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
-    conditions = [pl.col("timestamp") < upper, pl.col("user_id").is_not_null()]
+    zone = ZoneInfo(scope.tz)
+    conditions = [pl.col("user_id").is_not_null()]
+    if last_day is not None:
+        upper = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), zone)
+        conditions.append(pl.col("timestamp") < upper.astimezone(dt.UTC))
     if first_day is not None:
         lower = dt.datetime.combine(first_day, dt.time(), zone).astimezone(dt.UTC)
         conditions.append(pl.col("timestamp") >= lower)
-    if query.event is not None:
-        conditions.append(event_expr(query.event))
+    if event is not None:
+        conditions.append(event_expr(event))
     # A property no event has (a Null column of a hand-built frame) is text with no values, as
     # it is in any database, so a breakdown by it has the same type on every back end.
     schema = lf.collect_schema() if columns else {}
     return lf.filter(*conditions).select(
         pl.col("user_id"),
-        local_date(query.tz).cast(pl.Int32).alias("day"),
+        local_date(scope.tz).cast(pl.Int32).alias("day"),
         *[pl.col(c).cast(pl.String) if schema.get(c) == pl.Null else pl.col(c) for c in columns],
     )
 

@@ -81,6 +81,17 @@ def rolling_counts_of_pairs(
     return _window_counts(pieces, query, windows, origin)
 
 
+def rolling_counts_of_rows(
+    rows: pl.LazyFrame, query: EngagementQuery, windows: tuple[int, ...]
+) -> pl.LazyFrame:
+    """:func:`rolling_counts` from counted (``user_id``, ``day``, [breakdown]) rows that reach
+    back ``max(windows) - 1`` days before the range (an activity table's, by a property)."""
+    longest = max(windows)
+    origin = day_number(query.start - dt.timedelta(days=longest - 1))
+    pieces = _exact_pieces(rows, query.keys, longest).lazy()
+    return _window_counts(pieces, query, windows, origin)
+
+
 def _window_counts(
     pieces: pl.LazyFrame, query: EngagementQuery, windows: tuple[int, ...], origin: int
 ) -> pl.LazyFrame:

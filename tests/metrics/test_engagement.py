@@ -348,9 +348,12 @@ def test_rolling_windows_fall_back_to_exact_user_ids(monkeypatch, early_march, s
     assert_frame_equal(got, active_table(days(D(2026, 3, 2), 7), [2, 2, 3, 3, 2, 2, 2]))
 
 
-def test_an_activity_table_gives_no_answer_when_two_users_share_a_code(monkeypatch, early_march):
-    monkeypatch.setattr(rolling_windows, "_CODE_SHIFT", 63)  # codes of 1 bit: users must clash
-    assert engagement.activity_of(early_march, Scope()) is None
+@pytest.mark.parametrize("breakdown", [None, "platform"])
+def test_an_activity_table_gives_no_answer_when_two_users_share_a_code(
+    monkeypatch, platforms, breakdown
+):
+    monkeypatch.setattr(rolling_windows, "_CODE_SHIFT", 63)  # 1-bit codes: 3 users must clash
+    assert engagement.activity_of(platforms, Scope(), None, breakdown) is None
 
 
 def test_an_activity_table_answers_only_the_events_it_counted(platforms):
@@ -367,8 +370,8 @@ def test_an_activity_table_answers_only_the_events_it_counted(platforms):
     ):
         with pytest.raises(ValueError, match="counted for another zone, filters or event"):
             engagement.rolling_active_users_from(table, other)
-    with pytest.raises(ValueError, match="breakdown"):
-        engagement.rolling_active_users_from(table, replace(asked, breakdown="country"))
+    with pytest.raises(ValueError, match="breakdown: the activity table was counted by None"):
+        engagement.rolling_active_users_from(table, replace(asked, breakdown="platform"))
     # First seen reads every event, whatever the filters: not this table's.
     with pytest.raises(ValueError, match="counted for another zone, filters or event"):
         engagement.lifecycle_from(table, replace(asked, new_means="first_seen"))
@@ -1005,18 +1008,22 @@ def test_dau_mau_from_the_rolling_table_is_dau_mau(log, span, window, tz, event,
     window=st.sampled_from([None, 2, 7]),
     week_start=st.sampled_from(["monday", "sunday"]),
     blocks=st.integers(1, 3),
+    breakdown=st.sampled_from([None, "country"]),
     **common,
 )
 def test_one_activity_table_answers_every_range_as_the_events_do(
-    log, spans, interval, window, week_start, blocks, tz, event, filters
+    log, spans, interval, window, week_start, blocks, breakdown, tz, event, filters
 ):
     """The Engagement page counts each user's active days once and reads every range off them:
-    DAU/WAU/MAU, active users per period or window, stickiness and the lifecycle."""
-    table = engagement.activity_of(log, Scope.build(tz=tz, filters=filters), event)
+    DAU/WAU/MAU, active users per period or window (by a property too), stickiness and the
+    lifecycle."""
+    table = engagement.activity_of(log, Scope.build(tz=tz, filters=filters), event, breakdown)
     assert table is not None
     for start, end in spans:
         scope = Scope.build(start=start, end=end, tz=tz, filters=filters)
-        daily = EngagementQuery.build(scope=scope, event=event, windows=[1, 2, 7, 30])
+        daily = EngagementQuery.build(
+            scope=scope, event=event, windows=[1, 2, 7, 30], breakdown=breakdown
+        )
         got = engagement.rolling_active_users_from(table, daily)
         assert_frame_equal(got, engagement.rolling_active_users_of(log, daily))
         periods = EngagementQuery.build(
@@ -1026,14 +1033,18 @@ def test_one_activity_table_answers_every_range_as_the_events_do(
             window_days=window,
             week_start=week_start,
             interval_count=blocks,
+            breakdown=breakdown,
         )
+        got = engagement.active_users_from(table, periods)
+        assert_frame_equal(got, engagement.active_users_of(log, periods))
+        if breakdown is not None:
+            continue  # stickiness and the lifecycle are never broken down
         for from_table, from_events in (
-            (engagement.active_users_from, engagement.active_users_of),
             (engagement.stickiness_from, engagement.stickiness_of),
             (engagement.lifecycle_from, engagement.lifecycle_of),
         ):
             got = from_table(table, periods)
-            assert_frame_equal(got, from_events(log, periods), check_column_order=True)
+            assert_frame_equal(got, from_events(log, periods))
         if filters is None and event is None:  # a table of every event also knows first seen
             seen = replace(periods, new_means="first_seen")
             got = engagement.lifecycle_from(table, seen)

@@ -94,14 +94,27 @@ def test_periods_stickiness_and_lifecycle_read_the_shared_table(source):
     )
 
 
-def test_a_breakdown_asks_the_events(source, monkeypatch):
+def test_a_breakdown_reads_its_own_table(source):
     split = replace(
         eng.daily(eng.page_query(MARCH, event=None, interval="day", week_start=None)),
         breakdown="platform",
     )
-    monkeypatch.setattr("ui.engagement.activity", lambda *a: pytest.fail("no table for this"))
     got = eng.rolling(source.key, split)
     assert_frame_equal(got, engagement.rolling_active_users_of(STORY, split))
+    reads = source.reads
+    weekly = replace(split, interval="week")
+    got = eng.periodic(source.key, weekly)
+    assert source.reads == reads + 1  # the table by platform was cached
+    assert_frame_equal(got, engagement.active_users_of(STORY, weekly))
+
+
+def test_events_not_in_a_frame_are_asked_directly(source, monkeypatch):
+    source.events = STORY.lazy()  # not a frame in memory (a relation is not either)
+    monkeypatch.setattr("ui.engagement.activity", lambda *a: pytest.fail("no table for this"))
+    query = eng.daily(eng.page_query(MARCH, event=None, interval="day", week_start=None))
+    assert_frame_equal(
+        eng.rolling(source.key, query), engagement.rolling_active_users_of(STORY, query)
+    )
 
 
 def test_the_page_query_is_the_sidebar_scope_and_the_controls():
