@@ -28,7 +28,7 @@ from metrics.engagement import EngagementQuery
 from metrics.scope import FilterItems, Scope
 from metrics.vision import Vision
 from metrics.warehouse import Relation
-from ui import catalogue, data, engine, product, state
+from ui import activity, catalogue, data, engine, product, state
 from ui.text import code, md
 
 #: Shown in the event picker for "any event" (``event=None``).
@@ -128,23 +128,10 @@ def over(query: EngagementQuery, start: dt.date, end: dt.date) -> EngagementQuer
 # ---------------------------------------------------------------------------------------------
 
 
-@st.cache_resource(max_entries=4, show_spinner="Finding each user's active days…")
-def activity(
-    source: str, scope: Scope, event: str | tuple[str, ...] | None, breakdown: str | None
-) -> engagement.Activity | None:
-    """Each user's active days (and their values of ``breakdown``) in ``scope``'s zone and
-    filters, on every day (:func:`metrics.engagement.activity_of`): shared by every range and
-    interval the page asks for, and held as it is (a resource, never copied per read: 20 MB at
-    10M events)."""
-    return engagement.activity_of(data.events(), scope, event, breakdown)
-
-
 def _table_for(source: str, query: EngagementQuery) -> engagement.Activity | None:
-    """The cached :func:`activity` table that answers ``query``; ``None`` for a relation (its
-    engine counts where the events are) or a code clash: then the events answer."""
-    if not isinstance(data.events(), pl.DataFrame):
-        return None
-    return activity(source, query.scope.undated(), query.event, query.breakdown)
+    """The shared activity table (:func:`ui.activity.table`) that answers ``query``, or
+    ``None``: then the events answer."""
+    return activity.table(source, query.scope, query.event, query.breakdown)
 
 
 @engine.cached(max_entries=16, show_spinner="Counting daily, weekly and monthly active users…")

@@ -19,7 +19,7 @@ import polars as pl
 from metrics import retention as metric
 from metrics._common import Interval, WeekStart, period_starts
 from metrics.retention import Mode, PeriodBasis, RetentionQuery, RetentionType
-from ui import catalogue, data, engine
+from ui import activity, catalogue, data, engine
 from ui.text import code, md
 
 #: Shown in the event pickers for "any event" (``None``).
@@ -82,7 +82,13 @@ def cohort_count(query: RetentionQuery) -> int:
 
 @engine.cached(max_entries=16, show_spinner="Following the cohorts…")
 def cohorts(source: str, query: RetentionQuery) -> pl.DataFrame:
-    """The cohort × offset table (:func:`metrics.retention.retention_of`)."""
+    """The cohort × offset table (:func:`metrics.retention.retention_of`); for calendar
+    cohorts of one event, from the shared activity table (:func:`ui.activity.table`), so a new
+    range, interval or cohort type reads no event (issue 12 item 5)."""
+    if metric.answers_from_activity(query):
+        table = activity.table(source, query.scope, query.start_event)
+        if table is not None:
+            return metric.retention_from(table, query)
     return metric.retention_of(data.events(), query)
 
 

@@ -47,7 +47,9 @@ from typing import Any
 import polars as pl
 
 from metrics._common import Filters, Interval, WeekStart, as_lazy
-from metrics.retention.calendar import calendar_counts
+from metrics.engagement.activity import Activity
+from metrics.engagement.query import normalise_event
+from metrics.retention.calendar import calendar_counts, calendar_counts_of_days, masks_fit
 from metrics.retention.query import (
     MODES,
     PERIOD_BASES,
@@ -83,9 +85,11 @@ __all__ = [
     "PeriodGrid",
     "RetentionQuery",
     "RetentionType",
+    "answers_from_activity",
     "average_curve",
     "average_ltv",
     "retention",
+    "retention_from",
     "retention_of",
     "revenue_retention",
     "revenue_retention_of",
@@ -155,6 +159,41 @@ def revenue_retention_of(
     :class:`RetentionQuery` (the table :func:`revenue_retention` describes; the query's
     ``return_event`` and ``mode`` play no part)."""
     return _revenue_table(events, query)
+
+
+def answers_from_activity(query: RetentionQuery) -> bool:
+    """Whether :func:`retention_from` answers ``query``: calendar periods (a local day lies in
+    one), the same event starting and returning, and at most 63 periods."""
+    return (
+        query.periods == "calendar"
+        and normalise_event(query.start_event) == normalise_event(query.return_event)
+        and masks_fit(PeriodGrid.build(query))
+    )
+
+
+def retention_from(activity: Activity, query: RetentionQuery) -> pl.DataFrame:
+    """:func:`retention_of`'s frame from an activity table
+    (:func:`metrics.engagement.activity_of`) counted for the query's zone, filters and event,
+    without breakdown: every date range and interval from one table. ``ValueError`` when the
+    table counted other events or :func:`answers_from_activity` is false."""
+    if not answers_from_activity(query):
+        raise ValueError(
+            "activity: a table answers calendar periods (at most 63) of one event that both "
+            "starts and returns; ask the events"
+        )
+    if (
+        activity.breakdown is not None
+        or activity.scope != query.scope.undated()
+        or activity.event != normalise_event(query.start_event)
+    ):
+        raise ValueError(
+            "activity: counted for another zone, filters or event than the query's "
+            f"({activity.scope.tz}, {activity.scope.filters}, {activity.event!r})"
+        )
+    grid = PeriodGrid.build(query)
+    days = activity.pairs.lazy().select(user_id="code", day="day")
+    sizes, retained = calendar_counts_of_days(days, query, grid)
+    return retention_table(grid, query, sizes, retained)
 
 
 # The bodies both forms share. The keyword functions call these rather than the ``_of`` functions

@@ -7,6 +7,8 @@ takes over.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import polars as pl
 
@@ -29,7 +31,13 @@ def calendar_counts(
         by_period = _calendar_by_bitmask(rows, query, grid)
     else:
         by_period = _calendar_by_join(rows, query, grid)
-    sizes, by_return_period = by_period
+    return retained_by_offset(*by_period, grid)
+
+
+def retained_by_offset(
+    sizes: np.ndarray, by_return_period: np.ndarray, grid: PeriodGrid
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cohort sizes and retained[c, k] from retained[c, return period r], k = r - c."""
     # by_return_period[c, r] -> retained[c, k] with k = r - c.
     n = grid.n
     c_idx, k_idx = np.indices((n, n))
@@ -52,6 +60,65 @@ def _calendar_by_bitmask(
     combos = _mask_combos(rows, query, grid, hashed=True)
     if combos.get_column("collided").any():
         combos = _mask_combos(rows, query, grid, hashed=False)
+    return _by_return_period(combos, query, grid)
+
+
+def calendar_counts_of_days(
+    days: pl.LazyFrame, query: RetentionQuery, grid: PeriodGrid
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`calendar_counts` from distinct (``user_id``, ``day``: local day number) rows of
+    one event that both starts and returns (an activity table's), every day up to the grid's
+    end: a local day lies in one calendar period, so the masks come from days, not times."""
+    assert masks_fit(grid)  # checked by the caller (retention_from)
+    first, after = _day_number(grid.starts[0]), _day_number(grid.after_last)
+    day_starts = pl.Series("starts", [_day_number(d) for d in grid.starts], dtype=pl.Int32)
+
+    def bit(day: pl.Expr) -> pl.Expr:
+        period = pl.lit(day_starts).search_sorted(day, side="right").cast(pl.Int64) - 1
+        return pl.lit(_POW2).gather(period)
+
+    in_window = pl.col("day").is_between(first, after - 1)
+    # As in _mask_combos, the bits are columns before the group-by (bare columns aggregate fast).
+    if query.retention_type == "first_time":
+        returns = pl.when(in_window).then(bit(pl.col("day"))).otherwise(0).alias("r")
+        per_user = (
+            days.filter(pl.col("day") < after)
+            .with_columns(returns)
+            .group_by("user_id")
+            .agg(pl.col("r").bitwise_or(), pl.col("day").min().alias("first"))
+        )
+        starts = pl.when(pl.col("first") >= first).then(bit(pl.col("first"))).otherwise(0)
+    else:
+        per_user = (
+            days.filter(in_window)
+            .with_columns(bit(pl.col("day")).alias("r"))
+            .group_by("user_id")
+            .agg(pl.col("r").bitwise_or())
+        )
+        starts = pl.col("r")
+    combos = (
+        per_user.select(s=starts, r=pl.col("r"))
+        .filter(pl.col("s") != 0)
+        .group_by("s", "r")
+        .len()
+        .collect()
+    )
+    return retained_by_offset(*_by_return_period(combos, query, grid), grid)
+
+
+def masks_fit(grid: PeriodGrid) -> bool:
+    """Whether each user's periods fit one UInt64 bit mask (the one-pass path)."""
+    return grid.n <= _BITMASK_MAX_PERIODS
+
+
+def _day_number(day: dt.date) -> int:
+    return (day - dt.date(1970, 1, 1)).days
+
+
+def _by_return_period(
+    combos: pl.DataFrame, query: RetentionQuery, grid: PeriodGrid
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cohort sizes and by_return_period[c, r] from the users per (start mask, return mask)."""
     shifts = np.arange(grid.n, dtype=np.uint64)
     starts = ((combos["s"].to_numpy()[:, None] >> shifts) & 1).astype(np.int64)
     returns = combos["r"].to_numpy()[:, None] >> shifts

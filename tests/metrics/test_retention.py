@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import replace
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from statsmodels.stats.proportion import proportion_confint
 
+from metrics.engagement import activity_of
 from metrics.retention import (
     PeriodGrid,
     RetentionQuery,
+    answers_from_activity,
     average_curve,
     average_ltv,
     retention,
+    retention_from,
     retention_of,
     revenue_retention,
     revenue_retention_of,
@@ -1058,6 +1062,44 @@ def test_retention_matches_the_reference(both_paths, case, return_event, mode):
         schema={name: got.schema[name] for name in CORE},
     )
     assert_frame_equal(core(got), want)
+
+
+@PROPERTY
+@given(case=cases(), mode=st.sampled_from(["exact", "on_or_after"]))
+def test_one_activity_table_answers_calendar_cohorts_as_the_events_do(case, mode):
+    """The Retention page reads calendar cohorts of one event off the activity table that the
+    Engagement page counts: every range, interval and cohort type, with the events' answer."""
+    rows, options = case
+    options = {**options, "periods": "calendar"}
+    query = RetentionQuery.build(return_event=options["start_event"], mode=mode, **options)
+    assume(answers_from_activity(query))  # at most 63 periods
+    events = as_frame(rows)
+    table = activity_of(events, query.scope, query.start_event)
+    assert table is not None
+    assert_frame_equal(retention_from(table, query), retention_of(events, query))
+
+
+def test_an_activity_table_answers_only_calendar_cohorts_of_its_own_event():
+    events = make_events(("u1", "a", "2026-03-02 10:00"), ("u1", "b", "2026-03-09 10:00"))
+    query = RetentionQuery.build(start="2026-03-02", end="2026-03-15", start_event="a")
+    table = activity_of(events, query.scope, "a")
+    assert answers_from_activity(replace(query, return_event="a"))
+    for other in (
+        query,  # signs up with a, returns with any event: two event sets
+        replace(query, return_event="a", periods="rolling"),  # times, not days
+        replace(
+            query,
+            return_event="a",
+            interval="day",
+            scope=query.scope.between(dt.date(2026, 1, 1), dt.date(2026, 3, 31)),
+        ),  # 90 periods: more than a mask holds
+    ):
+        assert not answers_from_activity(other)
+        with pytest.raises(ValueError, match="calendar periods"):
+            retention_from(table, other)
+    elsewhere = replace(query, return_event="a", scope=query.scope.with_filters({"plan": "pro"}))
+    with pytest.raises(ValueError, match="counted for another zone, filters or event"):
+        retention_from(table, elsewhere)
 
 
 @PROPERTY

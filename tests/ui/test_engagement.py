@@ -110,7 +110,7 @@ def test_a_breakdown_reads_its_own_table(source):
 
 def test_events_not_in_a_frame_are_asked_directly(source, monkeypatch):
     source.events = STORY.lazy()  # not a frame in memory (a relation is not either)
-    monkeypatch.setattr("ui.engagement.activity", lambda *a: pytest.fail("no table for this"))
+    monkeypatch.setattr("ui.activity._table", lambda *a: pytest.fail("no table for this"))
     query = eng.daily(eng.page_query(MARCH, event=None, interval="day", week_start=None))
     assert_frame_equal(
         eng.rolling(source.key, query), engagement.rolling_active_users_of(STORY, query)

@@ -80,6 +80,19 @@ def test_the_earlier_range_is_the_same_query_on_other_days(reads):
     assert_frame_equal(ret.cohorts("shop", earlier), retention_of(EVENTS, earlier))
 
 
+def test_calendar_cohorts_of_any_event_read_the_shared_activity_table(reads):
+    returning = replace(WEEKLY, start_event=None)  # any event starts and returns
+    first = ret.cohorts("shop-activity", returning)
+    assert_frame_equal(first, retention_of(EVENTS, returning))
+    count = len(reads)
+    for other in (
+        replace(returning, interval="day"),
+        replace(returning, retention_type="first_time"),
+    ):
+        assert_frame_equal(ret.cohorts("shop-activity", other), retention_of(EVENTS, other))
+    assert len(reads) == count + 2  # each adapter looked at the source; the table was cached
+
+
 def test_revenue_is_the_ltv_table_of_the_same_query(reads):
     assert cells(ret.revenue("shop", WEEKLY), "revenue") == [
         (dt.date(2026, 3, 2), 0, 0.0),
