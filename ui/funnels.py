@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import polars as pl
+import streamlit as st
 
 from metrics import funnels as metric
 from metrics._common import Interval
@@ -155,27 +156,54 @@ def whole(query: FunnelQuery) -> FunnelQuery:
 # ---------------------------------------------------------------------------------------------
 
 
+@st.cache_resource(max_entries=4, show_spinner="Following users through the funnel…")
+def _attempts(source: str, query: FunnelQuery) -> metric.Run:
+    return metric.funnel_run(data.events(), query)
+
+
+def attempts(source: str, query: FunnelQuery) -> metric.Run | None:
+    """Every attempt of ``query`` matched once (:func:`metrics.funnels.funnel_run`), shared by
+    the steps, the trend, the time to convert and the drop-offs, and held as it is (a resource:
+    never copied per read); ``None`` when the events are not a frame in memory (a relation's
+    engine answers each question where the events are)."""
+    if not isinstance(data.events(), pl.DataFrame):
+        return None
+    return _attempts(source, query)
+
+
 @engine.cached(max_entries=16, show_spinner="Following users through the funnel…")
 def steps(source: str, query: FunnelQuery) -> pl.DataFrame:
     """Users, conversion and time to convert per step (:func:`metrics.funnels.funnel`)."""
+    matched = attempts(source, query)
+    if matched is not None:
+        return metric.funnel_from(matched)
     return metric.funnel_of(data.events(), query)
 
 
 @engine.cached(max_entries=16, show_spinner="Computing conversion over time…")
 def trends(source: str, query: FunnelQuery, interval: Interval) -> pl.DataFrame:
     """Conversion by the day/week users entered (:func:`metrics.funnels.funnel_trends`)."""
+    matched = attempts(source, query)
+    if matched is not None:
+        return metric.funnel_trends_from(matched, interval=interval)
     return metric.funnel_trends_of(data.events(), query, interval=interval)
 
 
 @engine.cached(max_entries=16, show_spinner="Measuring how long users took…")
 def time_to_convert(source: str, query: FunnelQuery) -> pl.DataFrame:
     """Time from step 1 to the last step, binned (:func:`metrics.funnels.time_to_convert`)."""
+    matched = attempts(source, query)
+    if matched is not None:
+        return metric.time_to_convert_from(matched)
     return metric.time_to_convert_of(data.events(), query)
 
 
 @engine.cached(max_entries=16, show_spinner="Finding who dropped off…")
 def dropped(source: str, query: FunnelQuery, step: int) -> pl.DataFrame:
     """The users who dropped off on the way to ``step`` (:func:`metrics.funnels.dropped_users`)."""
+    matched = attempts(source, query)
+    if matched is not None:
+        return metric.dropped_users_from(matched, step=step)
     return metric.dropped_users_of(data.events(), query, step=step)
 
 

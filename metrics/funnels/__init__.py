@@ -45,7 +45,9 @@ few places where we deliberately differ. The definitions the code implements, pr
 Every function comes twice: with keyword arguments (``funnel(events, steps, window=...)``), which
 builds one :class:`FunnelQuery` and computes it, and taking a built query
 (``funnel_of(events, query)``: the app's cached adapters key on the query). On a warehouse
-:class:`~metrics.warehouse.Relation` both compile to SQL (:mod:`metrics.funnels.plans`).
+:class:`~metrics.warehouse.Relation` both compile to SQL (:mod:`metrics.funnels.plans`). On a
+frame, :func:`funnel_run` matches the attempts once and the ``_from`` functions read several
+answers off that one matching.
 The stages live in this package's modules: the query and its checks (``query``), the events per
 user (``preparation``), which events can fill which steps (``matching``), the attempts and their
 exclusions (``attempts``), each user's best attempt (``best``), the answers' counts (``answers``)
@@ -61,6 +63,7 @@ import polars as pl
 
 from metrics._common import Interval, WeekStart
 from metrics.funnels import answers, plans
+from metrics.funnels.attempts import Run, run
 from metrics.funnels.query import (
     ORDERS,
     WINDOW_UNITS,
@@ -90,20 +93,26 @@ __all__ = [
     "FunnelQuery",
     "FunnelQueryError",
     "Order",
+    "Run",
     "Step",
     "WindowUnit",
     "conversion_window",
     "dropped_users",
+    "dropped_users_from",
     "dropped_users_of",
     "funnel",
+    "funnel_from",
     "funnel_of",
+    "funnel_run",
     "funnel_trends",
+    "funnel_trends_from",
     "funnel_trends_of",
     "funnel_users",
     "funnel_users_of",
     "next_events_after_drop",
     "next_events_after_drop_of",
     "time_to_convert",
+    "time_to_convert_from",
     "time_to_convert_of",
 ]
 
@@ -118,6 +127,19 @@ Events = pl.DataFrame | pl.LazyFrame
 def funnel_of(events: Events, query: FunnelQuery) -> pl.DataFrame:
     """:func:`funnel` of a built :class:`FunnelQuery`."""
     return answers.steps(events, query)
+
+
+def funnel_run(events: Events, query: FunnelQuery) -> Run:
+    """Every attempt of every user in ``events`` for ``query``, matched once: the ``_from``
+    functions read it, so the steps, the trend, the time to convert and the drop-offs of one
+    funnel match the events once between them (the app does this; Polars only: on a relation
+    each answer is one statement)."""
+    return run(events, query)
+
+
+def funnel_from(attempts: Run) -> pl.DataFrame:
+    """:func:`funnel_of`'s frame from a :func:`funnel_run` of the same query."""
+    return answers.steps(attempts, attempts.query)
 
 
 @pushdown(plans.funnel)
@@ -207,6 +229,18 @@ def funnel_trends_of(
     return _trends(events, query, interval, week_start, from_step, to_step)
 
 
+def funnel_trends_from(
+    attempts: Run,
+    *,
+    interval: Interval = "day",
+    week_start: WeekStart = "monday",
+    from_step: int = 1,
+    to_step: int | None = None,
+) -> pl.DataFrame:
+    """:func:`funnel_trends_of`'s frame from a :func:`funnel_run` of the same query."""
+    return _trends(attempts, attempts.query, interval, week_start, from_step, to_step)
+
+
 @pushdown(plans.funnel_trends)
 def funnel_trends(
     events: Events,
@@ -249,7 +283,7 @@ def funnel_trends(
 
 
 def _trends(
-    events: Events,
+    events: Events | Run,
     query: FunnelQuery,
     interval: Interval,
     week_start: WeekStart,
@@ -272,6 +306,13 @@ def time_to_convert_of(
 ) -> pl.DataFrame:
     """:func:`time_to_convert` of a built :class:`FunnelQuery`."""
     return _histogram(events, query, from_step, to_step, bins)
+
+
+def time_to_convert_from(
+    attempts: Run, *, from_step: int = 1, to_step: int | None = None, bins: int | None = None
+) -> pl.DataFrame:
+    """:func:`time_to_convert_of`'s frame from a :func:`funnel_run` of the same query."""
+    return _histogram(attempts, attempts.query, from_step, to_step, bins)
 
 
 @pushdown(plans.time_to_convert)
@@ -311,7 +352,7 @@ def time_to_convert(
 
 
 def _histogram(
-    events: Events, query: FunnelQuery, from_step: int, to_step: int | None, bins: int | None
+    events: Events | Run, query: FunnelQuery, from_step: int, to_step: int | None, bins: int | None
 ) -> pl.DataFrame:
     raise_problems(histogram_problems(query, from_step, to_step, bins))
     lo, hi = steps_between(query, from_step, to_step)
@@ -322,6 +363,11 @@ def _histogram(
 def dropped_users_of(events: Events, query: FunnelQuery, *, step: int) -> pl.DataFrame:
     """:func:`dropped_users` of a built :class:`FunnelQuery`."""
     return _dropped(events, query, step)
+
+
+def dropped_users_from(attempts: Run, *, step: int) -> pl.DataFrame:
+    """:func:`dropped_users_of`'s frame from a :func:`funnel_run` of the same query."""
+    return _dropped(attempts, attempts.query, step)
 
 
 @pushdown(plans.dropped_users)
@@ -357,7 +403,7 @@ def dropped_users(
     return _dropped(events, query, step)
 
 
-def _dropped(events: Events, query: FunnelQuery, step: int) -> pl.DataFrame:
+def _dropped(events: Events | Run, query: FunnelQuery, step: int) -> pl.DataFrame:
     raise_problems(drop_step_problems(query, step))
     return answers.dropped(events, query, step)
 

@@ -13,7 +13,7 @@ import polars as pl
 
 import metrics.funnels.tables as tables
 from metrics._common import Interval, WeekStart, local_date, period_start
-from metrics.funnels.attempts import run
+from metrics.funnels.attempts import Run, run
 from metrics.funnels.best import best_attempts
 from metrics.funnels.preparation import scoped
 from metrics.funnels.query import FunnelQuery
@@ -22,20 +22,30 @@ from metrics.funnels.tables import US, key_columns, rename_breakdown
 Events = pl.DataFrame | pl.LazyFrame
 
 
-def steps(events: Events, query: FunnelQuery) -> pl.DataFrame:
+def attempts_for(events: Events | Run, query: FunnelQuery) -> Run:
+    """The query's attempts: matched on ``events``, or ``events`` itself when it is a
+    :class:`Run` already matched for this query (the app matches once for several answers)."""
+    if isinstance(events, Run):
+        if events.query != query:
+            raise ValueError("run: its attempts were matched for another funnel than the query")
+        return events
+    return run(events, query)
+
+
+def steps(events: Events | Run, query: FunnelQuery) -> pl.DataFrame:
     """``funnel``: per (breakdown value, step) the users, rates, times and drop-offs."""
     keys = key_columns(query)
-    rows = tables.step_rows(best_attempts(run(events, query)), query, keys)
+    rows = tables.step_rows(best_attempts(attempts_for(events, query)), query, keys)
     return rename_breakdown(tables.step_table(rows, query, keys), query)
 
 
-def users(events: Events, query: FunnelQuery) -> pl.DataFrame:
+def users(events: Events | Run, query: FunnelQuery) -> pl.DataFrame:
     """``funnel_users``: each user's best attempt."""
-    return tables.users_table(best_attempts(run(events, query)), query)
+    return tables.users_table(best_attempts(attempts_for(events, query)), query)
 
 
 def trends(
-    events: Events,
+    events: Events | Run,
     query: FunnelQuery,
     interval: Interval,
     week_start: WeekStart,
@@ -44,7 +54,7 @@ def trends(
 ) -> pl.DataFrame:
     """``funnel_trends``: per period of the attempts' start, who entered at ``lo`` and who went
     on to ``hi``."""
-    attempts = run(events, query)
+    attempts = attempts_for(events, query)
     keys = key_columns(query)
     # Each attempt's period: the local day (in tz) of its first event, as days since 1970-01-01.
     starts = pl.Series("t", attempts.times[:, 0], dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
@@ -70,12 +80,12 @@ def trends(
 
 
 def histogram(
-    events: Events, query: FunnelQuery, lo: int, hi: int, bins: int | None
+    events: Events | Run, query: FunnelQuery, lo: int, hi: int, bins: int | None
 ) -> pl.DataFrame:
     """``time_to_convert``: the seconds from step ``lo`` to step ``hi`` of the best attempts
     that reached ``hi``, binned (Sturges' rule, at most 30 bins, unless ``bins`` is given)."""
     keys = key_columns(query)
-    best = best_attempts(run(events, query))
+    best = best_attempts(attempts_for(events, query))
     secs = best.filter(pl.col("reached") >= hi).select(
         *keys,
         ((pl.col(f"t_{hi}") - pl.col(f"t_{lo}")).cast(pl.Float64) / US).alias("seconds"),
@@ -93,10 +103,10 @@ def histogram(
     return tables.histogram_table(counts, query, low, high, count)
 
 
-def dropped(events: Events, query: FunnelQuery, step: int) -> pl.DataFrame:
+def dropped(events: Events | Run, query: FunnelQuery, step: int) -> pl.DataFrame:
     """``dropped_users``: who stopped before ``step`` with their window closed."""
     keys = key_columns(query)
-    best = best_attempts(run(events, query))
+    best = best_attempts(attempts_for(events, query))
     rows = best.filter((pl.col("reached") == step - 1) & ~pl.col("open")).select(
         "user_id", *keys, pl.col(f"t_{step - 1}").alias("last_step_at")
     )

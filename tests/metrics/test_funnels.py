@@ -1183,6 +1183,33 @@ def test_funnel_table_matches_the_reference(data):
     )
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_one_run_answers_every_view_as_the_events_do(data):
+    """The Funnels page matches the attempts once and reads the steps, the trend, the time to
+    convert and the drop-offs off them: each frame as its ``_of`` function gives it."""
+    rows = data.draw(logs())
+    steps = data.draw(step_lists())
+    opts = data.draw(options(len(steps)))
+    events = frame(rows)
+    query = FunnelQuery.build(steps, **opts)
+    run = funnels.funnel_run(events, query)
+    assert_frame_equal(funnels.funnel_from(run), funnels.funnel_of(events, query))
+    interval = data.draw(st.sampled_from(["day", "week"]))
+    assert_frame_equal(
+        funnels.funnel_trends_from(run, interval=interval),
+        funnels.funnel_trends_of(events, query, interval=interval),
+    )
+    if len(steps) < 2:
+        return
+    assert_frame_equal(funnels.time_to_convert_from(run), funnels.time_to_convert_of(events, query))
+    step = data.draw(st.integers(2, len(steps)))
+    assert_frame_equal(
+        funnels.dropped_users_from(run, step=step),
+        funnels.dropped_users_of(events, query, step=step),
+    )
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_invariants(data):

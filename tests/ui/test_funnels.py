@@ -96,8 +96,43 @@ def test_a_sidebar_filter_reaches_the_metric_through_the_query(reads):
 
 def test_equal_queries_share_one_cache_entry(reads):
     fun.steps("story-cache", picked(MARCH.with_filters({"platform": ["web"]})))
+    before = reads()
     fun.steps("story-cache", picked(MARCH.with_filters({"platform": ("web",)})))
-    assert reads() == 1
+    assert reads() == before
+
+
+def test_the_steps_trend_time_and_drop_offs_match_the_attempts_once(reads, monkeypatch):
+    query = fun.whole(picked())
+    matched: list[FunnelQuery] = []
+    real = metric.funnel_run
+
+    def funnel_run(events: pl.DataFrame, asked: FunnelQuery) -> metric.Run:
+        matched.append(asked)
+        return real(events, asked)
+
+    monkeypatch.setattr(metric, "funnel_run", funnel_run)
+    got = (
+        fun.steps("story-once", query),
+        fun.trends("story-once", query, "week"),
+        fun.time_to_convert("story-once", query),
+        fun.dropped("story-once", query, 2),
+    )
+    assert matched == [query]
+    want = (
+        metric.funnel_of(EVENTS, query),
+        metric.funnel_trends_of(EVENTS, query, interval="week"),
+        metric.time_to_convert_of(EVENTS, query),
+        metric.dropped_users_of(EVENTS, query, step=2),
+    )
+    for frame, expected in zip(got, want, strict=True):
+        assert_frame_equal(frame, expected)
+
+
+def test_events_not_in_a_frame_are_asked_directly(reads, monkeypatch):
+    monkeypatch.setattr(data, "events", lambda: EVENTS.lazy())
+    monkeypatch.setattr(fun, "_attempts", lambda *a: pytest.fail("no shared match for this"))
+    query = picked()
+    assert_frame_equal(fun.steps("story-lazy", query), metric.funnel_of(EVENTS, query))
 
 
 def test_the_trends_adapter_groups_by_the_interval_asked(reads):
