@@ -188,7 +188,7 @@ def from_data_tab() -> None:
                 components.definition(adapters.FOREST_DEFINITION[method])
                 table = adapters.readable(
                     frame,
-                    adapters.traffic(source, query),
+                    adapters.traffic(source, query.experiment, query.tz),
                     target_mde=adapters.target_share(target),
                     method=method,
                 )

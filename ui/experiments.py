@@ -139,13 +139,14 @@ def experiments(source: str) -> pl.DataFrame:
 
 
 @engine.cached(max_entries=8, show_spinner=False)
-def traffic(source: str, query: ex.ExperimentQuery) -> pl.DataFrame:
-    """Users per variant of the query's experiment, the days (in its zone) they arrived over, and
-    users a day."""
+def traffic(source: str, experiment: str, tz: str) -> pl.DataFrame:
+    """Users per variant of ``experiment``, the days (in ``tz``) they arrived over, and users a
+    day. Keyed by the experiment and the zone only: adding a metric or changing the method does
+    not count the assignments again (issue 12 item 5)."""
     assignments = _assignments()
     if assignments is None:
         return pl.DataFrame()
-    return ex.assignment_counts(assignments, experiment=query.experiment, tz=query.tz)
+    return ex.assignment_counts(assignments, experiment=experiment, tz=tz)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

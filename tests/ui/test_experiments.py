@@ -139,7 +139,7 @@ def test_traffic_counts_days_in_the_sidebars_zone(source):
     query, _ = adapters.query_from(**CONTROLS)
     assert query is not None
     # dan's exposure at 22:30 UTC is on 2 September in Berlin: control arrived over two days.
-    counts = adapters.traffic(source, query)
+    counts = adapters.traffic(source, query.experiment, query.tz)
     assert counts.select("variant", "days").rows() == [("control", 2), ("treatment", 1)]
 
 
