@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from metrics._common import check_choice
 from metrics.experiments.definitions import (
@@ -28,6 +29,17 @@ from metrics.experiments.definitions import (
 from metrics.experiments.design import CORRECTIONS, Correction
 from metrics.experiments.statistics import METHODS, Method
 from metrics.scope import FilterItems, Scope
+
+#: The fields both queries share that only the statistics read, at their defaults: a counting
+#: query (``counting()``) has these, so the queries that differ only there share one counting.
+_STATISTICS_DEFAULTS: dict[str, Any] = {
+    "control": "control",
+    "method": "frequentist",
+    "alpha": 0.05,
+    "cuped": False,
+    "sequential_tuning": 5000,
+    "prior_sd": None,
+}
 
 
 def _experiment_scope(scope: Scope | None) -> Scope:
@@ -136,16 +148,7 @@ class ExperimentQuery:
         what) at its default: all the queries that differ only there count the same
         :class:`~metrics.experiments.analysis.VariantSums`, so one counting serves them all."""
         return replace(
-            self,
-            control="control",
-            method="frequentist",
-            alpha=0.05,
-            cuped=False,
-            sequential_tuning=5000,
-            prior_sd=None,
-            weights=None,
-            srm_threshold=0.001,
-            correction=None,
+            self, **_STATISTICS_DEFAULTS, weights=None, srm_threshold=0.001, correction=None
         )
 
     def metric(self, label: str) -> Metric:
@@ -246,15 +249,7 @@ class CumulativeQuery:
         queries that differ only there count the same
         :class:`~metrics.experiments.cumulative.DailySums` (as :meth:`ExperimentQuery.counting`
         does for the analysis)."""
-        return replace(
-            self,
-            control="control",
-            method="frequentist",
-            alpha=0.05,
-            cuped=False,
-            sequential_tuning=5000,
-            prior_sd=None,
-        )
+        return replace(self, **_STATISTICS_DEFAULTS)
 
     @property
     def tz(self) -> str:
