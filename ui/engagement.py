@@ -137,8 +137,8 @@ def _table_for(source: str, query: EngagementQuery) -> engagement.Activity | Non
 @engine.cached(max_entries=16, show_spinner="Counting daily, weekly and monthly active users…")
 def rolling(source: str, query: EngagementQuery) -> pl.DataFrame:
     """DAU, WAU and MAU per day (:func:`metrics.engagement.rolling_active_users_of`), from the
-    cached :func:`activity` table: a new date range, a headline's earlier day or a compared
-    range reads no event (issue 12 item 5)."""
+    shared activity table (:func:`ui.activity.table`): a new date range, a headline's earlier
+    day or a compared range reads no event (issue 12 item 5)."""
     table = _table_for(source, query)
     if table is not None:
         return engagement.rolling_active_users_from(table, query)
@@ -148,7 +148,7 @@ def rolling(source: str, query: EngagementQuery) -> pl.DataFrame:
 @engine.cached(max_entries=16, show_spinner="Counting active users…")
 def periodic(source: str, query: EngagementQuery) -> pl.DataFrame:
     """Active users per calendar period (:func:`metrics.engagement.active_users_of`), from the
-    :func:`activity` table."""
+    shared activity table."""
     table = _table_for(source, query)
     if table is not None:
         return engagement.active_users_from(table, query)
@@ -158,7 +158,7 @@ def periodic(source: str, query: EngagementQuery) -> pl.DataFrame:
 @engine.cached(max_entries=16, show_spinner="Counting how often users come back…")
 def stickiness(source: str, query: EngagementQuery) -> pl.DataFrame:
     """Users by how many intervals they were active in
-    (:func:`metrics.engagement.stickiness_of`), from the :func:`activity` table."""
+    (:func:`metrics.engagement.stickiness_of`), from the shared activity table."""
     table = _table_for(source, query)
     if table is not None:
         return engagement.stickiness_from(table, query)
@@ -178,7 +178,7 @@ def dau_mau(source: str, query: EngagementQuery) -> pl.DataFrame:
 @engine.cached(max_entries=16, show_spinner="Sorting users into new, returning, resurrecting…")
 def lifecycle(source: str, query: EngagementQuery) -> pl.DataFrame:
     """New, returning, resurrecting, dormant users (:func:`metrics.engagement.lifecycle_of`),
-    from the :func:`activity` table when *new* means first active."""
+    from the shared activity table when *new* means first active."""
     table = _table_for(source, query) if query.new_means == "first_active" else None
     if table is not None:
         return engagement.lifecycle_from(table, query)

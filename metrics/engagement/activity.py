@@ -2,12 +2,13 @@
 
 The Engagement page asks for DAU, WAU and MAU, active users per week or month, stickiness and
 the lifecycle over the picked days, over a headline's earlier day and over the range it compares
-with: questions that differ only in their days and periods. The distinct (user, local day) pairs
-of the whole log answer each of them by keeping the days asked for, without reading the events
-again (10M events: 0.7 s per range from the events, 0.03 s from the table; issue 12 item 5).
-Users are held as the hash codes of :mod:`metrics.engagement.windows`, sorted by code then day;
-a second hash tells apart two users who share a code, and then there is no table
-(:func:`activity_of` returns ``None``) and the question goes to the events.
+with, and the Retention page for calendar cohorts of one event: questions that differ only in
+their days and periods. The distinct (user, local day) pairs of the whole log answer each of
+them by keeping the days asked for, without reading the events again (10M events: 0.7 s per
+range from the events, 0.03 s from the table; issue 12 item 5). Users are held as the hash codes
+of :mod:`metrics.engagement.windows`; a second hash tells apart two users who share a code, and
+then there is no table (:func:`activity_of` returns ``None``) and the question goes to the
+events.
 
 Polars only: on a relation, each question is one statement the engine answers where the events
 are.
