@@ -194,9 +194,10 @@ def _unordered_attempts(prep: Prepared, m: Matcher, query: FunnelQuery) -> Attem
     return Attempts(anchors, reached, times, spoiled)
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Run:
-    """Every attempt of every user, as arrays (one entry per attempt)."""
+    """Every attempt of every user, as arrays (one entry per attempt). Frozen and never changed
+    in place: the app shares one run between the answers of a funnel and between sessions."""
 
     query: FunnelQuery
     user_ids: pl.Series  # one per user (``user`` indexes it)
