@@ -73,8 +73,9 @@ def test_the_key_names_the_source_and_changes_with_every_reload(source):
 
 
 def test_every_cached_adapter_is_keyed_by_the_source():
-    """Every ``@st.cache_data`` function in ui/ takes the source key first, and no page hands an
-    adapter the bare source name (which stays the same across reloads)."""
+    """Every cached function in ui/ (``@st.cache_data``, ``@st.cache_resource`` and
+    ``@engine.cached``) takes the source key first, and no page hands an adapter the bare source
+    name (which stays the same across reloads)."""
     import ast
 
     root = Path(__file__).resolve().parents[2]
@@ -83,8 +84,14 @@ def test_every_cached_adapter_is_keyed_by_the_source():
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.FunctionDef):
                 continue
-            cached = any("cache_data" in ast.unparse(d) for d in node.decorator_list)
-            if cached and (not node.args.args or node.args.args[0].arg != "source"):
+            decorators = [ast.unparse(d) for d in node.decorator_list]
+            cached = any(
+                kind in d for d in decorators for kind in ("cache_data", "cache_resource", "cached")
+            )
+            names = [a.arg for a in node.args.args]
+            # ui/data.py's loaders take the key's two parts: the name and the load generation.
+            keyed = names[:1] == ["source"] or names[:2] == ["name", "generation"]
+            if cached and not keyed:
                 unkeyed.append(f"{path.name}:{node.name}")
     assert unkeyed == []
     for path in sorted((root / "pages").glob("*.py")):
